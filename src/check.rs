@@ -1,0 +1,1390 @@
+//! Typed spec in, checked spec and its dependency graph out.
+//!
+//! Builds a petgraph graph of stages, images, variants, registries, services, workflows and
+//! charts, resolves every name (with "did you mean"), finds cycles, checks each value
+//! against its grammar (`values`) and collects every problem, warnings included.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use miette::{LabeledSpan, SourceSpan};
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::error::{Error, and_also, suggest};
+use crate::model::*;
+use crate::values::{self, Piece, Placeholder};
+
+/// A vertex of the dependency graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Vertex {
+    Stage(usize),
+    Image(usize),
+    Variant(usize),
+    Registry(usize),
+    Service(usize),
+    Workflow(usize),
+    Chart(usize),
+    /// An image from a registry (`FROM node:18`, `image="postgres:16"`).
+    External(String),
+}
+
+/// What an edge means: "`from` depends on `to` because of ...".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    BuildsFrom,
+    CopiesFrom,
+    TargetStage,
+    BuiltIn,
+    PushedTo,
+    Runs,
+    DependsOn,
+    Builds,
+    Packages,
+    Feeds,
+}
+
+impl EdgeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            EdgeKind::BuildsFrom => "from",
+            EdgeKind::CopiesFrom => "copy --from",
+            EdgeKind::TargetStage => "target",
+            EdgeKind::BuiltIn => "variant",
+            EdgeKind::PushedTo => "push",
+            EdgeKind::Runs => "runs",
+            EdgeKind::DependsOn => "depends_on",
+            EdgeKind::Builds => "builds",
+            EdgeKind::Packages => "packages",
+            EdgeKind::Feeds => "values",
+        }
+    }
+}
+
+/// The whole spec as a graph; vertices are added in spec order, so walks are deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct SpecGraph {
+    pub graph: DiGraph<Vertex, (EdgeKind, SourceSpan)>,
+    index: HashMap<Vertex, NodeIndex>,
+}
+
+impl SpecGraph {
+    fn vertex(&mut self, v: Vertex) -> NodeIndex {
+        if let Some(i) = self.index.get(&v) {
+            return *i;
+        }
+        let i = self.graph.add_node(v.clone());
+        self.index.insert(v, i);
+        i
+    }
+
+    fn edge(&mut self, from: Vertex, to: Vertex, kind: EdgeKind, span: SourceSpan) {
+        let (a, b) = (self.vertex(from), self.vertex(to));
+        self.graph.add_edge(a, b, (kind, span));
+    }
+
+    /// Stages `stage` depends on directly, in the order the spec names them.
+    pub fn stage_dependencies(&self, stage: usize) -> Vec<usize> {
+        let Some(i) = self.index.get(&Vertex::Stage(stage)) else {
+            return Vec::new();
+        };
+        let mut deps: Vec<(usize, usize)> = self
+            .graph
+            .edges(*i)
+            .filter_map(|e| match self.graph[e.target()] {
+                Vertex::Stage(s) => Some((e.id().index(), s)),
+                _ => None,
+            })
+            .collect();
+        deps.sort();
+        let mut seen = HashSet::new();
+        deps.into_iter()
+            .map(|(_, s)| s)
+            .filter(|s| seen.insert(*s))
+            .collect()
+    }
+}
+
+/// A spec that passed every check, its graph, and the warnings it raised.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub spec: Spec,
+    pub graph: SpecGraph,
+    pub warnings: Vec<Error>,
+}
+
+/// Checks `spec`; `Err` holds every problem (errors and warnings) when any is an error.
+pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
+    let mut c = Checker {
+        spec: &spec,
+        problems: Vec::new(),
+        graph: SpecGraph::default(),
+    };
+    c.run();
+    let Checker {
+        problems, graph, ..
+    } = c;
+    if problems.iter().any(|p| !p.is_warning()) {
+        return Err(problems);
+    }
+    Ok(Checked {
+        spec,
+        graph,
+        warnings: problems,
+    })
+}
+
+struct Checker<'s> {
+    spec: &'s Spec,
+    problems: Vec<Error>,
+    graph: SpecGraph,
+}
+
+fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
+    items.iter().position(|i| key(i).as_str() == name)
+}
+
+/// True when a string cannot be a spec name, so it must mean an image reference.
+fn is_reference_like(s: &str) -> bool {
+    s == "scratch" || s.contains([':', '/', '@'])
+}
+
+impl<'s> Checker<'s> {
+    fn push(&mut self, e: Error) {
+        self.problems.push(e);
+    }
+
+    fn stage_index(&self, name: &str) -> Option<usize> {
+        position(&self.spec.stages, name, |s| &s.name)
+    }
+    fn image_index(&self, name: &str) -> Option<usize> {
+        position(&self.spec.images, name, |i| &i.name)
+    }
+    fn variant_index(&self, name: &str) -> Option<usize> {
+        position(&self.spec.variants, name, |v| &v.name)
+    }
+    fn registry_index(&self, name: &str) -> Option<usize> {
+        position(&self.spec.registries, name, |r| &r.name)
+    }
+
+    fn unknown(&mut self, kind: &str, name: &Text, candidates: Vec<&str>, extra: &str) {
+        let help = and_also(
+            suggest(&format!("declared {kind}s"), &name.value, candidates),
+            extra,
+        );
+        self.push(Error::UnknownReference {
+            kind: kind.to_string(),
+            name: name.value.clone(),
+            span: name.span,
+            help,
+        });
+    }
+
+    /// Resolves a registry name, reporting it when unknown.
+    fn registry(&mut self, name: &Text) -> Option<usize> {
+        let found = self.registry_index(&name.value);
+        if found.is_none() {
+            let all = self
+                .spec
+                .registries
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            self.unknown(
+                "registry",
+                name,
+                all,
+                "declare it with `registry NAME host=\"...\"`",
+            );
+        }
+        found
+    }
+
+    fn variant(&mut self, name: &Text) -> Option<usize> {
+        let found = self.variant_index(&name.value);
+        if found.is_none() {
+            let all = self
+                .spec
+                .variants
+                .iter()
+                .filter(|v| !v.implicit)
+                .map(|v| v.name.as_str())
+                .collect();
+            self.unknown("variant", name, all, "");
+        }
+        found
+    }
+
+    fn image(&mut self, name: &Text) -> Option<usize> {
+        let found = self.image_index(&name.value);
+        if found.is_none() {
+            let all = self.spec.images.iter().map(|i| i.name.as_str()).collect();
+            self.unknown("image", name, all, "");
+        }
+        found
+    }
+
+    fn run(&mut self) {
+        let spec = self.spec;
+        for (i, _) in spec.stages.iter().enumerate() {
+            self.graph.vertex(Vertex::Stage(i));
+        }
+        self.output();
+        self.registries();
+        self.variants();
+        self.stages();
+        self.stage_cycles();
+        self.images();
+        self.services();
+        self.workflows();
+        self.charts();
+        self.unused_stages();
+    }
+
+    fn path(&mut self, p: &Text, what: &str) {
+        if let Err(reason) = values::check_relative_path(&p.value) {
+            self.push(Error::InvalidPath {
+                what: what.into(),
+                value: p.value.clone(),
+                span: p.span,
+                reason,
+                help: "write a path relative to the spec's folder, e.g. `docker`".into(),
+            });
+        }
+    }
+
+    fn output(&mut self) {
+        let o = &self.spec.output;
+        for (p, what) in [
+            (&o.dockerfiles, "Dockerfile folder"),
+            (&o.dockerignore, ".dockerignore path"),
+            (&o.bake, "bake file path"),
+            (&o.compose, "compose file path"),
+            (&o.workflows, "workflow folder"),
+            (&o.charts, "chart folder"),
+            (&o.lock, "lock file path"),
+        ] {
+            self.path(p, what);
+        }
+    }
+
+    /// Checks a value that must be the NAME of a secret.
+    fn secret(&mut self, property: &str, value: &Text) {
+        if values::looks_like_credential(&value.value) {
+            self.push(Error::CredentialLiteral {
+                property: property.into(),
+                span: value.span,
+                help: format!(
+                    "store the value as a repository secret and write its name, e.g. `{property}=DOCKERHUB_TOKEN`; if this was a real credential, revoke it"
+                ),
+            });
+        } else if let Err(reason) = values::check_secret_name(&value.value) {
+            self.push(Error::InvalidSecretName {
+                name: value.value.clone(),
+                span: value.span,
+                reason,
+                help: format!(
+                    "for example `{}`",
+                    values::to_variable_name(value.value.trim_start_matches("GITHUB_"))
+                ),
+            });
+        }
+    }
+
+    fn login_error(&mut self, span: SourceSpan, message: String, label: &str, help: String) {
+        self.push(Error::Login {
+            message,
+            span,
+            label: label.into(),
+            help,
+        });
+    }
+
+    fn registries(&mut self) {
+        for r in &self.spec.registries {
+            self.graph.vertex(Vertex::Registry(
+                self.registry_index(&r.name.value).unwrap_or(0),
+            ));
+            let host = r.host.as_str();
+            let ecr = values::ecr_region(host);
+            if let Err(reason) = values::check_host(host) {
+                self.push(Error::InvalidHost {
+                    value: host.into(),
+                    span: r.host.span,
+                    reason,
+                    help: "write only the host, e.g. `docker.io`, `ghcr.io` or `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
+                });
+            } else if ecr.is_none() && values::looks_like_ecr(host) {
+                self.push(Error::InvalidHost {
+                    value: host.into(),
+                    span: r.host.span,
+                    reason: "not an ECR host `<12-digit account>.dkr.ecr.<region>.amazonaws.com`"
+                        .into(),
+                    help: "e.g. `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
+                });
+            }
+            if let Some(ns) = &r.namespace {
+                if let Err(reason) = values::check_repository_path(&ns.value) {
+                    self.push(Error::InvalidRepository {
+                        what: "namespace".into(),
+                        value: ns.value.clone(),
+                        span: ns.span,
+                        reason,
+                        help: "namespaces are lowercase, e.g. `sanster` or `my-org/team`".into(),
+                    });
+                }
+            }
+            if let Some(secret) = &r.namespace_secret {
+                self.secret("namespace-secret", secret);
+            }
+            let Some(login) = &r.login else { continue };
+            match &login.method {
+                LoginMethod::Basic {
+                    username_secret,
+                    password_secret,
+                } => {
+                    self.secret("username-secret", username_secret);
+                    self.secret("password-secret", password_secret);
+                    if ecr.is_some() {
+                        self.login_error(
+                            login.span,
+                            "Amazon ECR does not take a user name and password".into(),
+                            "use `login \"aws\"`",
+                            "write `login \"aws\" region=\"...\" role=\"arn:aws:iam::...\"`".into(),
+                        );
+                    }
+                }
+                LoginMethod::GithubToken => {
+                    if host != "ghcr.io" {
+                        self.login_error(login.span, format!("`login \"github-token\"` only works for ghcr.io, not `{host}`"), "GITHUB_TOKEN is accepted by ghcr.io only", "use `login \"basic\" username-secret=... password-secret=...` for this host".into());
+                    }
+                }
+                LoginMethod::Aws {
+                    region,
+                    role,
+                    access_key_id_secret,
+                    secret_access_key_secret,
+                } => {
+                    match ecr {
+                        None => self.login_error(login.span, format!("`login \"aws\"` needs an Amazon ECR host, not `{host}`"), "not an ECR registry", "use `login \"basic\"` for this host, or set `host=\"<account>.dkr.ecr.<region>.amazonaws.com\"`".into()),
+                        Some(host_region) if host_region != region.value => {
+                            let (hr, rv) = (host_region.to_string(), region.value.clone());
+                            self.login_error(region.span, format!("login region `{rv}` differs from the registry's region `{hr}`"), "does not match the host", format!("write `region=\"{hr}\"`"));
+                        }
+                        _ => {}
+                    }
+                    for s in [access_key_id_secret, secret_access_key_secret]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let prop = if Some(s) == access_key_id_secret.as_ref() {
+                            "access-key-id-secret"
+                        } else {
+                            "secret-access-key-secret"
+                        };
+                        self.secret(prop, s);
+                    }
+                    match (role, access_key_id_secret, secret_access_key_secret) {
+                        (Some(role), None, None) => {
+                            if !role.value.starts_with("arn:aws") || !role.value.contains(":role/") {
+                                self.push(Error::InvalidValue {
+                                    what: "IAM role ARN".into(),
+                                    value: role.value.clone(),
+                                    span: role.span,
+                                    reason: "expected `arn:aws:iam::<account>:role/<name>`".into(),
+                                    help: "e.g. `role=\"arn:aws:iam::123456789012:role/github-push\"`".into(),
+                                });
+                            }
+                        }
+                        (None, Some(_), Some(_)) => {}
+                        _ => self.login_error(login.span, "`login \"aws\"` needs either `role=` or both key secrets".into(), "ambiguous or missing credentials", "write `role=\"arn:aws:iam::...\"` (OIDC, preferred) or `access-key-id-secret=AWS_ACCESS_KEY_ID secret-access-key-secret=AWS_SECRET_ACCESS_KEY`".into()),
+                    }
+                }
+            }
+        }
+    }
+
+    fn variants(&mut self) {
+        for (i, v) in self.spec.variants.iter().enumerate() {
+            self.graph.vertex(Vertex::Variant(i));
+            let mut seen = HashSet::new();
+            for p in &v.platforms {
+                if let Err((reason, help)) = values::check_platform(&p.value) {
+                    self.push(Error::InvalidPlatform {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason,
+                        help,
+                    });
+                } else if !seen.insert(p.as_str()) {
+                    self.push(Error::InvalidPlatform {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason: "listed twice".into(),
+                        help: "remove the repeated platform".into(),
+                    });
+                }
+            }
+            if let Some(gpu) = &v.gpu {
+                if !gpu.allow_any_platform {
+                    if let Some(p) = v.platforms.iter().find(|p| p.value != "linux/amd64") {
+                        self.push(Error::GpuPlatform {
+                            variant: v.name.value.clone(),
+                            platform: p.value.clone(),
+                            span: p.span,
+                        });
+                    }
+                }
+            }
+            for affix in [&v.tag_prefix, &v.tag_suffix].into_iter().flatten() {
+                if let Some(bad) = affix
+                    .value
+                    .chars()
+                    .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+                {
+                    self.push(Error::InvalidTag {
+                        template: affix.value.clone(),
+                        tag: affix.value.clone(),
+                        span: affix.span,
+                        reason: format!("`{bad}` cannot appear in a tag"),
+                        help: "use letters, digits, `_`, `.` and `-`".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn stages(&mut self) {
+        let spec = self.spec;
+        for (si, stage) in spec.stages.iter().enumerate() {
+            let from = &stage.from;
+            if let Some(dep) = self.stage_index(&from.value) {
+                self.graph.edge(
+                    Vertex::Stage(si),
+                    Vertex::Stage(dep),
+                    EdgeKind::BuildsFrom,
+                    from.span,
+                );
+            } else if let Some(arg) = arg_reference(&from.value) {
+                if !values::is_variable_name(arg) {
+                    self.push(Error::InvalidVariableName {
+                        what: "build argument".into(),
+                        name: arg.into(),
+                        span: from.span,
+                        help: "write `from=\"$BASE_IMAGE\"` with a declared argument".into(),
+                    });
+                }
+            } else if let Err(reason) = values::check_image_reference(&from.value) {
+                let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
+                let mut help =
+                    "write a stage name, `$ARG`, or an image like `python:3.12-slim`".to_string();
+                if !is_reference_like(&from.value) {
+                    help = and_also(
+                        suggest("declared stages", &from.value, stages),
+                        "or write an image like `python:3.12-slim`",
+                    );
+                }
+                self.push(Error::InvalidImageReference {
+                    value: from.value.clone(),
+                    span: from.span,
+                    reason,
+                    help,
+                });
+            } else {
+                self.graph.edge(
+                    Vertex::Stage(si),
+                    Vertex::External(from.value.clone()),
+                    EdgeKind::BuildsFrom,
+                    from.span,
+                );
+            }
+            for ins in &stage.instructions {
+                self.instruction(si, ins);
+            }
+        }
+    }
+
+    fn variant_list(&mut self, list: &[Text]) {
+        for v in list {
+            self.variant(v);
+        }
+    }
+
+    fn instruction(&mut self, si: usize, ins: &Instruction) {
+        if let Some(list) = &ins.variants {
+            self.variant_list(list);
+        }
+        match &ins.kind {
+            InstructionKind::Copy(copy) => {
+                if let Some(from) = &copy.from {
+                    if let Some(dep) = self.stage_index(&from.value) {
+                        self.graph.edge(
+                            Vertex::Stage(si),
+                            Vertex::Stage(dep),
+                            EdgeKind::CopiesFrom,
+                            from.span,
+                        );
+                    } else if is_reference_like(&from.value) {
+                        match values::check_image_reference(&from.value) {
+                            Ok(()) => self.graph.edge(
+                                Vertex::Stage(si),
+                                Vertex::External(from.value.clone()),
+                                EdgeKind::CopiesFrom,
+                                from.span,
+                            ),
+                            Err(reason) => self.push(Error::InvalidImageReference {
+                                value: from.value.clone(),
+                                span: from.span,
+                                reason,
+                                help: "write a stage name or an image like `busybox:1.36`".into(),
+                            }),
+                        }
+                    } else {
+                        let stages: Vec<&str> =
+                            self.spec.stages.iter().map(|s| s.name.as_str()).collect();
+                        let help = and_also(
+                            suggest("declared stages", &from.value, stages),
+                            "to copy from an image, write its reference, e.g. `from=\"busybox:1.36\"`",
+                        );
+                        self.push(Error::CopyFromUnknownStage {
+                            name: from.value.clone(),
+                            span: from.span,
+                            help,
+                        });
+                    }
+                }
+                self.permissions(&copy.chown, &copy.chmod);
+            }
+            InstructionKind::Add(add) => self.permissions(&add.chown, &add.chmod),
+            InstructionKind::Expose(ports) => {
+                for p in ports {
+                    let (num, proto) = p.value.split_once('/').unwrap_or((&p.value, "tcp"));
+                    let ok = ["tcp", "udp", "sctp"].contains(&proto)
+                        && values::check_port(num).is_ok()
+                        && !num.contains(':');
+                    if !ok {
+                        self.push(Error::InvalidPort {
+                            value: p.value.clone(),
+                            span: p.span,
+                            reason: "`expose` takes a container port, optionally `/tcp` or `/udp`".into(),
+                            help: "write e.g. `expose 8080` or `expose \"53/udp\"`; host mappings belong in a service's `port`".into(),
+                        });
+                    }
+                }
+            }
+            InstructionKind::Healthcheck(h) => self.healthcheck(h),
+            InstructionKind::Workdir(p) if p.value.is_empty() => self.push(Error::InvalidValue {
+                what: "working directory".into(),
+                value: String::new(),
+                span: p.span,
+                reason: "empty path".into(),
+                help: "write an absolute path, e.g. `workdir \"/app\"`".into(),
+            }),
+            _ => {}
+        }
+    }
+
+    fn permissions(&mut self, chown: &Option<Text>, chmod: &Option<Text>) {
+        if let Some(m) = chmod {
+            let ok = (3..=4).contains(&m.value.len())
+                && m.value.chars().all(|c| ('0'..='7').contains(&c));
+            if !ok {
+                self.push(Error::InvalidValue {
+                    what: "file mode".into(),
+                    value: m.value.clone(),
+                    span: m.span,
+                    reason: "expected an octal mode".into(),
+                    help: "write e.g. `chmod=\"755\"` or `chmod=\"0644\"`".into(),
+                });
+            }
+        }
+        if let Some(o) = chown {
+            if o.value.is_empty()
+                || o.value.contains(char::is_whitespace)
+                || o.value.matches(':').count() > 1
+            {
+                self.push(Error::InvalidValue {
+                    what: "owner".into(),
+                    value: o.value.clone(),
+                    span: o.span,
+                    reason: "expected `user` or `user:group`".into(),
+                    help: "write e.g. `chown=\"1000:1000\"` or `chown=\"app:app\"`".into(),
+                });
+            }
+        }
+    }
+
+    fn healthcheck(&mut self, h: &Healthcheck) {
+        for d in [&h.interval, &h.timeout, &h.start_period]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(reason) = values::check_duration(&d.value) {
+                self.push(Error::InvalidValue {
+                    what: "duration".into(),
+                    value: d.value.clone(),
+                    span: d.span,
+                    reason,
+                    help: "write e.g. `30s`, `1m30s` or `500ms`".into(),
+                });
+            }
+        }
+        if h.command.value.trim().is_empty() {
+            self.push(Error::InvalidValue {
+                what: "health check command".into(),
+                value: h.command.value.clone(),
+                span: h.command.span,
+                reason: "empty command".into(),
+                help: "write e.g. `healthcheck \"curl -f http://localhost:8080/\"`".into(),
+            });
+        }
+    }
+
+    fn stage_cycles(&mut self) {
+        // A graph of stages alone, edge weights the span of the reference.
+        let mut g: DiGraph<usize, SourceSpan> = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..self.spec.stages.len()).map(|i| g.add_node(i)).collect();
+        for e in self.graph.graph.edge_references() {
+            if let (Vertex::Stage(a), Vertex::Stage(b)) =
+                (&self.graph.graph[e.source()], &self.graph.graph[e.target()])
+            {
+                g.add_edge(nodes[*a], nodes[*b], e.weight().1);
+            }
+        }
+        let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+            .into_iter()
+            .map(|c| {
+                let mut v: Vec<usize> = c.into_iter().map(|n| g[n]).collect();
+                v.sort();
+                v
+            })
+            .filter(|c| c.len() > 1 || g.contains_edge(nodes[c[0]], nodes[c[0]]))
+            .collect();
+        sccs.sort();
+        for scc in sccs {
+            let members: HashSet<usize> = scc.iter().copied().collect();
+            // Walk the cycle from its first stage in spec order, taking the first edge in
+            // spec order that stays in the component and has not been walked.
+            let mut path = vec![scc[0]];
+            let mut edges = Vec::new();
+            let mut current = scc[0];
+            loop {
+                let mut next: Vec<(usize, SourceSpan)> = g
+                    .edges(nodes[current])
+                    .map(|e| (g[e.target()], *e.weight()))
+                    .filter(|(t, _)| members.contains(t))
+                    .collect();
+                next.sort_by_key(|(_, span)| span.offset());
+                let Some((target, span)) = next
+                    .into_iter()
+                    .find(|(t, _)| *t == scc[0] || !path.contains(t))
+                else {
+                    break;
+                };
+                let (a, b) = (
+                    &self.spec.stages[current].name.value,
+                    &self.spec.stages[target].name.value,
+                );
+                edges.push(LabeledSpan::new_with_span(
+                    Some(format!("`{a}` depends on `{b}` here")),
+                    span,
+                ));
+                path.push(target);
+                current = target;
+                if target == scc[0] {
+                    break;
+                }
+            }
+            let names: Vec<&str> = path
+                .iter()
+                .map(|i| self.spec.stages[*i].name.as_str())
+                .collect();
+            self.push(Error::Cycle {
+                kind: "stages".into(),
+                kind_one: "stage".into(),
+                path: names.join(" → "),
+                edges,
+            });
+        }
+    }
+
+    fn images(&mut self) {
+        let spec = self.spec;
+        for (ii, image) in spec.images.iter().enumerate() {
+            let me = Vertex::Image(ii);
+            self.graph.vertex(me.clone());
+            let target = self.stage_index(&image.stage.value);
+            match target {
+                Some(s) => self.graph.edge(
+                    me.clone(),
+                    Vertex::Stage(s),
+                    EdgeKind::TargetStage,
+                    image.stage.span,
+                ),
+                None => {
+                    let all = spec.stages.iter().map(|s| s.name.as_str()).collect();
+                    self.unknown("stage", &image.stage, all, "");
+                }
+            }
+            let variants: Vec<usize> = match &image.variants {
+                Some(list) => list.iter().filter_map(|v| self.variant(v)).collect(),
+                None => (0..spec.variants.len()).collect(),
+            };
+            for &v in &variants {
+                self.graph.edge(
+                    me.clone(),
+                    Vertex::Variant(v),
+                    EdgeKind::BuiltIn,
+                    image
+                        .variants
+                        .as_ref()
+                        .map_or(image.name.span, |l| l[0].span),
+                );
+            }
+            for r in &image.registries {
+                if let Some(ri) = self.registry(r) {
+                    self.graph
+                        .edge(me.clone(), Vertex::Registry(ri), EdgeKind::PushedTo, r.span);
+                }
+            }
+            if let Some(repo) = &image.repository {
+                if let Err(reason) = values::check_repository_path(&repo.value) {
+                    self.push(Error::InvalidRepository {
+                        what: "repository".into(),
+                        value: repo.value.clone(),
+                        span: repo.span,
+                        reason,
+                        help: "repositories are lowercase, e.g. `runpod-comfyui-custom`".into(),
+                    });
+                }
+            }
+            self.path(&image.context, "build context");
+            for cache in &image.caches {
+                if let Some(r) = &cache.registry {
+                    if self.registry(r).is_some()
+                        && !image.registries.iter().any(|x| x.value == r.value)
+                    {
+                        self.push(Error::UnknownReference {
+                            kind: "registry of this image".into(),
+                            name: r.value.clone(),
+                            span: r.span,
+                            help: "a registry cache lives next to the image; add the registry to the image's `registries=`".into(),
+                        });
+                    }
+                }
+            }
+            self.tags(image, &variants);
+            if let Some(t) = target {
+                for &v in &variants {
+                    self.build_args(t, v);
+                }
+            }
+        }
+    }
+
+    /// Every `$ARG` in a `from=` reached by building `target` in variant `v` needs a value.
+    fn build_args(&mut self, target: usize, v: usize) {
+        let variant = &self.spec.variants[v];
+        for s in reachable_stages(&self.graph, target) {
+            let from = &self.spec.stages[s].from;
+            let Some(arg) = arg_reference(&from.value) else {
+                continue;
+            };
+            let declared = self.spec.args.iter().any(|a| a.name.value == arg)
+                || variant.args.iter().any(|a| a.name.value == arg);
+            let reported = self.problems.iter().any(|p| matches!(p, Error::UndefinedArg { span, name, .. } if *span == from.span && name == arg));
+            if !declared && !reported {
+                let help = if variant.implicit {
+                    format!("declare it at the top level: `arg {arg} \"python:3.12-slim\"`")
+                } else {
+                    format!(
+                        "add `arg {arg} \"...\"` to `variant {}`, or a default at the top level: `arg {arg} \"...\"`",
+                        variant.name.value
+                    )
+                };
+                self.push(Error::UndefinedArg {
+                    name: arg.into(),
+                    variant: variant.name.value.clone(),
+                    span: from.span,
+                    help,
+                });
+            }
+        }
+    }
+
+    fn tags(&mut self, image: &Image, variants: &[usize]) {
+        let spec = self.spec;
+        let version = values::parse_version(&spec.project.version.value);
+        // Tag -> (variant, rule span), to find two variants pushing one tag.
+        let mut produced: BTreeMap<String, (usize, SourceSpan)> = BTreeMap::new();
+        for rule in &image.tags {
+            let t = &rule.template;
+            let pieces = match values::parse_tag_template(&t.value) {
+                Ok(p) => p,
+                Err(e) => {
+                    let span = crate::model::inner_span(t.span, &t.value, e.start, e.len);
+                    self.push(Error::InvalidTagTemplate {
+                        template: t.value.clone(),
+                        span,
+                        reason: e.reason,
+                        help: e.help,
+                    });
+                    continue;
+                }
+            };
+            let placeholders: Vec<Placeholder> = pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Placeholder(p) => Some(*p),
+                    Piece::Literal(_) => None,
+                })
+                .collect();
+            let uses_version = placeholders.iter().any(|p| p.is_version_part());
+            let uses_branch = placeholders.contains(&Placeholder::Branch);
+            let when = rule.when.value;
+            if uses_version && when != TagWhen::Release {
+                self.push(Error::InvalidTagTemplate {
+                    template: t.value.clone(),
+                    span: rule.when.span,
+                    reason: "a branch push has no version".into(),
+                    help: "use `when=\"release\"` for version tags, or `{{branch}}`/`{{sha}}` on branches".into(),
+                });
+                continue;
+            }
+            if uses_branch && when == TagWhen::Release {
+                self.push(Error::InvalidTagTemplate {
+                    template: t.value.clone(),
+                    span: t.span,
+                    reason: "a release has no branch".into(),
+                    help: "add `when=\"branch\"` to this tag rule".into(),
+                });
+                continue;
+            }
+            if let Some(part) = placeholders.iter().find(|p| {
+                matches!(
+                    p,
+                    Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+                )
+            }) {
+                if version.is_none() {
+                    let (v, vspan) = (
+                        spec.project.version.value.clone(),
+                        spec.project.version.span,
+                    );
+                    if !self
+                        .problems
+                        .iter()
+                        .any(|p| matches!(p, Error::InvalidVersion { .. }))
+                    {
+                        self.push(Error::InvalidVersion {
+                            version: v,
+                            part: part.name().into(),
+                            span: vspan,
+                        });
+                    }
+                    continue;
+                }
+            }
+            let sample = crate::plan::TagValues::sample(&spec.project.version.value);
+            let base = crate::plan::render_tag(&pieces, &sample);
+            for &v in variants {
+                for tag in crate::plan::variant_tags(spec, image, v, &base) {
+                    if let Err(reason) = values::check_tag(&tag) {
+                        let variant = &spec.variants[v];
+                        let help = if tag.len() > 128 {
+                            "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
+                        } else if variant.tag_prefix.as_ref().is_some_and(|p| {
+                            tag.starts_with(&p.value)
+                                && !p.value.is_empty()
+                                && values::check_tag(&base).is_ok()
+                        }) {
+                            format!(
+                                "the prefix of variant `{}` makes the tag invalid",
+                                variant.name.value
+                            )
+                        } else {
+                            "tags hold letters, digits, `_`, `.` and `-`, start with a letter, digit or `_`, and are at most 128 characters".to_string()
+                        };
+                        self.push(Error::InvalidTag {
+                            template: t.value.clone(),
+                            tag,
+                            span: t.span,
+                            reason,
+                            help,
+                        });
+                        break;
+                    }
+                    match produced.get(&tag) {
+                        Some((other, _)) if *other != v => {
+                            self.push(Error::TagCollision {
+                                tag: tag.clone(),
+                                image: image.name.value.clone(),
+                                first_variant: spec.variants[*other].name.value.clone(),
+                                second_variant: spec.variants[v].name.value.clone(),
+                                span: t.span,
+                            });
+                        }
+                        _ => {
+                            produced.insert(tag, (v, t.span));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A spec image or an external reference: `Some(index)` for a spec image.
+    fn image_or_reference(&mut self, value: &Text) -> Result<Option<usize>, ()> {
+        if let Some(i) = self.image_index(&value.value) {
+            return Ok(Some(i));
+        }
+        if is_reference_like(&value.value) {
+            return match values::check_image_reference(&value.value) {
+                Ok(()) => Ok(None),
+                Err(reason) => {
+                    self.push(Error::InvalidImageReference {
+                        value: value.value.clone(),
+                        span: value.span,
+                        reason,
+                        help: "write a spec image name or a reference like `postgres:16-alpine`"
+                            .into(),
+                    });
+                    Err(())
+                }
+            };
+        }
+        let all = self.spec.images.iter().map(|i| i.name.as_str()).collect();
+        self.unknown(
+            "image",
+            value,
+            all,
+            "for an image from a registry, write its tag too, e.g. `postgres:16-alpine`",
+        );
+        Err(())
+    }
+
+    /// The variant a reference to image `ii` means, checked against the image's variants.
+    fn image_variant(&mut self, ii: usize, variant: &Option<Text>) -> Option<usize> {
+        let image = &self.spec.images[ii];
+        let built: Vec<usize> = match &image.variants {
+            Some(list) => list
+                .iter()
+                .filter_map(|v| self.variant_index(&v.value))
+                .collect(),
+            None => (0..self.spec.variants.len()).collect(),
+        };
+        match variant {
+            Some(v) => {
+                let vi = self.variant(v)?;
+                if !built.contains(&vi) {
+                    let names: Vec<&str> = built
+                        .iter()
+                        .map(|b| self.spec.variants[*b].name.as_str())
+                        .collect();
+                    self.push(Error::VariantNotBuilt {
+                        image: image.name.value.clone(),
+                        variant: v.value.clone(),
+                        span: v.span,
+                        help: suggest(
+                            &format!("variants of `{}`", image.name.value),
+                            &v.value,
+                            names,
+                        ),
+                    });
+                    return None;
+                }
+                Some(vi)
+            }
+            None => crate::plan::default_variant(self.spec, &built),
+        }
+    }
+
+    fn services(&mut self) {
+        let spec = self.spec;
+        for (si, s) in spec.services.iter().enumerate() {
+            let me = Vertex::Service(si);
+            self.graph.vertex(me.clone());
+            match self.image_or_reference(&s.image) {
+                Ok(Some(ii)) => {
+                    self.graph
+                        .edge(me.clone(), Vertex::Image(ii), EdgeKind::Runs, s.image.span);
+                    self.image_variant(ii, &s.variant);
+                }
+                Ok(None) => {
+                    self.graph.edge(
+                        me.clone(),
+                        Vertex::External(s.image.value.clone()),
+                        EdgeKind::Runs,
+                        s.image.span,
+                    );
+                    if let Some(v) = &s.variant {
+                        self.push(Error::InvalidValue {
+                            what: "variant here".into(),
+                            value: v.value.clone(),
+                            span: v.span,
+                            reason: "an external image has no variants".into(),
+                            help: "remove `variant=`, or point `image=` at an image of this spec"
+                                .into(),
+                        });
+                    }
+                }
+                Err(()) => {}
+            }
+            for p in &s.ports {
+                if let Err(reason) = values::check_port(&p.value) {
+                    self.push(Error::InvalidPort {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason,
+                        help: "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`".into(),
+                    });
+                }
+            }
+            for v in &s.volumes {
+                if let Err(reason) = values::check_volume(&v.value) {
+                    self.push(Error::InvalidVolume {
+                        value: v.value.clone(),
+                        span: v.span,
+                        reason,
+                        help: "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
+                    });
+                }
+            }
+            for d in &s.depends_on {
+                match position(&spec.services, &d.service.value, |s| &s.name) {
+                    Some(di) => self.graph.edge(
+                        me.clone(),
+                        Vertex::Service(di),
+                        EdgeKind::DependsOn,
+                        d.service.span,
+                    ),
+                    None => {
+                        let all = spec.services.iter().map(|s| s.name.as_str()).collect();
+                        self.unknown("service", &d.service, all, "");
+                    }
+                }
+            }
+            if let Some(r) = &s.restart {
+                let ok = ["no", "always", "unless-stopped", "on-failure"].contains(&r.as_str())
+                    || r.value
+                        .strip_prefix("on-failure:")
+                        .is_some_and(|n| n.parse::<u32>().is_ok());
+                if !ok {
+                    self.push(Error::InvalidChoice {
+                        what: "restart policy".into(),
+                        value: r.value.clone(),
+                        span: r.span,
+                        help: suggest(
+                            "restart policies",
+                            &r.value,
+                            [
+                                "no",
+                                "always",
+                                "unless-stopped",
+                                "on-failure",
+                                "on-failure:3",
+                            ],
+                        ),
+                    });
+                }
+            }
+            if let Some(h) = &s.healthcheck {
+                self.healthcheck(h);
+            }
+            for p in s.profiles.iter().flatten() {
+                if values::check_name(&p.value).is_err() {
+                    self.push(Error::InvalidName {
+                        kind: "profile".into(),
+                        name: p.value.clone(),
+                        span: p.span,
+                        reason: "not a valid profile name".into(),
+                        help: "profiles use lowercase letters, digits, `-`, `_` and `.`".into(),
+                    });
+                }
+            }
+        }
+        self.service_cycles();
+    }
+
+    fn service_cycles(&mut self) {
+        let mut g: DiGraph<usize, SourceSpan> = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..self.spec.services.len())
+            .map(|i| g.add_node(i))
+            .collect();
+        for e in self.graph.graph.edge_references() {
+            if let (Vertex::Service(a), Vertex::Service(b)) =
+                (&self.graph.graph[e.source()], &self.graph.graph[e.target()])
+            {
+                g.add_edge(nodes[*a], nodes[*b], e.weight().1);
+            }
+        }
+        let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+            .into_iter()
+            .map(|c| {
+                let mut v: Vec<usize> = c.into_iter().map(|n| g[n]).collect();
+                v.sort();
+                v
+            })
+            .filter(|c| c.len() > 1 || g.contains_edge(nodes[c[0]], nodes[c[0]]))
+            .collect();
+        sccs.sort();
+        for scc in sccs {
+            let members: HashSet<usize> = scc.iter().copied().collect();
+            let mut edges: Vec<(usize, LabeledSpan)> = g
+                .edge_references()
+                .filter(|e| members.contains(&g[e.source()]) && members.contains(&g[e.target()]))
+                .map(|e| {
+                    let (a, b) = (
+                        &self.spec.services[g[e.source()]].name.value,
+                        &self.spec.services[g[e.target()]].name.value,
+                    );
+                    (
+                        e.weight().offset(),
+                        LabeledSpan::new_with_span(
+                            Some(format!("`{a}` waits for `{b}`")),
+                            *e.weight(),
+                        ),
+                    )
+                })
+                .collect();
+            edges.sort_by_key(|(o, _)| *o);
+            let names: Vec<&str> = scc
+                .iter()
+                .map(|i| self.spec.services[*i].name.as_str())
+                .collect();
+            self.push(Error::Cycle {
+                kind: "services".into(),
+                kind_one: "service".into(),
+                path: names.join(", "),
+                edges: edges.into_iter().map(|(_, l)| l).collect(),
+            });
+        }
+    }
+
+    fn workflows(&mut self) {
+        let spec = self.spec;
+        for (wi, w) in spec.workflows.iter().enumerate() {
+            let me = Vertex::Workflow(wi);
+            self.graph.vertex(me.clone());
+            for name in w.images.iter().flatten() {
+                if let Some(ii) = self.image(name) {
+                    self.graph
+                        .edge(me.clone(), Vertex::Image(ii), EdgeKind::Builds, name.span);
+                }
+            }
+            for t in &w.smoke_tests {
+                if let Some(ii) = self.image(&t.image) {
+                    self.image_variant(ii, &t.variant);
+                }
+                if let Some(p) = &t.port {
+                    if let Err(reason) = values::check_port(&p.value) {
+                        self.push(Error::InvalidPort {
+                            value: p.value.clone(),
+                            span: p.span,
+                            reason,
+                            help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
+                        });
+                    }
+                }
+                if let Some(path) = &t.path {
+                    if !path.value.starts_with('/') {
+                        self.push(Error::InvalidValue {
+                            what: "probe path".into(),
+                            value: path.value.clone(),
+                            span: path.span,
+                            reason: "must start with `/`".into(),
+                            help: "write e.g. `path=\"/api/status\"`".into(),
+                        });
+                    }
+                }
+            }
+            if let Some(d) = &w.dockerhub_description {
+                if let Some(ri) = self.registry(&d.registry) {
+                    let host = &spec.registries[ri].host.value;
+                    if host != "docker.io"
+                        && host != "index.docker.io"
+                        && host != "registry-1.docker.io"
+                    {
+                        self.push(Error::InvalidValue {
+                            what: "Docker Hub registry".into(),
+                            value: d.registry.value.clone(),
+                            span: d.registry.span,
+                            reason: format!("this registry's host is `{host}`, not docker.io"),
+                            help: "name a registry with `host=\"docker.io\"`".into(),
+                        });
+                    }
+                }
+                if let Some(image) = &d.image {
+                    self.image(image);
+                }
+            }
+            for c in &w.charts {
+                match position(&spec.charts, &c.value, |c| &c.name) {
+                    Some(ci) => {
+                        self.graph
+                            .edge(me.clone(), Vertex::Chart(ci), EdgeKind::Packages, c.span);
+                        if spec.charts[ci].push.is_none() {
+                            self.push(Error::MissingValue {
+                                node: format!("chart {}", c.value),
+                                what: "a `push` destination".into(),
+                                span: spec.charts[ci].name.span,
+                                help: "the workflow pushes this chart; add `push registry=NAME repository=\"charts\"` to it".into(),
+                            });
+                        }
+                    }
+                    None => {
+                        let all = spec.charts.iter().map(|c| c.name.as_str()).collect();
+                        self.unknown("chart", c, all, "");
+                    }
+                }
+            }
+            for t in &w.triggers {
+                let text = match &t.value {
+                    Trigger::Tag { pattern } => Some(pattern),
+                    Trigger::Push { branch } => Some(branch),
+                    Trigger::Schedule { cron } => {
+                        if cron.value.split_whitespace().count() != 5 {
+                            self.push(Error::InvalidValue {
+                                what: "cron schedule".into(),
+                                value: cron.value.clone(),
+                                span: cron.span,
+                                reason: "expected five fields".into(),
+                                help: "write `minute hour day month weekday`, e.g. `cron=\"0 3 * * 1\"`".into(),
+                            });
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(text) = text.filter(|t| t.value.trim().is_empty()) {
+                    self.push(Error::InvalidValue {
+                        what: "pattern".into(),
+                        value: text.value.clone(),
+                        span: text.span,
+                        reason: "empty".into(),
+                        help: "write e.g. `pattern=\"v*\"` or `branch=\"main\"`".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn charts(&mut self) {
+        let spec = self.spec;
+        for (ci, chart) in spec.charts.iter().enumerate() {
+            let me = Vertex::Chart(ci);
+            self.graph.vertex(me.clone());
+            if let Some(p) = &chart.path {
+                self.path(p, "chart path");
+            }
+            for ci_image in &chart.images {
+                if let Some(ii) = self.image(&ci_image.image) {
+                    self.graph.edge(
+                        me.clone(),
+                        Vertex::Image(ii),
+                        EdgeKind::Feeds,
+                        ci_image.image.span,
+                    );
+                    self.image_variant(ii, &ci_image.variant);
+                    if let Some(r) = &ci_image.registry {
+                        if self.registry(r).is_some()
+                            && !spec.images[ii]
+                                .registries
+                                .iter()
+                                .any(|x| x.value == r.value)
+                        {
+                            self.push(Error::UnknownReference {
+                                kind: "registry of this image".into(),
+                                name: r.value.clone(),
+                                span: r.span,
+                                help: format!("image `{}` is not pushed there; add it to the image's `registries=`", ci_image.image.value),
+                            });
+                        }
+                    }
+                }
+                self.values_key(&ci_image.key);
+            }
+            for rt in &chart.runtimes {
+                if let Some(img) = &rt.image {
+                    if let Ok(Some(ii)) = self.image_or_reference(img) {
+                        self.graph
+                            .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
+                        self.image_variant(ii, &rt.variant);
+                    }
+                }
+            }
+            if let Some(push) = &chart.push {
+                self.registry(&push.registry);
+                if let Err(reason) = values::check_repository_path(&push.repository.value) {
+                    self.push(Error::InvalidRepository {
+                        what: "chart repository".into(),
+                        value: push.repository.value.clone(),
+                        span: push.repository.span,
+                        reason,
+                        help: "e.g. `repository=\"sd-on-eks/charts\"`".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn values_key(&mut self, key: &Text) {
+        let ok = key.value.split('.').all(|p| {
+            p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        if !ok {
+            self.push(Error::InvalidValue {
+                what: "values key".into(),
+                value: key.value.clone(),
+                span: key.span,
+                reason: "expected dotted identifiers".into(),
+                help: "write e.g. `key=\"queueAgent.image\"`".into(),
+            });
+        }
+    }
+
+    fn unused_stages(&mut self) {
+        let mut used = HashSet::new();
+        for (ii, image) in self.spec.images.iter().enumerate() {
+            let _ = ii;
+            if let Some(t) = self.stage_index(&image.stage.value) {
+                used.extend(reachable_stages(&self.graph, t));
+            }
+        }
+        // With no images at all, every stage is "unused": say so once per stage anyway.
+        for (i, s) in self.spec.stages.iter().enumerate() {
+            if !used.contains(&i) {
+                self.push(Error::UnusedStage {
+                    name: s.name.value.clone(),
+                    span: s.name.span,
+                });
+            }
+        }
+    }
+}
+
+/// `$NAME` or `${NAME}` at the start of a `from=` value: the argument's name.
+pub fn arg_reference(from: &str) -> Option<&str> {
+    let rest = from.strip_prefix('$')?;
+    Some(match rest.strip_prefix('{') {
+        Some(inner) => inner.strip_suffix('}').unwrap_or(inner),
+        None => rest,
+    })
+}
+
+/// Stages reachable from `target` (itself included), following `from` and `copy --from`.
+pub fn reachable_stages(graph: &SpecGraph, target: usize) -> Vec<usize> {
+    let mut seen = vec![target];
+    let mut todo = vec![target];
+    while let Some(s) = todo.pop() {
+        for d in graph.stage_dependencies(s) {
+            if !seen.contains(&d) {
+                seen.push(d);
+                todo.push(d);
+            }
+        }
+    }
+    seen
+}

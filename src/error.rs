@@ -1,0 +1,577 @@
+//! Every diagnostic specc can report: spans into the spec in, miette diagnostics out.
+//!
+//! One variant per kind of problem, each with a stable code (`specc::<stage>::<what>`), a
+//! label on the exact span and a `help` that says what to type. The doc comment of each
+//! variant shows a short spec that triggers it. [`Diagnostics`] carries the spec's file
+//! name and text, and every problem found by a stage as `related` diagnostics.
+
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceSpan};
+use thiserror::Error;
+
+/// One problem in a spec.
+#[derive(Debug, Clone, Error, Diagnostic, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not valid KDL v2: `stage a from="x`
+    #[error("{message}")]
+    #[diagnostic(code(specc::syntax))]
+    Syntax {
+        message: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The spec has no `project` node.
+    #[error("the spec has no `project` node")]
+    #[diagnostic(
+        code(specc::model::missing_project),
+        help("add one at the top, e.g. `project myapp version=\"1.0.0\"`")
+    )]
+    MissingProject {
+        #[label("expected `project` in this document")]
+        span: SourceSpan,
+    },
+
+    /// A node specc does not know: `stgae build from="alpine:3.20"`
+    #[error("unknown node `{name}` {place}")]
+    #[diagnostic(code(specc::model::unknown_node))]
+    UnknownNode {
+        name: String,
+        place: String,
+        #[label("not a known node here")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A property the node does not take: `stage build form="alpine:3.20"`
+    #[error("unknown property `{name}` on `{node}`")]
+    #[diagnostic(code(specc::model::unknown_property))]
+    UnknownProperty {
+        name: String,
+        node: String,
+        #[label("not a property of `{node}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A property given twice: `image app stage=a stage=b`
+    #[error("property `{name}` is given twice on `{node}`")]
+    #[diagnostic(
+        code(specc::model::duplicate_property),
+        help("keep one of them; KDL would silently use the last one")
+    )]
+    DuplicateProperty {
+        name: String,
+        node: String,
+        #[label("first here")]
+        first: SourceSpan,
+        #[label("again here")]
+        span: SourceSpan,
+    },
+
+    /// More arguments than the node takes: `user "app" "extra"`
+    #[error("`{node}` takes {expected}")]
+    #[diagnostic(code(specc::model::unexpected_argument))]
+    UnexpectedArgument {
+        node: String,
+        expected: String,
+        #[label("unexpected argument")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A children block on a node that takes none: `expose 80 { udp }`
+    #[error("`{node}` takes no children block")]
+    #[diagnostic(
+        code(specc::model::unexpected_children),
+        help("remove the `{{ ... }}` block")
+    )]
+    UnexpectedChildren {
+        node: String,
+        #[label("not allowed here")]
+        span: SourceSpan,
+    },
+
+    /// A value of the wrong type: `variant cpu default="yes"`
+    #[error("`{what}` must be {expected}, found {found}")]
+    #[diagnostic(code(specc::model::wrong_type))]
+    WrongType {
+        what: String,
+        expected: String,
+        found: String,
+        #[label("expected {expected}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A required value is missing: `image app` (no `stage=`)
+    #[error("`{node}` is missing {what}")]
+    #[diagnostic(code(specc::model::missing_value))]
+    MissingValue {
+        node: String,
+        what: String,
+        #[label("needs {what}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A value outside a fixed set: `restart "sometimes"`
+    #[error("`{value}` is not a valid {what}")]
+    #[diagnostic(code(specc::model::invalid_choice))]
+    InvalidChoice {
+        what: String,
+        value: String,
+        #[label("not one of the accepted values")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// Two declarations with one name: `stage app ...` twice
+    #[error("{kind} `{name}` is declared twice")]
+    #[diagnostic(code(specc::model::duplicate_name))]
+    DuplicateName {
+        kind: String,
+        name: String,
+        #[label("first declared here")]
+        first: SourceSpan,
+        #[label("declared again here")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A name that does not fit the naming rule: `stage Build_Stage ...`
+    #[error("{kind} name `{name}` is not valid")]
+    #[diagnostic(code(specc::model::invalid_name))]
+    InvalidName {
+        kind: String,
+        name: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// More than one default variant: `variant a default=#true` and `variant b default=#true`
+    #[error("more than one variant is marked `default=#true`")]
+    #[diagnostic(
+        code(specc::model::multiple_defaults),
+        help("keep `default=#true` on one variant only")
+    )]
+    MultipleDefaults {
+        #[label("first default")]
+        first: SourceSpan,
+        #[label("second default")]
+        span: SourceSpan,
+    },
+
+    /// A name that refers to nothing: `image app stage=runtme`
+    #[error("unknown {kind} `{name}`")]
+    #[diagnostic(code(specc::check::unknown_reference))]
+    UnknownReference {
+        kind: String,
+        name: String,
+        #[label("no {kind} is named `{name}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// `copy from=` names neither a stage nor an image: `copy from=frontnd "/dist" to="/app"`
+    #[error("`copy from={name}` names no stage")]
+    #[diagnostic(code(specc::check::copy_from_unknown_stage))]
+    CopyFromUnknownStage {
+        name: String,
+        #[label("no stage is named `{name}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// `from="$NAME"` with no value for some variant: `stage s from="$BASE"` with no `arg BASE`
+    #[error("build argument `{name}` has no value for variant `{variant}`")]
+    #[diagnostic(code(specc::check::undefined_arg))]
+    UndefinedArg {
+        name: String,
+        variant: String,
+        #[label("`${name}` is used here")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// Stages that depend on each other in a circle: `stage a from=b` and `stage b from=a`
+    #[error("{kind} form a cycle: {path}")]
+    #[diagnostic(
+        code(specc::check::cycle),
+        help(
+            "a {kind_one} cannot depend on itself, directly or through others; break one of the marked edges"
+        )
+    )]
+    Cycle {
+        kind: String,
+        kind_one: String,
+        path: String,
+        #[label(collection)]
+        edges: Vec<LabeledSpan>,
+    },
+
+    /// A platform that is not `os/arch[/variant]`: `platforms "linux/x86"`
+    #[error("`{value}` is not a valid platform")]
+    #[diagnostic(code(specc::check::invalid_platform))]
+    InvalidPlatform {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A tag rule that cannot be rendered: `tag "{{verison}}"`
+    #[error("invalid tag template `{template}`")]
+    #[diagnostic(code(specc::check::invalid_tag_template))]
+    InvalidTagTemplate {
+        template: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A tag rule that renders to an invalid OCI tag: `tag "release/{{version}}"`
+    #[error("tag rule `{template}` can produce the invalid tag `{tag}`")]
+    #[diagnostic(code(specc::check::invalid_tag))]
+    InvalidTag {
+        template: String,
+        tag: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// Two variants of one image push the same tag: `variant a tag-prefix=""` and `variant b tag-prefix=""`
+    #[error(
+        "tag `{tag}` of image `{image}` is produced by both variant `{first_variant}` and variant `{second_variant}`"
+    )]
+    #[diagnostic(
+        code(specc::check::tag_collision),
+        help("give the variants different `tag-prefix` or `tag-suffix` values")
+    )]
+    TagCollision {
+        tag: String,
+        image: String,
+        first_variant: String,
+        second_variant: String,
+        #[label("this rule")]
+        span: SourceSpan,
+    },
+
+    /// A version that tag rules cannot split: `project app version="latest"` with `tag "{{major}}"`
+    #[error("version `{version}` is not a semantic version, but tag rules use `{{{{{part}}}}}`")]
+    #[diagnostic(
+        code(specc::check::invalid_version),
+        help("write the version as MAJOR.MINOR.PATCH, e.g. `version=\"1.6.0\"`")
+    )]
+    InvalidVersion {
+        version: String,
+        part: String,
+        #[label("not MAJOR.MINOR.PATCH")]
+        span: SourceSpan,
+    },
+
+    /// An image reference that is not valid: `stage s from="Node:18"`
+    #[error("`{value}` is not a valid image reference")]
+    #[diagnostic(code(specc::check::invalid_image_reference))]
+    InvalidImageReference {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A repository or namespace that registries reject: `image app repository="My_App"`
+    #[error("`{value}` is not a valid {what}")]
+    #[diagnostic(code(specc::check::invalid_repository))]
+    InvalidRepository {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A registry host that is not a host name: `registry r host="https://docker.io"`
+    #[error("`{value}` is not a valid registry host")]
+    #[diagnostic(code(specc::check::invalid_host))]
+    InvalidHost {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A login that does not suit its registry: `registry hub host="docker.io" { login "github-token" }`
+    #[error("{message}")]
+    #[diagnostic(code(specc::check::login))]
+    Login {
+        message: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: String,
+    },
+
+    /// A port mapping compose rejects: `port "80:80:80"`
+    #[error("`{value}` is not a valid port mapping")]
+    #[diagnostic(code(specc::check::invalid_port))]
+    InvalidPort {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A volume compose rejects: `volume "./data:data"`
+    #[error("`{value}` is not a valid volume")]
+    #[diagnostic(code(specc::check::invalid_volume))]
+    InvalidVolume {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// An environment variable or build argument name that shells reject: `env "MY-VAR" "1"`
+    #[error("`{name}` is not a valid {what} name")]
+    #[diagnostic(code(specc::check::invalid_variable_name))]
+    InvalidVariableName {
+        what: String,
+        name: String,
+        #[label("use letters, digits and `_`, not starting with a digit")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A secret value where the NAME of a secret belongs: `login "basic" password-secret="dckr_pat_..."`
+    #[error("`{property}` looks like a credential, not the name of a secret")]
+    #[diagnostic(code(specc::check::credential_literal))]
+    CredentialLiteral {
+        property: String,
+        #[label("this looks like a secret value")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A secret name GitHub does not accept: `login "basic" username-secret="docker user"`
+    #[error("`{name}` is not a valid secret name")]
+    #[diagnostic(code(specc::check::invalid_secret_name))]
+    InvalidSecretName {
+        name: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A value that does not match its format: `healthcheck "true" interval="30 seconds"`
+    #[error("`{value}` is not a valid {what}")]
+    #[diagnostic(code(specc::check::invalid_value))]
+    InvalidValue {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A path that leaves the repository: `output { bake "../bake.hcl" }`
+    #[error("`{value}` is not a valid {what}")]
+    #[diagnostic(code(specc::check::invalid_path))]
+    InvalidPath {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A variant an image is not built in: `service s image=app variant=gpu` when app has only cpu
+    #[error("image `{image}` is not built in variant `{variant}`")]
+    #[diagnostic(code(specc::check::variant_not_built))]
+    VariantNotBuilt {
+        image: String,
+        variant: String,
+        #[label("not one of the image's variants")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A GPU variant built for a platform other than linux/amd64: `variant gpu { platforms "linux/arm64"; gpu }`
+    #[error("GPU variant `{variant}` is built for `{platform}`")]
+    #[diagnostic(
+        code(specc::check::gpu_platform),
+        severity(Warning),
+        help(
+            "GPU base images (CUDA) are mostly amd64-only; drop the platform, or write `gpu allow-any-platform=#true` if it is intended"
+        )
+    )]
+    GpuPlatform {
+        variant: String,
+        platform: String,
+        #[label("not linux/amd64")]
+        span: SourceSpan,
+    },
+
+    /// A stage no image builds: `stage scratchpad from="alpine:3.20"` used by nothing
+    #[error("stage `{name}` is not used by any image")]
+    #[diagnostic(
+        code(specc::check::unused_stage),
+        severity(Warning),
+        help("remove it, or build from it: `image NAME stage={name}` or `copy from={name} ...`")
+    )]
+    UnusedStage {
+        name: String,
+        #[label("never built")]
+        span: SourceSpan,
+    },
+}
+
+impl Error {
+    /// True for problems that do not stop compilation.
+    pub fn is_warning(&self) -> bool {
+        self.severity() == Some(Severity::Warning)
+    }
+}
+
+/// All problems one stage found in one spec, with the spec's name and text.
+#[derive(Debug, Clone, Error)]
+#[error("{}", summary(errors))]
+pub struct Diagnostics {
+    pub src: NamedSource<Arc<String>>,
+    pub errors: Vec<Error>,
+}
+
+fn summary(errors: &[Error]) -> String {
+    let warnings = errors.iter().filter(|e| e.is_warning()).count();
+    let errors = errors.len() - warnings;
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, w) => format!("the spec has {}", plural(w, "warning")),
+        (e, 0) => format!("the spec has {}", plural(e, "error")),
+        (e, w) => format!(
+            "the spec has {} and {}",
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    }
+}
+
+impl Diagnostics {
+    pub fn new(name: &str, text: Arc<String>, errors: Vec<Error>) -> Self {
+        Diagnostics {
+            src: NamedSource::new(name, text).with_language("kdl"),
+            errors,
+        }
+    }
+
+    /// True when any problem is an error (not only warnings).
+    pub fn has_errors(&self) -> bool {
+        self.errors.iter().any(|e| !e.is_warning())
+    }
+}
+
+impl Diagnostic for Diagnostics {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("specc::spec"))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(if self.has_errors() {
+            Severity::Error
+        } else {
+            Severity::Warning
+        })
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.errors.iter().map(|e| e as &dyn Diagnostic)))
+    }
+}
+
+/// "did you mean `x`?" for the closest candidate, else `title: `a`, `b``.
+pub fn suggest<'a>(
+    title: &str,
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let limit = (name.chars().count() / 3).max(1);
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min();
+    match best {
+        Some((_, c)) => format!("did you mean `{c}`?"),
+        None if candidates.is_empty() => format!("{title}: none"),
+        None => {
+            let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
+            format!("{title}: {}", list.join(", "))
+        }
+    }
+}
+
+/// Joins a suggestion and a further hint into one help sentence.
+pub fn and_also(help: String, extra: &str) -> String {
+    if extra.is_empty() {
+        return help;
+    }
+    if help.ends_with('?') {
+        let mut chars = extra.chars();
+        let capital: String = chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default();
+        format!("{help} {capital}")
+    } else {
+        format!("{help}; {extra}")
+    }
+}

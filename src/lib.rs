@@ -1,0 +1,41 @@
+//! specc: one KDL build spec in; checked build plan (and, later, generated files) out.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//! `parse` (text -> KDL) -> `model` (KDL -> typed spec) -> `check` (graph, references,
+//! values) -> `plan` (targets and tags). [`compile`] runs the first three.
+
+pub mod check;
+pub mod cli;
+pub mod diagram;
+pub mod error;
+pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod values;
+
+use std::sync::Arc;
+
+pub use check::Checked;
+pub use error::{Diagnostics, Error};
+pub use plan::{Plan, PlanOptions};
+
+/// Parses, decodes and checks the spec `text` named `name` (used in diagnostics).
+///
+/// `Ok` may carry warnings in [`Checked::warnings`]; `Err` holds every problem found by
+/// the first stage that failed.
+pub fn compile(name: &str, text: &str) -> Result<Checked, Diagnostics> {
+    let fail = |errors| Diagnostics::new(name, Arc::new(text.to_string()), errors);
+    let doc = parse::parse(text).map_err(fail)?;
+    match model::decode(&doc, text) {
+        Ok(spec) => check::check(spec).map_err(fail),
+        // A spec with shape problems but no dropped declarations is checked too, so one
+        // run reports everything.
+        Err((Some(spec), mut errors)) => {
+            if let Err(more) = check::check(spec) {
+                errors.extend(more);
+            }
+            Err(fail(errors))
+        }
+        Err((None, errors)) => Err(fail(errors)),
+    }
+}

@@ -1,0 +1,1350 @@
+//! KDL document in, [`Spec`] out: one function per node kind.
+//!
+//! Shape problems (unknown nodes and properties, wrong types, missing values, duplicate
+//! names, names that break the naming rule) are all collected; decoding goes on past each
+//! so one run reports them all.
+
+use std::collections::HashMap;
+
+use kdl::{KdlDocument, KdlNode, KdlValue};
+use miette::SourceSpan;
+
+use super::reader::{Errors, Reader};
+use super::*;
+use crate::error::{Error, suggest};
+
+const TOP_LEVEL: &[&str] = &[
+    "project", "output", "arg", "registry", "variant", "stage", "image", "service", "workflow",
+    "chart",
+];
+
+const INSTRUCTIONS: &[&str] = &[
+    "workdir",
+    "copy",
+    "add",
+    "run",
+    "env",
+    "arg",
+    "expose",
+    "user",
+    "healthcheck",
+    "label",
+    "volume",
+    "shell",
+    "entrypoint",
+    "cmd",
+];
+
+/// Decodes a parsed document.
+///
+/// `Err` holds every shape problem found, and the spec too when no declaration had to be
+/// dropped (only a missing or wrongly typed required value drops one): then the later
+/// stages can still check it and report their problems in the same run.
+pub fn decode(doc: &KdlDocument, src: &str) -> Result<Spec, (Option<Spec>, Vec<Error>)> {
+    let errors: Errors = Default::default();
+    let d = Decoder {
+        src,
+        errors: &errors,
+    };
+    let spec = d.document(doc);
+    let errors = errors.into_inner();
+    if errors.is_empty() {
+        if let Some(spec) = spec {
+            return Ok(spec);
+        }
+    }
+    let dropped = errors.iter().any(|e| {
+        matches!(
+            e,
+            Error::MissingValue { .. } | Error::WrongType { .. } | Error::MissingProject { .. }
+        )
+    });
+    Err((spec.filter(|_| !dropped), errors))
+}
+
+struct Decoder<'a> {
+    src: &'a str,
+    errors: &'a Errors,
+}
+
+impl<'a> Decoder<'a> {
+    fn push(&self, e: Error) {
+        self.errors.borrow_mut().push(e);
+    }
+
+    fn reader(&self, node: &'a KdlNode, props: &[&str]) -> Reader<'a> {
+        Reader::new(node, self.src, self.errors, props)
+    }
+
+    fn unknown_node(&self, node: &KdlNode, place: &str, known: &[&str]) {
+        let name = node.name().value();
+        self.push(Error::UnknownNode {
+            name: name.to_string(),
+            place: place.to_string(),
+            span: node.name().span(),
+            help: suggest("nodes here", name, known.iter().copied()),
+        });
+    }
+
+    /// A declaration's name (argument 1), checked against the naming rule.
+    fn name(&self, r: &mut Reader<'a>, kind: &str) -> Option<Text> {
+        let example = format!("{} my-{kind}", r.node_name());
+        let name = r.arg(0, &format!("a {kind} name"), &example)?;
+        if let Err(reason) = crate::values::check_name(&name.value) {
+            self.push(Error::InvalidName {
+                kind: kind.to_string(),
+                name: name.value.clone(),
+                span: name.span,
+                reason: reason.to_string(),
+                help: "names use lowercase letters, digits, `-`, `_` and `.`, and start with a letter or digit".into(),
+            });
+        }
+        Some(name)
+    }
+
+    fn document(&self, doc: &'a KdlDocument) -> Option<Spec> {
+        let mut project: Option<Project> = None;
+        let mut output: Option<(Output, SourceSpan)> = None;
+        let mut args = Vec::new();
+        let mut registries = Vec::new();
+        let mut variants = Vec::new();
+        let mut stages = Vec::new();
+        let mut images = Vec::new();
+        let mut services = Vec::new();
+        let mut workflows = Vec::new();
+        let mut charts = Vec::new();
+        for node in doc.nodes() {
+            match node.name().value() {
+                "project" => {
+                    let p = self.project(node);
+                    match (&project, p) {
+                        (Some(first), Some(p)) => self.push(Error::DuplicateName {
+                            kind: "node".into(),
+                            name: "project".into(),
+                            first: first.name.span,
+                            span: p.name.span,
+                            help: "a spec describes one project; merge the two".into(),
+                        }),
+                        (None, p) => project = p,
+                        _ => {}
+                    }
+                }
+                "output" => {
+                    let o = self.output(node);
+                    if let Some((_, first)) = &output {
+                        self.push(Error::DuplicateName {
+                            kind: "node".into(),
+                            name: "output".into(),
+                            first: *first,
+                            span: node.name().span(),
+                            help: "merge the two `output` blocks into one".into(),
+                        });
+                    } else {
+                        output = Some((o, node.name().span()));
+                    }
+                }
+                "arg" => args.extend(self.arg_decl(node, true)),
+                "registry" => registries.extend(self.registry(node)),
+                "variant" => variants.extend(self.variant(node)),
+                "stage" => stages.extend(self.stage(node)),
+                "image" => images.extend(self.image(node)),
+                "service" => services.extend(self.service(node)),
+                "workflow" => workflows.extend(self.workflow(node)),
+                "chart" => charts.extend(self.chart(node)),
+                _ => self.unknown_node(node, "at the top level", TOP_LEVEL),
+            }
+        }
+        // A `project` node that failed to decode has reported its own problem already.
+        let has_project_node = doc.nodes().iter().any(|n| n.name().value() == "project");
+        if !has_project_node {
+            self.push(Error::MissingProject {
+                span: SourceSpan::from((0, 0)),
+            });
+        }
+        self.unique("build argument", args.iter().map(|a| &a.name));
+        self.unique("registry", registries.iter().map(|r: &Registry| &r.name));
+        self.unique("variant", variants.iter().map(|v: &Variant| &v.name));
+        self.unique("stage", stages.iter().map(|s: &Stage| &s.name));
+        self.unique("image", images.iter().map(|i: &Image| &i.name));
+        self.unique("service", services.iter().map(|s: &Service| &s.name));
+        self.unique("workflow", workflows.iter().map(|w: &Workflow| &w.name));
+        self.unique("chart", charts.iter().map(|c: &Chart| &c.name));
+        let defaults: Vec<&Spanned<bool>> = variants
+            .iter()
+            .filter_map(|v: &Variant| v.default.as_ref().filter(|d| d.value))
+            .collect();
+        if let [first, second, ..] = defaults.as_slice() {
+            self.push(Error::MultipleDefaults {
+                first: first.span,
+                span: second.span,
+            });
+        }
+        if variants.is_empty() {
+            variants.push(Variant {
+                name: Spanned::new("default".into(), SourceSpan::from((0, 0))),
+                default: Some(Spanned::new(true, SourceSpan::from((0, 0)))),
+                tag_prefix: None,
+                tag_suffix: None,
+                args: Vec::new(),
+                platforms: Vec::new(),
+                gpu: None,
+                implicit: true,
+                span: SourceSpan::from((0, 0)),
+            });
+        }
+        Some(Spec {
+            project: project?,
+            output: output.map(|(o, _)| o).unwrap_or_else(|| Output::defaults()),
+            args,
+            registries,
+            variants,
+            stages,
+            images,
+            services,
+            workflows,
+            charts,
+        })
+    }
+
+    fn unique<'n>(&self, kind: &str, names: impl Iterator<Item = &'n Text>) {
+        let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+        for name in names {
+            if let Some(first) = seen.get(name.as_str()) {
+                self.push(Error::DuplicateName {
+                    kind: kind.to_string(),
+                    name: name.value.clone(),
+                    first: *first,
+                    span: name.span,
+                    help: format!("rename one of them, or merge them into one {kind}"),
+                });
+            } else {
+                seen.insert(name.as_str(), name.span);
+            }
+        }
+    }
+
+    fn project(&self, node: &'a KdlNode) -> Option<Project> {
+        let mut r = self.reader(node, &["version", "description", "source", "license"]);
+        let name = self.name(&mut r, "project");
+        let version = r
+            .prop("version")
+            .unwrap_or_else(|| Spanned::new("0.0.0".into(), r.name_span()));
+        let description = r.prop("description");
+        let source = r.prop("source");
+        let license = r.prop("license");
+        let mut maintainers = Vec::new();
+        for child in r.children() {
+            match child.name().value() {
+                "maintainer" => {
+                    let mut c = self.reader(child, &[]);
+                    maintainers.extend(c.arg(
+                        0,
+                        "a maintainer",
+                        "maintainer \"Jane <jane@example.com>\"",
+                    ));
+                    c.finish("one argument, the maintainer");
+                }
+                _ => self.unknown_node(child, "in `project`", &["maintainer"]),
+            }
+        }
+        let span = r.span();
+        r.finish("one argument, the project name");
+        Some(Project {
+            name: name?,
+            version,
+            description,
+            source,
+            license,
+            maintainers,
+            span,
+        })
+    }
+
+    fn output(&self, node: &'a KdlNode) -> Output {
+        let mut r = self.reader(node, &[]);
+        let mut out = Output::defaults();
+        const KEYS: &[&str] = &[
+            "dockerfiles",
+            "dockerignore",
+            "bake",
+            "compose",
+            "workflows",
+            "charts",
+            "lock",
+        ];
+        for child in r.children() {
+            let key = child.name().value();
+            let slot = match key {
+                "dockerfiles" => &mut out.dockerfiles,
+                "dockerignore" => &mut out.dockerignore,
+                "bake" => &mut out.bake,
+                "compose" => &mut out.compose,
+                "workflows" => &mut out.workflows,
+                "charts" => &mut out.charts,
+                "lock" => &mut out.lock,
+                _ => {
+                    self.unknown_node(child, "in `output`", KEYS);
+                    continue;
+                }
+            };
+            let mut c = self.reader(child, &[]);
+            if let Some(path) = c.arg(0, "a path", &format!("{key} \"path\"")) {
+                *slot = path;
+            }
+            c.finish("one argument, a path");
+        }
+        r.finish("no arguments");
+        out
+    }
+
+    /// `arg NAME [VALUE]`; at the top level and in variants the value is required.
+    fn arg_decl(&self, node: &'a KdlNode, value_required: bool) -> Option<ArgDecl> {
+        let mut r = self.reader(node, &[]);
+        let name = r.arg(0, "an argument name", "arg NAME \"value\"");
+        let value = if value_required {
+            r.arg(1, "a value", "arg NAME \"value\"")
+        } else {
+            r.opt_arg(1, "a default value")
+        };
+        let span = r.span();
+        r.finish("a name and a value");
+        let name = name?;
+        self.variable_name(&name, "build argument");
+        Some(ArgDecl { name, value, span })
+    }
+
+    fn variable_name(&self, name: &Text, what: &str) {
+        if !crate::values::is_variable_name(&name.value) {
+            self.push(Error::InvalidVariableName {
+                what: what.to_string(),
+                name: name.value.clone(),
+                span: name.span,
+                help: format!(
+                    "for example `{}`",
+                    crate::values::to_variable_name(&name.value)
+                ),
+            });
+        }
+    }
+
+    fn registry(&self, node: &'a KdlNode) -> Option<Registry> {
+        let mut r = self.reader(node, &["host", "namespace", "namespace-secret"]);
+        let name = self.name(&mut r, "registry");
+        let host = r.prop_required("host", "registry hub host=\"docker.io\"");
+        let namespace = r.prop("namespace");
+        let namespace_secret = r.prop("namespace-secret");
+        let mut login = None;
+        for child in r.children() {
+            match child.name().value() {
+                "login" if login.is_some() => self.push(Error::DuplicateName {
+                    kind: "node".into(),
+                    name: "login".into(),
+                    first: node
+                        .children()
+                        .map(|c| c.nodes()[0].span())
+                        .unwrap_or(child.span()),
+                    span: child.name().span(),
+                    help: "a registry has one login; keep one".into(),
+                }),
+                "login" => login = self.login(child),
+                _ => self.unknown_node(child, "in `registry`", &["login"]),
+            }
+        }
+        let span = r.span();
+        r.finish("one argument, the registry name");
+        Some(Registry {
+            name: name?,
+            host: host?,
+            namespace,
+            namespace_secret,
+            login,
+            span,
+        })
+    }
+
+    fn login(&self, node: &'a KdlNode) -> Option<Login> {
+        const PROPS: &[&str] = &[
+            "username-secret",
+            "password-secret",
+            "region",
+            "role",
+            "access-key-id-secret",
+            "secret-access-key-secret",
+        ];
+        let mut r = self.reader(node, PROPS);
+        let method = r.arg(
+            0,
+            "a login method",
+            "login \"basic\" username-secret=USER password-secret=TOKEN",
+        );
+        let span = r.span();
+        let method = method?;
+        let allowed: &[&str] = match method.as_str() {
+            "basic" => &["username-secret", "password-secret"],
+            "github-token" => &[],
+            "aws" => &[
+                "region",
+                "role",
+                "access-key-id-secret",
+                "secret-access-key-secret",
+            ],
+            other => {
+                self.push(Error::InvalidChoice {
+                    what: "login method".into(),
+                    value: other.to_string(),
+                    span: method.span,
+                    help: suggest("login methods", other, ["basic", "github-token", "aws"]),
+                });
+                r.finish("one argument, the login method");
+                return None;
+            }
+        };
+        for key in PROPS
+            .iter()
+            .filter(|k| !allowed.contains(k) && r.has_prop(k))
+        {
+            self.push(Error::UnknownProperty {
+                name: key.to_string(),
+                node: format!("login \"{}\"", method.value),
+                span: node
+                    .entries()
+                    .iter()
+                    .find(|e| e.name().map(|n| n.value()) == Some(key))
+                    .map(|e| e.span())
+                    .unwrap_or(span),
+                help: if allowed.is_empty() {
+                    format!("`login \"{}\"` takes no properties", method.value)
+                } else {
+                    format!(
+                        "properties of `login \"{}\"`: {}",
+                        method.value,
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            });
+        }
+        let example =
+            "login \"basic\" username-secret=DOCKERHUB_USERNAME password-secret=DOCKERHUB_TOKEN";
+        let method_value = match method.as_str() {
+            "basic" => {
+                let u = r.prop_required("username-secret", example);
+                let p = r.prop_required("password-secret", example);
+                LoginMethod::Basic {
+                    username_secret: u?,
+                    password_secret: p?,
+                }
+            }
+            "github-token" => LoginMethod::GithubToken,
+            _ => {
+                let region = r.prop_required("region", "login \"aws\" region=\"us-west-2\" role=\"arn:aws:iam::123456789012:role/push\"");
+                LoginMethod::Aws {
+                    region: region?,
+                    role: r.prop("role"),
+                    access_key_id_secret: r.prop("access-key-id-secret"),
+                    secret_access_key_secret: r.prop("secret-access-key-secret"),
+                }
+            }
+        };
+        r.finish("one argument, the login method");
+        Some(Login {
+            method: method_value,
+            span,
+        })
+    }
+
+    fn variant(&self, node: &'a KdlNode) -> Option<Variant> {
+        let mut r = self.reader(node, &["default", "tag-prefix", "tag-suffix"]);
+        let name = self.name(&mut r, "variant");
+        let default = r.prop_bool("default");
+        let tag_prefix = r.prop("tag-prefix");
+        let tag_suffix = r.prop("tag-suffix");
+        let mut args = Vec::new();
+        let mut platforms: Option<Vec<Text>> = None;
+        let mut gpu = None;
+        for child in r.children() {
+            match child.name().value() {
+                "arg" => args.extend(self.arg_decl(child, true)),
+                "platforms" => {
+                    let mut c = self.reader(child, &[]);
+                    let list = c.rest_required(
+                        0,
+                        "a platform",
+                        "platforms \"linux/amd64\" \"linux/arm64\"",
+                    );
+                    c.finish("platforms");
+                    platforms.get_or_insert_with(Vec::new).extend(list);
+                }
+                "gpu" => gpu = self.gpu(child),
+                _ => self.unknown_node(child, "in `variant`", &["arg", "platforms", "gpu"]),
+            }
+        }
+        self.unique("build argument", args.iter().map(|a| &a.name));
+        let span = r.span();
+        r.finish("one argument, the variant name");
+        Some(Variant {
+            name: name?,
+            default,
+            tag_prefix,
+            tag_suffix,
+            args,
+            platforms: platforms.unwrap_or_default(),
+            gpu,
+            implicit: false,
+            span,
+        })
+    }
+
+    fn gpu(&self, node: &'a KdlNode) -> Option<Gpu> {
+        let r = self.reader(
+            node,
+            &["count", "driver", "capabilities", "allow-any-platform"],
+        );
+        let count = match r.prop_raw("count") {
+            None => GpuCount::All,
+            Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
+            Some((KdlValue::Integer(n), _)) if (1..=1024).contains(n) => GpuCount::Count(*n as u32),
+            Some((value, span)) => {
+                self.push(Error::InvalidValue {
+                    what: "GPU count".into(),
+                    value: match value {
+                        KdlValue::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    span,
+                    reason: "expected a whole number from 1 or \"all\"".into(),
+                    help: "write `count=1` or `count=\"all\"`".into(),
+                });
+                GpuCount::All
+            }
+        };
+        let driver = r
+            .prop("driver")
+            .unwrap_or_else(|| Spanned::new("nvidia".into(), r.name_span()));
+        let capabilities = r
+            .prop_list("capabilities")
+            .unwrap_or_else(|| vec![Spanned::new("gpu".into(), r.name_span())]);
+        let allow_any_platform = r.prop_bool("allow-any-platform").is_some_and(|b| b.value);
+        let span = r.span();
+        r.finish("no arguments");
+        Some(Gpu {
+            count,
+            driver,
+            capabilities,
+            allow_any_platform,
+            span,
+        })
+    }
+
+    fn stage(&self, node: &'a KdlNode) -> Option<Stage> {
+        let mut r = self.reader(node, &["from"]);
+        let name = self.name(&mut r, "stage");
+        let from = r.prop_required("from", "stage build from=\"alpine:3.20\"");
+        let instructions = r
+            .children()
+            .iter()
+            .filter_map(|c| self.instruction(c))
+            .collect();
+        let span = r.span();
+        r.finish("one argument, the stage name");
+        Some(Stage {
+            name: name?,
+            from: from?,
+            instructions,
+            span,
+        })
+    }
+
+    fn instruction(&self, node: &'a KdlNode) -> Option<Instruction> {
+        let keyword = node.name().value();
+        let props: &[&str] = match keyword {
+            "copy" => &["variants", "to", "from", "chown", "chmod", "link"],
+            "add" => &["variants", "to", "chown", "chmod", "link", "checksum"],
+            "healthcheck" => &["variants", "interval", "timeout", "start-period", "retries"],
+            // `env` takes free `NAME=value` properties too; they are read below.
+            "env" => {
+                let mut all: Vec<&str> = vec!["variants"];
+                all.extend(
+                    node.entries()
+                        .iter()
+                        .filter_map(|e| e.name().map(|n| n.value())),
+                );
+                return self.env_instruction(node, all);
+            }
+            k if INSTRUCTIONS.contains(&k) => &["variants"],
+            _ => {
+                self.unknown_node(node, "in `stage`", INSTRUCTIONS);
+                return None;
+            }
+        };
+        let mut r = self.reader(node, props);
+        let variants = r.prop_list("variants");
+        let span = r.span();
+        let kind = match keyword {
+            "workdir" => {
+                let path = r.arg(0, "a path", "workdir \"/app\"");
+                r.finish("one argument, a path");
+                InstructionKind::Workdir(path?)
+            }
+            "copy" => {
+                let sources = r.rest_required(0, "a source path", "copy \"src\" to=\"/app/src\"");
+                let to = r.prop_required("to", "copy \"src\" to=\"/app/src\"");
+                let copy = Copy {
+                    sources,
+                    to: to?,
+                    from: r.prop("from"),
+                    chown: r.prop("chown"),
+                    chmod: r.prop("chmod"),
+                    link: r.prop_bool("link").is_some_and(|b| b.value),
+                };
+                r.finish("source paths");
+                InstructionKind::Copy(copy)
+            }
+            "add" => {
+                let sources = r.rest_required(
+                    0,
+                    "a source",
+                    "add \"https://example.com/file.tar.gz\" to=\"/opt/\"",
+                );
+                let to = r.prop_required("to", "add \"file.tar.gz\" to=\"/opt/\"");
+                let add = Add {
+                    sources,
+                    to: to?,
+                    chown: r.prop("chown"),
+                    chmod: r.prop("chmod"),
+                    link: r.prop_bool("link").is_some_and(|b| b.value),
+                    checksum: r.prop("checksum"),
+                };
+                r.finish("sources");
+                InstructionKind::Add(add)
+            }
+            "run" => {
+                let commands = r.rest_required(0, "a command", "run \"make install\"");
+                let mut mounts = Vec::new();
+                for child in r.children() {
+                    mounts.extend(self.mount(child));
+                }
+                r.finish("commands");
+                InstructionKind::Run(Run { commands, mounts })
+            }
+            "arg" => {
+                let name = r.arg(0, "an argument name", "arg VERSION \"1.0\"");
+                let value = r.opt_arg(1, "a default value");
+                r.finish("a name and an optional default");
+                let name = name?;
+                self.variable_name(&name, "build argument");
+                InstructionKind::Arg(ArgDecl { name, value, span })
+            }
+            "expose" => {
+                let ports = if r.arg_count() == 0 {
+                    r.rest_required(0, "a port", "expose 8080")
+                } else {
+                    r.rest(0, "a port", true)
+                };
+                r.finish("ports");
+                InstructionKind::Expose(ports)
+            }
+            "user" => {
+                let user = r.arg(0, "a user", "user \"app\"");
+                r.finish("one argument, `user` or `user:group`");
+                InstructionKind::User(user?)
+            }
+            "healthcheck" => {
+                let h = self.healthcheck(&mut r);
+                r.finish("one argument, the command");
+                InstructionKind::Healthcheck(h?)
+            }
+            "label" => {
+                let key = r.arg(0, "a label key", "label \"com.example.team\" \"ml\"");
+                let value = r.arg(1, "a label value", "label \"com.example.team\" \"ml\"");
+                r.finish("a key and a value");
+                InstructionKind::Label(key?, value?)
+            }
+            "volume" => {
+                let paths = r.rest_required(0, "a path", "volume \"/data\"");
+                r.finish("paths");
+                InstructionKind::Volume(paths)
+            }
+            "shell" | "entrypoint" | "cmd" => {
+                let example = format!("{keyword} \"executable\" \"arg\"");
+                let words = r.rest_required(0, "a word", &example);
+                r.finish("words");
+                match keyword {
+                    "shell" => InstructionKind::Shell(words),
+                    "entrypoint" => InstructionKind::Entrypoint(words),
+                    _ => InstructionKind::Cmd(words),
+                }
+            }
+            _ => unreachable!("every instruction keyword has a branch"),
+        };
+        Some(Instruction {
+            kind,
+            variants,
+            span,
+        })
+    }
+
+    /// `env NAME "value"` or `env A="1" B="2"`.
+    fn env_instruction(&self, node: &'a KdlNode, props: Vec<&str>) -> Option<Instruction> {
+        let mut r = self.reader(node, &props);
+        let variants = r.prop_list("variants");
+        let pairs = self.env_pairs(&mut r);
+        let span = r.span();
+        r.finish("a name and a value, or `NAME=value` properties");
+        Some(Instruction {
+            kind: InstructionKind::Env(pairs),
+            variants,
+            span,
+        })
+    }
+
+    fn env_pairs(&self, r: &mut Reader<'a>) -> Vec<(Text, Text)> {
+        let mut pairs: Vec<(Text, Text)> = r
+            .free_props()
+            .into_iter()
+            .filter(|(k, _)| k.value != "variants")
+            .collect();
+        if r.arg_count() > 0 || pairs.is_empty() {
+            let name = r.arg(0, "a variable name", "env NAME \"value\"");
+            let value = r.arg(1, "a value", "env NAME \"value\"");
+            if let (Some(n), Some(v)) = (name, value) {
+                pairs.insert(0, (n, v));
+            }
+        }
+        for (name, _) in &pairs {
+            self.variable_name(name, "environment variable");
+        }
+        pairs
+    }
+
+    fn mount(&self, node: &'a KdlNode) -> Option<Mount> {
+        match node.name().value() {
+            "cache" => {
+                let mut r = self.reader(node, &["id", "sharing"]);
+                let target = r.arg(0, "a target path", "cache \"/root/.cache/pip\"");
+                let id = r.prop("id");
+                let sharing = r.prop("sharing");
+                if let Some(s) = &sharing {
+                    self.choice(s, "cache sharing mode", &["shared", "private", "locked"]);
+                }
+                r.finish("one argument, the target path");
+                Some(Mount::Cache {
+                    target: target?,
+                    id,
+                    sharing,
+                })
+            }
+            "secret" => {
+                let mut r = self.reader(node, &["target", "required"]);
+                let id = r.arg(0, "a secret id", "secret \"npmrc\" target=\"/root/.npmrc\"");
+                let target = r.prop("target");
+                let required = r.prop_bool("required").is_some_and(|b| b.value);
+                r.finish("one argument, the secret id");
+                Some(Mount::Secret {
+                    id: id?,
+                    target,
+                    required,
+                })
+            }
+            _ => {
+                self.unknown_node(node, "in `run`", &["cache", "secret"]);
+                None
+            }
+        }
+    }
+
+    /// Checks `value` is one of `choices`; reports and returns false otherwise.
+    fn choice(&self, value: &Text, what: &str, choices: &[&str]) -> bool {
+        if choices.contains(&value.as_str()) {
+            return true;
+        }
+        let title = format!("{what}s");
+        self.push(Error::InvalidChoice {
+            what: what.to_string(),
+            value: value.value.clone(),
+            span: value.span,
+            help: suggest(&title, &value.value, choices.iter().copied()),
+        });
+        false
+    }
+
+    fn healthcheck(&self, r: &mut Reader<'a>) -> Option<Healthcheck> {
+        let command = r.arg(
+            0,
+            "a command",
+            "healthcheck \"curl -f http://localhost:8080/\" interval=\"30s\"",
+        );
+        Some(Healthcheck {
+            command: command?,
+            interval: r.prop("interval"),
+            timeout: r.prop("timeout"),
+            start_period: r.prop("start-period"),
+            retries: r.prop_u32("retries"),
+            span: r.span(),
+        })
+    }
+
+    fn image(&self, node: &'a KdlNode) -> Option<Image> {
+        let mut r = self.reader(
+            node,
+            &[
+                "stage",
+                "variants",
+                "registries",
+                "repository",
+                "context",
+                "description",
+            ],
+        );
+        let name = self.name(&mut r, "image");
+        let stage = r.prop_required("stage", "image app stage=runtime");
+        let variants = r.prop_list("variants");
+        let registries = r.prop_list("registries").unwrap_or_default();
+        let repository = r.prop("repository");
+        let context = r
+            .prop("context")
+            .unwrap_or_else(|| Spanned::new(".".into(), r.name_span()));
+        let description = r.prop("description");
+        let mut tags = Vec::new();
+        let mut caches = Vec::new();
+        for child in r.children() {
+            match child.name().value() {
+                "tag" => {
+                    let mut c = self.reader(child, &["when"]);
+                    let template = c.arg(0, "a tag template", "tag \"{{version}}\"");
+                    let when = match c.prop("when") {
+                        None => Spanned::new(TagWhen::Release, c.name_span()),
+                        Some(w) => {
+                            let value = match w.as_str() {
+                                "release" => Some(TagWhen::Release),
+                                "branch" => Some(TagWhen::Branch),
+                                "always" => Some(TagWhen::Always),
+                                _ => None,
+                            };
+                            match value {
+                                Some(v) => Spanned::new(v, w.span),
+                                None => {
+                                    self.choice(&w, "tag event", &["release", "branch", "always"]);
+                                    Spanned::new(TagWhen::Release, w.span)
+                                }
+                            }
+                        }
+                    };
+                    let span = c.span();
+                    c.finish("one argument, the tag template");
+                    tags.extend(template.map(|template| TagRule {
+                        template,
+                        when,
+                        span,
+                    }));
+                }
+                "cache" => {
+                    let mut c = self.reader(child, &["registry"]);
+                    let kind = c.arg(0, "a cache type", "cache \"gha\"");
+                    let registry = c.prop("registry");
+                    let span = c.span();
+                    c.finish("one argument, the cache type");
+                    let Some(kind) = kind else { continue };
+                    let kind_value = match kind.as_str() {
+                        "registry" => CacheKind::Registry,
+                        "gha" => CacheKind::Gha,
+                        _ => {
+                            self.choice(&kind, "cache type", &["registry", "gha"]);
+                            continue;
+                        }
+                    };
+                    if kind_value == CacheKind::Registry && registry.is_none() {
+                        self.push(Error::MissingValue {
+                            node: "cache".into(),
+                            what: "`registry=`".into(),
+                            span: kind.span,
+                            help: "name the registry that stores the cache: `cache \"registry\" registry=dockerhub`".into(),
+                        });
+                    }
+                    caches.push(Cache {
+                        kind: kind_value,
+                        registry,
+                        span,
+                    });
+                }
+                _ => self.unknown_node(child, "in `image`", &["tag", "cache"]),
+            }
+        }
+        if tags.is_empty()
+            && node
+                .children()
+                .is_none_or(|c| !c.nodes().iter().any(|n| n.name().value() == "tag"))
+        {
+            let span = r.name_span();
+            for template in ["{{version}}", "latest"] {
+                tags.push(TagRule {
+                    template: Spanned::new(template.into(), span),
+                    when: Spanned::new(TagWhen::Release, span),
+                    span,
+                });
+            }
+        }
+        let span = r.span();
+        r.finish("one argument, the image name");
+        Some(Image {
+            name: name?,
+            stage: stage?,
+            variants,
+            registries,
+            repository,
+            context,
+            description,
+            tags,
+            caches,
+            span,
+        })
+    }
+
+    fn service(&self, node: &'a KdlNode) -> Option<Service> {
+        let mut r = self.reader(node, &["image", "variant"]);
+        let name = self.name(&mut r, "service");
+        let image = r.prop_required("image", "service web image=app");
+        let variant = r.prop("variant");
+        let mut s = Service {
+            name: name?,
+            image: image?,
+            variant,
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            env: Vec::new(),
+            depends_on: Vec::new(),
+            restart: None,
+            command: None,
+            healthcheck: None,
+            profiles: None,
+            span: r.span(),
+        };
+        const CHILDREN: &[&str] = &[
+            "port",
+            "volume",
+            "env",
+            "depends-on",
+            "restart",
+            "command",
+            "healthcheck",
+            "profile",
+        ];
+        for child in r.children() {
+            let key = child.name().value();
+            if !CHILDREN.contains(&key) {
+                self.unknown_node(child, "in `service`", CHILDREN);
+                continue;
+            }
+            if key == "env" {
+                let names: Vec<&str> = child
+                    .entries()
+                    .iter()
+                    .filter_map(|e| e.name().map(|n| n.value()))
+                    .collect();
+                let mut c = self.reader(child, &names);
+                s.env.extend(self.env_pairs(&mut c));
+                c.finish("a name and a value, or `NAME=value` properties");
+                continue;
+            }
+            let props: &[&str] = match key {
+                "depends-on" => &["condition"],
+                "healthcheck" => &["interval", "timeout", "start-period", "retries"],
+                _ => &[],
+            };
+            let mut c = self.reader(child, props);
+            match key {
+                "port" => s
+                    .ports
+                    .extend(c.rest_required(0, "a port", "port \"8080:8080\"")),
+                "volume" => {
+                    s.volumes
+                        .extend(c.rest_required(0, "a volume", "volume \"./data:/data\""))
+                }
+                "depends-on" => {
+                    let condition = c.prop("condition");
+                    if let Some(cond) = &condition {
+                        self.choice(
+                            cond,
+                            "dependency condition",
+                            &["started", "healthy", "completed"],
+                        );
+                    }
+                    let names = c.rest_required(0, "a service name", "depends-on \"db\"");
+                    for service in names {
+                        s.depends_on.push(DependsOn {
+                            service,
+                            condition: condition.clone(),
+                        });
+                    }
+                }
+                "restart" => s.restart = c.arg(0, "a restart policy", "restart \"unless-stopped\""),
+                "command" => {
+                    s.command =
+                        Some(c.rest_required(0, "a word", "command \"serve\" \"--port=80\""))
+                }
+                "healthcheck" => s.healthcheck = self.healthcheck(&mut c),
+                _ => {
+                    s.profiles
+                        .get_or_insert_with(Vec::new)
+                        .extend(c.rest_required(0, "a profile", "profile \"gpu\""));
+                }
+            }
+            c.finish(match key {
+                "port" => "port mappings",
+                "volume" => "volumes",
+                "depends-on" => "service names",
+                "command" => "words",
+                "profile" => "profile names",
+                _ => "one argument",
+            });
+        }
+        r.finish("one argument, the service name");
+        Some(s)
+    }
+
+    fn workflow(&self, node: &'a KdlNode) -> Option<Workflow> {
+        let mut r = self.reader(node, &["name", "runner"]);
+        let name = self.name(&mut r, "workflow");
+        let display_name = r.prop("name");
+        let runner = r
+            .prop("runner")
+            .unwrap_or_else(|| Spanned::new("ubuntu-latest".into(), r.name_span()));
+        let mut triggers = Vec::new();
+        let mut images: Option<Vec<Text>> = None;
+        let mut smoke_tests = Vec::new();
+        let mut scan = None;
+        let mut dockerhub_description = None;
+        let mut charts = Vec::new();
+        const CHILDREN: &[&str] = &[
+            "on",
+            "images",
+            "smoke-test",
+            "scan",
+            "dockerhub-description",
+            "chart",
+        ];
+        for child in r.children() {
+            match child.name().value() {
+                "on" => triggers.extend(self.trigger(child)),
+                "images" => {
+                    let mut c = self.reader(child, &[]);
+                    images.get_or_insert_with(Vec::new).extend(c.rest_required(
+                        0,
+                        "an image name",
+                        "images \"app\"",
+                    ));
+                    c.finish("image names");
+                }
+                "smoke-test" => {
+                    let mut c =
+                        self.reader(child, &["image", "variant", "port", "path", "command"]);
+                    let image = c.prop_required(
+                        "image",
+                        "smoke-test image=app port=\"8080:8080\" path=\"/health\"",
+                    );
+                    let mut env = Vec::new();
+                    for e in c.children() {
+                        if e.name().value() == "env" {
+                            let names: Vec<&str> = e
+                                .entries()
+                                .iter()
+                                .filter_map(|x| x.name().map(|n| n.value()))
+                                .collect();
+                            let mut er = self.reader(e, &names);
+                            env.extend(self.env_pairs(&mut er));
+                            er.finish("a name and a value");
+                        } else {
+                            self.unknown_node(e, "in `smoke-test`", &["env"]);
+                        }
+                    }
+                    let test = image.map(|image| SmokeTest {
+                        image,
+                        variant: c.prop("variant"),
+                        port: c.prop("port"),
+                        path: c.prop("path"),
+                        command: c.prop("command"),
+                        env,
+                        span: c.span(),
+                    });
+                    c.finish("no arguments");
+                    smoke_tests.extend(test);
+                }
+                "scan" => {
+                    let mut c = self.reader(child, &["severity"]);
+                    let tool = c.arg(0, "a scanner", "scan \"trivy\"");
+                    if let Some(t) = &tool {
+                        self.choice(t, "scanner", &["trivy", "scout"]);
+                    }
+                    scan = tool.map(|tool| Scan {
+                        tool,
+                        severity: c.prop("severity"),
+                        span: c.span(),
+                    });
+                    c.finish("one argument, the scanner");
+                }
+                "dockerhub-description" => {
+                    let c = self.reader(child, &["registry", "readme", "image"]);
+                    let registry =
+                        c.prop_required("registry", "dockerhub-description registry=dockerhub");
+                    dockerhub_description = registry.map(|registry| DockerhubDescription {
+                        registry,
+                        readme: c
+                            .prop("readme")
+                            .unwrap_or_else(|| Spanned::new("README.md".into(), c.name_span())),
+                        image: c.prop("image"),
+                        span: c.span(),
+                    });
+                    c.finish("no arguments");
+                }
+                "chart" => {
+                    let mut c = self.reader(child, &[]);
+                    charts.extend(c.arg(0, "a chart name", "chart my-chart"));
+                    c.finish("one argument, the chart name");
+                }
+                _ => self.unknown_node(child, "in `workflow`", CHILDREN),
+            }
+        }
+        if triggers.is_empty() {
+            self.push(Error::MissingValue {
+                node: "workflow".into(),
+                what: "a trigger".into(),
+                span: r.name_span(),
+                help: "add at least one, e.g. `on \"tag\" pattern=\"v*\"` or `on \"dispatch\"`"
+                    .into(),
+            });
+        }
+        let span = r.span();
+        r.finish("one argument, the workflow name");
+        Some(Workflow {
+            name: name?,
+            display_name,
+            runner,
+            triggers,
+            images,
+            smoke_tests,
+            scan,
+            dockerhub_description,
+            charts,
+            span,
+        })
+    }
+
+    fn trigger(&self, node: &'a KdlNode) -> Option<Spanned<Trigger>> {
+        let mut r = self.reader(node, &["pattern", "branch", "cron"]);
+        let kind = r.arg(0, "a trigger", "on \"tag\" pattern=\"v*\"");
+        let span = r.span();
+        let kind = kind?;
+        let (trigger, allowed): (Option<Trigger>, &[&str]) = match kind.as_str() {
+            "tag" => (
+                Some(Trigger::Tag {
+                    pattern: r
+                        .prop("pattern")
+                        .unwrap_or_else(|| Spanned::new("v*".into(), kind.span)),
+                }),
+                &["pattern"],
+            ),
+            "release" => (Some(Trigger::Release), &[]),
+            "dispatch" => (Some(Trigger::Dispatch), &[]),
+            "push" => (
+                r.prop_required("branch", "on \"push\" branch=\"main\"")
+                    .map(|branch| Trigger::Push { branch }),
+                &["branch"],
+            ),
+            "schedule" => (
+                r.prop_required("cron", "on \"schedule\" cron=\"0 3 * * 1\"")
+                    .map(|cron| Trigger::Schedule { cron }),
+                &["cron"],
+            ),
+            _ => {
+                self.choice(
+                    &kind,
+                    "trigger",
+                    &["tag", "release", "dispatch", "push", "schedule"],
+                );
+                (None, &[])
+            }
+        };
+        for entry in node.entries() {
+            if let Some(key) = entry.name() {
+                if !allowed.contains(&key.value())
+                    && ["pattern", "branch", "cron"].contains(&key.value())
+                    && trigger.is_some()
+                {
+                    self.push(Error::UnknownProperty {
+                        name: key.value().to_string(),
+                        node: format!("on \"{}\"", kind.value),
+                        span: entry.span(),
+                        help: if allowed.is_empty() {
+                            format!("`on \"{}\"` takes no properties", kind.value)
+                        } else {
+                            format!(
+                                "properties of `on \"{}\"`: `{}`",
+                                kind.value,
+                                allowed.join("`, `")
+                            )
+                        },
+                    });
+                }
+            }
+        }
+        r.finish("one argument, the trigger kind");
+        trigger.map(|t| Spanned::new(t, span))
+    }
+
+    fn chart(&self, node: &'a KdlNode) -> Option<Chart> {
+        let mut r = self.reader(node, &["path"]);
+        let name = self.name(&mut r, "chart");
+        let path = r.prop("path");
+        let mut chart = Chart {
+            name: name?,
+            path,
+            images: Vec::new(),
+            runtimes: Vec::new(),
+            resources: None,
+            node_selector: Vec::new(),
+            tolerations: Vec::new(),
+            push: None,
+            span: r.span(),
+        };
+        const CHILDREN: &[&str] = &[
+            "image",
+            "runtime",
+            "resources",
+            "node-selector",
+            "toleration",
+            "push",
+        ];
+        for child in r.children() {
+            match child.name().value() {
+                "image" => {
+                    let mut c = self.reader(child, &["variant", "registry", "key"]);
+                    let image = c.arg(0, "an image name", "image app key=\"image\"");
+                    let entry = image.map(|image| ChartImage {
+                        image,
+                        variant: c.prop("variant"),
+                        registry: c.prop("registry"),
+                        key: c
+                            .prop("key")
+                            .unwrap_or_else(|| Spanned::new("image".into(), c.name_span())),
+                        span: c.span(),
+                    });
+                    c.finish("one argument, the image name");
+                    chart.images.extend(entry);
+                }
+                "runtime" => {
+                    let mut c = self.reader(
+                        child,
+                        &[
+                            "type",
+                            "namespace",
+                            "chart-repository",
+                            "chart-version",
+                            "image",
+                            "variant",
+                        ],
+                    );
+                    let name = self.name(&mut c, "runtime");
+                    let kind = c.prop_required("type", "runtime sdruntime type=\"sdwebui\"");
+                    if let (Some(name), Some(kind)) = (name, kind) {
+                        chart.runtimes.push(Runtime {
+                            name,
+                            kind,
+                            namespace: c.prop("namespace"),
+                            chart_repository: c.prop("chart-repository"),
+                            chart_version: c.prop("chart-version"),
+                            image: c.prop("image"),
+                            variant: c.prop("variant"),
+                            span: c.span(),
+                        });
+                    }
+                    c.finish("one argument, the runtime name");
+                }
+                "resources" => {
+                    let c = self.reader(child, &["cpu", "memory"]);
+                    chart.resources = Some(Resources {
+                        cpu: c.prop("cpu"),
+                        memory: c.prop("memory"),
+                        span: c.span(),
+                    });
+                    c.finish("no arguments");
+                }
+                "node-selector" => {
+                    let mut c = self.reader(child, &[]);
+                    let key = c.arg(
+                        0,
+                        "a label key",
+                        "node-selector \"karpenter.sh/nodepool\" \"gpu\"",
+                    );
+                    let value = c.arg(
+                        1,
+                        "a label value",
+                        "node-selector \"karpenter.sh/nodepool\" \"gpu\"",
+                    );
+                    c.finish("a key and a value");
+                    if let (Some(k), Some(v)) = (key, value) {
+                        chart.node_selector.push((k, v));
+                    }
+                }
+                "toleration" => {
+                    let c = self.reader(child, &["key", "operator", "value", "effect"]);
+                    let operator = c.prop("operator");
+                    if let Some(op) = &operator {
+                        self.choice(op, "toleration operator", &["Exists", "Equal"]);
+                    }
+                    let effect = c.prop("effect");
+                    if let Some(e) = &effect {
+                        self.choice(
+                            e,
+                            "toleration effect",
+                            &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+                        );
+                    }
+                    chart.tolerations.push(Toleration {
+                        key: c.prop("key"),
+                        operator,
+                        value: c.prop("value"),
+                        effect,
+                        span: c.span(),
+                    });
+                    c.finish("no arguments");
+                }
+                "push" => {
+                    let c = self.reader(child, &["registry", "repository"]);
+                    let example = "push registry=ecr repository=\"charts\"";
+                    let registry = c.prop_required("registry", example);
+                    let repository = c.prop_required("repository", example);
+                    if let (Some(registry), Some(repository)) = (registry, repository) {
+                        chart.push = Some(ChartPush {
+                            registry,
+                            repository,
+                            span: c.span(),
+                        });
+                    }
+                    c.finish("no arguments");
+                }
+                _ => self.unknown_node(child, "in `chart`", CHILDREN),
+            }
+        }
+        self.unique("runtime", chart.runtimes.iter().map(|r| &r.name));
+        r.finish("one argument, the chart name");
+        Some(chart)
+    }
+}
+
+impl Output {
+    fn defaults() -> Output {
+        let d = |s: &str| Spanned::new(s.to_string(), SourceSpan::from((0, 0)));
+        Output {
+            dockerfiles: d("docker"),
+            dockerignore: d(".dockerignore"),
+            bake: d("docker-bake.hcl"),
+            compose: d("compose.yaml"),
+            workflows: d(".github/workflows"),
+            charts: d("charts"),
+            lock: d("specc.lock"),
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The typed spec: a KDL document in, a [`Spec`] out, every value [`Spanned`].
+//!
+//! `decode` turns KDL nodes into these types and reports unknown nodes and properties,
+//! wrong types and missing values. It checks only the shape of single values; how names
+//! refer to each other is the business of `check`.
+
+mod decode;
+mod reader;
+
+pub use decode::decode;
+use miette::SourceSpan;
+
+/// A value and the place in the spec it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: SourceSpan,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: SourceSpan) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl Spanned<String> {
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+pub type Text = Spanned<String>;
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub project: Project,
+    pub output: Output,
+    pub args: Vec<ArgDecl>,
+    pub registries: Vec<Registry>,
+    /// Never empty: a spec without variants gets one implicit variant, `default`.
+    pub variants: Vec<Variant>,
+    pub stages: Vec<Stage>,
+    pub images: Vec<Image>,
+    pub services: Vec<Service>,
+    pub workflows: Vec<Workflow>,
+    pub charts: Vec<Chart>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: Text,
+    pub version: Text,
+    pub description: Option<Text>,
+    pub source: Option<Text>,
+    pub license: Option<Text>,
+    pub maintainers: Vec<Text>,
+    pub span: SourceSpan,
+}
+
+/// Output paths, relative to the spec's folder.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub dockerfiles: Text,
+    pub dockerignore: Text,
+    pub bake: Text,
+    pub compose: Text,
+    pub workflows: Text,
+    pub charts: Text,
+    pub lock: Text,
+}
+
+/// `arg NAME VALUE`: a build argument and its value (top level or in a variant).
+#[derive(Debug, Clone)]
+pub struct ArgDecl {
+    pub name: Text,
+    pub value: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub name: Text,
+    pub host: Text,
+    pub namespace: Option<Text>,
+    pub namespace_secret: Option<Text>,
+    pub login: Option<Login>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub method: LoginMethod,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub enum LoginMethod {
+    Basic {
+        username_secret: Text,
+        password_secret: Text,
+    },
+    GithubToken,
+    Aws {
+        region: Text,
+        role: Option<Text>,
+        access_key_id_secret: Option<Text>,
+        secret_access_key_secret: Option<Text>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: Text,
+    pub default: Option<Spanned<bool>>,
+    pub tag_prefix: Option<Text>,
+    pub tag_suffix: Option<Text>,
+    pub args: Vec<ArgDecl>,
+    pub platforms: Vec<Text>,
+    pub gpu: Option<Gpu>,
+    /// True for the variant specc makes up when the spec declares none.
+    pub implicit: bool,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Gpu {
+    pub count: GpuCount,
+    pub driver: Text,
+    pub capabilities: Vec<Text>,
+    pub allow_any_platform: bool,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuCount {
+    All,
+    Count(u32),
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: Text,
+    pub from: Text,
+    pub instructions: Vec<Instruction>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Instruction {
+    pub kind: InstructionKind,
+    /// `variants=`: the instruction applies only to these variants.
+    pub variants: Option<Vec<Text>>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub enum InstructionKind {
+    Workdir(Text),
+    Copy(Copy),
+    Add(Add),
+    Run(Run),
+    Env(Vec<(Text, Text)>),
+    Arg(ArgDecl),
+    Expose(Vec<Text>),
+    User(Text),
+    Healthcheck(Healthcheck),
+    Label(Text, Text),
+    Volume(Vec<Text>),
+    Shell(Vec<Text>),
+    Entrypoint(Vec<Text>),
+    Cmd(Vec<Text>),
+}
+
+impl InstructionKind {
+    /// The node name this instruction is written as.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            InstructionKind::Workdir(_) => "workdir",
+            InstructionKind::Copy(_) => "copy",
+            InstructionKind::Add(_) => "add",
+            InstructionKind::Run(_) => "run",
+            InstructionKind::Env(_) => "env",
+            InstructionKind::Arg(_) => "arg",
+            InstructionKind::Expose(_) => "expose",
+            InstructionKind::User(_) => "user",
+            InstructionKind::Healthcheck(_) => "healthcheck",
+            InstructionKind::Label(..) => "label",
+            InstructionKind::Volume(_) => "volume",
+            InstructionKind::Shell(_) => "shell",
+            InstructionKind::Entrypoint(_) => "entrypoint",
+            InstructionKind::Cmd(_) => "cmd",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub sources: Vec<Text>,
+    pub to: Text,
+    /// A stage name or an image reference.
+    pub from: Option<Text>,
+    pub chown: Option<Text>,
+    pub chmod: Option<Text>,
+    pub link: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Add {
+    pub sources: Vec<Text>,
+    pub to: Text,
+    pub chown: Option<Text>,
+    pub chmod: Option<Text>,
+    pub link: bool,
+    pub checksum: Option<Text>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub commands: Vec<Text>,
+    pub mounts: Vec<Mount>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mount {
+    Cache {
+        target: Text,
+        id: Option<Text>,
+        sharing: Option<Text>,
+    },
+    Secret {
+        id: Text,
+        target: Option<Text>,
+        required: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Healthcheck {
+    pub command: Text,
+    pub interval: Option<Text>,
+    pub timeout: Option<Text>,
+    pub start_period: Option<Text>,
+    pub retries: Option<Spanned<u32>>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: Text,
+    pub stage: Text,
+    /// `None`: every variant of the spec.
+    pub variants: Option<Vec<Text>>,
+    pub registries: Vec<Text>,
+    pub repository: Option<Text>,
+    pub context: Text,
+    pub description: Option<Text>,
+    pub tags: Vec<TagRule>,
+    pub caches: Vec<Cache>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct TagRule {
+    pub template: Text,
+    pub when: Spanned<TagWhen>,
+    pub span: SourceSpan,
+}
+
+/// On which CI event a tag rule applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagWhen {
+    Release,
+    Branch,
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub kind: CacheKind,
+    pub registry: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKind {
+    Registry,
+    Gha,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: Text,
+    /// A spec image name or an external image reference.
+    pub image: Text,
+    pub variant: Option<Text>,
+    pub ports: Vec<Text>,
+    pub volumes: Vec<Text>,
+    pub env: Vec<(Text, Text)>,
+    pub depends_on: Vec<DependsOn>,
+    pub restart: Option<Text>,
+    pub command: Option<Vec<Text>>,
+    pub healthcheck: Option<Healthcheck>,
+    pub profiles: Option<Vec<Text>>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct DependsOn {
+    pub service: Text,
+    pub condition: Option<Text>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: Text,
+    pub display_name: Option<Text>,
+    pub runner: Text,
+    pub triggers: Vec<Spanned<Trigger>>,
+    pub images: Option<Vec<Text>>,
+    pub smoke_tests: Vec<SmokeTest>,
+    pub scan: Option<Scan>,
+    pub dockerhub_description: Option<DockerhubDescription>,
+    pub charts: Vec<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    Tag { pattern: Text },
+    Release,
+    Dispatch,
+    Push { branch: Text },
+    Schedule { cron: Text },
+}
+
+#[derive(Debug, Clone)]
+pub struct SmokeTest {
+    pub image: Text,
+    pub variant: Option<Text>,
+    pub port: Option<Text>,
+    pub path: Option<Text>,
+    pub command: Option<Text>,
+    pub env: Vec<(Text, Text)>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub tool: Text,
+    pub severity: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct DockerhubDescription {
+    pub registry: Text,
+    pub readme: Text,
+    pub image: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub name: Text,
+    pub path: Option<Text>,
+    pub images: Vec<ChartImage>,
+    pub runtimes: Vec<Runtime>,
+    pub resources: Option<Resources>,
+    pub node_selector: Vec<(Text, Text)>,
+    pub tolerations: Vec<Toleration>,
+    pub push: Option<ChartPush>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChartImage {
+    pub image: Text,
+    pub variant: Option<Text>,
+    pub registry: Option<Text>,
+    pub key: Text,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub name: Text,
+    pub kind: Text,
+    pub namespace: Option<Text>,
+    pub chart_repository: Option<Text>,
+    pub chart_version: Option<Text>,
+    pub image: Option<Text>,
+    pub variant: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub cpu: Option<Text>,
+    pub memory: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Toleration {
+    pub key: Option<Text>,
+    pub operator: Option<Text>,
+    pub value: Option<Text>,
+    pub effect: Option<Text>,
+    pub span: SourceSpan,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChartPush {
+    pub registry: Text,
+    pub repository: Text,
+    pub span: SourceSpan,
+}
+
+/// The span of bytes `start..start+len` of `value` inside the entry at `span`, when the
+/// entry is written plainly (bare, or quoted without escapes); else the whole entry.
+pub fn inner_span(span: SourceSpan, value: &str, start: usize, len: usize) -> SourceSpan {
+    let quote = if span.len() == value.len() + 2 {
+        1
+    } else if span.len() == value.len() {
+        0
+    } else {
+        return span;
+    };
+    SourceSpan::from((span.offset() + quote + start, len))
+}

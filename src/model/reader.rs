@@ -1,0 +1,339 @@
+//! Typed access to one KDL node: arguments and properties in, spanned values out.
+//!
+//! A [`Reader`] is told which properties its node takes, reports unknown and repeated
+//! ones at once, and on [`Reader::finish`] reports arguments and children blocks the
+//! decoder never asked for. Problems go to the shared error list; the accessors return
+//! `None` for a bad value so decoding goes on and finds the next problem too.
+
+use std::cell::RefCell;
+
+use kdl::{KdlEntry, KdlNode, KdlValue};
+use miette::SourceSpan;
+
+use super::{Spanned, Text};
+use crate::error::{Error, suggest};
+
+pub(super) type Errors = RefCell<Vec<Error>>;
+
+pub(super) struct Reader<'a> {
+    node: &'a KdlNode,
+    src: &'a str,
+    errors: &'a Errors,
+    args: Vec<&'a KdlEntry>,
+    props: Vec<&'a KdlEntry>,
+    args_read: usize,
+    children_read: bool,
+}
+
+fn describe(value: &KdlValue) -> &'static str {
+    match value {
+        KdlValue::String(_) => "a string",
+        KdlValue::Integer(_) => "an integer",
+        KdlValue::Float(_) => "a number",
+        KdlValue::Bool(_) => "a boolean",
+        KdlValue::Null => "#null",
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading `node`, which takes the properties `allowed`.
+    pub fn new(node: &'a KdlNode, src: &'a str, errors: &'a Errors, allowed: &[&str]) -> Self {
+        let mut args = Vec::new();
+        let mut props: Vec<&KdlEntry> = Vec::new();
+        for entry in node.entries() {
+            let Some(key) = entry.name() else {
+                args.push(entry);
+                continue;
+            };
+            let key = key.value();
+            if let Some(first) = props
+                .iter()
+                .find(|p| p.name().map(|n| n.value()) == Some(key))
+            {
+                errors.borrow_mut().push(Error::DuplicateProperty {
+                    name: key.to_string(),
+                    node: node.name().value().to_string(),
+                    first: first.span(),
+                    span: entry.span(),
+                });
+                continue;
+            }
+            if !allowed.contains(&key) {
+                let help = if allowed.is_empty() {
+                    format!("`{}` takes no properties", node.name().value())
+                } else {
+                    let title = format!("properties of `{}`", node.name().value());
+                    suggest(&title, key, allowed.iter().copied())
+                };
+                errors.borrow_mut().push(Error::UnknownProperty {
+                    name: key.to_string(),
+                    node: node.name().value().to_string(),
+                    span: entry.span(),
+                    help,
+                });
+                continue;
+            }
+            props.push(entry);
+        }
+        Reader {
+            node,
+            src,
+            errors,
+            args,
+            props,
+            args_read: 0,
+            children_read: false,
+        }
+    }
+
+    fn push(&self, error: Error) {
+        self.errors.borrow_mut().push(error);
+    }
+
+    pub fn node_name(&self) -> &'a str {
+        self.node.name().value()
+    }
+
+    /// The span of the node's name: where "this node is missing X" points.
+    pub fn name_span(&self) -> SourceSpan {
+        self.node.name().span()
+    }
+
+    /// The span of the whole node, children included.
+    pub fn span(&self) -> SourceSpan {
+        self.node.span()
+    }
+
+    fn text_of(&self, entry: &KdlEntry, what: &str, allow_numbers: bool) -> Option<Text> {
+        match entry.value() {
+            KdlValue::String(s) => Some(Spanned::new(s.clone(), entry.span())),
+            KdlValue::Integer(i) if allow_numbers => {
+                Some(Spanned::new(i.to_string(), entry.span()))
+            }
+            other => {
+                self.push(Error::WrongType {
+                    what: what.to_string(),
+                    expected: "a string".into(),
+                    found: describe(other).into(),
+                    span: entry.span(),
+                    help: "put the value in double quotes".into(),
+                });
+                None
+            }
+        }
+    }
+
+    fn missing(&self, what: &str, example: &str) {
+        self.push(Error::MissingValue {
+            node: self.node_name().to_string(),
+            what: what.to_string(),
+            span: self.name_span(),
+            help: format!("write it like this: `{example}`"),
+        });
+    }
+
+    /// Required string argument `index`.
+    pub fn arg(&mut self, index: usize, what: &str, example: &str) -> Option<Text> {
+        self.args_read = self.args_read.max(index + 1);
+        match self.args.get(index) {
+            Some(entry) => self.text_of(entry, what, false),
+            None => {
+                self.missing(what, example);
+                None
+            }
+        }
+    }
+
+    /// Optional string argument `index`.
+    pub fn opt_arg(&mut self, index: usize, what: &str) -> Option<Text> {
+        self.args_read = self.args_read.max(index + 1);
+        let entry = self.args.get(index)?;
+        self.text_of(entry, what, false)
+    }
+
+    /// All arguments from `index` on, as strings (integers allowed when `allow_numbers`).
+    pub fn rest(&mut self, index: usize, what: &str, allow_numbers: bool) -> Vec<Text> {
+        self.args_read = self.args.len().max(index);
+        self.args
+            .iter()
+            .skip(index)
+            .filter_map(|e| self.text_of(e, what, allow_numbers))
+            .collect()
+    }
+
+    /// Like [`Reader::rest`], but at least one value is required.
+    pub fn rest_required(&mut self, index: usize, what: &str, example: &str) -> Vec<Text> {
+        if self.args.len() <= index {
+            self.args_read = self.args_read.max(index + 1);
+            self.missing(what, example);
+            return Vec::new();
+        }
+        self.rest(index, what, false)
+    }
+
+    /// The argument count, for nodes whose shape depends on it.
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
+    fn prop_entry(&self, key: &str) -> Option<&'a KdlEntry> {
+        self.props
+            .iter()
+            .copied()
+            .find(|e| e.name().map(|n| n.value()) == Some(key))
+    }
+
+    pub fn has_prop(&self, key: &str) -> bool {
+        self.prop_entry(key).is_some()
+    }
+
+    /// All properties, in order, as `(name, value)` texts; for nodes whose keys are free.
+    pub fn free_props(&self) -> Vec<(Text, Text)> {
+        self.node
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                let key = e.name()?;
+                let value = self.text_of(e, key.value(), true)?;
+                Some((Spanned::new(key.value().to_string(), key.span()), value))
+            })
+            .collect()
+    }
+
+    pub fn prop(&self, key: &str) -> Option<Text> {
+        let entry = self.prop_entry(key)?;
+        self.text_of(entry, key, false)
+    }
+
+    pub fn prop_required(&self, key: &str, example: &str) -> Option<Text> {
+        if self.prop_entry(key).is_none() {
+            self.missing(&format!("`{key}=`"), example);
+            return None;
+        }
+        self.prop(key)
+    }
+
+    pub fn prop_bool(&self, key: &str) -> Option<Spanned<bool>> {
+        let entry = self.prop_entry(key)?;
+        match entry.value() {
+            KdlValue::Bool(b) => Some(Spanned::new(*b, entry.span())),
+            other => {
+                self.push(Error::WrongType {
+                    what: key.to_string(),
+                    expected: "a boolean".into(),
+                    found: describe(other).into(),
+                    span: entry.span(),
+                    help: format!("write `{key}=#true` or `{key}=#false`"),
+                });
+                None
+            }
+        }
+    }
+
+    pub fn prop_u32(&self, key: &str) -> Option<Spanned<u32>> {
+        let entry = self.prop_entry(key)?;
+        match entry.value() {
+            KdlValue::Integer(i) if (0..=u32::MAX as i128).contains(i) => {
+                Some(Spanned::new(*i as u32, entry.span()))
+            }
+            other => {
+                self.push(Error::WrongType {
+                    what: key.to_string(),
+                    expected: "a whole number".into(),
+                    found: match other {
+                        KdlValue::Integer(_) => "a number out of range",
+                        other => describe(other),
+                    }
+                    .into(),
+                    span: entry.span(),
+                    help: format!("write it without quotes, e.g. `{key}=3`"),
+                });
+                None
+            }
+        }
+    }
+
+    /// A property that is a whole number or a string (e.g. `count=2` or `count="all"`).
+    pub fn prop_raw(&self, key: &str) -> Option<(&'a KdlValue, SourceSpan)> {
+        self.prop_entry(key).map(|e| (e.value(), e.span()))
+    }
+
+    /// A property holding a list of names: `variants="cpu gpu"` or `variants=cpu,gpu`.
+    /// Each item gets its own span where the source allows it.
+    pub fn prop_list(&self, key: &str) -> Option<Vec<Text>> {
+        let entry = self.prop_entry(key)?;
+        let text = self.text_of(entry, key, false)?;
+        Some(split_list(self.src, entry, &text.value))
+    }
+
+    /// The child nodes; a node whose children are never asked for rejects a block.
+    pub fn children(&mut self) -> &'a [KdlNode] {
+        self.children_read = true;
+        self.node.children().map(|d| d.nodes()).unwrap_or(&[])
+    }
+
+    /// Reports arguments nobody read and an unexpected children block.
+    pub fn finish(self, takes: &str) {
+        for entry in self.args.iter().skip(self.args_read) {
+            self.push(Error::UnexpectedArgument {
+                node: self.node_name().to_string(),
+                expected: takes.to_string(),
+                span: entry.span(),
+                help: "remove it, or write it as a property `name=value` if that was meant".into(),
+            });
+        }
+        if !self.children_read {
+            if let Some(children) = self.node.children() {
+                self.push(Error::UnexpectedChildren {
+                    node: self.node_name().to_string(),
+                    span: children.span(),
+                });
+            }
+        }
+    }
+}
+
+/// Splits a list value on spaces and commas, giving each item the span of its own text
+/// when the value is written plainly (bare, or quoted without escapes).
+fn split_list(src: &str, entry: &KdlEntry, value: &str) -> Vec<Text> {
+    let span = entry.span();
+    let raw = src
+        .get(span.offset()..span.offset() + span.len())
+        .unwrap_or("");
+    // Where `value` starts inside the source, if its characters are there verbatim.
+    let value_start = raw.find('=').and_then(|eq| {
+        let after = &raw[eq + 1..];
+        let trimmed = after.trim_start();
+        let skip = eq + 1 + (after.len() - trimmed.len());
+        if trimmed.starts_with('"') && !trimmed.starts_with("\"\"\"") {
+            let inner = &trimmed[1..];
+            (inner.starts_with(value) && !inner[..value.len()].contains('\\'))
+                .then_some(span.offset() + skip + 1)
+        } else if trimmed.starts_with(value) {
+            Some(span.offset() + skip)
+        } else {
+            None
+        }
+    });
+    let mut items = Vec::new();
+    let mut start = None;
+    for (i, c) in value
+        .char_indices()
+        .chain(std::iter::once((value.len(), ' ')))
+    {
+        let separator = c.is_whitespace() || c == ',';
+        match (separator, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                let item_span = match value_start {
+                    Some(base) => SourceSpan::from((base + s, i - s)),
+                    None => span,
+                };
+                items.push(Spanned::new(value[s..i].to_string(), item_span));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    items
+}

@@ -1,0 +1,722 @@
+//! The grammars of single values: a string in, `Ok` or the reason it is wrong out.
+//!
+//! Names, build-argument and environment names, platforms, image references, registry
+//! hosts, repository paths, OCI tags and tag templates, compose ports and volumes,
+//! durations, secret names, and the look of a leaked credential. No spans here: callers
+//! attach the reason to the value's span.
+
+/// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
+pub fn check_name(s: &str) -> Result<(), &'static str> {
+    let mut chars = s.chars();
+    match chars.next() {
+        None => return Err("empty name"),
+        Some(c) if !(c.is_ascii_lowercase() || c.is_ascii_digit()) => {
+            return Err(if c.is_ascii_uppercase() {
+                "uppercase letters are not allowed"
+            } else {
+                "must start with a lowercase letter or a digit"
+            });
+        }
+        _ => {}
+    }
+    if s.len() > 63 {
+        return Err("longer than 63 characters");
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err("uppercase letters are not allowed");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+    {
+        return Err("only lowercase letters, digits, `-`, `_` and `.` are allowed");
+    }
+    Ok(())
+}
+
+/// A shell variable / build argument name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The nearest valid variable name, for help texts.
+pub fn to_variable_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+const OSES: &[&str] = &["linux", "windows", "darwin", "freebsd"];
+const ARCHES: &[&str] = &[
+    "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64",
+];
+
+/// A platform `os/arch[/variant]`, as BuildKit spells it.
+pub fn check_platform(s: &str) -> Result<(), (String, String)> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let help = "write `os/arch[/variant]`, e.g. `linux/amd64`, `linux/arm64` or `linux/arm/v7`";
+    if !(2..=3).contains(&parts.len()) {
+        return Err((
+            "expected `os/arch` or `os/arch/variant`".into(),
+            help.into(),
+        ));
+    }
+    if !OSES.contains(&parts[0]) {
+        let h = crate::error::suggest("operating systems", parts[0], OSES.iter().copied());
+        return Err((format!("unknown operating system `{}`", parts[0]), h));
+    }
+    if !ARCHES.contains(&parts[1]) {
+        let mut h = crate::error::suggest("architectures", parts[1], ARCHES.iter().copied());
+        if matches!(parts[1], "x86_64" | "x86" | "x64" | "amd") {
+            h = "did you mean `amd64`?".into();
+        } else if matches!(parts[1], "aarch64" | "armv8") {
+            h = "did you mean `arm64`?".into();
+        }
+        return Err((format!("unknown architecture `{}`", parts[1]), h));
+    }
+    if let Some(variant) = parts.get(2) {
+        let ok = match parts[1] {
+            "arm" => ["v5", "v6", "v7"].contains(variant),
+            "arm64" => ["v8"].contains(variant),
+            "amd64" => ["v2", "v3", "v4"].contains(variant),
+            _ => false,
+        };
+        if !ok {
+            return Err((
+                format!("`{}` has no variant `{variant}`", parts[1]),
+                "arm takes v5, v6 or v7; arm64 takes v8; amd64 takes v2, v3 or v4".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn is_path_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if is_alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator run: `.`, `_`, `__`, or any number of `-`.
+        let start = i;
+        while i < b.len() && !is_alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &s[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.chars().all(|c| c == '-')) {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// A repository path (`org/app`): lowercase components separated by `/`.
+pub fn check_repository_path(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    if s.len() > 255 {
+        return Err("longer than 255 characters".into());
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err("uppercase letters are not allowed".into());
+    }
+    for part in s.split('/') {
+        if !is_path_component(part) {
+            return Err(format!(
+                "`{part}` is not a valid path component (lowercase letters and digits, separated by `.`, `_`, `__` or `-`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A registry host: DNS name or IP with an optional `:port`, no scheme, no path.
+pub fn check_host(s: &str) -> Result<(), String> {
+    if s.contains("://") {
+        return Err("a host, not a URL".into());
+    }
+    if s.contains('/') {
+        return Err("a host has no path".into());
+    }
+    let (name, port) = match s.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (s, None),
+    };
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("`{p}` is not a port number"));
+        }
+    }
+    if name.is_empty() || name.len() > 253 {
+        return Err("empty or too long host name".into());
+    }
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!("`{label}` is not a valid host name label"));
+        }
+    }
+    Ok(())
+}
+
+/// The region of an Amazon ECR host `<account>.dkr.ecr.<region>.amazonaws.com`.
+pub fn ecr_region(host: &str) -> Option<&str> {
+    let rest = host.strip_suffix(".amazonaws.com")?;
+    let (account, region) = rest.split_once(".dkr.ecr.")?;
+    (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())).then_some(region)
+}
+
+/// Looks like an ECR host but is not well formed (wrong account id, missing region).
+pub fn looks_like_ecr(host: &str) -> bool {
+    host.contains(".ecr.") && host.ends_with(".amazonaws.com")
+}
+
+/// An image reference: `[host[:port]/]path[:tag][@digest]`, or `scratch`.
+pub fn check_image_reference(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Err(format!(
+                "`@{d}` is not a digest like `@sha256:<64 hex digits>`"
+            ));
+        }
+    }
+    // The tag is after the last `:` that follows the last `/`.
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        check_tag(t).map_err(|r| format!("tag `{t}`: {r}"))?;
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 {
+        let first = parts[0];
+        if first.contains('.') || first.contains(':') || first == "localhost" {
+            check_host(first).map_err(|r| format!("registry host `{first}`: {r}"))?;
+            parts.remove(0);
+        }
+    }
+    let path = parts.join("/");
+    check_repository_path(&path)
+}
+
+/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn check_tag(t: &str) -> Result<(), String> {
+    if t.is_empty() {
+        return Err("empty tag".into());
+    }
+    if t.len() > 128 {
+        return Err(format!("{} characters, more than the 128 allowed", t.len()));
+    }
+    let first = t.chars().next().unwrap_or('_');
+    if !(first.is_ascii_alphanumeric() || first == '_') {
+        return Err(format!(
+            "starts with `{first}`; a tag starts with a letter, digit or `_`"
+        ));
+    }
+    if let Some(bad) = t
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+    {
+        return Err(format!(
+            "contains `{bad}`; a tag holds only letters, digits, `_`, `.` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// A placeholder a tag template can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    Version,
+    Major,
+    Minor,
+    Patch,
+    Sha,
+    Branch,
+}
+
+impl Placeholder {
+    pub const ALL: &'static [(&'static str, Placeholder)] = &[
+        ("version", Placeholder::Version),
+        ("major", Placeholder::Major),
+        ("minor", Placeholder::Minor),
+        ("patch", Placeholder::Patch),
+        ("sha", Placeholder::Sha),
+        ("branch", Placeholder::Branch),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("version")
+    }
+
+    pub fn is_version_part(self) -> bool {
+        !matches!(self, Placeholder::Sha | Placeholder::Branch)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    Placeholder(Placeholder),
+}
+
+/// A template error: byte range inside the template, reason, help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub start: usize,
+    pub len: usize,
+    pub reason: String,
+    pub help: String,
+}
+
+/// Parses a tag template such as `v{{version}}-cpu`.
+pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    let mut offset = 0;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            pieces.push(Piece::Literal(rest[..open].to_string()));
+        }
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err(TemplateError {
+                start: offset + open,
+                len: rest.len() - open,
+                reason: "`{{` is never closed".into(),
+                help: "close the placeholder with `}}`, e.g. `{{version}}`".into(),
+            });
+        };
+        let name = after[..close].trim();
+        let known: Vec<&str> = Placeholder::ALL.iter().map(|(n, _)| *n).collect();
+        match Placeholder::ALL.iter().find(|(n, _)| *n == name) {
+            Some((_, p)) => pieces.push(Piece::Placeholder(*p)),
+            None => {
+                return Err(TemplateError {
+                    start: offset + open,
+                    len: close + 4,
+                    reason: format!("unknown placeholder `{name}`"),
+                    help: crate::error::suggest("placeholders", name, known),
+                });
+            }
+        }
+        let consumed = open + 2 + close + 2;
+        rest = &rest[consumed..];
+        offset += consumed;
+    }
+    if rest.contains("}}") {
+        let at = rest.find("}}").unwrap_or(0);
+        return Err(TemplateError {
+            start: offset + at,
+            len: 2,
+            reason: "`}}` without a matching `{{`".into(),
+            help: "placeholders are written `{{version}}`".into(),
+        });
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest.to_string()));
+    }
+    if pieces.is_empty() {
+        return Err(TemplateError {
+            start: 0,
+            len: 0,
+            reason: "empty tag template".into(),
+            help: "write a tag, e.g. `tag \"latest\"`".into(),
+        });
+    }
+    Ok(pieces)
+}
+
+/// A version split for tags: `v1.2.3-rc.1` gives (1, 2, 3); the `v` is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub full: String,
+    pub major: String,
+    pub minor: String,
+    pub patch: String,
+}
+
+pub fn parse_version(s: &str) -> Option<Version> {
+    let v = s.strip_prefix('v').unwrap_or(s);
+    let core = v.split(['-', '+']).next()?;
+    let nums: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+    if nums.len() != 3 || !nums.iter().all(numeric) {
+        return None;
+    }
+    Some(Version {
+        full: v.to_string(),
+        major: nums[0].into(),
+        minor: nums[1].into(),
+        patch: nums[2].into(),
+    })
+}
+
+/// A compose port: `[ip:][host[-host]:]container[-container][/tcp|udp|sctp]`.
+pub fn check_port(s: &str) -> Result<(), String> {
+    let (spec, proto) = match s.rsplit_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    if let Some(p) = proto {
+        if !["tcp", "udp", "sctp"].contains(&p) {
+            return Err(format!("unknown protocol `{p}` (tcp, udp or sctp)"));
+        }
+    }
+    // An IPv6 host address is bracketed: `[::1]:8080:80`.
+    let spec = match spec.strip_prefix('[') {
+        Some(rest) => match rest.split_once("]:") {
+            Some((_, after)) => after,
+            None => return Err("unclosed `[` in the host address".into()),
+        },
+        None => spec,
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (ranges, ip): (&[&str], Option<&str>) = match parts.len() {
+        1 | 2 => (&parts[..], None),
+        3 => (&parts[1..], Some(parts[0])),
+        _ => return Err("too many `:`".into()),
+    };
+    if let Some(ip) = ip {
+        if ip.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!("`{ip}` is not an IP address"));
+        }
+    }
+    let mut sizes = Vec::new();
+    for (i, range) in ranges.iter().enumerate() {
+        // An empty host part means "any free port" only when an IP is given (`ip::80`).
+        if range.is_empty() && i == 0 && ranges.len() == 2 && ip.is_some() {
+            continue;
+        }
+        let (a, b) = match range.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (*range, *range),
+        };
+        let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
+        match (port(a), port(b)) {
+            (Some(x), Some(y)) if x <= y => sizes.push(y - x),
+            (Some(_), Some(_)) => return Err(format!("range `{range}` runs backwards")),
+            _ => return Err(format!("`{range}` is not a port number from 1 to 65535")),
+        }
+    }
+    if let [host, container] = sizes[..] {
+        if host != container && host != 0 && container != 0 {
+            return Err("the host and container ranges differ in size".into());
+        }
+    }
+    Ok(())
+}
+
+/// A compose short-syntax volume: `target`, or `source:target[:mode]`.
+pub fn check_volume(s: &str) -> Result<(), String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [t] => (None, *t, None),
+        [s, t] => (Some(*s), *t, None),
+        [s, t, m] => (Some(*s), *t, Some(*m)),
+        _ => return Err("too many `:`; write `source:target[:mode]`".into()),
+    };
+    if !target.starts_with('/') {
+        return Err(format!("the container path `{target}` must be absolute"));
+    }
+    if let Some(src) = source {
+        if src.is_empty() {
+            return Err("empty source".into());
+        }
+        let is_path = src.starts_with('.') || src.starts_with('/') || src.starts_with('~');
+        if !is_path {
+            let ok = src
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+                && src
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if !ok {
+                return Err(format!(
+                    "`{src}` is neither a path (starting with `.`, `/` or `~`) nor a volume name"
+                ));
+            }
+        }
+    }
+    if let Some(m) = mode {
+        let valid = [
+            "ro",
+            "rw",
+            "z",
+            "Z",
+            "cached",
+            "delegated",
+            "consistent",
+            "nocopy",
+        ];
+        if !m.split(',').all(|o| valid.contains(&o)) {
+            return Err(format!("unknown mode `{m}` (ro, rw, z, Z, nocopy, ...)"));
+        }
+    }
+    Ok(())
+}
+
+/// A named volume (the source of `name:/path`), which compose must declare.
+pub fn named_volume(s: &str) -> Option<&str> {
+    let (src, _) = s.split_once(':')?;
+    (!(src.starts_with('.') || src.starts_with('/') || src.starts_with('~'))).then_some(src)
+}
+
+/// A Go duration as Docker takes it: `30s`, `1m30s`, `500ms`.
+pub fn check_duration(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err("expected a number before each unit".into());
+        }
+        let after = &rest[digits..];
+        let unit = ["ns", "us", "ms", "h", "m", "s"]
+            .into_iter()
+            .find(|u| after.starts_with(u));
+        let Some(unit) = unit else {
+            return Err("each number needs a unit: h, m, s, ms, us or ns".into());
+        };
+        rest = &after[unit.len()..];
+    }
+    Ok(())
+}
+
+/// A GitHub secret or variable name.
+pub fn check_secret_name(s: &str) -> Result<(), String> {
+    if !is_variable_name(s) {
+        return Err(
+            "secret names hold only letters, digits and `_`, and do not start with a digit".into(),
+        );
+    }
+    if s.to_ascii_uppercase().starts_with("GITHUB_") {
+        return Err("GitHub reserves names that start with `GITHUB_`".into());
+    }
+    Ok(())
+}
+
+/// True for strings that look like a credential rather than a name: known token prefixes,
+/// AWS access key ids, and long strings that mix cases and digits like random tokens do.
+pub fn looks_like_credential(s: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "dckr_pat_",
+        "dckr_oat_",
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "sk-",
+        "AKIA",
+        "ASIA",
+    ];
+    if PREFIXES.iter().any(|p| s.starts_with(p)) && s.len() >= 16 {
+        return true;
+    }
+    let lower = s.chars().filter(|c| c.is_ascii_lowercase()).count();
+    let upper = s.chars().filter(|c| c.is_ascii_uppercase()).count();
+    let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
+    // Secret names are conventionally UPPER_SNAKE; a long mixed-case string with digits is not.
+    s.len() >= 20 && lower > 0 && upper > 0 && digits > 0 && !s.contains(' ')
+}
+
+/// A relative path inside the repository: not absolute, no `..`, not empty.
+pub fn check_relative_path(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty path".into());
+    }
+    if s.starts_with('/') || s.starts_with('\\') || s.chars().nth(1) == Some(':') {
+        return Err("an absolute path; outputs stay inside the repository".into());
+    }
+    if s.split(['/', '\\']).any(|p| p == "..") {
+        return Err("`..` leaves the repository".into());
+    }
+    if s.contains('\0') {
+        return Err("contains a NUL byte".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms() {
+        assert!(check_platform("linux/amd64").is_ok());
+        assert!(check_platform("linux/arm/v7").is_ok());
+        assert!(
+            check_platform("linux/x86_64")
+                .unwrap_err()
+                .1
+                .contains("amd64")
+        );
+        assert!(check_platform("linux").is_err());
+        assert!(check_platform("linux/arm/v9").is_err());
+    }
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "node:18-alpine",
+            "nvidia/cuda:11.8.0-runtime-ubuntu22.04",
+            "ghcr.io/org/app:1.0",
+            "localhost:5000/app",
+            "scratch",
+            "python@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(check_image_reference(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "Node:18",
+            "node:",
+            "node:-x",
+            "https://x/y",
+            "a//b",
+            "node@md5",
+        ] {
+            assert!(check_image_reference(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports() {
+        for ok in [
+            "8080",
+            "8081:8080",
+            "127.0.0.1:8080:80",
+            "3000-3005:3000-3005",
+            "53:53/udp",
+            "127.0.0.1::80",
+        ] {
+            assert!(check_port(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "80:80:80:80",
+            "0:80",
+            "70000",
+            "80/xdp",
+            "3000-3005:3000",
+            "a:80",
+            "::80",
+        ] {
+            assert!(check_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volumes() {
+        for ok in [
+            "/data",
+            "./models:/app/models",
+            "pgdata:/var/lib/postgresql/data",
+            "./x:/y:ro",
+        ] {
+            assert!(check_volume(ok).is_ok(), "{ok}");
+        }
+        for bad in ["data", "./x:y", "./x:/y:rx", "a:b:c:d", "my vol:/x"] {
+            assert!(check_volume(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn templates_and_tags() {
+        assert_eq!(
+            parse_tag_template("v{{version}}-x").unwrap(),
+            vec![
+                Piece::Literal("v".into()),
+                Piece::Placeholder(Placeholder::Version),
+                Piece::Literal("-x".into())
+            ]
+        );
+        assert!(
+            parse_tag_template("{{verison}}")
+                .unwrap_err()
+                .help
+                .contains("version")
+        );
+        assert!(parse_tag_template("{{version").is_err());
+        assert!(check_tag("latest").is_ok());
+        assert!(check_tag("-x").is_err());
+        assert!(check_tag(&"a".repeat(129)).is_err());
+        assert!(check_tag("a/b").is_err());
+    }
+
+    #[test]
+    fn credentials() {
+        assert!(looks_like_credential(
+            "dckr_pat_2b3e36beeb386dfdaacb9b46004ccb7c"
+        ));
+        assert!(looks_like_credential("AKIAIOSFODNN7EXAMPLE"));
+        assert!(looks_like_credential("aB3dE5fG7hJ9kL1mN3pQ5rS7"));
+        assert!(!looks_like_credential("DOCKERHUB_TOKEN"));
+        assert!(!looks_like_credential("AWS_SECRET_ACCESS_KEY"));
+    }
+
+    #[test]
+    fn versions_and_names() {
+        assert_eq!(parse_version("v1.2.3").unwrap().minor, "2");
+        assert!(parse_version("1.2").is_none());
+        assert!(check_name("iopaint-gpu").is_ok());
+        assert!(check_name("Gpu").is_err());
+        assert!(check_duration("1m30s").is_ok());
+        assert!(check_duration("30 seconds").is_err());
+        assert_eq!(
+            ecr_region("123456789012.dkr.ecr.us-west-2.amazonaws.com"),
+            Some("us-west-2")
+        );
+    }
+}

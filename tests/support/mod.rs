@@ -1,0 +1,7 @@
+//! Shared helpers for integration tests. Include from a test file with `mod support;`.
+//!
+//! Each integration-test binary compiles this module separately and uses only part
+//! of it, so unused helpers must not trip `clippy -D warnings`.
+#![allow(dead_code)]
+
+pub mod validators;
