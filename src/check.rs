@@ -514,6 +514,21 @@ impl<'s> Checker<'s> {
         if let Some(list) = &ins.variants {
             self.variant_list(list);
         }
+        for rule in &ins.lint_ignore {
+            let v = &rule.value;
+            let ok = v.len() == 6
+                && (v.starts_with("DL") || v.starts_with("SC"))
+                && v[2..].chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                self.push(Error::InvalidValue {
+                    what: "hadolint rule".into(),
+                    value: v.clone(),
+                    span: rule.span,
+                    reason: "expected a rule code like `DL3008` or `SC2086`".into(),
+                    help: "list hadolint rule codes, e.g. `lint-ignore=\"DL3008 DL3059\"`".into(),
+                });
+            }
+        }
         match &ins.kind {
             InstructionKind::Copy(copy) => {
                 if let Some(from) = &copy.from {

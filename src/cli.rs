@@ -95,6 +95,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Generate the Dockerfiles, .dockerignore, bake and compose files of the spec.
+    Generate {
+        /// The spec file.
+        #[arg(default_value = "specc.kdl")]
+        spec: PathBuf,
+        /// Write outputs under DIR instead of the spec's folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -115,6 +124,14 @@ pub enum UsageError {
     #[error("cannot change to directory `{path}`: {reason}")]
     #[diagnostic(code(specc::io))]
     Directory { path: String, reason: String },
+    #[error("cannot write `{path}`: {reason}")]
+    #[diagnostic(
+        code(specc::io::write),
+        help(
+            "check that the folder is writable; files written before this one are complete, none is half-written"
+        )
+    )]
+    Write { path: String, reason: String },
     #[error("`{value}` is not a valid version for `--set-version`")]
     #[diagnostic(
         code(specc::usage::version),
@@ -218,6 +235,50 @@ pub fn run(cli: Cli) -> i32 {
                     println!("{text}");
                 } else {
                     print!("{}", plan_text(&p));
+                }
+                0
+            })
+        }
+        Command::Generate { spec, out } => {
+            let root = match &out {
+                Some(dir) => dir.clone(),
+                None => spec.parent().map(Path::to_path_buf).unwrap_or_default(),
+            };
+            let mut regenerate = format!("specc generate {}", spec.display());
+            if let Some(dir) = &out {
+                regenerate.push_str(&format!(" --out {}", dir.display()));
+            }
+            let options = crate::render::RenderOptions {
+                spec_name: spec.display().to_string(),
+                regenerate,
+            };
+            let name = spec.display().to_string();
+            with_spec(&spec, &printer, cli.deny_warnings, |_, checked| {
+                let p = plan::plan(checked, &PlanOptions::default());
+                let files = match crate::render::render(checked, &p, &options) {
+                    Ok(files) => files,
+                    Err(errors) => {
+                        let text = std::fs::read_to_string(&spec).unwrap_or_default();
+                        printer.print(&Diagnostics::new(&name, Arc::new(text), errors));
+                        return 1;
+                    }
+                };
+                let mut written = 0;
+                for f in &files {
+                    match crate::write::write_file(&root, f) {
+                        Ok(crate::write::Outcome::Written) => written += 1,
+                        Ok(crate::write::Outcome::Unchanged) => {}
+                        Err(e) => {
+                            printer.print(&UsageError::Write {
+                                path: e.path.display().to_string(),
+                                reason: e.error.to_string(),
+                            });
+                            return 2;
+                        }
+                    }
+                }
+                if printer.format == MessageFormat::Human {
+                    println!("{name}: {written} of {} outputs written", files.len());
                 }
                 0
             })

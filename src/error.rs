@@ -100,7 +100,7 @@ pub enum Error {
     },
 
     /// A value of the wrong type: `variant cpu default="yes"`
-    #[error("`{what}` must be {expected}, found {found}")]
+    #[error("{what} must be {expected}, found {found}")]
     #[diagnostic(code(specc::model::wrong_type))]
     WrongType {
         what: String,
@@ -468,6 +468,31 @@ pub enum Error {
         #[label("never built")]
         span: SourceSpan,
     },
+
+    /// A value the output format cannot carry: `run "echo a\\\nb"` (a line break in a RUN line)
+    #[error("{what} cannot be written to {format}: {reason}")]
+    #[diagnostic(code(specc::render::unrepresentable))]
+    Unrepresentable {
+        what: String,
+        format: String,
+        reason: String,
+        #[label("this value")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A generated file that does not parse back (a bug in specc): reported, never written.
+    #[error("generated `{path}` is not valid {format}: {reason}")]
+    #[diagnostic(
+        code(specc::render::invalid_output),
+        help("this is a bug in specc; please report it with the spec that triggers it")
+    )]
+    InvalidOutput {
+        path: String,
+        format: String,
+        reason: String,
+    },
 }
 
 impl Error {
@@ -543,19 +568,32 @@ pub fn suggest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
     let candidates: Vec<&str> = candidates.into_iter().collect();
-    let limit = (name.chars().count() / 3).max(1);
-    let best = candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min();
-    match best {
-        Some((_, c)) => format!("did you mean `{c}`?"),
+    match closest(name, candidates.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
         None if candidates.is_empty() => format!("{title}: none"),
         None => {
             let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
             format!("{title}: {}", list.join(", "))
         }
+    }
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// The plural of a kind of declaration: `stage` -> `stages`, `registry` -> `registries`.
+pub fn plural(kind: &str) -> String {
+    match kind.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{kind}s"),
     }
 }
 

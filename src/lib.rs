@@ -11,7 +11,9 @@ pub mod error;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod render;
 pub mod values;
+pub mod write;
 
 use std::sync::Arc;
 

@@ -14,8 +14,8 @@ use super::*;
 use crate::error::{Error, suggest};
 
 const TOP_LEVEL: &[&str] = &[
-    "project", "output", "arg", "registry", "variant", "stage", "image", "service", "workflow",
-    "chart",
+    "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
+    "workflow", "chart",
 ];
 
 const INSTRUCTIONS: &[&str] = &[
@@ -106,6 +106,7 @@ impl<'a> Decoder<'a> {
         let mut project: Option<Project> = None;
         let mut output: Option<(Output, SourceSpan)> = None;
         let mut args = Vec::new();
+        let mut ignore = Vec::new();
         let mut registries = Vec::new();
         let mut variants = Vec::new();
         let mut stages = Vec::new();
@@ -144,6 +145,11 @@ impl<'a> Decoder<'a> {
                     }
                 }
                 "arg" => args.extend(self.arg_decl(node, true)),
+                "ignore" => {
+                    let mut r = self.reader(node, &[]);
+                    ignore.extend(r.rest_required(0, "a pattern", "ignore \"models/\" \"*.ckpt\""));
+                    r.finish("patterns");
+                }
                 "registry" => registries.extend(self.registry(node)),
                 "variant" => variants.extend(self.variant(node)),
                 "stage" => stages.extend(self.stage(node)),
@@ -196,6 +202,7 @@ impl<'a> Decoder<'a> {
             project: project?,
             output: output.map(|(o, _)| o).unwrap_or_else(|| Output::defaults()),
             args,
+            ignore,
             registries,
             variants,
             stages,
@@ -561,12 +568,35 @@ impl<'a> Decoder<'a> {
     fn instruction(&self, node: &'a KdlNode) -> Option<Instruction> {
         let keyword = node.name().value();
         let props: &[&str] = match keyword {
-            "copy" => &["variants", "to", "from", "chown", "chmod", "link"],
-            "add" => &["variants", "to", "chown", "chmod", "link", "checksum"],
-            "healthcheck" => &["variants", "interval", "timeout", "start-period", "retries"],
+            "copy" => &[
+                "variants",
+                "lint-ignore",
+                "to",
+                "from",
+                "chown",
+                "chmod",
+                "link",
+            ],
+            "add" => &[
+                "variants",
+                "lint-ignore",
+                "to",
+                "chown",
+                "chmod",
+                "link",
+                "checksum",
+            ],
+            "healthcheck" => &[
+                "variants",
+                "lint-ignore",
+                "interval",
+                "timeout",
+                "start-period",
+                "retries",
+            ],
             // `env` takes free `NAME=value` properties too; they are read below.
             "env" => {
-                let mut all: Vec<&str> = vec!["variants"];
+                let mut all: Vec<&str> = vec!["variants", "lint-ignore"];
                 all.extend(
                     node.entries()
                         .iter()
@@ -574,7 +604,7 @@ impl<'a> Decoder<'a> {
                 );
                 return self.env_instruction(node, all);
             }
-            k if INSTRUCTIONS.contains(&k) => &["variants"],
+            k if INSTRUCTIONS.contains(&k) => &["variants", "lint-ignore"],
             _ => {
                 self.unknown_node(node, "in `stage`", INSTRUCTIONS);
                 return None;
@@ -582,6 +612,7 @@ impl<'a> Decoder<'a> {
         };
         let mut r = self.reader(node, props);
         let variants = r.prop_list("variants");
+        let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let span = r.span();
         let kind = match keyword {
             "workdir" => {
@@ -683,6 +714,7 @@ impl<'a> Decoder<'a> {
         Some(Instruction {
             kind,
             variants,
+            lint_ignore,
             span,
         })
     }
@@ -691,12 +723,14 @@ impl<'a> Decoder<'a> {
     fn env_instruction(&self, node: &'a KdlNode, props: Vec<&str>) -> Option<Instruction> {
         let mut r = self.reader(node, &props);
         let variants = r.prop_list("variants");
+        let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let pairs = self.env_pairs(&mut r);
         let span = r.span();
         r.finish("a name and a value, or `NAME=value` properties");
         Some(Instruction {
             kind: InstructionKind::Env(pairs),
             variants,
+            lint_ignore,
             span,
         })
     }
@@ -705,7 +739,7 @@ impl<'a> Decoder<'a> {
         let mut pairs: Vec<(Text, Text)> = r
             .free_props()
             .into_iter()
-            .filter(|(k, _)| k.value != "variants")
+            .filter(|(k, _)| k.value != "variants" && k.value != "lint-ignore")
             .collect();
         if r.arg_count() > 0 || pairs.is_empty() {
             let name = r.arg(0, "a variable name", "env NAME \"value\"");

@@ -36,6 +36,8 @@ pub struct Spec {
     pub project: Project,
     pub output: Output,
     pub args: Vec<ArgDecl>,
+    /// Extra `.dockerignore` patterns (`ignore "models/" "*.ckpt"`).
+    pub ignore: Vec<Text>,
     pub registries: Vec<Registry>,
     /// Never empty: a spec without variants gets one implicit variant, `default`.
     pub variants: Vec<Variant>,
@@ -150,6 +152,8 @@ pub struct Instruction {
     pub kind: InstructionKind,
     /// `variants=`: the instruction applies only to these variants.
     pub variants: Option<Vec<Text>>,
+    /// `lint-ignore=`: hadolint rules silenced for this instruction only.
+    pub lint_ignore: Vec<Text>,
     pub span: SourceSpan,
 }
 

@@ -11,7 +11,7 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::{Spanned, Text};
-use crate::error::{Error, suggest};
+use crate::error::{Error, closest, suggest};
 
 pub(super) type Errors = RefCell<Vec<Error>>;
 
@@ -21,6 +21,10 @@ pub(super) struct Reader<'a> {
     errors: &'a Errors,
     args: Vec<&'a KdlEntry>,
     props: Vec<&'a KdlEntry>,
+    /// Unknown properties close to a known one (`form=` for `from=`): reported once, then
+    /// read as the property they were probably meant to be, so that a typo does not also
+    /// report the intended property as missing.
+    guesses: Vec<(String, &'a KdlEntry)>,
     args_read: usize,
     children_read: bool,
 }
@@ -40,6 +44,7 @@ impl<'a> Reader<'a> {
     pub fn new(node: &'a KdlNode, src: &'a str, errors: &'a Errors, allowed: &[&str]) -> Self {
         let mut args = Vec::new();
         let mut props: Vec<&KdlEntry> = Vec::new();
+        let mut guesses = Vec::new();
         for entry in node.entries() {
             let Some(key) = entry.name() else {
                 args.push(entry);
@@ -71,6 +76,9 @@ impl<'a> Reader<'a> {
                     span: entry.span(),
                     help,
                 });
+                if let Some(meant) = closest(key, allowed.iter().copied()) {
+                    guesses.push((meant.to_string(), entry));
+                }
                 continue;
             }
             props.push(entry);
@@ -81,6 +89,7 @@ impl<'a> Reader<'a> {
             errors,
             args,
             props,
+            guesses,
             args_read: 0,
             children_read: false,
         }
@@ -104,6 +113,8 @@ impl<'a> Reader<'a> {
         self.node.span()
     }
 
+    /// `what` names the value in the message: "`key`" for a property, "a path for
+    /// `workdir`" for an argument.
     fn text_of(&self, entry: &KdlEntry, what: &str, allow_numbers: bool) -> Option<Text> {
         match entry.value() {
             KdlValue::String(s) => Some(Spanned::new(s.clone(), entry.span())),
@@ -111,16 +122,27 @@ impl<'a> Reader<'a> {
                 Some(Spanned::new(i.to_string(), entry.span()))
             }
             other => {
+                let help = match other {
+                    KdlValue::Integer(_) | KdlValue::Float(_) => {
+                        format!("put the value in double quotes: `\"{other}\"`")
+                    }
+                    _ => "write a string in double quotes".into(),
+                };
                 self.push(Error::WrongType {
                     what: what.to_string(),
                     expected: "a string".into(),
                     found: describe(other).into(),
                     span: entry.span(),
-                    help: "put the value in double quotes".into(),
+                    help,
                 });
                 None
             }
         }
+    }
+
+    /// How an argument is named in messages: "a path for `workdir`".
+    fn arg_what(&self, what: &str) -> String {
+        format!("{what} for `{}`", self.node_name())
     }
 
     fn missing(&self, what: &str, example: &str) {
@@ -136,7 +158,7 @@ impl<'a> Reader<'a> {
     pub fn arg(&mut self, index: usize, what: &str, example: &str) -> Option<Text> {
         self.args_read = self.args_read.max(index + 1);
         match self.args.get(index) {
-            Some(entry) => self.text_of(entry, what, false),
+            Some(entry) => self.text_of(entry, &self.arg_what(what), false),
             None => {
                 self.missing(what, example);
                 None
@@ -148,16 +170,17 @@ impl<'a> Reader<'a> {
     pub fn opt_arg(&mut self, index: usize, what: &str) -> Option<Text> {
         self.args_read = self.args_read.max(index + 1);
         let entry = self.args.get(index)?;
-        self.text_of(entry, what, false)
+        self.text_of(entry, &self.arg_what(what), false)
     }
 
     /// All arguments from `index` on, as strings (integers allowed when `allow_numbers`).
     pub fn rest(&mut self, index: usize, what: &str, allow_numbers: bool) -> Vec<Text> {
         self.args_read = self.args.len().max(index);
+        let what = self.arg_what(what);
         self.args
             .iter()
             .skip(index)
-            .filter_map(|e| self.text_of(e, what, allow_numbers))
+            .filter_map(|e| self.text_of(e, &what, allow_numbers))
             .collect()
     }
 
@@ -181,6 +204,12 @@ impl<'a> Reader<'a> {
             .iter()
             .copied()
             .find(|e| e.name().map(|n| n.value()) == Some(key))
+            .or_else(|| {
+                self.guesses
+                    .iter()
+                    .find(|(meant, _)| meant == key)
+                    .map(|(_, e)| *e)
+            })
     }
 
     pub fn has_prop(&self, key: &str) -> bool {
@@ -194,7 +223,7 @@ impl<'a> Reader<'a> {
             .iter()
             .filter_map(|e| {
                 let key = e.name()?;
-                let value = self.text_of(e, key.value(), true)?;
+                let value = self.text_of(e, &format!("`{}`", key.value()), true)?;
                 Some((Spanned::new(key.value().to_string(), key.span()), value))
             })
             .collect()
@@ -202,7 +231,7 @@ impl<'a> Reader<'a> {
 
     pub fn prop(&self, key: &str) -> Option<Text> {
         let entry = self.prop_entry(key)?;
-        self.text_of(entry, key, false)
+        self.text_of(entry, &format!("`{key}`"), false)
     }
 
     pub fn prop_required(&self, key: &str, example: &str) -> Option<Text> {
@@ -219,7 +248,7 @@ impl<'a> Reader<'a> {
             KdlValue::Bool(b) => Some(Spanned::new(*b, entry.span())),
             other => {
                 self.push(Error::WrongType {
-                    what: key.to_string(),
+                    what: format!("`{key}`"),
                     expected: "a boolean".into(),
                     found: describe(other).into(),
                     span: entry.span(),
@@ -238,7 +267,7 @@ impl<'a> Reader<'a> {
             }
             other => {
                 self.push(Error::WrongType {
-                    what: key.to_string(),
+                    what: format!("`{key}`"),
                     expected: "a whole number".into(),
                     found: match other {
                         KdlValue::Integer(_) => "a number out of range",
@@ -262,7 +291,7 @@ impl<'a> Reader<'a> {
     /// Each item gets its own span where the source allows it.
     pub fn prop_list(&self, key: &str) -> Option<Vec<Text>> {
         let entry = self.prop_entry(key)?;
-        let text = self.text_of(entry, key, false)?;
+        let text = self.text_of(entry, &format!("`{key}`"), false)?;
         Some(split_list(self.src, entry, &text.value))
     }
 
@@ -286,10 +315,22 @@ impl<'a> Reader<'a> {
             if let Some(children) = self.node.children() {
                 self.push(Error::UnexpectedChildren {
                     node: self.node_name().to_string(),
-                    span: children.span(),
+                    span: block_span(self.src, children.span()),
                 });
             }
         }
+    }
+}
+
+/// The span of a children block from `{` to `}`, given the span of its contents.
+fn block_span(src: &str, inner: SourceSpan) -> SourceSpan {
+    let start = inner.offset().min(src.len());
+    let end = (start + inner.len()).min(src.len());
+    let open = src[..start].rfind('{');
+    let close = src[end..].find('}').map(|i| end + i + 1);
+    match (open, close) {
+        (Some(open), Some(close)) => SourceSpan::from((open, close - open)),
+        _ => inner,
     }
 }
 

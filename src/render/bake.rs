@@ -1,0 +1,350 @@
+//! Checked spec and plan in, `docker-bake.hcl` out: variables CI can override, a target
+//! per image x variant with tags for every registry x tag rule, cache scopes per target,
+//! and groups `default`, `all`, one per variant and one per multi-variant image.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::dockerfile::Dockerfiles;
+use super::{RenderOptions, Rendered, escape, header, relative_path, render_template};
+use crate::check::Checked;
+use crate::error::Error;
+use crate::model::{CacheKind, Image, Registry, Spec, TagWhen};
+use crate::plan::{Plan, image_variants, variant_tags};
+use crate::values::{self, Piece, Placeholder};
+
+#[derive(Serialize)]
+struct Context {
+    header: Vec<String>,
+    variables: Vec<Variable>,
+    groups: Vec<Group>,
+    targets: Vec<Target>,
+}
+
+#[derive(Serialize)]
+struct Variable {
+    name: String,
+    default: String,
+}
+
+#[derive(Serialize)]
+struct Group {
+    name: String,
+    targets: Vec<String>,
+}
+
+/// A key and an HCL expression (a quoted string, possibly with interpolation).
+#[derive(Serialize)]
+struct Entry {
+    name: String,
+    expr: String,
+}
+
+#[derive(Serialize)]
+struct Target {
+    name: String,
+    context: String,
+    dockerfile: String,
+    stage: String,
+    platforms: Vec<String>,
+    args: Vec<Entry>,
+    labels: Vec<Entry>,
+    tag_exprs: Vec<String>,
+    cache_from: Vec<String>,
+    cache_to: Vec<String>,
+}
+
+/// The bake variable a placeholder reads.
+fn variable(p: Placeholder) -> &'static str {
+    match p {
+        Placeholder::Version => "VERSION",
+        Placeholder::Major => "VERSION_MAJOR",
+        Placeholder::Minor => "VERSION_MINOR",
+        Placeholder::Patch => "VERSION_PATCH",
+        Placeholder::Sha => "GIT_SHA",
+        Placeholder::Branch => "GIT_BRANCH",
+    }
+}
+
+/// The inside of an HCL string literal (without the quotes).
+fn hcl_literal(s: &str) -> String {
+    let quoted = escape::hcl(s);
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// The namespace of a registry as the inside of an HCL string.
+fn namespace(r: &Registry) -> String {
+    match (&r.namespace, &r.namespace_secret) {
+        (Some(ns), _) => hcl_literal(&ns.value),
+        (None, Some(secret)) => format!(
+            "${{lower({0} != \"\" ? {0} : GITHUB_REPOSITORY_OWNER)}}",
+            secret.value
+        ),
+        (None, None) => "${lower(GITHUB_REPOSITORY_OWNER)}".into(),
+    }
+}
+
+fn repository(r: &Registry, image: &Image) -> String {
+    let repo = image.repository.as_ref().unwrap_or(&image.name);
+    format!(
+        "{}/{}/{}",
+        hcl_literal(&r.host.value),
+        namespace(r),
+        hcl_literal(&repo.value)
+    )
+}
+
+pub fn render(
+    checked: &Checked,
+    plan: &Plan,
+    dockerfiles: &Dockerfiles,
+    options: &RenderOptions,
+    errors: &mut Vec<Error>,
+) -> Option<Rendered> {
+    let spec: &Spec = &checked.spec;
+    let path = spec.output.bake.value.clone();
+    let mut used: BTreeSet<&'static str> = BTreeSet::new();
+    let mut secrets: Vec<String> = Vec::new();
+    let mut owner = false;
+    let mut targets = Vec::new();
+    for (ii, image) in spec.images.iter().enumerate() {
+        // Tag rules a release build applies, as HCL string insides.
+        let mut bases: Vec<String> = Vec::new();
+        for rule in image
+            .tags
+            .iter()
+            .filter(|r| r.when.value != TagWhen::Branch)
+        {
+            let Ok(pieces) = values::parse_tag_template(&rule.template.value) else {
+                continue;
+            };
+            let text: String = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Literal(s) => hcl_literal(s),
+                    Piece::Placeholder(ph) => {
+                        used.insert(variable(*ph));
+                        format!("${{{}}}", variable(*ph))
+                    }
+                })
+                .collect();
+            bases.push(text);
+        }
+        for v in image_variants(spec, image) {
+            let Some(planned) = plan
+                .targets
+                .iter()
+                .find(|t| t.image == image.name.value && t.variant == spec.variants[v].name.value)
+            else {
+                continue;
+            };
+            let Some(dockerfile) = dockerfiles.by_target.get(&(ii, v)) else {
+                continue;
+            };
+            let mut tags: Vec<String> = Vec::new();
+            for base in &bases {
+                tags.extend(variant_tags(spec, image, v, base));
+            }
+            let mut tag_exprs = Vec::new();
+            let registries: Vec<&Registry> = image
+                .registries
+                .iter()
+                .filter_map(|n| spec.registries.iter().find(|r| r.name.value == n.value))
+                .collect();
+            for r in &registries {
+                match (&r.namespace, &r.namespace_secret) {
+                    (Some(_), _) => {}
+                    (None, Some(s)) => {
+                        if !secrets.contains(&s.value) {
+                            secrets.push(s.value.clone());
+                        }
+                        owner = true;
+                    }
+                    (None, None) => owner = true,
+                }
+                for t in &tags {
+                    let expr = format!("\"{}:{t}\"", repository(r, image));
+                    if !tag_exprs.contains(&expr) {
+                        tag_exprs.push(expr);
+                    }
+                }
+            }
+            if registries.is_empty() {
+                let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
+                tag_exprs.extend(tags.iter().map(|t| format!("\"{repo}:{t}\"")));
+            }
+            let mut args: Vec<Entry> = planned
+                .args
+                .iter()
+                .filter(|(k, _)| k.as_str() != "VERSION")
+                .map(|(k, v)| Entry {
+                    name: k.clone(),
+                    expr: escape::hcl(v),
+                })
+                .collect();
+            args.push(Entry {
+                name: "VERSION".into(),
+                expr: "\"${VERSION}\"".into(),
+            });
+            args.push(Entry {
+                name: "REVISION".into(),
+                expr: "\"${REVISION}\"".into(),
+            });
+            let mut labels = vec![Entry {
+                name: "org.opencontainers.image.title".into(),
+                expr: escape::hcl(&image.name.value),
+            }];
+            if let Some(s) = &spec.project.source {
+                labels.push(Entry {
+                    name: "org.opencontainers.image.source".into(),
+                    expr: escape::hcl(&s.value),
+                });
+            }
+            labels.push(Entry {
+                name: "org.opencontainers.image.version".into(),
+                expr: "\"${VERSION}\"".into(),
+            });
+            labels.push(Entry {
+                name: "org.opencontainers.image.revision".into(),
+                expr: "\"${REVISION}\"".into(),
+            });
+            let (mut cache_from, mut cache_to) = (Vec::new(), Vec::new());
+            for cache in &image.caches {
+                match cache.kind {
+                    CacheKind::Gha => {
+                        let scope = &planned.name;
+                        cache_from.push(format!("\"type=gha,scope={scope}\""));
+                        cache_to.push(format!("\"type=gha,mode=max,scope={scope}\""));
+                    }
+                    CacheKind::Registry => {
+                        let Some(r) = cache
+                            .registry
+                            .as_ref()
+                            .and_then(|n| spec.registries.iter().find(|r| r.name.value == n.value))
+                        else {
+                            continue;
+                        };
+                        let reference =
+                            format!("{}:buildcache-{}", repository(r, image), planned.name);
+                        cache_from.push(format!("\"type=registry,ref={reference}\""));
+                        cache_to.push(format!("\"type=registry,ref={reference},mode=max\""));
+                    }
+                }
+            }
+            targets.push(Target {
+                name: planned.name.clone(),
+                context: image.context.value.clone(),
+                dockerfile: relative_path(&image.context.value, dockerfile),
+                stage: image.stage.value.clone(),
+                platforms: planned.platforms.clone(),
+                args,
+                labels,
+                tag_exprs,
+                cache_from,
+                cache_to,
+            });
+        }
+    }
+    let version = values::parse_version(&spec.project.version.value);
+    let mut variables = vec![
+        Variable {
+            name: "VERSION".into(),
+            default: spec.project.version.value.clone(),
+        },
+        Variable {
+            name: "REVISION".into(),
+            default: String::new(),
+        },
+    ];
+    for (name, part) in [
+        ("VERSION_MAJOR", version.as_ref().map(|v| v.major.clone())),
+        ("VERSION_MINOR", version.as_ref().map(|v| v.minor.clone())),
+        ("VERSION_PATCH", version.as_ref().map(|v| v.patch.clone())),
+        ("GIT_SHA", Some("0000000".into())),
+    ] {
+        if used.contains(name) {
+            variables.push(Variable {
+                name: name.into(),
+                default: part.unwrap_or_default(),
+            });
+        }
+    }
+    for s in &secrets {
+        variables.push(Variable {
+            name: s.clone(),
+            default: String::new(),
+        });
+    }
+    if owner {
+        // Set by GitHub Actions; the project name stands in for local builds.
+        variables.push(Variable {
+            name: "GITHUB_REPOSITORY_OWNER".into(),
+            default: spec.project.name.value.clone(),
+        });
+    }
+    let context = Context {
+        header: header(options),
+        variables,
+        groups: groups(spec, &targets),
+        targets,
+    };
+    match render_template("bake", &path, &context) {
+        Ok(contents) => Some(Rendered { path, contents }),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
+/// `default` and `all`, then one group per variant and per multi-variant image; a group
+/// never takes the name of a target.
+fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
+    let all: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let mut groups = vec![
+        Group {
+            name: "default".into(),
+            targets: all.clone(),
+        },
+        Group {
+            name: "all".into(),
+            targets: all.clone(),
+        },
+    ];
+    let target_of = |image: &Image, v: usize| crate::plan::target_name(spec, image, v);
+    for (v, variant) in spec.variants.iter().enumerate() {
+        if variant.implicit {
+            continue;
+        }
+        let members: Vec<String> = spec
+            .images
+            .iter()
+            .filter(|i| image_variants(spec, i).contains(&v))
+            .map(|i| target_of(i, v))
+            .filter(|t| all.contains(t))
+            .collect();
+        groups.push(Group {
+            name: variant.name.value.clone(),
+            targets: members,
+        });
+    }
+    for image in &spec.images {
+        let built = image_variants(spec, image);
+        if built.len() > 1 {
+            let members = built
+                .iter()
+                .map(|v| target_of(image, *v))
+                .filter(|t| all.contains(t))
+                .collect();
+            groups.push(Group {
+                name: image.name.value.replace('.', "_"),
+                targets: members,
+            });
+        }
+    }
+    let mut seen = BTreeSet::new();
+    groups
+        .retain(|g| !g.targets.is_empty() && !all.contains(&g.name) && seen.insert(g.name.clone()));
+    groups
+}
