@@ -11,7 +11,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::error::{Error, and_also, suggest};
+use crate::error::{Error, and_also, plural, suggest};
 use crate::model::*;
 use crate::values::{self, Piece, Placeholder};
 
@@ -119,11 +119,16 @@ pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
         spec: &spec,
         problems: Vec::new(),
         graph: SpecGraph::default(),
+        unresolved_stage: false,
+        undefined: Vec::new(),
     };
     c.run();
     let Checker {
-        problems, graph, ..
+        mut problems,
+        graph,
+        ..
     } = c;
+    crate::error::sort_by_position(&mut problems);
     if problems.iter().any(|p| !p.is_warning()) {
         return Err(problems);
     }
@@ -138,6 +143,10 @@ struct Checker<'s> {
     spec: &'s Spec,
     problems: Vec<Error>,
     graph: SpecGraph,
+    /// Some stage reference did not resolve: which stages are unused is then a guess.
+    unresolved_stage: bool,
+    /// Stages whose `from="$ARG"` has no value, and for which variants.
+    undefined: Vec<(usize, Vec<usize>)>,
 }
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
@@ -169,7 +178,11 @@ impl<'s> Checker<'s> {
 
     fn unknown(&mut self, kind: &str, name: &Text, candidates: Vec<&str>, extra: &str) {
         let help = and_also(
-            suggest(&format!("declared {kind}s"), &name.value, candidates),
+            suggest(
+                &format!("declared {}", plural(kind)),
+                &name.value,
+                candidates,
+            ),
             extra,
         );
         self.push(Error::UnknownReference {
@@ -203,14 +216,19 @@ impl<'s> Checker<'s> {
     fn variant(&mut self, name: &Text) -> Option<usize> {
         let found = self.variant_index(&name.value);
         if found.is_none() {
-            let all = self
+            let all: Vec<&str> = self
                 .spec
                 .variants
                 .iter()
                 .filter(|v| !v.implicit)
                 .map(|v| v.name.as_str())
                 .collect();
-            self.unknown("variant", name, all, "");
+            let extra = if all.is_empty() {
+                "declare it with `variant NAME { ... }`"
+            } else {
+                ""
+            };
+            self.unknown("variant", name, all, extra);
         }
         found
     }
@@ -235,6 +253,7 @@ impl<'s> Checker<'s> {
         self.stages();
         self.stage_cycles();
         self.images();
+        self.undefined_args();
         self.services();
         self.workflows();
         self.charts();
@@ -248,7 +267,10 @@ impl<'s> Checker<'s> {
                 value: p.value.clone(),
                 span: p.span,
                 reason,
-                help: "write a path relative to the spec's folder, e.g. `docker`".into(),
+                help: format!(
+                    "write a path inside the repository, relative to the spec's folder, e.g. `{}`",
+                    values::to_relative_path(&p.value)
+                ),
             });
         }
     }
@@ -271,22 +293,28 @@ impl<'s> Checker<'s> {
     /// Checks a value that must be the NAME of a secret.
     fn secret(&mut self, property: &str, value: &Text) {
         if values::looks_like_credential(&value.value) {
+            let example = match property {
+                "username-secret" => "DOCKERHUB_USERNAME",
+                "namespace-secret" => "DOCKERHUB_NAMESPACE",
+                "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
+                "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
+                _ => "DOCKERHUB_TOKEN",
+            };
             self.push(Error::CredentialLiteral {
                 property: property.into(),
                 span: value.span,
                 help: format!(
-                    "store the value as a repository secret and write its name, e.g. `{property}=DOCKERHUB_TOKEN`; if this was a real credential, revoke it"
+                    "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
                 ),
             });
         } else if let Err(reason) = values::check_secret_name(&value.value) {
+            let upper = value.value.to_ascii_uppercase();
+            let name = values::to_variable_name(upper.trim_start_matches("GITHUB_"));
             self.push(Error::InvalidSecretName {
                 name: value.value.clone(),
                 span: value.span,
                 reason,
-                help: format!(
-                    "for example `{}`",
-                    values::to_variable_name(value.value.trim_start_matches("GITHUB_"))
-                ),
+                help: format!("write e.g. `{property}={name}`"),
             });
         }
     }
@@ -330,7 +358,10 @@ impl<'s> Checker<'s> {
                         value: ns.value.clone(),
                         span: ns.span,
                         reason,
-                        help: "namespaces are lowercase, e.g. `sanster` or `my-org/team`".into(),
+                        help: lowercase_help(
+                            &ns.value,
+                            "namespaces are lowercase, e.g. `sanster` or `my-org/team`",
+                        ),
                     });
                 }
             }
@@ -350,13 +381,17 @@ impl<'s> Checker<'s> {
                             login.span,
                             "Amazon ECR does not take a user name and password".into(),
                             "use `login \"aws\"`",
-                            "write `login \"aws\" region=\"...\" role=\"arn:aws:iam::...\"`".into(),
+                            format!(
+                                "write `login \"aws\" region=\"{}\" role=\"arn:aws:iam::{}:role/NAME\"`",
+                                ecr.unwrap_or_default(),
+                                host.split('.').next().unwrap_or_default()
+                            ),
                         );
                     }
                 }
                 LoginMethod::GithubToken => {
                     if host != "ghcr.io" {
-                        self.login_error(login.span, format!("`login \"github-token\"` only works for ghcr.io, not `{host}`"), "GITHUB_TOKEN is accepted by ghcr.io only", "use `login \"basic\" username-secret=... password-secret=...` for this host".into());
+                        self.login_error(login.span, format!("`login \"github-token\"` only works for ghcr.io, not `{host}`"), "GITHUB_TOKEN is accepted by ghcr.io only", format!("log in to `{host}` with secrets: `login \"basic\" username-secret=REGISTRY_USERNAME password-secret=REGISTRY_TOKEN`, or set `host=\"ghcr.io\"`"));
                     }
                 }
                 LoginMethod::Aws {
@@ -373,31 +408,41 @@ impl<'s> Checker<'s> {
                         }
                         _ => {}
                     }
-                    for s in [access_key_id_secret, secret_access_key_secret]
-                        .into_iter()
-                        .flatten()
-                    {
-                        let prop = if Some(s) == access_key_id_secret.as_ref() {
-                            "access-key-id-secret"
-                        } else {
-                            "secret-access-key-secret"
-                        };
-                        self.secret(prop, s);
+                    for (prop, s) in [
+                        ("access-key-id-secret", access_key_id_secret),
+                        ("secret-access-key-secret", secret_access_key_secret),
+                    ] {
+                        if let Some(s) = s {
+                            self.secret(prop, s);
+                        }
                     }
+                    let account = host.split('.').next().unwrap_or_default();
                     match (role, access_key_id_secret, secret_access_key_secret) {
                         (Some(role), None, None) => {
-                            if !role.value.starts_with("arn:aws") || !role.value.contains(":role/") {
+                            if !role.value.starts_with("arn:aws") || !role.value.contains(":role/")
+                            {
                                 self.push(Error::InvalidValue {
                                     what: "IAM role ARN".into(),
                                     value: role.value.clone(),
                                     span: role.span,
                                     reason: "expected `arn:aws:iam::<account>:role/<name>`".into(),
-                                    help: "e.g. `role=\"arn:aws:iam::123456789012:role/github-push\"`".into(),
+                                    help: format!(
+                                        "write the role's full ARN, e.g. `role=\"arn:aws:iam::{}:role/{}\"`",
+                                        if ecr.is_some() { account } else { "123456789012" },
+                                        role.value.rsplit([':', '/']).next().filter(|n| !n.is_empty()).unwrap_or("github-push")
+                                    ),
                                 });
                             }
                         }
                         (None, Some(_), Some(_)) => {}
-                        _ => self.login_error(login.span, "`login \"aws\"` needs either `role=` or both key secrets".into(), "ambiguous or missing credentials", "write `role=\"arn:aws:iam::...\"` (OIDC, preferred) or `access-key-id-secret=AWS_ACCESS_KEY_ID secret-access-key-secret=AWS_SECRET_ACCESS_KEY`".into()),
+                        (role, key, secret) => {
+                            let label = match (role, key, secret) {
+                                (None, None, None) => "no credentials given",
+                                (Some(_), _, _) => "both a role and access keys given",
+                                _ => "only one of the two key secrets given",
+                            };
+                            self.login_error(login.span, "`login \"aws\"` needs either `role=` or both key secrets".into(), label, "write `role=\"arn:aws:iam::<account>:role/NAME\"` (OIDC, preferred) or `access-key-id-secret=AWS_ACCESS_KEY_ID secret-access-key-secret=AWS_SECRET_ACCESS_KEY`".into());
+                        }
                     }
                 }
             }
@@ -407,7 +452,7 @@ impl<'s> Checker<'s> {
     fn variants(&mut self) {
         for (i, v) in self.spec.variants.iter().enumerate() {
             self.graph.vertex(Vertex::Variant(i));
-            let mut seen = HashSet::new();
+            let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
             for p in &v.platforms {
                 if let Err((reason, help)) = values::check_platform(&p.value) {
                     self.push(Error::InvalidPlatform {
@@ -416,13 +461,16 @@ impl<'s> Checker<'s> {
                         reason,
                         help,
                     });
-                } else if !seen.insert(p.as_str()) {
-                    self.push(Error::InvalidPlatform {
-                        value: p.value.clone(),
+                } else if let Some(first) = seen.get(p.as_str()) {
+                    self.push(Error::DuplicateName {
+                        kind: "platform".into(),
+                        name: p.value.clone(),
+                        first: *first,
                         span: p.span,
-                        reason: "listed twice".into(),
                         help: "remove the repeated platform".into(),
                     });
+                } else {
+                    seen.insert(p.as_str(), p.span);
                 }
             }
             if let Some(gpu) = &v.gpu {
@@ -436,20 +484,30 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            for affix in [&v.tag_prefix, &v.tag_suffix].into_iter().flatten() {
-                if let Some(bad) = affix
+            for (affix, what) in [(&v.tag_prefix, "tag-prefix"), (&v.tag_suffix, "tag-suffix")] {
+                let Some(affix) = affix else { continue };
+                let bad = affix
                     .value
                     .chars()
-                    .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
-                {
-                    self.push(Error::InvalidTag {
-                        template: affix.value.clone(),
-                        tag: affix.value.clone(),
-                        span: affix.span,
-                        reason: format!("`{bad}` cannot appear in a tag"),
-                        help: "use letters, digits, `_`, `.` and `-`".into(),
-                    });
-                }
+                    .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)));
+                let reason = match bad {
+                    Some(bad) => format!("`{bad}` cannot appear in a tag"),
+                    // The prefix starts every tag of the variant.
+                    None if what == "tag-prefix" && affix.value.starts_with(['.', '-']) => {
+                        "a tag cannot start with `.` or `-`".into()
+                    }
+                    None => continue,
+                };
+                self.push(Error::InvalidValue {
+                    what: what.into(),
+                    value: affix.value.clone(),
+                    span: affix.span,
+                    reason,
+                    help: format!(
+                        "write e.g. `{what}=\"{}\"`; tags hold letters, digits, `_`, `.` and `-`",
+                        values::to_tag_text(&affix.value)
+                    ),
+                });
             }
         }
     }
@@ -471,13 +529,18 @@ impl<'s> Checker<'s> {
                         what: "build argument".into(),
                         name: arg.into(),
                         span: from.span,
-                        help: "write `from=\"$BASE_IMAGE\"` with a declared argument".into(),
+                        help: format!(
+                            "write `from=\"${}\"` with a declared argument",
+                            values::to_variable_name(arg)
+                        ),
                     });
                 }
             } else if let Err(reason) = values::check_image_reference(&from.value) {
                 let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
-                let mut help =
-                    "write a stage name, `$ARG`, or an image like `python:3.12-slim`".to_string();
+                let mut help = reference_help(
+                    &from.value,
+                    "write a stage name, `$ARG`, or an image like `python:3.12-slim`",
+                );
                 if !is_reference_like(&from.value) {
                     help = and_also(
                         suggest("declared stages", &from.value, stages),
@@ -551,7 +614,10 @@ impl<'s> Checker<'s> {
                                 value: from.value.clone(),
                                 span: from.span,
                                 reason,
-                                help: "write a stage name or an image like `busybox:1.36`".into(),
+                                help: reference_help(
+                                    &from.value,
+                                    "write a stage name or an image like `busybox:1.36`",
+                                ),
                             }),
                         }
                     } else {
@@ -566,6 +632,7 @@ impl<'s> Checker<'s> {
                             span: from.span,
                             help,
                         });
+                        self.unresolved_stage = true;
                     }
                 }
                 self.permissions(&copy.chown, &copy.chmod);
@@ -574,14 +641,18 @@ impl<'s> Checker<'s> {
             InstructionKind::Expose(ports) => {
                 for p in ports {
                     let (num, proto) = p.value.split_once('/').unwrap_or((&p.value, "tcp"));
-                    let ok = ["tcp", "udp", "sctp"].contains(&proto)
-                        && values::check_port(num).is_ok()
-                        && !num.contains(':');
-                    if !ok {
+                    let reason = if num.contains(':') {
+                        Some("`expose` takes a container port, not a mapping".to_string())
+                    } else if !["tcp", "udp", "sctp"].contains(&proto) {
+                        Some(format!("unknown protocol `{proto}` (tcp, udp or sctp)"))
+                    } else {
+                        values::check_port(num).err()
+                    };
+                    if let Some(reason) = reason {
                         self.push(Error::InvalidPort {
                             value: p.value.clone(),
                             span: p.span,
-                            reason: "`expose` takes a container port, optionally `/tcp` or `/udp`".into(),
+                            reason,
                             help: "write e.g. `expose 8080` or `expose \"53/udp\"`; host mappings belong in a service's `port`".into(),
                         });
                     }
@@ -640,7 +711,12 @@ impl<'s> Checker<'s> {
                     value: d.value.clone(),
                     span: d.span,
                     reason,
-                    help: "write e.g. `30s`, `1m30s` or `500ms`".into(),
+                    help: match values::to_duration(&d.value) {
+                        Some(fixed) => format!(
+                            "write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`"
+                        ),
+                        None => "write e.g. `30s`, `1m30s` or `500ms`".into(),
+                    },
                 });
             }
         }
@@ -656,69 +732,25 @@ impl<'s> Checker<'s> {
     }
 
     fn stage_cycles(&mut self) {
-        // A graph of stages alone, edge weights the span of the reference.
-        let mut g: DiGraph<usize, SourceSpan> = DiGraph::new();
-        let nodes: Vec<NodeIndex> = (0..self.spec.stages.len()).map(|i| g.add_node(i)).collect();
-        for e in self.graph.graph.edge_references() {
-            if let (Vertex::Stage(a), Vertex::Stage(b)) =
-                (&self.graph.graph[e.source()], &self.graph.graph[e.target()])
-            {
-                g.add_edge(nodes[*a], nodes[*b], e.weight().1);
-            }
-        }
-        let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
-            .into_iter()
-            .map(|c| {
-                let mut v: Vec<usize> = c.into_iter().map(|n| g[n]).collect();
-                v.sort();
-                v
-            })
-            .filter(|c| c.len() > 1 || g.contains_edge(nodes[c[0]], nodes[c[0]]))
-            .collect();
-        sccs.sort();
-        for scc in sccs {
-            let members: HashSet<usize> = scc.iter().copied().collect();
-            // Walk the cycle from its first stage in spec order, taking the first edge in
-            // spec order that stays in the component and has not been walked.
-            let mut path = vec![scc[0]];
-            let mut edges = Vec::new();
-            let mut current = scc[0];
-            loop {
-                let mut next: Vec<(usize, SourceSpan)> = g
-                    .edges(nodes[current])
-                    .map(|e| (g[e.target()], *e.weight()))
-                    .filter(|(t, _)| members.contains(t))
-                    .collect();
-                next.sort_by_key(|(_, span)| span.offset());
-                let Some((target, span)) = next
-                    .into_iter()
-                    .find(|(t, _)| *t == scc[0] || !path.contains(t))
-                else {
-                    break;
-                };
-                let (a, b) = (
-                    &self.spec.stages[current].name.value,
-                    &self.spec.stages[target].name.value,
-                );
-                edges.push(LabeledSpan::new_with_span(
-                    Some(format!("`{a}` depends on `{b}` here")),
-                    span,
-                ));
-                path.push(target);
-                current = target;
-                if target == scc[0] {
-                    break;
-                }
-            }
-            let names: Vec<&str> = path
-                .iter()
-                .map(|i| self.spec.stages[*i].name.as_str())
-                .collect();
+        let spec = self.spec;
+        let cycles = find_cycles(&self.graph, spec.stages.len(), |v| match v {
+            Vertex::Stage(i) => Some(*i),
+            _ => None,
+        });
+        let name = |i: usize| spec.stages[i].name.as_str();
+        for (path, edges) in cycles {
+            let path: Vec<&str> = path.into_iter().map(name).collect();
             self.push(Error::Cycle {
                 kind: "stages".into(),
                 kind_one: "stage".into(),
-                path: names.join(" → "),
-                edges,
+                path: path.join(" → "),
+                edges: edges
+                    .into_iter()
+                    .map(|(a, b, span)| {
+                        let label = format!("`{}` depends on `{}` here", name(a), name(b));
+                        LabeledSpan::new_with_span(Some(label), span)
+                    })
+                    .collect(),
             });
         }
     }
@@ -739,6 +771,7 @@ impl<'s> Checker<'s> {
                 None => {
                     let all = spec.stages.iter().map(|s| s.name.as_str()).collect();
                     self.unknown("stage", &image.stage, all, "");
+                    self.unresolved_stage = true;
                 }
             }
             let variants: Vec<usize> = match &image.variants {
@@ -769,7 +802,10 @@ impl<'s> Checker<'s> {
                         value: repo.value.clone(),
                         span: repo.span,
                         reason,
-                        help: "repositories are lowercase, e.g. `runpod-comfyui-custom`".into(),
+                        help: lowercase_help(
+                            &repo.value,
+                            "repositories are lowercase, e.g. `runpod-comfyui-custom`",
+                        ),
                     });
                 }
             }
@@ -797,33 +833,70 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Every `$ARG` in a `from=` reached by building `target` in variant `v` needs a value.
+    /// Every `$ARG` in a `from=` reached by building `target` in variant `v` needs a value;
+    /// the ones without are collected per stage and reported by [`Self::undefined_args`].
     fn build_args(&mut self, target: usize, v: usize) {
         let variant = &self.spec.variants[v];
         for s in reachable_stages(&self.graph, target) {
             let from = &self.spec.stages[s].from;
-            let Some(arg) = arg_reference(&from.value) else {
+            // A malformed `$NAME` has its own error.
+            let Some(arg) = arg_reference(&from.value).filter(|a| values::is_variable_name(a))
+            else {
                 continue;
             };
             let declared = self.spec.args.iter().any(|a| a.name.value == arg)
                 || variant.args.iter().any(|a| a.name.value == arg);
-            let reported = self.problems.iter().any(|p| matches!(p, Error::UndefinedArg { span, name, .. } if *span == from.span && name == arg));
-            if !declared && !reported {
-                let help = if variant.implicit {
-                    format!("declare it at the top level: `arg {arg} \"python:3.12-slim\"`")
-                } else {
-                    format!(
-                        "add `arg {arg} \"...\"` to `variant {}`, or a default at the top level: `arg {arg} \"...\"`",
-                        variant.name.value
-                    )
-                };
-                self.push(Error::UndefinedArg {
-                    name: arg.into(),
-                    variant: variant.name.value.clone(),
-                    span: from.span,
-                    help,
-                });
+            if declared {
+                continue;
             }
+            match self.undefined.iter_mut().find(|(stage, _)| *stage == s) {
+                Some((_, variants)) if !variants.contains(&v) => variants.push(v),
+                Some(_) => {}
+                None => self.undefined.push((s, vec![v])),
+            }
+        }
+    }
+
+    /// One error per `from="$ARG"` that lacks a value, naming every variant concerned.
+    fn undefined_args(&mut self) {
+        let spec = self.spec;
+        for (s, mut variants) in std::mem::take(&mut self.undefined) {
+            variants.sort();
+            let from = &spec.stages[s].from;
+            let Some(arg) = arg_reference(&from.value) else {
+                continue;
+            };
+            let names: Vec<String> = variants
+                .iter()
+                .map(|v| format!("`{}`", spec.variants[*v].name.value))
+                .collect();
+            let names = match names.as_slice() {
+                [one] => one.clone(),
+                [init @ .., last] => format!("{} and {last}", init.join(", ")),
+                [] => continue,
+            };
+            let implicit = spec.variants.iter().all(|v| v.implicit);
+            let (context, help) = if implicit {
+                (
+                    format!("(no `arg {arg}` declares one)"),
+                    format!("declare it at the top level: `arg {arg} \"python:3.12-slim\"`"),
+                )
+            } else {
+                let each = if variants.len() == 1 { "" } else { "each of " };
+                let plural = if variants.len() == 1 { "" } else { "s" };
+                (
+                    format!("for variant{plural} {names}"),
+                    format!(
+                        "add `arg {arg} \"...\"` to {each}variant{plural} {names}, or give it a default at the top level: `arg {arg} \"...\"`"
+                    ),
+                )
+            };
+            self.push(Error::UndefinedArg {
+                name: arg.into(),
+                context,
+                span: from.span,
+                help,
+            });
         }
     }
 
@@ -902,23 +975,22 @@ impl<'s> Checker<'s> {
             }
             let sample = crate::plan::TagValues::sample(&spec.project.version.value);
             let base = crate::plan::render_tag(&pieces, &sample);
-            for &v in variants {
+            'variants: for &v in variants {
+                let variant = &spec.variants[v];
+                // A bad tag prefix or suffix has its own error.
+                if !affixes_are_valid(variant) {
+                    continue;
+                }
                 for tag in crate::plan::variant_tags(spec, image, v, &base) {
                     if let Err(reason) = values::check_tag(&tag) {
-                        let variant = &spec.variants[v];
                         let help = if tag.len() > 128 {
                             "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
-                        } else if variant.tag_prefix.as_ref().is_some_and(|p| {
-                            tag.starts_with(&p.value)
-                                && !p.value.is_empty()
-                                && values::check_tag(&base).is_ok()
-                        }) {
-                            format!(
-                                "the prefix of variant `{}` makes the tag invalid",
-                                variant.name.value
-                            )
                         } else {
-                            "tags hold letters, digits, `_`, `.` and `-`, start with a letter, digit or `_`, and are at most 128 characters".to_string()
+                            let fixed = values::to_tag_text(&t.value);
+                            format!(
+                                "write e.g. `tag \"{}\"`; tags hold letters, digits, `_`, `.` and `-`, and start with a letter, digit or `_`",
+                                if fixed.is_empty() { "latest" } else { &fixed }
+                            )
                         };
                         self.push(Error::InvalidTag {
                             template: t.value.clone(),
@@ -927,19 +999,30 @@ impl<'s> Checker<'s> {
                             reason,
                             help,
                         });
-                        break;
+                        // One report per rule, not one per variant.
+                        break 'variants;
                     }
                     match produced.get(&tag) {
-                        Some((other, _)) if *other != v => {
+                        // Two variants of one name are reported as declared twice.
+                        Some((other, first))
+                            if *other != v
+                                && spec.variants[*other].name.value != variant.name.value =>
+                        {
                             self.push(Error::TagCollision {
                                 tag: tag.clone(),
                                 image: image.name.value.clone(),
                                 first_variant: spec.variants[*other].name.value.clone(),
-                                second_variant: spec.variants[v].name.value.clone(),
+                                second_variant: variant.name.value.clone(),
+                                first: (*first != t.span).then_some(*first),
                                 span: t.span,
+                                help: format!(
+                                    "give the variants different tag affixes, e.g. `variant {} tag-prefix=\"{}-\"`",
+                                    variant.name.value, variant.name.value
+                                ),
                             });
                         }
-                        _ => {
+                        Some(_) => {}
+                        None => {
                             produced.insert(tag, (v, t.span));
                         }
                     }
@@ -961,8 +1044,10 @@ impl<'s> Checker<'s> {
                         value: value.value.clone(),
                         span: value.span,
                         reason,
-                        help: "write a spec image name or a reference like `postgres:16-alpine`"
-                            .into(),
+                        help: reference_help(
+                            &value.value,
+                            "write a spec image name or a reference like `postgres:16-alpine`",
+                        ),
                     });
                     Err(())
                 }
@@ -996,14 +1081,16 @@ impl<'s> Checker<'s> {
                         .iter()
                         .map(|b| self.spec.variants[*b].name.as_str())
                         .collect();
+                    let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                     self.push(Error::VariantNotBuilt {
                         image: image.name.value.clone(),
                         variant: v.value.clone(),
                         span: v.span,
-                        help: suggest(
-                            &format!("variants of `{}`", image.name.value),
-                            &v.value,
-                            names,
+                        help: format!(
+                            "add `{}` to the `variants=` of image `{}`, or use one it is built in: {}",
+                            v.value,
+                            image.name.value,
+                            list.join(", ")
                         ),
                     });
                     return None;
@@ -1122,56 +1209,25 @@ impl<'s> Checker<'s> {
     }
 
     fn service_cycles(&mut self) {
-        let mut g: DiGraph<usize, SourceSpan> = DiGraph::new();
-        let nodes: Vec<NodeIndex> = (0..self.spec.services.len())
-            .map(|i| g.add_node(i))
-            .collect();
-        for e in self.graph.graph.edge_references() {
-            if let (Vertex::Service(a), Vertex::Service(b)) =
-                (&self.graph.graph[e.source()], &self.graph.graph[e.target()])
-            {
-                g.add_edge(nodes[*a], nodes[*b], e.weight().1);
-            }
-        }
-        let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
-            .into_iter()
-            .map(|c| {
-                let mut v: Vec<usize> = c.into_iter().map(|n| g[n]).collect();
-                v.sort();
-                v
-            })
-            .filter(|c| c.len() > 1 || g.contains_edge(nodes[c[0]], nodes[c[0]]))
-            .collect();
-        sccs.sort();
-        for scc in sccs {
-            let members: HashSet<usize> = scc.iter().copied().collect();
-            let mut edges: Vec<(usize, LabeledSpan)> = g
-                .edge_references()
-                .filter(|e| members.contains(&g[e.source()]) && members.contains(&g[e.target()]))
-                .map(|e| {
-                    let (a, b) = (
-                        &self.spec.services[g[e.source()]].name.value,
-                        &self.spec.services[g[e.target()]].name.value,
-                    );
-                    (
-                        e.weight().offset(),
-                        LabeledSpan::new_with_span(
-                            Some(format!("`{a}` waits for `{b}`")),
-                            *e.weight(),
-                        ),
-                    )
-                })
-                .collect();
-            edges.sort_by_key(|(o, _)| *o);
-            let names: Vec<&str> = scc
-                .iter()
-                .map(|i| self.spec.services[*i].name.as_str())
-                .collect();
+        let spec = self.spec;
+        let cycles = find_cycles(&self.graph, spec.services.len(), |v| match v {
+            Vertex::Service(i) => Some(*i),
+            _ => None,
+        });
+        let name = |i: usize| spec.services[i].name.as_str();
+        for (path, edges) in cycles {
+            let path: Vec<&str> = path.into_iter().map(name).collect();
             self.push(Error::Cycle {
                 kind: "services".into(),
                 kind_one: "service".into(),
-                path: names.join(", "),
-                edges: edges.into_iter().map(|(_, l)| l).collect(),
+                path: path.join(" → "),
+                edges: edges
+                    .into_iter()
+                    .map(|(a, b, span)| {
+                        let label = format!("`{}` waits for `{}`", name(a), name(b));
+                        LabeledSpan::new_with_span(Some(label), span)
+                    })
+                    .collect(),
             });
         }
     }
@@ -1336,7 +1392,10 @@ impl<'s> Checker<'s> {
                         value: push.repository.value.clone(),
                         span: push.repository.span,
                         reason,
-                        help: "e.g. `repository=\"sd-on-eks/charts\"`".into(),
+                        help: lowercase_help(
+                            &push.repository.value,
+                            "write e.g. `repository=\"sd-on-eks/charts\"`",
+                        ),
                     });
                 }
             }
@@ -1368,9 +1427,15 @@ impl<'s> Checker<'s> {
                 used.extend(reachable_stages(&self.graph, t));
             }
         }
+        // A misspelt stage name already has an error; the stage it meant is not "unused".
+        if self.unresolved_stage {
+            return;
+        }
         // With no images at all, every stage is "unused": say so once per stage anyway.
         for (i, s) in self.spec.stages.iter().enumerate() {
-            if !used.contains(&i) {
+            // A second stage of one name has its own error (declared twice).
+            let duplicate = self.stage_index(&s.name.value) != Some(i);
+            if !used.contains(&i) && !duplicate {
                 self.push(Error::UnusedStage {
                     name: s.name.value.clone(),
                     span: s.name.span,
@@ -1378,6 +1443,114 @@ impl<'s> Checker<'s> {
             }
         }
     }
+}
+
+/// A dependency cycle: a closed walk through it (vertex numbers, first and last the same)
+/// and every edge inside it as `(from, to, span)`, in source order.
+type Cycle = (Vec<usize>, Vec<(usize, usize, SourceSpan)>);
+
+/// The cycles among the vertices `index` numbers `0..count`, in spec order. The walk of
+/// each is a shortest one from its first member in spec order back to it.
+fn find_cycles(
+    graph: &SpecGraph,
+    count: usize,
+    index: impl Fn(&Vertex) -> Option<usize>,
+) -> Vec<Cycle> {
+    let mut g: DiGraph<usize, SourceSpan> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..count).map(|i| g.add_node(i)).collect();
+    for e in graph.graph.edge_references() {
+        let ends = (
+            index(&graph.graph[e.source()]),
+            index(&graph.graph[e.target()]),
+        );
+        if let (Some(a), Some(b)) = ends {
+            g.add_edge(nodes[a], nodes[b], e.weight().1);
+        }
+    }
+    let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+        .into_iter()
+        .map(|c| {
+            let mut v: Vec<usize> = c.into_iter().map(|n| g[n]).collect();
+            v.sort();
+            v
+        })
+        .filter(|c| c.len() > 1 || g.contains_edge(nodes[c[0]], nodes[c[0]]))
+        .collect();
+    sccs.sort();
+    sccs.into_iter()
+        .map(|scc| {
+            let members: HashSet<usize> = scc.iter().copied().collect();
+            let mut edges: Vec<(usize, usize, SourceSpan)> = g
+                .edge_references()
+                .map(|e| (g[e.source()], g[e.target()], *e.weight()))
+                .filter(|(a, b, _)| members.contains(a) && members.contains(b))
+                .collect();
+            edges.sort_by_key(|(_, _, span)| span.offset());
+            // Breadth-first from the first member, edges in source order, until an edge
+            // leads back to it.
+            let start = scc[0];
+            let mut parent: HashMap<usize, usize> = HashMap::new();
+            let mut queue = std::collections::VecDeque::from([start]);
+            let mut last = start;
+            'search: while let Some(n) = queue.pop_front() {
+                for &(a, b, _) in edges.iter().filter(|(a, _, _)| *a == n) {
+                    if b == start {
+                        last = a;
+                        break 'search;
+                    }
+                    if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(b) {
+                        slot.insert(a);
+                        queue.push_back(b);
+                    }
+                }
+            }
+            // Back from the last vertex to `start` through the parents, then reversed.
+            let mut back = Vec::new();
+            let mut n = last;
+            while n != start {
+                back.push(n);
+                n = parent[&n];
+            }
+            let mut walk = vec![start];
+            walk.extend(back.into_iter().rev());
+            walk.push(start);
+            (walk, edges)
+        })
+        .collect()
+}
+
+/// Help for an invalid image reference: its lowercase spelling when that is valid.
+fn reference_help(value: &str, otherwise: &str) -> String {
+    let fixed = values::lowercase_reference(value);
+    if fixed != value && values::check_image_reference(&fixed).is_ok() {
+        format!("image names are lowercase: write `{fixed}`")
+    } else {
+        otherwise.to_string()
+    }
+}
+
+/// Help for an invalid repository path: its lowercase spelling when that is valid.
+fn lowercase_help(value: &str, otherwise: &str) -> String {
+    let lower = value.to_ascii_lowercase();
+    if lower != value && values::check_repository_path(&lower).is_ok() {
+        format!("repository paths are lowercase: write `{lower}`")
+    } else {
+        otherwise.to_string()
+    }
+}
+
+/// True when the variant's tag prefix and suffix can be part of a tag (else `variants`
+/// reports them).
+fn affixes_are_valid(v: &Variant) -> bool {
+    let chars_ok = |a: &Text| {
+        a.value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
+    v.tag_prefix
+        .as_ref()
+        .is_none_or(|p| chars_ok(p) && !p.value.starts_with(['.', '-']))
+        && v.tag_suffix.as_ref().is_none_or(chars_ok)
 }
 
 /// `$NAME` or `${NAME}` at the start of a `from=` value: the argument's name.

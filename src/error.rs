@@ -200,11 +200,12 @@ pub enum Error {
     },
 
     /// `from="$NAME"` with no value for some variant: `stage s from="$BASE"` with no `arg BASE`
-    #[error("build argument `{name}` has no value for variant `{variant}`")]
+    #[error("build argument `{name}` has no value {context}")]
     #[diagnostic(code(specc::check::undefined_arg))]
     UndefinedArg {
         name: String,
-        variant: String,
+        /// "for variant `gpu`", "for variants `cpu` and `gpu`", or why there is none.
+        context: String,
         #[label("`${name}` is used here")]
         span: SourceSpan,
         #[help]
@@ -268,17 +269,19 @@ pub enum Error {
     #[error(
         "tag `{tag}` of image `{image}` is produced by both variant `{first_variant}` and variant `{second_variant}`"
     )]
-    #[diagnostic(
-        code(specc::check::tag_collision),
-        help("give the variants different `tag-prefix` or `tag-suffix` values")
-    )]
+    #[diagnostic(code(specc::check::tag_collision))]
     TagCollision {
         tag: String,
         image: String,
         first_variant: String,
         second_variant: String,
-        #[label("this rule")]
+        /// The rule that produced the tag first, when it is another rule.
+        #[label("`{first_variant}` gets `{tag}` from this rule")]
+        first: Option<SourceSpan>,
+        #[label("`{second_variant}` gets `{tag}` here too")]
         span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     /// A version that tag rules cannot split: `project app version="latest"` with `tag "{{major}}"`
@@ -576,6 +579,16 @@ pub fn suggest<'a>(
             format!("{title}: {}", list.join(", "))
         }
     }
+}
+
+/// Orders problems as they appear in the spec (by their first label), keeping the order of
+/// problems found at one place.
+pub fn sort_by_position(errors: &mut [Error]) {
+    errors.sort_by_key(|e| {
+        e.labels()
+            .and_then(|labels| labels.map(|l| l.offset()).min())
+            .unwrap_or(usize::MAX)
+    });
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.

@@ -34,6 +34,26 @@ pub fn check_name(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The nearest valid spec name, for help texts: `Build_Stage` gives `build_stage`.
+pub fn to_name(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c) {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_start_matches(['-', '_', '.']);
+    let out: String = out.chars().take(63).collect();
+    if out.is_empty() {
+        "my-name".into()
+    } else {
+        out
+    }
+}
+
 /// A shell variable / build argument name: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_variable_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -239,6 +259,48 @@ pub fn check_image_reference(s: &str) -> Result<(), String> {
     check_repository_path(&path)
 }
 
+/// An image reference with its name (not its tag or digest) in lowercase, for help texts.
+pub fn lowercase_reference(s: &str) -> String {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let name_end = rest[last_slash..]
+        .rfind(':')
+        .map_or(rest.len(), |i| last_slash + i);
+    let mut out = rest[..name_end].to_ascii_lowercase();
+    out.push_str(&rest[name_end..]);
+    if let Some(d) = digest {
+        out.push('@');
+        out.push_str(d);
+    }
+    out
+}
+
+/// A likely meant duration, for help texts: `30 seconds` gives `30s`, `10` gives `10s`.
+pub fn to_duration(s: &str) -> Option<String> {
+    let mut out = String::new();
+    for word in s.split_whitespace() {
+        let digits = word
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(word.len());
+        let (number, unit) = word.split_at(digits);
+        out.push_str(number);
+        out.push_str(match unit {
+            "sec" | "secs" | "second" | "seconds" => "s",
+            "min" | "mins" | "minute" | "minutes" => "m",
+            "hr" | "hrs" | "hour" | "hours" => "h",
+            other => other,
+        });
+    }
+    // A bare number at the end means seconds.
+    if out.ends_with(|c: char| c.is_ascii_digit()) {
+        out.push('s');
+    }
+    (out != s && check_duration(&out).is_ok()).then_some(out)
+}
+
 /// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 pub fn check_tag(t: &str) -> Result<(), String> {
     if t.is_empty() {
@@ -262,6 +324,31 @@ pub fn check_tag(t: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The nearest valid tag text, for help texts: other characters become `-`, and leading
+/// `.` and `-` are dropped; `{{...}}` placeholders are kept.
+pub fn to_tag_text(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("{{") {
+            if let Some(close) = after.find("}}") {
+                out.push_str(&rest[..close + 4]);
+                rest = &after[close + 2..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or('-');
+        let ok = c.is_ascii_alphanumeric() || "_.-".contains(c);
+        if ok {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.trim_start_matches(['.', '-']).to_string()
 }
 
 /// A placeholder a tag template can use.
@@ -590,6 +677,25 @@ pub fn check_relative_path(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The nearest path inside the repository, for help texts: `../x` gives `x`, `/tmp/x`
+/// gives `tmp/x`.
+pub fn to_relative_path(s: &str) -> String {
+    // A Windows drive (`C:`); byte 1 being `:` means byte 0 is a whole character.
+    let s = match s.as_bytes().get(1) {
+        Some(b':') => &s[2..],
+        _ => s,
+    };
+    let parts: Vec<&str> = s
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".." && *p != "." && !p.contains('\0'))
+        .collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,7 +755,7 @@ mod tests {
             "0:80",
             "70000",
             "80/xdp",
-            "3000-3005:3000",
+            "3000-3005:3001-3002",
             "a:80",
             "::80",
         ] {

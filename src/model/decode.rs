@@ -12,6 +12,7 @@ use miette::SourceSpan;
 use super::reader::{Errors, Reader};
 use super::*;
 use crate::error::{Error, suggest};
+use crate::values::to_name;
 
 const TOP_LEVEL: &[&str] = &[
     "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
@@ -47,7 +48,8 @@ pub fn decode(doc: &KdlDocument, src: &str) -> Result<Spec, (Option<Spec>, Vec<E
         errors: &errors,
     };
     let spec = d.document(doc);
-    let errors = errors.into_inner();
+    let mut errors = errors.into_inner();
+    crate::error::sort_by_position(&mut errors);
     if errors.is_empty() {
         if let Some(spec) = spec {
             return Ok(spec);
@@ -96,7 +98,10 @@ impl<'a> Decoder<'a> {
                 name: name.value.clone(),
                 span: name.span,
                 reason: reason.to_string(),
-                help: "names use lowercase letters, digits, `-`, `_` and `.`, and start with a letter or digit".into(),
+                help: format!(
+                    "write e.g. `{}`: names use lowercase letters, digits, `-`, `_` and `.`, and start with a letter or digit",
+                    to_name(&name.value)
+                ),
             });
         }
         Some(name)
@@ -1141,7 +1146,9 @@ impl<'a> Decoder<'a> {
                 _ => self.unknown_node(child, "in `workflow`", CHILDREN),
             }
         }
-        if triggers.is_empty() {
+        // An `on` node that failed to decode has reported its own problem already.
+        let has_on = r.children().iter().any(|c| c.name().value() == "on");
+        if triggers.is_empty() && !has_on {
             self.push(Error::MissingValue {
                 node: "workflow".into(),
                 what: "a trigger".into(),

@@ -212,8 +212,11 @@ impl<'a> Reader<'a> {
             })
     }
 
+    /// True when the node itself gives property `key` (a guessed typo does not count).
     pub fn has_prop(&self, key: &str) -> bool {
-        self.prop_entry(key).is_some()
+        self.props
+            .iter()
+            .any(|e| e.name().map(|n| n.value()) == Some(key))
     }
 
     /// All properties, in order, as `(name, value)` texts; for nodes whose keys are free.

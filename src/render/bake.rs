@@ -51,6 +51,8 @@ struct Target {
     args: Vec<Entry>,
     labels: Vec<Entry>,
     tag_exprs: Vec<String>,
+    /// Tags of a branch push, when the image has branch rules (chosen by `SPECC_EVENT`).
+    branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
 }
@@ -109,27 +111,30 @@ pub fn render(
     let mut owner = false;
     let mut targets = Vec::new();
     for (ii, image) in spec.images.iter().enumerate() {
-        // Tag rules a release build applies, as HCL string insides.
-        let mut bases: Vec<String> = Vec::new();
-        for rule in image
-            .tags
+        let release_bases = rule_bases(image, TagWhen::Release, &mut used);
+        // Branch tags only where the image has rules for branch pushes.
+        let branch_bases = if image.tags.iter().any(|r| r.when.value == TagWhen::Branch) {
+            used.insert("SPECC_EVENT");
+            rule_bases(image, TagWhen::Branch, &mut used)
+        } else {
+            Vec::new()
+        };
+        let registries: Vec<&Registry> = image
+            .registries
             .iter()
-            .filter(|r| r.when.value != TagWhen::Branch)
-        {
-            let Ok(pieces) = values::parse_tag_template(&rule.template.value) else {
-                continue;
-            };
-            let text: String = pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Literal(s) => hcl_literal(s),
-                    Piece::Placeholder(ph) => {
-                        used.insert(variable(*ph));
-                        format!("${{{}}}", variable(*ph))
+            .filter_map(|n| spec.registries.iter().find(|r| r.name.value == n.value))
+            .collect();
+        for r in &registries {
+            match (&r.namespace, &r.namespace_secret) {
+                (Some(_), _) => {}
+                (None, Some(s)) => {
+                    if !secrets.contains(&s.value) {
+                        secrets.push(s.value.clone());
                     }
-                })
-                .collect();
-            bases.push(text);
+                    owner = true;
+                }
+                (None, None) => owner = true,
+            }
         }
         for v in image_variants(spec, image) {
             let Some(planned) = plan
@@ -142,38 +147,8 @@ pub fn render(
             let Some(dockerfile) = dockerfiles.by_target.get(&(ii, v)) else {
                 continue;
             };
-            let mut tags: Vec<String> = Vec::new();
-            for base in &bases {
-                tags.extend(variant_tags(spec, image, v, base));
-            }
-            let mut tag_exprs = Vec::new();
-            let registries: Vec<&Registry> = image
-                .registries
-                .iter()
-                .filter_map(|n| spec.registries.iter().find(|r| r.name.value == n.value))
-                .collect();
-            for r in &registries {
-                match (&r.namespace, &r.namespace_secret) {
-                    (Some(_), _) => {}
-                    (None, Some(s)) => {
-                        if !secrets.contains(&s.value) {
-                            secrets.push(s.value.clone());
-                        }
-                        owner = true;
-                    }
-                    (None, None) => owner = true,
-                }
-                for t in &tags {
-                    let expr = format!("\"{}:{t}\"", repository(r, image));
-                    if !tag_exprs.contains(&expr) {
-                        tag_exprs.push(expr);
-                    }
-                }
-            }
-            if registries.is_empty() {
-                let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
-                tag_exprs.extend(tags.iter().map(|t| format!("\"{repo}:{t}\"")));
-            }
+            let tag_exprs = tag_exprs(spec, image, v, &registries, &release_bases);
+            let branch_tag_exprs = tag_exprs_for_branch(spec, image, v, &registries, &branch_bases);
             let mut args: Vec<Entry> = planned
                 .args
                 .iter()
@@ -241,6 +216,7 @@ pub fn render(
                 args,
                 labels,
                 tag_exprs,
+                branch_tag_exprs,
                 cache_from,
                 cache_to,
             });
@@ -262,6 +238,8 @@ pub fn render(
         ("VERSION_MINOR", version.as_ref().map(|v| v.minor.clone())),
         ("VERSION_PATCH", version.as_ref().map(|v| v.patch.clone())),
         ("GIT_SHA", Some("0000000".into())),
+        ("GIT_BRANCH", Some("main".into())),
+        ("SPECC_EVENT", Some("release".into())),
     ] {
         if used.contains(name) {
             variables.push(Variable {
@@ -347,4 +325,76 @@ fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
     groups
         .retain(|g| !g.targets.is_empty() && !all.contains(&g.name) && seen.insert(g.name.clone()));
     groups
+}
+
+/// The image's tag rules that apply on `event` (and `always`), as HCL string insides.
+fn rule_bases(image: &Image, event: TagWhen, used: &mut BTreeSet<&'static str>) -> Vec<String> {
+    let mut bases = Vec::new();
+    for rule in image
+        .tags
+        .iter()
+        .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
+    {
+        let Ok(pieces) = values::parse_tag_template(&rule.template.value) else {
+            continue;
+        };
+        let text: String = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Literal(s) => hcl_literal(s),
+                Piece::Placeholder(ph) => {
+                    used.insert(variable(*ph));
+                    format!("${{{}}}", variable(*ph))
+                }
+            })
+            .collect();
+        bases.push(text);
+    }
+    bases
+}
+
+/// Full tag references (quoted HCL strings) of variant `v` for every registry.
+fn tag_exprs(
+    spec: &Spec,
+    image: &Image,
+    v: usize,
+    registries: &[&Registry],
+    bases: &[String],
+) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for base in bases {
+        tags.extend(variant_tags(spec, image, v, base));
+    }
+    let mut exprs = Vec::new();
+    for r in registries {
+        for t in &tags {
+            let expr = format!("\"{}:{t}\"", repository(r, image));
+            if !exprs.contains(&expr) {
+                exprs.push(expr);
+            }
+        }
+    }
+    if registries.is_empty() {
+        let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
+        for t in &tags {
+            let expr = format!("\"{repo}:{t}\"");
+            if !exprs.contains(&expr) {
+                exprs.push(expr);
+            }
+        }
+    }
+    exprs
+}
+
+fn tag_exprs_for_branch(
+    spec: &Spec,
+    image: &Image,
+    v: usize,
+    registries: &[&Registry],
+    bases: &[String],
+) -> Vec<String> {
+    if bases.is_empty() {
+        return Vec::new();
+    }
+    tag_exprs(spec, image, v, registries, bases)
 }

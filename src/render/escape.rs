@@ -34,6 +34,12 @@ pub fn compose(s: &str) -> String {
     yaml(&s.replace('$', "$$"))
 }
 
+/// A YAML scalar in a GitHub Actions workflow: GitHub evaluates `${{ ... }}` in almost
+/// every field, so a literal `${{` is written as the expression `${{ '${{' }}`.
+pub fn gha(s: &str) -> String {
+    yaml(&s.replace("${{", "${{ '${{' }}"))
+}
+
 /// An HCL quoted string; `${` and `%{` would start interpolation, so they are doubled.
 pub fn hcl(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

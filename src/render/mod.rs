@@ -11,7 +11,9 @@ mod compose;
 mod dockerfile;
 mod dockerignore;
 pub mod escape;
+mod helm;
 mod verify;
+mod workflow;
 
 use std::sync::OnceLock;
 
@@ -47,10 +49,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("bake", include_str!("../../templates/docker-bake.hcl.hbs")),
     ("compose", include_str!("../../templates/compose.yaml.hbs")),
+    ("workflow", include_str!("../../templates/workflow.yml.hbs")),
+    ("values", include_str!("../../templates/values.yaml.hbs")),
 ];
 
 handlebars_helper!(yaml_helper: |s: str| escape::yaml(s));
 handlebars_helper!(compose_helper: |s: str| escape::compose(s));
+handlebars_helper!(gha_helper: |s: str| escape::gha(s));
 handlebars_helper!(hcl_helper: |s: str| escape::hcl(s));
 handlebars_helper!(json_helper: |s: str| escape::json(s));
 
@@ -64,6 +69,7 @@ fn registry() -> &'static Handlebars<'static> {
         h.register_helper("yaml", Box::new(yaml_helper));
         h.register_helper("compose", Box::new(compose_helper));
         h.register_helper("hcl", Box::new(hcl_helper));
+        h.register_helper("gha", Box::new(gha_helper));
         h.register_helper("json", Box::new(json_helper));
         for (name, text) in TEMPLATES {
             h.register_template_string(name, *text)
@@ -127,6 +133,8 @@ pub fn render(
             &mut errors,
         ));
     }
+    outputs.extend(workflow::render(checked, plan, options, &mut errors));
+    outputs.extend(helm::render(checked, plan, options, &mut errors));
     for out in &outputs {
         if let Err(e) = verify::verify(out) {
             errors.push(e);

@@ -1,0 +1,387 @@
+//! Checked spec and plan in, `values.yaml` and `values.schema.json` per `chart` out.
+//!
+//! Values follow `helm create` conventions (`image.repository/tag/pullPolicy`,
+//! `imagePullSecrets`, `resources`, `nodeSelector`, `tolerations`, `affinity`) plus
+//! `modelsRuntime` entries. Both files come from one ordered tree, so the schema always
+//! matches the values; it refuses unknown keys, so a typo in an override fails `helm lint`.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::workflow::chart_dir;
+use super::{RenderOptions, Rendered, escape, header, join, render_template};
+use crate::check::Checked;
+use crate::error::Error;
+use crate::model::{Chart, GpuCount, Spec};
+use crate::plan::{Plan, default_variant, image_variants, target_name};
+
+/// A values node; `Free` maps accept any key in the schema.
+#[derive(Debug, Clone)]
+enum Node {
+    Str(String),
+    Int(u32),
+    Map(Vec<(String, Node)>),
+    Free(Vec<(String, Node)>),
+    List(Vec<Node>),
+}
+
+#[derive(Serialize)]
+struct Context {
+    header: Vec<String>,
+    chart: String,
+    body: String,
+}
+
+fn key(k: &str) -> String {
+    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+    if plain {
+        k.to_string()
+    } else {
+        escape::yaml(k)
+    }
+}
+
+/// Block-style YAML for `node` at `indent` spaces.
+fn emit(node: &Node, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match node {
+        Node::Map(entries) | Node::Free(entries) => {
+            for (k, v) in entries {
+                out.push_str(&format!("{pad}{}:", key(k)));
+                inline_or_block(v, indent, out);
+            }
+        }
+        Node::List(items) => {
+            for item in items {
+                match item {
+                    Node::Map(entries) | Node::Free(entries) if !entries.is_empty() => {
+                        // The first key shares the dash's line.
+                        let mut block = String::new();
+                        emit(item, indent + 2, &mut block);
+                        out.push_str(&format!("{pad}- {}", &block[indent + 2..]));
+                        let _ = entries;
+                    }
+                    _ => {
+                        out.push_str(&format!("{pad}-"));
+                        inline_or_block(item, indent, out);
+                    }
+                }
+            }
+        }
+        scalar => out.push_str(&format!("{pad}{}\n", scalar_text(scalar))),
+    }
+}
+
+fn scalar_text(node: &Node) -> String {
+    match node {
+        Node::Str(s) => escape::yaml(s),
+        Node::Int(i) => i.to_string(),
+        Node::Map(e) | Node::Free(e) if e.is_empty() => "{}".into(),
+        Node::List(l) if l.is_empty() => "[]".into(),
+        _ => String::new(),
+    }
+}
+
+fn inline_or_block(v: &Node, indent: usize, out: &mut String) {
+    let text = scalar_text(v);
+    if !text.is_empty() {
+        out.push_str(&format!(" {text}\n"));
+    } else {
+        out.push('\n');
+        emit(v, indent + 2, out);
+    }
+}
+
+/// The JSON schema of `node`.
+fn schema(node: &Node) -> Value {
+    match node {
+        Node::Str(_) => json!({ "type": "string" }),
+        Node::Int(_) => json!({ "type": ["integer", "string"] }),
+        Node::Map(entries) => {
+            let props: Map<String, Value> = entries
+                .iter()
+                .map(|(k, v)| (k.clone(), schema(v)))
+                .collect();
+            json!({ "type": "object", "properties": props, "additionalProperties": false })
+        }
+        Node::Free(entries) => {
+            let props: Map<String, Value> = entries
+                .iter()
+                .map(|(k, v)| (k.clone(), schema(v)))
+                .collect();
+            json!({ "type": "object", "properties": props })
+        }
+        Node::List(items) => match items.first() {
+            Some(first) => json!({ "type": "array", "items": schema(first) }),
+            None => json!({ "type": "array" }),
+        },
+    }
+}
+
+/// Inserts `value` at the dotted `path` of a map, creating maps on the way.
+fn insert(entries: &mut Vec<(String, Node)>, path: &[&str], value: Node) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let pos = entries.iter().position(|(k, _)| k == first);
+    if rest.is_empty() {
+        match pos {
+            Some(i) => entries[i].1 = value,
+            None => entries.push((first.to_string(), value)),
+        }
+        return;
+    }
+    let i = match pos {
+        Some(i) => i,
+        None => {
+            entries.push((first.to_string(), Node::Map(Vec::new())));
+            entries.len() - 1
+        }
+    };
+    if let Node::Map(inner) = &mut entries[i].1 {
+        insert(inner, rest, value);
+    } else {
+        entries[i].1 = Node::Map(Vec::new());
+        if let Node::Map(inner) = &mut entries[i].1 {
+            insert(inner, rest, value);
+        }
+    }
+}
+
+/// `repository` and `tag` of image `name` (in `variant`, via `registry`) from the plan.
+fn image_ref(
+    spec: &Spec,
+    plan: &Plan,
+    name: &str,
+    variant: Option<&str>,
+    registry: Option<&str>,
+) -> Option<(String, String, Option<usize>)> {
+    let ii = spec.images.iter().position(|i| i.name.value == name)?;
+    let image = &spec.images[ii];
+    let built = image_variants(spec, image);
+    let v = match variant {
+        Some(n) => spec.variants.iter().position(|v| v.name.value == n)?,
+        None => default_variant(spec, &built)?,
+    };
+    let target = plan
+        .targets
+        .iter()
+        .find(|t| t.name == target_name(spec, image, v))?;
+    let tag = target
+        .tags
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "latest".into());
+    let repo = match registry {
+        Some(r) => target
+            .registries
+            .iter()
+            .find(|x| x.registry == r)
+            .map(|x| x.repository.clone()),
+        None => target.registries.first().map(|x| x.repository.clone()),
+    }
+    .unwrap_or_else(|| {
+        image
+            .repository
+            .as_ref()
+            .unwrap_or(&image.name)
+            .value
+            .clone()
+    });
+    Some((repo, tag, Some(v)))
+}
+
+fn values(spec: &Spec, plan: &Plan, chart: &Chart) -> Node {
+    let mut top: Vec<(String, Node)> = Vec::new();
+    let mut gpu = None;
+    for ci in &chart.images {
+        let Some((repository, tag, v)) = image_ref(
+            spec,
+            plan,
+            &ci.image.value,
+            ci.variant.as_ref().map(|t| t.as_str()),
+            ci.registry.as_ref().map(|t| t.as_str()),
+        ) else {
+            continue;
+        };
+        if gpu.is_none() {
+            gpu = v.and_then(|v| spec.variants[v].gpu.as_ref());
+        }
+        let node = Node::Map(vec![
+            ("repository".into(), Node::Str(repository)),
+            ("tag".into(), Node::Str(tag)),
+            ("pullPolicy".into(), Node::Str("IfNotPresent".into())),
+        ]);
+        let path: Vec<&str> = ci.key.value.split('.').collect();
+        insert(&mut top, &path, node);
+    }
+    top.push(("imagePullSecrets".into(), Node::List(Vec::new())));
+    let mut limits = Vec::new();
+    let mut requests = Vec::new();
+    if let Some(r) = &chart.resources {
+        for (k, v) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+            if let Some(v) = v {
+                limits.push((k.to_string(), Node::Str(v.value.clone())));
+                requests.push((k.to_string(), Node::Str(v.value.clone())));
+            }
+        }
+    }
+    if let Some(g) = gpu {
+        let resource = match g.driver.value.as_str() {
+            "amd" => "amd.com/gpu",
+            "intel" => "gpu.intel.com/i915",
+            _ => "nvidia.com/gpu",
+        };
+        // Kubernetes counts devices; "all" means one whole device per pod.
+        let count = match g.count {
+            GpuCount::All => 1,
+            GpuCount::Count(n) => n,
+        };
+        limits.push((resource.into(), Node::Int(count)));
+    }
+    let mut resources = Vec::new();
+    if !limits.is_empty() {
+        resources.push(("limits".into(), Node::Free(limits)));
+    }
+    if !requests.is_empty() {
+        resources.push(("requests".into(), Node::Free(requests)));
+    }
+    top.push(("resources".into(), Node::Free(resources)));
+    top.push((
+        "nodeSelector".into(),
+        Node::Free(
+            chart
+                .node_selector
+                .iter()
+                .map(|(k, v)| (k.value.clone(), Node::Str(v.value.clone())))
+                .collect(),
+        ),
+    ));
+    let tolerations = chart
+        .tolerations
+        .iter()
+        .map(|t| {
+            let mut e = Vec::new();
+            for (k, v) in [
+                ("key", &t.key),
+                ("operator", &t.operator),
+                ("value", &t.value),
+                ("effect", &t.effect),
+            ] {
+                if let Some(v) = v {
+                    e.push((k.to_string(), Node::Str(v.value.clone())));
+                }
+            }
+            Node::Free(e)
+        })
+        .collect();
+    top.push(("tolerations".into(), Node::List(tolerations)));
+    top.push(("affinity".into(), Node::Free(Vec::new())));
+    if !chart.runtimes.is_empty() {
+        let runtimes = chart
+            .runtimes
+            .iter()
+            .map(|r| {
+                let mut e = vec![
+                    ("name".to_string(), Node::Str(r.name.value.clone())),
+                    ("type".to_string(), Node::Str(r.kind.value.clone())),
+                ];
+                for (k, v) in [
+                    ("namespace", &r.namespace),
+                    ("chartRepository", &r.chart_repository),
+                    ("chartVersion", &r.chart_version),
+                ] {
+                    e.push((
+                        k.to_string(),
+                        Node::Str(v.as_ref().map(|t| t.value.clone()).unwrap_or_default()),
+                    ));
+                }
+                if let Some(img) = &r.image {
+                    let (repository, tag) = match image_ref(
+                        spec,
+                        plan,
+                        &img.value,
+                        r.variant.as_ref().map(|t| t.as_str()),
+                        None,
+                    ) {
+                        Some((repo, tag, _)) => (repo, tag),
+                        None => split_reference(&img.value),
+                    };
+                    e.push((
+                        "image".into(),
+                        Node::Map(vec![
+                            ("repository".into(), Node::Str(repository)),
+                            ("tag".into(), Node::Str(tag)),
+                        ]),
+                    ));
+                }
+                Node::Map(e)
+            })
+            .collect();
+        top.push(("modelsRuntime".into(), Node::List(runtimes)));
+    }
+    Node::Map(top)
+}
+
+/// `repo:tag` (or `repo@digest`) split into repository and tag.
+fn split_reference(reference: &str) -> (String, String) {
+    if let Some((repo, digest)) = reference.split_once('@') {
+        return (repo.to_string(), format!("@{digest}"));
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            reference[..last_slash + i].to_string(),
+            reference[last_slash + i + 1..].to_string(),
+        ),
+        None => (reference.to_string(), "latest".into()),
+    }
+}
+
+pub fn render(
+    checked: &Checked,
+    plan: &Plan,
+    options: &RenderOptions,
+    errors: &mut Vec<Error>,
+) -> Vec<Rendered> {
+    let spec = &checked.spec;
+    let mut out = Vec::new();
+    for chart in &spec.charts {
+        let dir = chart_dir(spec, chart);
+        let tree = values(spec, plan, chart);
+        let mut body = String::new();
+        emit(&tree, 0, &mut body);
+        let path = join(&dir, "values.yaml");
+        let ctx = Context {
+            header: header(options),
+            chart: chart.name.value.clone(),
+            body: body.trim_end().to_string(),
+        };
+        match render_template("values", &path, &ctx) {
+            Ok(contents) => out.push(Rendered { path, contents }),
+            Err(e) => errors.push(e),
+        }
+        let mut schema = schema(&tree);
+        if let Value::Object(m) = &mut schema {
+            m.insert(
+                "$schema".into(),
+                json!("https://json-schema.org/draft-07/schema#"),
+            );
+            m.insert(
+                "title".into(),
+                json!(format!(
+                    "Values of chart {} (generated by specc)",
+                    chart.name.value
+                )),
+            );
+        }
+        let text = serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n";
+        out.push(Rendered {
+            path: join(&dir, "values.schema.json"),
+            contents: text,
+        });
+    }
+    out
+}

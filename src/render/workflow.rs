@@ -1,0 +1,509 @@
+//! Checked spec and plan in, one GitHub Actions workflow per `workflow` node out.
+//!
+//! The workflow computes the version and tags of the git ref into bake variables, logs
+//! in to every registry its images go to (secrets only as `${{ secrets.NAME }}`), builds
+//! local copies for smoke tests and scans, then builds and pushes through the generated
+//! bake file, and packages and pushes charts. Least-privilege permissions throughout.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::{RenderOptions, Rendered, header, join, render_template};
+use crate::check::Checked;
+use crate::error::Error;
+use crate::model::{LoginMethod, Registry, Spec, Trigger, Workflow};
+use crate::plan::{Plan, default_variant, image_variants, target_name};
+
+#[derive(Serialize)]
+struct Context {
+    header: Vec<String>,
+    name: String,
+    on_push: bool,
+    tag_patterns: Vec<String>,
+    branches: Vec<String>,
+    release: bool,
+    dispatch: bool,
+    schedules: Vec<String>,
+    permissions: Vec<Pair>,
+    runner: String,
+    env: Vec<Pair>,
+    default_version: String,
+    qemu: String,
+    aws: Vec<Aws>,
+    logins: Vec<Login>,
+    ecr_repositories: Vec<EcrRepository>,
+    checks: Vec<LocalCheck>,
+    bake_file: String,
+    targets: Vec<String>,
+    targets_label: String,
+    description: Option<Description>,
+    charts: Vec<ChartStep>,
+}
+
+/// A key and a value already written as YAML (a literal or a `${{ }}` expression).
+#[derive(Serialize, Clone)]
+struct Pair {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Aws {
+    registry: String,
+    region: String,
+    role: Option<String>,
+    access_key_secret: Option<String>,
+    secret_key_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Login {
+    registry: String,
+    host: String,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EcrRepository {
+    region: String,
+    repository: String,
+}
+
+#[derive(Serialize)]
+struct LocalCheck {
+    target: String,
+    local_tag: String,
+    smoke: Option<Smoke>,
+    trivy: Option<String>,
+    scout: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Smoke {
+    port: Option<String>,
+    url: String,
+    command: String,
+    env: Vec<Pair>,
+}
+
+#[derive(Serialize)]
+struct Description {
+    repository_label: String,
+    username: String,
+    password: String,
+    repository: String,
+    readme: String,
+}
+
+#[derive(Serialize)]
+struct ChartStep {
+    name: String,
+    path: String,
+    env: Vec<Pair>,
+    login: String,
+    destination: String,
+}
+
+fn secret(name: &str) -> String {
+    format!("${{{{ secrets.{name} }}}}")
+}
+
+/// The registry's namespace as a workflow expression or literal.
+fn namespace_expr(r: &Registry) -> String {
+    match (&r.namespace, &r.namespace_secret) {
+        (Some(ns), _) => ns.value.clone(),
+        (None, Some(s)) => format!("${{{{ secrets.{} || github.repository_owner }}}}", s.value),
+        (None, None) => "${{ github.repository_owner }}".into(),
+    }
+}
+
+fn registry<'s>(spec: &'s Spec, name: &str) -> Option<&'s Registry> {
+    spec.registries.iter().find(|r| r.name.value == name)
+}
+
+/// The chart folder: its `path`, or `<output charts>/<name>`.
+pub fn chart_dir(spec: &Spec, chart: &crate::model::Chart) -> String {
+    match &chart.path {
+        Some(p) => p.value.clone(),
+        None => join(&spec.output.charts.value, &chart.name.value),
+    }
+}
+
+fn render_one(
+    checked: &Checked,
+    plan: &Plan,
+    w: &Workflow,
+    options: &RenderOptions,
+) -> Result<Rendered, Error> {
+    let spec = &checked.spec;
+    let images: Vec<usize> = match &w.images {
+        Some(list) => list
+            .iter()
+            .filter_map(|n| spec.images.iter().position(|i| i.name.value == n.value))
+            .collect(),
+        None => (0..spec.images.len()).collect(),
+    };
+    let mut ctx = Context {
+        header: header(options),
+        name: w.display_name.as_ref().unwrap_or(&w.name).value.clone(),
+        on_push: false,
+        tag_patterns: Vec::new(),
+        branches: Vec::new(),
+        release: false,
+        dispatch: false,
+        schedules: Vec::new(),
+        permissions: vec![Pair {
+            name: "contents".into(),
+            value: "read".into(),
+        }],
+        runner: w.runner.value.clone(),
+        env: Vec::new(),
+        default_version: spec.project.version.value.clone(),
+        qemu: String::new(),
+        aws: Vec::new(),
+        logins: Vec::new(),
+        ecr_repositories: Vec::new(),
+        checks: Vec::new(),
+        bake_file: spec.output.bake.value.clone(),
+        targets: Vec::new(),
+        targets_label: String::new(),
+        description: None,
+        charts: Vec::new(),
+    };
+    for t in &w.triggers {
+        match &t.value {
+            Trigger::Tag { pattern } => ctx.tag_patterns.push(pattern.value.clone()),
+            Trigger::Push { branch } => ctx.branches.push(branch.value.clone()),
+            Trigger::Release => ctx.release = true,
+            Trigger::Dispatch => ctx.dispatch = true,
+            Trigger::Schedule { cron } => ctx.schedules.push(cron.value.clone()),
+        }
+    }
+    ctx.on_push = !ctx.tag_patterns.is_empty() || !ctx.branches.is_empty();
+
+    // Targets, platforms and the registries they go to.
+    let mut platforms = BTreeSet::new();
+    let mut registries: Vec<&Registry> = Vec::new();
+    fn add_registry<'s>(r: &'s Registry, registries: &mut Vec<&'s Registry>) {
+        if !registries.iter().any(|x| x.name.value == r.name.value) {
+            registries.push(r);
+        }
+    }
+    for &ii in &images {
+        let image = &spec.images[ii];
+        for v in image_variants(spec, image) {
+            let name = target_name(spec, image, v);
+            if let Some(t) = plan.targets.iter().find(|t| t.name == name) {
+                platforms.extend(t.platforms.iter().cloned());
+                ctx.targets.push(name);
+            }
+        }
+        for r in image
+            .registries
+            .iter()
+            .filter_map(|n| registry(spec, &n.value))
+        {
+            add_registry(r, &mut registries);
+            if crate::values::ecr_region(&r.host.value).is_some() {
+                if let (Some(ns), Some(LoginMethod::Aws { region, .. })) =
+                    (&r.namespace, r.login.as_ref().map(|l| &l.method))
+                {
+                    let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
+                    ctx.ecr_repositories.push(EcrRepository {
+                        region: region.value.clone(),
+                        repository: format!("{}/{repo}", ns.value),
+                    });
+                }
+            }
+        }
+    }
+    ctx.targets_label = ctx.targets.join(", ");
+    let foreign: Vec<String> = platforms
+        .iter()
+        .filter(|p| !p.starts_with("linux/amd64") && !p.starts_with("linux/386"))
+        .cloned()
+        .collect();
+    ctx.qemu = foreign.join(", ");
+
+    // Charts: their push registries need logins too.
+    let charts: Vec<&crate::model::Chart> = w
+        .charts
+        .iter()
+        .filter_map(|n| spec.charts.iter().find(|c| c.name.value == n.value))
+        .collect();
+    for c in &charts {
+        if let Some(r) = c
+            .push
+            .as_ref()
+            .and_then(|p| registry(spec, &p.registry.value))
+        {
+            add_registry(r, &mut registries);
+        }
+    }
+
+    for r in &registries {
+        if r.host.value == "ghcr.io" {
+            push_permission(&mut ctx.permissions, "packages", "write");
+        }
+        if let Some(s) = &r.namespace_secret {
+            if !ctx.env.iter().any(|p| p.name == s.value) {
+                ctx.env.push(Pair {
+                    name: s.value.clone(),
+                    value: secret(&s.value),
+                });
+            }
+        }
+        let Some(login) = &r.login else { continue };
+        let (username, password) = match &login.method {
+            LoginMethod::Basic {
+                username_secret,
+                password_secret,
+            } => (
+                Some(secret(&username_secret.value)),
+                Some(secret(&password_secret.value)),
+            ),
+            LoginMethod::GithubToken => (
+                Some("${{ github.actor }}".into()),
+                Some(secret("GITHUB_TOKEN")),
+            ),
+            LoginMethod::Aws {
+                region,
+                role,
+                access_key_id_secret,
+                secret_access_key_secret,
+            } => {
+                if role.is_some() {
+                    push_permission(&mut ctx.permissions, "id-token", "write");
+                }
+                ctx.aws.push(Aws {
+                    registry: r.name.value.clone(),
+                    region: region.value.clone(),
+                    role: role.as_ref().map(|r| r.value.clone()),
+                    access_key_secret: access_key_id_secret.as_ref().map(|s| s.value.clone()),
+                    secret_key_secret: secret_access_key_secret.as_ref().map(|s| s.value.clone()),
+                });
+                (None, None)
+            }
+        };
+        ctx.logins.push(Login {
+            registry: r.name.value.clone(),
+            host: r.host.value.clone(),
+            username,
+            password,
+        });
+    }
+
+    // Local builds for smoke tests and scans, before anything is pushed.
+    let mut check_targets: Vec<String> = Vec::new();
+    if w.scan.is_some() {
+        check_targets.extend(ctx.targets.iter().cloned());
+    }
+    for t in &w.smoke_tests {
+        if let Some(ii) = spec
+            .images
+            .iter()
+            .position(|i| i.name.value == t.image.value)
+        {
+            let built = image_variants(spec, &spec.images[ii]);
+            let v = match &t.variant {
+                Some(n) => spec.variants.iter().position(|v| v.name.value == n.value),
+                None => default_variant(spec, &built),
+            };
+            if let Some(v) = v {
+                let name = target_name(spec, &spec.images[ii], v);
+                if !check_targets.contains(&name) {
+                    check_targets.push(name);
+                }
+            }
+        }
+    }
+    for target in check_targets {
+        let smoke = w.smoke_tests.iter().find(|t| {
+            spec.images
+                .iter()
+                .position(|i| i.name.value == t.image.value)
+                .is_some_and(|ii| {
+                    let built = image_variants(spec, &spec.images[ii]);
+                    let v = match &t.variant {
+                        Some(n) => spec.variants.iter().position(|v| v.name.value == n.value),
+                        None => default_variant(spec, &built),
+                    };
+                    v.is_some_and(|v| target_name(spec, &spec.images[ii], v) == target)
+                })
+        });
+        let smoke = smoke.map(|t| {
+            let host_port = t.port.as_ref().map(|p| host_port(&p.value));
+            Smoke {
+                port: t.port.as_ref().map(|p| p.value.clone()),
+                url: match (&host_port, &t.path) {
+                    (Some(port), Some(path)) => format!("http://localhost:{port}{}", path.value),
+                    (Some(port), None) => format!("http://localhost:{port}/"),
+                    _ => String::new(),
+                },
+                command: t
+                    .command
+                    .as_ref()
+                    .map(|c| c.value.clone())
+                    .unwrap_or_default(),
+                env: t
+                    .env
+                    .iter()
+                    .map(|(k, v)| Pair {
+                        name: k.value.clone(),
+                        value: v.value.clone(),
+                    })
+                    .collect(),
+            }
+        });
+        let scan = w.scan.as_ref();
+        let severity = scan
+            .and_then(|s| s.severity.as_ref())
+            .map_or_else(|| "CRITICAL,HIGH".to_string(), |s| s.value.clone());
+        ctx.checks.push(LocalCheck {
+            local_tag: format!("specc-local/{target}:ci"),
+            target,
+            smoke,
+            trivy: scan
+                .filter(|s| s.tool.value == "trivy")
+                .map(|_| severity.clone()),
+            scout: scan
+                .filter(|s| s.tool.value == "scout")
+                .map(|_| severity.to_lowercase()),
+        });
+    }
+
+    if let Some(d) = &w.dockerhub_description {
+        if let Some(r) = registry(spec, &d.registry.value) {
+            let image = d
+                .image
+                .as_ref()
+                .and_then(|n| spec.images.iter().find(|i| i.name.value == n.value))
+                .or_else(|| {
+                    images
+                        .iter()
+                        .map(|ii| &spec.images[*ii])
+                        .find(|i| i.registries.iter().any(|x| x.value == r.name.value))
+                });
+            if let (
+                Some(image),
+                Some(LoginMethod::Basic {
+                    username_secret,
+                    password_secret,
+                }),
+            ) = (image, r.login.as_ref().map(|l| &l.method))
+            {
+                let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
+                ctx.description = Some(Description {
+                    repository_label: repo.clone(),
+                    username: secret(&username_secret.value),
+                    password: secret(&password_secret.value),
+                    repository: format!("{}/{repo}", namespace_expr(r)),
+                    readme: d.readme.value.clone(),
+                });
+            }
+        }
+    }
+
+    for c in charts {
+        let Some(push) = &c.push else { continue };
+        let Some(r) = registry(spec, &push.registry.value) else {
+            continue;
+        };
+        let host = &r.host.value;
+        let mut env = Vec::new();
+        let login = match r.login.as_ref().map(|l| &l.method) {
+            Some(LoginMethod::Aws { region, .. }) => format!(
+                "aws ecr get-login-password --region {} | helm registry login --username AWS --password-stdin {host}",
+                region.value
+            ),
+            Some(LoginMethod::Basic {
+                username_secret,
+                password_secret,
+            }) => {
+                env.push(Pair {
+                    name: "HELM_USERNAME".into(),
+                    value: secret(&username_secret.value),
+                });
+                env.push(Pair {
+                    name: "HELM_PASSWORD".into(),
+                    value: secret(&password_secret.value),
+                });
+                format!(
+                    "printf '%s' \"$HELM_PASSWORD\" | helm registry login {host} --username \"$HELM_USERNAME\" --password-stdin"
+                )
+            }
+            Some(LoginMethod::GithubToken) => {
+                env.push(Pair {
+                    name: "HELM_USERNAME".into(),
+                    value: "${{ github.actor }}".into(),
+                });
+                env.push(Pair {
+                    name: "HELM_PASSWORD".into(),
+                    value: secret("GITHUB_TOKEN"),
+                });
+                format!(
+                    "printf '%s' \"$HELM_PASSWORD\" | helm registry login {host} --username \"$HELM_USERNAME\" --password-stdin"
+                )
+            }
+            None => "true # no login configured for this registry".into(),
+        };
+        if let Some(LoginMethod::Aws { region, .. }) = r.login.as_ref().map(|l| &l.method) {
+            ctx.ecr_repositories.push(EcrRepository {
+                region: region.value.clone(),
+                repository: format!("{}/{}", push.repository.value, c.name.value),
+            });
+        }
+        ctx.charts.push(ChartStep {
+            name: c.name.value.clone(),
+            path: chart_dir(spec, c),
+            env,
+            login,
+            destination: format!("oci://{host}/{}", push.repository.value),
+        });
+    }
+    let path = join(
+        &spec.output.workflows.value,
+        &format!("{}.yml", w.name.value),
+    );
+    let contents = render_template("workflow", &path, &ctx)?;
+    Ok(Rendered { path, contents })
+}
+
+/// The host side of a port mapping (`3001:3000` gives `3001`; `3000` gives `3000`).
+fn host_port(mapping: &str) -> String {
+    let spec = mapping.split('/').next().unwrap_or(mapping);
+    let parts: Vec<&str> = spec.split(':').collect();
+    let host = match parts.len() {
+        1 => parts[0],
+        2 => parts[0],
+        _ => parts[1],
+    };
+    host.split('-').next().unwrap_or(host).to_string()
+}
+
+fn push_permission(permissions: &mut Vec<Pair>, name: &str, value: &str) {
+    if !permissions.iter().any(|p| p.name == name) {
+        permissions.push(Pair {
+            name: name.into(),
+            value: value.into(),
+        });
+    }
+}
+
+pub fn render(
+    checked: &Checked,
+    plan: &Plan,
+    options: &RenderOptions,
+    errors: &mut Vec<Error>,
+) -> Vec<Rendered> {
+    let mut out = Vec::new();
+    for w in &checked.spec.workflows {
+        match render_one(checked, plan, w, options) {
+            Ok(r) => out.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}

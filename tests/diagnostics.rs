@@ -1,0 +1,470 @@
+//! Diagnostics fixtures: every bad spec in `tests/diagnostics/` is run through the real
+//! binary, and its human output (`--color never`, fixed width) and JSON output are compared
+//! byte for byte with `<name>.stderr` and `<name>.json` next to it.
+//!
+//! `SPECC_BLESS=1 cargo test --test diagnostics` rewrites the expected files instead; review
+//! the diff before committing it.
+//!
+//! A fixture runs `specc check <name>.kdl` unless its first line is a directive such as
+//! `// args: generate --out {tmp}` (`{tmp}` becomes a fresh temporary folder).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Every fixture and the exit code it must give: 1 for problems in the spec, 0 for
+/// warnings only, 2 for a spec that cannot be read. One `#[test]` each.
+macro_rules! fixtures {
+    ($($test:ident: $name:literal => $exit:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_fixture($name, $exit);
+            }
+        )*
+        const FIXTURES: &[(&str, i32)] = &[$(($name, $exit)),*];
+    };
+}
+
+fixtures! {
+    syntax_unclosed_string: "01-syntax-unclosed-string" => 1,
+    syntax_v1_boolean: "02-syntax-v1-boolean" => 1,
+    syntax_unclosed_block: "03-syntax-unclosed-block" => 1,
+    missing_project: "04-missing-project" => 1,
+    unknown_node: "05-unknown-node" => 1,
+    unknown_property: "06-unknown-property" => 1,
+    duplicate_property: "07-duplicate-property" => 1,
+    unexpected_argument: "08-unexpected-argument" => 1,
+    unexpected_children: "09-unexpected-children" => 1,
+    wrong_type: "10-wrong-type" => 1,
+    missing_value: "11-missing-value" => 1,
+    invalid_choice: "12-invalid-choice" => 1,
+    duplicate_name: "13-duplicate-name" => 1,
+    invalid_name: "14-invalid-name" => 1,
+    multiple_defaults: "15-multiple-defaults" => 1,
+    unknown_stage: "16-unknown-stage" => 1,
+    unknown_variant: "17-unknown-variant" => 1,
+    unknown_registry: "18-unknown-registry" => 1,
+    unknown_image: "19-unknown-image" => 1,
+    unknown_service_chart: "20-unknown-service-chart" => 1,
+    copy_from_unknown_stage: "21-copy-from-unknown-stage" => 1,
+    undefined_arg: "22-undefined-arg" => 1,
+    stage_cycle: "23-stage-cycle" => 1,
+    service_cycle: "24-service-cycle" => 1,
+    invalid_platform: "25-invalid-platform" => 1,
+    invalid_tag_template: "26-invalid-tag-template" => 1,
+    tag_template_event: "27-tag-template-event" => 1,
+    invalid_tag_charset: "28-invalid-tag-charset" => 1,
+    invalid_tag_length: "29-invalid-tag-length" => 1,
+    tag_collision: "30-tag-collision" => 1,
+    invalid_version: "31-invalid-version" => 1,
+    invalid_image_reference: "32-invalid-image-reference" => 1,
+    invalid_repository: "33-invalid-repository" => 1,
+    invalid_host: "34-invalid-host" => 1,
+    login_github_token: "35-login-github-token" => 1,
+    login_aws_region: "36-login-aws-region" => 1,
+    login_mismatch: "37-login-mismatch" => 1,
+    invalid_port: "38-invalid-port" => 1,
+    invalid_volume: "39-invalid-volume" => 1,
+    invalid_variable_name: "40-invalid-variable-name" => 1,
+    credential_literal: "41-credential-literal" => 1,
+    invalid_secret_name: "42-invalid-secret-name" => 1,
+    invalid_duration: "43-invalid-duration" => 1,
+    invalid_path: "44-invalid-path" => 1,
+    invalid_value: "45-invalid-value" => 1,
+    variant_not_built: "46-variant-not-built" => 1,
+    gpu_platform_warning: "47-gpu-platform" => 0,
+    unused_stage_warning: "48-unused-stage" => 0,
+    not_utf8: "49-not-utf8" => 2,
+    missing_file: "50-missing-file" => 2,
+    multiple_errors: "multiple-errors" => 1,
+}
+
+/// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.
+const ABSENT: &[&str] = &["50-missing-file"];
+
+/// Codes of `src/error.rs` no spec can trigger, and why.
+const UNTRIGGERABLE: &[(&str, &str)] = &[(
+    "specc::render::invalid_output",
+    "a generated file that does not parse back is a bug in specc, not in a spec",
+)];
+
+/// Codes whose diagnostics have no place in the spec to point at.
+const NO_SPAN: &[&str] = &["specc::render::invalid_output"];
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics")
+}
+
+fn bless() -> bool {
+    std::env::var_os("SPECC_BLESS").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The arguments a fixture runs with: `check <file>`, or its `// args:` directive.
+fn fixture_args(name: &str, tmp: &Path) -> Vec<String> {
+    let file = format!("{name}.kdl");
+    let first_line = std::fs::read(dir().join(&file))
+        .ok()
+        .and_then(|bytes| {
+            let line = bytes.split(|b| *b == b'\n').next()?.to_vec();
+            String::from_utf8(line).ok()
+        })
+        .unwrap_or_default();
+    match first_line.strip_prefix("// args:") {
+        Some(args) => args
+            .split_whitespace()
+            .map(|a| a.replace("{tmp}", &tmp.display().to_string()))
+            .chain([file])
+            .collect(),
+        None => vec!["check".into(), file],
+    }
+}
+
+fn run(args: &[String]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .current_dir(dir())
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("the specc binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs one fixture in both formats, compares with (or blesses) the expected files and
+/// checks what every diagnostic must have. Panics with every failure at once.
+fn check_fixture(name: &str, exit: i32) {
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let args = fixture_args(name, tmp.path());
+    let mut human_args = args.clone();
+    human_args.extend(["--color".into(), "never".into()]);
+    let mut json_args = args.clone();
+    json_args.extend(["--message-format".into(), "json".into()]);
+    let human = run(&human_args);
+    let json = run(&json_args);
+
+    let mut failures = Vec::new();
+    compare(name, "stderr", &human.stderr, &mut failures);
+    compare(name, "json", &json.stderr, &mut failures);
+    for (format, r) in [("human", &human), ("json", &json)] {
+        if r.code != exit {
+            failures.push(format!(
+                "{format} run exited with {} instead of {exit}",
+                r.code
+            ));
+        }
+        if exit != 0 && !r.stdout.is_empty() {
+            failures.push(format!(
+                "{format} run printed to stdout on failure:\n{}",
+                r.stdout
+            ));
+        }
+    }
+    let file = format!("{name}.kdl");
+    if !human.stderr.contains(&file) {
+        failures.push(format!("the human output does not name `{file}`"));
+    }
+    if human.stderr.contains('\u{1b}') {
+        failures.push("the human output has colour codes despite `--color never`".into());
+    }
+    let spec_len = std::fs::read(dir().join(&file)).map_or(0, |b| b.len());
+    check_json(&file, spec_len, &json.stderr, &mut failures);
+
+    if !failures.is_empty() {
+        panic!(
+            "fixture `{name}` ({}):\n\n{}\n\nIf the new output is right, rerun with SPECC_BLESS=1.",
+            args.join(" "),
+            failures.join("\n\n")
+        );
+    }
+}
+
+/// Compares `actual` with `<name>.<ext>`, or writes it there when blessing.
+fn compare(name: &str, ext: &str, actual: &str, failures: &mut Vec<String>) {
+    let path = dir().join(format!("{name}.{ext}"));
+    if bless() {
+        std::fs::write(&path, actual).expect("the expected file is writable");
+        return;
+    }
+    let expected = match std::fs::read_to_string(&path) {
+        Ok(e) => e,
+        Err(e) => {
+            failures.push(format!("cannot read {}: {e}", path.display()));
+            return;
+        }
+    };
+    if expected == actual {
+        return;
+    }
+    // One JSON object per line: diff them pretty-printed so the change is readable.
+    let (e, a) = if ext == "json" {
+        (pretty_lines(&expected), pretty_lines(actual))
+    } else {
+        (expected.clone(), actual.to_string())
+    };
+    failures.push(format!(
+        "{name}.{ext} differs (- expected, + actual):\n{}",
+        line_diff(&e, &a)
+    ));
+}
+
+fn pretty_lines(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) => out.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default()),
+            Err(_) => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A minimal line diff (longest common subsequence), enough for small fixture outputs.
+fn line_diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            let _ = writeln!(out, "  {}", a[i]);
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            let _ = writeln!(out, "+ {}", b[j]);
+            j += 1;
+        } else {
+            let _ = writeln!(out, "- {}", a[i]);
+            i += 1;
+        }
+    }
+    if expected.ends_with('\n') != actual.ends_with('\n') {
+        out.push_str("(the files differ in their final line break)\n");
+    }
+    out
+}
+
+/// The JSON output: one object per line, each diagnostic with a code and a help; every
+/// problem in the spec names the file and points inside it.
+fn check_json(file: &str, spec_len: usize, text: &str, failures: &mut Vec<String>) {
+    let mut seen = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let top: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("not one JSON object per line ({e}): {line}"));
+                continue;
+            }
+        };
+        let related = top["related"].as_array().cloned().unwrap_or_default();
+        if related.is_empty() {
+            // A problem outside the spec (I/O): it names the file in its message.
+            seen += 1;
+            let code = top["code"].as_str().unwrap_or_default();
+            if !code.starts_with("specc::") {
+                failures.push(format!("diagnostic without a specc code: {line}"));
+            }
+            if top["help"].as_str().is_none_or(str::is_empty) {
+                failures.push(format!("`{code}` has no help"));
+            }
+            if !top["message"].as_str().unwrap_or_default().contains(file) {
+                failures.push(format!("`{code}` does not name `{file}`"));
+            }
+            continue;
+        }
+        for d in &related {
+            seen += 1;
+            let code = d["code"].as_str().unwrap_or_default();
+            let message = d["message"].as_str().unwrap_or_default();
+            let what = format!("`{code}` ({message})");
+            if !code.starts_with("specc::") {
+                failures.push(format!("diagnostic without a specc code: {d}"));
+            }
+            if d["help"].as_str().is_none_or(|h| h.trim().is_empty()) {
+                failures.push(format!("{what} has no help"));
+            }
+            if NO_SPAN.contains(&code) {
+                continue;
+            }
+            if d["filename"].as_str() != Some(file) {
+                failures.push(format!("{what} does not name `{file}`"));
+            }
+            let labels = d["labels"].as_array().cloned().unwrap_or_default();
+            if labels.is_empty() {
+                failures.push(format!("{what} has no label"));
+            }
+            for l in &labels {
+                let offset = l["span"]["offset"].as_u64().unwrap_or(u64::MAX) as usize;
+                let length = l["span"]["length"].as_u64().unwrap_or(u64::MAX) as usize;
+                if offset.checked_add(length).is_none_or(|end| end > spec_len) {
+                    failures.push(format!(
+                        "{what} has a label outside the file: {offset}+{length} > {spec_len}"
+                    ));
+                }
+                if l["label"].as_str().is_none_or(str::is_empty) {
+                    failures.push(format!("{what} has a label without text"));
+                }
+            }
+        }
+    }
+    if seen == 0 {
+        failures.push("the JSON output holds no diagnostic".into());
+    }
+}
+
+/// The `specc::...` codes in the expected JSON of every fixture.
+fn codes_in(value: &Value, codes: &mut BTreeSet<String>) {
+    if let Some(code) = value["code"].as_str() {
+        codes.insert(code.to_string());
+    }
+    for d in value["related"].as_array().into_iter().flatten() {
+        codes_in(d, codes);
+    }
+}
+
+fn expected_codes(name: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(dir().join(format!("{name}.json"))).unwrap_or_default();
+    let mut codes = BTreeSet::new();
+    for line in text.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            codes_in(&v, &mut codes);
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_fixture_is_listed_and_has_expected_output() {
+    let mut on_disk = BTreeSet::new();
+    let mut expected = BTreeSet::new();
+    for entry in std::fs::read_dir(dir()).expect("tests/diagnostics exists") {
+        let path = entry.expect("a directory entry").path();
+        let stem = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("kdl") => {
+                on_disk.insert(stem);
+            }
+            Some("stderr" | "json") => {
+                expected.insert(stem);
+            }
+            _ => panic!("unexpected file in tests/diagnostics: {}", path.display()),
+        }
+    }
+    let listed: BTreeSet<String> = FIXTURES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .filter(|n| !ABSENT.contains(&n.as_str()))
+        .collect();
+    assert_eq!(
+        on_disk, listed,
+        "every .kdl in tests/diagnostics needs a line in `fixtures!`, and the other way round"
+    );
+    let all: BTreeSet<String> = FIXTURES.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(
+        expected, all,
+        "every fixture needs a .stderr and a .json (bless with SPECC_BLESS=1), and no other"
+    );
+    assert!(FIXTURES.len() >= 30, "at least 30 fixtures");
+}
+
+#[test]
+fn every_error_code_is_triggered_by_a_fixture() {
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/error.rs"))
+            .expect("src/error.rs is readable");
+    let declared: BTreeSet<String> = source
+        .split("code(")
+        .skip(1)
+        .filter_map(|rest| {
+            let code = &rest[..rest.find(')')?];
+            code.starts_with("specc::").then(|| code.trim().to_string())
+        })
+        .collect();
+    assert!(
+        declared.len() > 30,
+        "parsed the codes of src/error.rs: {declared:?}"
+    );
+    let mut seen = BTreeSet::new();
+    for (name, _) in FIXTURES {
+        seen.extend(expected_codes(name));
+    }
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|c| !seen.contains(*c) && !UNTRIGGERABLE.iter().any(|(u, _)| u == c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no fixture in tests/diagnostics triggers {missing:?}; add one (and bless it)"
+    );
+    for (code, why) in UNTRIGGERABLE {
+        assert!(
+            declared.contains(*code),
+            "{code} is exempt ({why}) but no longer declared"
+        );
+        assert!(
+            !seen.contains(*code),
+            "{code} is exempt ({why}) but a fixture triggers it"
+        );
+    }
+}
+
+#[test]
+fn one_spec_with_many_problems_reports_them_all() {
+    let codes = expected_codes("multiple-errors");
+    let problems = codes.iter().filter(|c| *c != "specc::spec").count();
+    assert!(
+        problems >= 8,
+        "multiple-errors.kdl should report at least 8 kinds of problem, got {codes:?}"
+    );
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_failure() {
+    let spec = "47-gpu-platform.kdl".to_string();
+    let allowed = run(&[
+        "check".into(),
+        spec.clone(),
+        "--color".into(),
+        "never".into(),
+    ]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(allowed.stderr.contains("specc::check::gpu_platform"));
+    let denied = run(&[
+        "--deny-warnings".into(),
+        "check".into(),
+        spec,
+        "--color".into(),
+        "never".into(),
+    ]);
+    assert_eq!(denied.code, 1, "{}", denied.stderr);
+    assert!(denied.stderr.contains("specc::check::gpu_platform"));
+    assert!(denied.stdout.is_empty(), "no `ok` line: {}", denied.stdout);
+}
