@@ -339,8 +339,12 @@ impl<'s> Checker<'s> {
                 self.push(Error::InvalidHost {
                     value: host.into(),
                     span: r.host.span,
+                    help: match values::to_host(host) {
+                        Some(fixed) => format!("write only the host: `host=\"{fixed}\"`"),
+                        None if reason.contains("port") => "write a port from 1 to 65535 after the host, e.g. `localhost:5000`".into(),
+                        None => "write only the host, e.g. `docker.io`, `ghcr.io` or `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
+                    },
                     reason,
-                    help: "write only the host, e.g. `docker.io`, `ghcr.io` or `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
                 });
             } else if ecr.is_none() && values::looks_like_ecr(host) {
                 self.push(Error::InvalidHost {
@@ -351,19 +355,19 @@ impl<'s> Checker<'s> {
                     help: "e.g. `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
                 });
             }
-            if let Some(ns) = &r.namespace {
-                if let Err(reason) = values::check_repository_path(&ns.value) {
-                    self.push(Error::InvalidRepository {
-                        what: "namespace".into(),
-                        value: ns.value.clone(),
-                        span: ns.span,
-                        reason,
-                        help: lowercase_help(
-                            &ns.value,
-                            "namespaces are lowercase, e.g. `sanster` or `my-org/team`",
-                        ),
-                    });
-                }
+            if let Some(ns) = &r.namespace
+                && let Err(reason) = values::check_repository_path(&ns.value)
+            {
+                self.push(Error::InvalidRepository {
+                    what: "namespace".into(),
+                    value: ns.value.clone(),
+                    span: ns.span,
+                    reason,
+                    help: lowercase_help(
+                        &ns.value,
+                        "namespaces are lowercase, e.g. `sanster` or `my-org/team`",
+                    ),
+                });
             }
             if let Some(secret) = &r.namespace_secret {
                 self.secret("namespace-secret", secret);
@@ -401,7 +405,7 @@ impl<'s> Checker<'s> {
                     secret_access_key_secret,
                 } => {
                     match ecr {
-                        None => self.login_error(login.span, format!("`login \"aws\"` needs an Amazon ECR host, not `{host}`"), "not an ECR registry", "use `login \"basic\"` for this host, or set `host=\"<account>.dkr.ecr.<region>.amazonaws.com\"`".into()),
+                        None => self.login_error(login.span, format!("`login \"aws\"` needs an Amazon ECR host, not `{host}`"), "not an ECR registry", format!("log in to `{host}` with secrets: `login \"basic\" username-secret=REGISTRY_USERNAME password-secret=REGISTRY_TOKEN`, or set `host=\"<account>.dkr.ecr.<region>.amazonaws.com\"`")),
                         Some(host_region) if host_region != region.value => {
                             let (hr, rv) = (host_region.to_string(), region.value.clone());
                             self.login_error(region.span, format!("login region `{rv}` differs from the registry's region `{hr}`"), "does not match the host", format!("write `region=\"{hr}\"`"));
@@ -473,16 +477,15 @@ impl<'s> Checker<'s> {
                     seen.insert(p.as_str(), p.span);
                 }
             }
-            if let Some(gpu) = &v.gpu {
-                if !gpu.allow_any_platform {
-                    if let Some(p) = v.platforms.iter().find(|p| p.value != "linux/amd64") {
-                        self.push(Error::GpuPlatform {
-                            variant: v.name.value.clone(),
-                            platform: p.value.clone(),
-                            span: p.span,
-                        });
-                    }
-                }
+            if let Some(gpu) = &v.gpu
+                && !gpu.allow_any_platform
+                && let Some(p) = v.platforms.iter().find(|p| p.value != "linux/amd64")
+            {
+                self.push(Error::GpuPlatform {
+                    variant: v.name.value.clone(),
+                    platform: p.value.clone(),
+                    span: p.span,
+                });
             }
             for (affix, what) in [(&v.tag_prefix, "tag-prefix"), (&v.tag_suffix, "tag-suffix")] {
                 let Some(affix) = affix else { continue };
@@ -680,23 +683,25 @@ impl<'s> Checker<'s> {
                     value: m.value.clone(),
                     span: m.span,
                     reason: "expected an octal mode".into(),
-                    help: "write e.g. `chmod=\"755\"` or `chmod=\"0644\"`".into(),
+                    help: match values::symbolic_to_octal(&m.value) {
+                        Some(octal) => format!("write `chmod=\"{octal}\"`"),
+                        None => "write e.g. `chmod=\"755\"` or `chmod=\"0644\"`".into(),
+                    },
                 });
             }
         }
-        if let Some(o) = chown {
-            if o.value.is_empty()
+        if let Some(o) = chown
+            && (o.value.is_empty()
                 || o.value.contains(char::is_whitespace)
-                || o.value.matches(':').count() > 1
-            {
-                self.push(Error::InvalidValue {
-                    what: "owner".into(),
-                    value: o.value.clone(),
-                    span: o.span,
-                    reason: "expected `user` or `user:group`".into(),
-                    help: "write e.g. `chown=\"1000:1000\"` or `chown=\"app:app\"`".into(),
-                });
-            }
+                || o.value.matches(':').count() > 1)
+        {
+            self.push(Error::InvalidValue {
+                what: "owner".into(),
+                value: o.value.clone(),
+                span: o.span,
+                reason: "expected `user` or `user:group`".into(),
+                help: "write e.g. `chown=\"1000:1000\"` or `chown=\"app:app\"`".into(),
+            });
         }
     }
 
@@ -795,33 +800,32 @@ impl<'s> Checker<'s> {
                         .edge(me.clone(), Vertex::Registry(ri), EdgeKind::PushedTo, r.span);
                 }
             }
-            if let Some(repo) = &image.repository {
-                if let Err(reason) = values::check_repository_path(&repo.value) {
-                    self.push(Error::InvalidRepository {
-                        what: "repository".into(),
-                        value: repo.value.clone(),
-                        span: repo.span,
-                        reason,
-                        help: lowercase_help(
-                            &repo.value,
-                            "repositories are lowercase, e.g. `runpod-comfyui-custom`",
-                        ),
-                    });
-                }
+            if let Some(repo) = &image.repository
+                && let Err(reason) = values::check_repository_path(&repo.value)
+            {
+                self.push(Error::InvalidRepository {
+                    what: "repository".into(),
+                    value: repo.value.clone(),
+                    span: repo.span,
+                    reason,
+                    help: lowercase_help(
+                        &repo.value,
+                        "repositories are lowercase, e.g. `runpod-comfyui-custom`",
+                    ),
+                });
             }
             self.path(&image.context, "build context");
             for cache in &image.caches {
-                if let Some(r) = &cache.registry {
-                    if self.registry(r).is_some()
-                        && !image.registries.iter().any(|x| x.value == r.value)
-                    {
-                        self.push(Error::UnknownReference {
-                            kind: "registry of this image".into(),
-                            name: r.value.clone(),
-                            span: r.span,
-                            help: "a registry cache lives next to the image; add the registry to the image's `registries=`".into(),
-                        });
-                    }
+                if let Some(r) = &cache.registry
+                    && self.registry(r).is_some()
+                    && !image.registries.iter().any(|x| x.value == r.value)
+                {
+                    self.push(Error::UnknownReference {
+                        kind: "registry of this image".into(),
+                        name: r.value.clone(),
+                        span: r.span,
+                        help: "a registry cache lives next to the image; add the registry to the image's `registries=`".into(),
+                    });
                 }
             }
             self.tags(image, &variants);
@@ -1148,7 +1152,10 @@ impl<'s> Checker<'s> {
                         value: v.value.clone(),
                         span: v.span,
                         reason,
-                        help: "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
+                        help: match values::to_volume(&v.value) {
+                            Some(fixed) => format!("write `{fixed}`"),
+                            None => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
+                        },
                     });
                 }
             }
@@ -1164,30 +1171,6 @@ impl<'s> Checker<'s> {
                         let all = spec.services.iter().map(|s| s.name.as_str()).collect();
                         self.unknown("service", &d.service, all, "");
                     }
-                }
-            }
-            if let Some(r) = &s.restart {
-                let ok = ["no", "always", "unless-stopped", "on-failure"].contains(&r.as_str())
-                    || r.value
-                        .strip_prefix("on-failure:")
-                        .is_some_and(|n| n.parse::<u32>().is_ok());
-                if !ok {
-                    self.push(Error::InvalidChoice {
-                        what: "restart policy".into(),
-                        value: r.value.clone(),
-                        span: r.span,
-                        help: suggest(
-                            "restart policies",
-                            &r.value,
-                            [
-                                "no",
-                                "always",
-                                "unless-stopped",
-                                "on-failure",
-                                "on-failure:3",
-                            ],
-                        ),
-                    });
                 }
             }
             if let Some(h) = &s.healthcheck {
@@ -1247,26 +1230,26 @@ impl<'s> Checker<'s> {
                 if let Some(ii) = self.image(&t.image) {
                     self.image_variant(ii, &t.variant);
                 }
-                if let Some(p) = &t.port {
-                    if let Err(reason) = values::check_port(&p.value) {
-                        self.push(Error::InvalidPort {
-                            value: p.value.clone(),
-                            span: p.span,
-                            reason,
-                            help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
-                        });
-                    }
+                if let Some(p) = &t.port
+                    && let Err(reason) = values::check_port(&p.value)
+                {
+                    self.push(Error::InvalidPort {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason,
+                        help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
+                    });
                 }
-                if let Some(path) = &t.path {
-                    if !path.value.starts_with('/') {
-                        self.push(Error::InvalidValue {
-                            what: "probe path".into(),
-                            value: path.value.clone(),
-                            span: path.span,
-                            reason: "must start with `/`".into(),
-                            help: "write e.g. `path=\"/api/status\"`".into(),
-                        });
-                    }
+                if let Some(path) = &t.path
+                    && !path.value.starts_with('/')
+                {
+                    self.push(Error::InvalidValue {
+                        what: "probe path".into(),
+                        value: path.value.clone(),
+                        span: path.span,
+                        reason: "must start with `/`".into(),
+                        help: format!("write `path=\"/{}\"`", path.value),
+                    });
                 }
             }
             if let Some(d) = &w.dockerhub_description {
@@ -1357,31 +1340,30 @@ impl<'s> Checker<'s> {
                         ci_image.image.span,
                     );
                     self.image_variant(ii, &ci_image.variant);
-                    if let Some(r) = &ci_image.registry {
-                        if self.registry(r).is_some()
-                            && !spec.images[ii]
-                                .registries
-                                .iter()
-                                .any(|x| x.value == r.value)
-                        {
-                            self.push(Error::UnknownReference {
-                                kind: "registry of this image".into(),
-                                name: r.value.clone(),
-                                span: r.span,
-                                help: format!("image `{}` is not pushed there; add it to the image's `registries=`", ci_image.image.value),
-                            });
-                        }
+                    if let Some(r) = &ci_image.registry
+                        && self.registry(r).is_some()
+                        && !spec.images[ii]
+                            .registries
+                            .iter()
+                            .any(|x| x.value == r.value)
+                    {
+                        self.push(Error::UnknownReference {
+                            kind: "registry of this image".into(),
+                            name: r.value.clone(),
+                            span: r.span,
+                            help: format!("image `{}` is not pushed there; add it to the image's `registries=`", ci_image.image.value),
+                        });
                     }
                 }
                 self.values_key(&ci_image.key);
             }
             for rt in &chart.runtimes {
-                if let Some(img) = &rt.image {
-                    if let Ok(Some(ii)) = self.image_or_reference(img) {
-                        self.graph
-                            .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
-                        self.image_variant(ii, &rt.variant);
-                    }
+                if let Some(img) = &rt.image
+                    && let Ok(Some(ii)) = self.image_or_reference(img)
+                {
+                    self.graph
+                        .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
+                    self.image_variant(ii, &rt.variant);
                 }
             }
             if let Some(push) = &chart.push {
@@ -1403,18 +1385,22 @@ impl<'s> Checker<'s> {
     }
 
     fn values_key(&mut self, key: &Text) {
-        let ok = key.value.split('.').all(|p| {
-            p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        });
-        if !ok {
+        if !values_key_ok(&key.value) {
             self.push(Error::InvalidValue {
                 what: "values key".into(),
                 value: key.value.clone(),
                 span: key.span,
                 reason: "expected dotted identifiers".into(),
-                help: "write e.g. `key=\"queueAgent.image\"`".into(),
+                help: {
+                    let joined: Vec<&str> =
+                        key.value.split('.').filter(|p| !p.is_empty()).collect();
+                    let fixed = joined.join(".");
+                    if !fixed.is_empty() && fixed != key.value && values_key_ok(&fixed) {
+                        format!("write `key=\"{fixed}\"`")
+                    } else {
+                        "write e.g. `key=\"queueAgent.image\"`".into()
+                    }
+                },
             });
         }
     }
@@ -1517,6 +1503,15 @@ fn find_cycles(
             (walk, edges)
         })
         .collect()
+}
+
+/// A Helm values path: dotted identifiers such as `queueAgent.image`.
+fn values_key_ok(key: &str) -> bool {
+    key.split('.').all(|p| {
+        p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
 }
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.

@@ -1,16 +1,22 @@
 //! Command line in (clap), exit code out: reads the spec, runs the pipeline, prints.
 //!
-//! Exit codes: 0 ok (warnings allowed unless `--deny-warnings`), 1 problems in the spec,
-//! 2 usage or I/O errors.
+//! Exit codes: 0 ok (warnings allowed unless `--deny-warnings`), 1 problems in the spec
+//! or outputs out of sync, 2 usage or I/O errors.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandler};
+use serde::Serialize;
 
-use crate::{Diagnostics, PlanOptions, compile, diagram, plan};
+use crate::hash::FsContexts;
+use crate::lock::{LOCK_VERSION, Lock, hash};
+use crate::render::{Generated, RenderOptions, render_with, templates_hash, trace};
+use crate::write::{Entry, Status, apply, compare};
+use crate::{Checked, Diagnostics, PlanOptions, compile, diagram, plan};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,7 +24,7 @@ use crate::{Diagnostics, PlanOptions, compile, diagram, plan};
     version,
     about = "Compile one KDL build spec into Dockerfiles, bake, compose, workflows and Helm values",
     long_about = None,
-    after_help = "Exit codes: 0 ok, 1 problems in the spec, 2 usage or I/O errors.\nThe language reference is docs/language.md."
+    after_help = "Exit codes: 0 ok, 1 problems in the spec or outputs out of sync, 2 usage or I/O errors.\nThe language reference is docs/language.md."
 )]
 pub struct Cli {
     /// Run as if started in DIR.
@@ -62,11 +68,20 @@ pub enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the spec and report every problem at once.
+    /// Check the spec, and that generated outputs are in sync with it (when a lock exists).
+    ///
+    /// Renders in memory and compares; writes nothing. Exits 1 with a unified diff when
+    /// an output is missing, stale or edited by hand.
     Check {
         /// The spec file.
         #[arg(default_value = "specc.kdl")]
         spec: PathBuf,
+        /// The outputs live under DIR instead of the spec's folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Check the spec only, not the outputs.
+        #[arg(long)]
+        spec_only: bool,
     },
     /// Print the resolved build plan: targets, platforms, args and tags per registry.
     Plan {
@@ -85,6 +100,28 @@ pub enum Command {
         /// The commit for `{{sha}}` tags.
         #[arg(long)]
         sha: Option<String>,
+        /// Print only the targets whose input hash differs from the lock (JSON: a GitHub
+        /// Actions matrix).
+        #[arg(long)]
+        changed: bool,
+        /// With --changed: compare with this lock file instead of the outputs' lock.
+        #[arg(long, value_name = "LOCKFILE", requires = "changed")]
+        since: Option<PathBuf>,
+        /// The outputs (and their lock) live under DIR instead of the spec's folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Generate every output of the spec; write only files whose bytes change.
+    Generate {
+        /// The spec file.
+        #[arg(default_value = "specc.kdl")]
+        spec: PathBuf,
+        /// Write outputs under DIR instead of the spec's folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Overwrite (or remove) outputs that were edited by hand.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the dependency graph of stages, images, services, workflows and charts.
     Graph {
@@ -94,15 +131,6 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
-    },
-    /// Generate the Dockerfiles, .dockerignore, bake and compose files of the spec.
-    Generate {
-        /// The spec file.
-        #[arg(default_value = "specc.kdl")]
-        spec: PathBuf,
-        /// Write outputs under DIR instead of the spec's folder.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
     },
     /// Print a shell completion script.
     Completions {
@@ -128,16 +156,45 @@ pub enum UsageError {
     #[diagnostic(
         code(specc::io::write),
         help(
-            "check that the folder is writable; files written before this one are complete, none is half-written"
+            "check that the folder is writable; nothing was replaced: every previous output and the lock are as they were"
         )
     )]
     Write { path: String, reason: String },
+    #[error("cannot read lock file `{path}`: {reason}")]
+    #[diagnostic(
+        code(specc::io::lock),
+        help("restore it from version control, or delete it and run `specc generate --force`")
+    )]
+    Lock { path: String, reason: String },
     #[error("`{value}` is not a valid version for `--set-version`")]
     #[diagnostic(
         code(specc::usage::version),
         help("tags need a version made of tag characters, e.g. `--set-version 1.2.3`")
     )]
     Version { value: String },
+}
+
+/// Outputs that are not as the spec says.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum SyncError {
+    #[error("{count} generated file(s) were edited by hand: {paths}")]
+    #[diagnostic(
+        code(specc::drift::edited),
+        help(
+            "move the change into the spec and run `specc generate`, or run `specc generate --force` to overwrite the edits"
+        )
+    )]
+    Edited { count: usize, paths: String },
+    #[error("{count} output(s) are out of sync with the spec: {paths}")]
+    #[diagnostic(
+        code(specc::drift::stale),
+        help("run `{command}` and commit the result")
+    )]
+    Stale {
+        count: usize,
+        paths: String,
+        command: String,
+    },
 }
 
 struct Printer {
@@ -163,9 +220,16 @@ impl Printer {
                     .with_width(100)
                     .with_links(false)
                     .render_report(&mut out, diagnostic);
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
             }
         }
         let _ = std::io::stderr().write_all(out.as_bytes());
+    }
+
+    fn human(&self) -> bool {
+        self.format == MessageFormat::Human
     }
 }
 
@@ -189,33 +253,37 @@ pub fn run(cli: Cli) -> i32 {
             return 2;
         }
     }
+    let deny = cli.deny_warnings;
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "specc", &mut std::io::stdout());
             0
         }
-        Command::Check { spec } => {
-            with_spec(&spec, &printer, cli.deny_warnings, |name, checked| {
-                let targets = plan::plan(checked, &PlanOptions::default()).targets.len();
-                if printer.format == MessageFormat::Human {
-                    println!(
-                        "{name}: ok ({} images, {targets} targets, {} services, {} workflows, {} charts)",
-                        checked.spec.images.len(),
-                        checked.spec.services.len(),
-                        checked.spec.workflows.len(),
-                        checked.spec.charts.len()
-                    );
-                }
-                0
-            })
-        }
+        Command::Check {
+            spec,
+            out,
+            spec_only,
+        } => with_spec(&spec, &printer, deny, |s| {
+            if spec_only {
+                return report_spec_ok(&printer, s);
+            }
+            check_outputs(
+                &printer,
+                s,
+                &output_root(&spec, &out),
+                &regenerate_command(&spec, &out),
+            )
+        }),
         Command::Plan {
             spec,
             json,
             version,
             branch,
             sha,
+            changed,
+            since,
+            out,
         } => {
             if let Some(v) = &version {
                 if crate::values::check_tag(v).is_err() {
@@ -228,71 +296,77 @@ pub fn run(cli: Cli) -> i32 {
                 branch,
                 sha,
             };
-            with_spec(&spec, &printer, cli.deny_warnings, |_, checked| {
-                let p = plan::plan(checked, &options);
+            with_spec(&spec, &printer, deny, |s| {
+                let p = plan::plan(&s.checked, &options);
+                if changed {
+                    let root = output_root(&spec, &out);
+                    return print_changed(
+                        &printer,
+                        s,
+                        &p,
+                        &root,
+                        since.as_deref(),
+                        json,
+                        &regenerate_command(&spec, &out),
+                    );
+                }
                 if json {
-                    let text = serde_json::to_string_pretty(&p).expect("a plan serializes");
-                    println!("{text}");
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&p).expect("a plan serializes")
+                    );
                 } else {
                     print!("{}", plan_text(&p));
                 }
                 0
             })
         }
-        Command::Generate { spec, out } => {
-            let root = match &out {
-                Some(dir) => dir.clone(),
-                None => spec.parent().map(Path::to_path_buf).unwrap_or_default(),
-            };
-            let mut regenerate = format!("specc generate {}", spec.display());
-            if let Some(dir) = &out {
-                regenerate.push_str(&format!(" --out {}", dir.display()));
+        Command::Generate { spec, out, force } => with_spec(&spec, &printer, deny, |s| {
+            generate(
+                &printer,
+                s,
+                &output_root(&spec, &out),
+                &regenerate_command(&spec, &out),
+                force,
+            )
+        }),
+        Command::Graph { spec, format } => with_spec(&spec, &printer, deny, |s| {
+            match format {
+                GraphFormat::Dot => print!("{}", diagram::dot(&s.checked)),
+                GraphFormat::Mermaid => print!("{}", diagram::mermaid(&s.checked)),
             }
-            let options = crate::render::RenderOptions {
-                spec_name: spec.display().to_string(),
-                regenerate,
-            };
-            let name = spec.display().to_string();
-            with_spec(&spec, &printer, cli.deny_warnings, |_, checked| {
-                let p = plan::plan(checked, &PlanOptions::default());
-                let files = match crate::render::render(checked, &p, &options) {
-                    Ok(files) => files,
-                    Err(errors) => {
-                        let text = std::fs::read_to_string(&spec).unwrap_or_default();
-                        printer.print(&Diagnostics::new(&name, Arc::new(text), errors));
-                        return 1;
-                    }
-                };
-                let mut written = 0;
-                for f in &files {
-                    match crate::write::write_file(&root, f) {
-                        Ok(crate::write::Outcome::Written) => written += 1,
-                        Ok(crate::write::Outcome::Unchanged) => {}
-                        Err(e) => {
-                            printer.print(&UsageError::Write {
-                                path: e.path.display().to_string(),
-                                reason: e.error.to_string(),
-                            });
-                            return 2;
-                        }
-                    }
-                }
-                if printer.format == MessageFormat::Human {
-                    println!("{name}: {written} of {} outputs written", files.len());
-                }
-                0
-            })
-        }
-        Command::Graph { spec, format } => {
-            with_spec(&spec, &printer, cli.deny_warnings, |_, checked| {
-                match format {
-                    GraphFormat::Dot => print!("{}", diagram::dot(checked)),
-                    GraphFormat::Mermaid => print!("{}", diagram::mermaid(checked)),
-                }
-                0
-            })
-        }
+            0
+        }),
     }
+}
+
+/// A spec that compiled: its name, text and checked form.
+struct Loaded {
+    name: String,
+    text: String,
+    checked: Checked,
+}
+
+impl Loaded {
+    fn diagnostics(&self, errors: Vec<crate::Error>) -> Diagnostics {
+        Diagnostics::new(&self.name, Arc::new(self.text.clone()), errors)
+    }
+}
+
+/// Where outputs live: `--out`, else the spec's folder.
+fn output_root(spec: &Path, out: &Option<PathBuf>) -> PathBuf {
+    match out {
+        Some(dir) => dir.clone(),
+        None => spec.parent().map(Path::to_path_buf).unwrap_or_default(),
+    }
+}
+
+fn regenerate_command(spec: &Path, out: &Option<PathBuf>) -> String {
+    let mut command = format!("specc generate {}", spec.display());
+    if let Some(dir) = out {
+        command.push_str(&format!(" --out {}", dir.display()));
+    }
+    command
 }
 
 /// Reads and compiles `path`, prints its diagnostics, and runs `then` on success.
@@ -300,7 +374,7 @@ fn with_spec(
     path: &Path,
     printer: &Printer,
     deny_warnings: bool,
-    then: impl FnOnce(&str, &crate::Checked) -> i32,
+    then: impl FnOnce(&Loaded) -> i32,
 ) -> i32 {
     let name = path.display().to_string();
     let text = match std::fs::read(path) {
@@ -338,16 +412,360 @@ fn with_spec(
             1
         }
         Ok(checked) => {
-            if !checked.warnings.is_empty() {
-                let d = Diagnostics::new(&name, Arc::new(text.clone()), checked.warnings.clone());
-                printer.print(&d);
+            let loaded = Loaded {
+                name,
+                text,
+                checked,
+            };
+            if !loaded.checked.warnings.is_empty() {
+                printer.print(&loaded.diagnostics(loaded.checked.warnings.clone()));
                 if deny_warnings {
                     return 1;
                 }
             }
-            then(&name, &checked)
+            then(&loaded)
         }
     }
+}
+
+fn report_spec_ok(printer: &Printer, s: &Loaded) -> i32 {
+    if printer.human() {
+        let spec = &s.checked.spec;
+        let targets = plan::plan(&s.checked, &PlanOptions::default())
+            .targets
+            .len();
+        println!(
+            "{}: ok ({} images, {targets} targets, {} services, {} workflows, {} charts)",
+            s.name,
+            spec.images.len(),
+            spec.services.len(),
+            spec.workflows.len(),
+            spec.charts.len()
+        );
+    }
+    0
+}
+
+/// Renders everything, reading build contexts under `root`; prints render problems.
+fn render_all(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> Option<Generated> {
+    let p = plan::plan(&s.checked, &PlanOptions::default());
+    let options = RenderOptions {
+        spec_name: s.name.clone(),
+        regenerate: regenerate.to_string(),
+    };
+    let contexts = FsContexts {
+        root: root.to_path_buf(),
+    };
+    match render_with(&s.checked, &p, &options, &contexts) {
+        Ok(g) => Some(g),
+        Err(errors) => {
+            printer.print(&s.diagnostics(errors));
+            None
+        }
+    }
+}
+
+/// The lock under `root`: `Ok(None)` when there is none yet.
+fn read_lock(path: &Path) -> Result<Option<Lock>, UsageError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Lock::parse(&text)
+            .map(Some)
+            .map_err(|reason| UsageError::Lock {
+                path: path.display().to_string(),
+                reason,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(UsageError::Lock {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn new_lock(s: &Loaded, g: &Generated) -> Lock {
+    Lock {
+        version: LOCK_VERSION,
+        specc: env!("CARGO_PKG_VERSION").into(),
+        spec: s.name.replace('\\', "/"),
+        spec_hash: hash(s.text.as_bytes()),
+        templates_hash: templates_hash(),
+        outputs: g
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), hash(f.contents.as_bytes())))
+            .collect(),
+        targets: g.targets.clone(),
+    }
+}
+
+fn paths(entries: &[&Entry]) -> String {
+    entries
+        .iter()
+        .map(|e| format!("`{}`", e.path))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_diffs(printer: &Printer, entries: &[&Entry]) {
+    if !printer.human() {
+        return;
+    }
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&e.diff());
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+fn generate(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str, force: bool) -> i32 {
+    let Some(generated) = render_all(printer, s, root, regenerate) else {
+        return 1;
+    };
+    let lock_path = s.checked.spec.output.lock.value.clone();
+    let old = match read_lock(&root.join(&lock_path)) {
+        Ok(l) => l,
+        Err(e) if force => {
+            // A broken lock is replaced by --force; without it, say so.
+            let _ = e;
+            None
+        }
+        Err(e) => {
+            printer.print(&e);
+            return 2;
+        }
+    };
+    let entries = compare(root, &generated.files, old.as_ref());
+    let blocked: Vec<&Entry> = entries.iter().filter(|e| e.blocks()).collect();
+    if !blocked.is_empty() && !force {
+        printer.print(&SyncError::Edited {
+            count: blocked.len(),
+            paths: paths(&blocked),
+        });
+        print_diffs(printer, &blocked);
+        return 1;
+    }
+    let lock = new_lock(s, &generated);
+    match apply(root, &entries, &lock_path, &lock.to_text()) {
+        Ok(done) => {
+            if printer.human() {
+                let mut line = format!(
+                    "{}: {} written, {} unchanged",
+                    s.name,
+                    done.written.len(),
+                    done.unchanged
+                );
+                if !done.removed.is_empty() {
+                    line.push_str(&format!(", {} removed", done.removed.len()));
+                }
+                println!("{line}");
+                for p in &done.written {
+                    println!("  wrote   {p}");
+                }
+                for p in &done.removed {
+                    println!("  removed {p}");
+                }
+            }
+            0
+        }
+        Err(e) => {
+            printer.print(&UsageError::Write {
+                path: e.path.display().to_string(),
+                reason: e.error.to_string(),
+            });
+            2
+        }
+    }
+}
+
+/// True when the spec, the templates, every output and every target's inputs still match
+/// the lock: then nothing needs rendering.
+fn lock_is_fresh(s: &Loaded, root: &Path, lock: &Lock) -> bool {
+    if lock.specc != env!("CARGO_PKG_VERSION")
+        || lock.spec_hash != hash(s.text.as_bytes())
+        || lock.templates_hash != templates_hash()
+    {
+        return false;
+    }
+    let on_disk = |path: &str| std::fs::read(root.join(path)).ok();
+    if !lock
+        .outputs
+        .iter()
+        .all(|(path, h)| on_disk(path).is_some_and(|b| hash(&b) == *h))
+    {
+        return false;
+    }
+    // Build contexts may have changed: recompute the input hashes from the outputs on disk.
+    let spec = &s.checked.spec;
+    let p = plan::plan(&s.checked, &PlanOptions::default());
+    let dockerfile_of = |ii: usize, v: usize| {
+        let name = plan::target_name(spec, &spec.images[ii], v);
+        let entry = lock.targets.get(&name)?;
+        std::fs::read_to_string(root.join(&entry.dockerfile)).ok()
+    };
+    let dockerignore_of = |context: &str| {
+        let path = if context == "." {
+            spec.output.dockerignore.value.clone()
+        } else {
+            crate::render::join(context, ".dockerignore")
+        };
+        std::fs::read_to_string(root.join(path)).unwrap_or_default()
+    };
+    let contexts = FsContexts {
+        root: root.to_path_buf(),
+    };
+    let hashes = crate::render::inputs::input_hashes(
+        &s.checked,
+        &p,
+        &dockerfile_of,
+        &dockerignore_of,
+        &contexts,
+    );
+    hashes.len() == lock.targets.len()
+        && hashes
+            .iter()
+            .all(|(name, h)| lock.targets.get(name).is_some_and(|t| &t.input_hash == h))
+}
+
+fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> i32 {
+    let lock_path = root.join(&s.checked.spec.output.lock.value);
+    let lock = match read_lock(&lock_path) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let code = report_spec_ok(printer, s);
+            if printer.human() {
+                println!(
+                    "  no {} yet: outputs have not been generated; run `{regenerate}`",
+                    lock_path.display()
+                );
+            }
+            return code;
+        }
+        Err(e) => {
+            printer.print(&e);
+            return 2;
+        }
+    };
+    if lock_is_fresh(s, root, &lock) {
+        trace("check: fast path, outputs match the lock");
+        if printer.human() {
+            println!("{}: ok, {} outputs in sync", s.name, lock.outputs.len());
+        }
+        return 0;
+    }
+    let Some(generated) = render_all(printer, s, root, regenerate) else {
+        return 1;
+    };
+    let mut entries = compare(root, &generated.files, Some(&lock));
+    let expected = new_lock(s, &generated).to_text();
+    if std::fs::read_to_string(&lock_path).ok().as_deref() != Some(expected.as_str()) {
+        let lock_name = s.checked.spec.output.lock.value.clone();
+        entries.push(Entry {
+            status: Status::Stale,
+            current: std::fs::read(&lock_path).ok(),
+            new: Some(expected),
+            path: lock_name,
+        });
+    }
+    let bad: Vec<&Entry> = entries.iter().filter(|e| e.out_of_sync()).collect();
+    if bad.is_empty() {
+        if printer.human() {
+            println!("{}: ok, {} outputs in sync", s.name, generated.files.len());
+        }
+        return 0;
+    }
+    let edited: Vec<&Entry> = bad.iter().copied().filter(|e| e.blocks()).collect();
+    if !edited.is_empty() {
+        printer.print(&SyncError::Edited {
+            count: edited.len(),
+            paths: paths(&edited),
+        });
+    }
+    let stale: Vec<&Entry> = bad.iter().copied().filter(|e| !e.blocks()).collect();
+    if !stale.is_empty() {
+        printer.print(&SyncError::Stale {
+            count: stale.len(),
+            paths: paths(&stale),
+            command: regenerate.to_string(),
+        });
+    }
+    print_diffs(printer, &bad);
+    1
+}
+
+#[derive(Serialize)]
+struct MatrixEntry {
+    target: String,
+    image: String,
+    variant: String,
+    #[serde(rename = "input-hash")]
+    input_hash: String,
+}
+
+#[derive(Serialize)]
+struct Matrix {
+    include: Vec<MatrixEntry>,
+}
+
+fn print_changed(
+    printer: &Printer,
+    s: &Loaded,
+    p: &plan::Plan,
+    root: &Path,
+    since: Option<&Path>,
+    json: bool,
+    regenerate: &str,
+) -> i32 {
+    let lock_path = since
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.join(&s.checked.spec.output.lock.value));
+    let lock = match read_lock(&lock_path) {
+        Ok(l) => l,
+        Err(e) => {
+            printer.print(&e);
+            return 2;
+        }
+    };
+    let Some(generated) = render_all(printer, s, root, regenerate) else {
+        return 1;
+    };
+    let before: BTreeMap<&String, &String> = lock
+        .as_ref()
+        .map(|l| l.targets.iter().map(|(k, v)| (k, &v.input_hash)).collect())
+        .unwrap_or_default();
+    let mut include = Vec::new();
+    for t in &p.targets {
+        let Some(now) = generated.targets.get(&t.name) else {
+            continue;
+        };
+        if before.get(&t.name) != Some(&&now.input_hash) {
+            include.push(MatrixEntry {
+                target: t.name.clone(),
+                image: t.image.clone(),
+                variant: t.variant.clone(),
+                input_hash: now.input_hash.clone(),
+            });
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&Matrix { include }).expect("a matrix serializes")
+        );
+    } else if include.is_empty() {
+        println!("no target changed since {}", lock_path.display());
+    } else {
+        for m in &include {
+            let old = before
+                .get(&m.target)
+                .map_or("none".to_string(), |h| h[..12.min(h.len())].to_string());
+            println!(
+                "{}  (input hash {old} -> {})",
+                m.target,
+                &m.input_hash[..12]
+            );
+        }
+    }
+    0
 }
 
 /// The plan as aligned text, one block per target.

@@ -8,6 +8,8 @@ pub mod check;
 pub mod cli;
 pub mod diagram;
 pub mod error;
+pub mod hash;
+pub mod lock;
 pub mod model;
 pub mod parse;
 pub mod plan;

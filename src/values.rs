@@ -186,10 +186,10 @@ pub fn check_host(s: &str) -> Result<(), String> {
         Some((n, p)) => (n, Some(p)),
         None => (s, None),
     };
-    if let Some(p) = port {
-        if p.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("`{p}` is not a port number"));
-        }
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("`{p}` is not a port number"));
     }
     if name.is_empty() || name.len() > 253 {
         return Err("empty or too long host name".into());
@@ -205,6 +205,72 @@ pub fn check_host(s: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The host inside a URL-like value, for help texts: `https://docker.io/v2/` gives
+/// `docker.io`; `None` when that is not a valid host either.
+pub fn to_host(s: &str) -> Option<String> {
+    let rest = s.split_once("://").map_or(s, |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or_default();
+    (host != s && check_host(host).is_ok()).then(|| host.to_string())
+}
+
+/// A symbolic file mode (`rwxr-xr-x`) as octal (`755`), for help texts.
+pub fn symbolic_to_octal(s: &str) -> Option<String> {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    if s.len() != 9 {
+        return None;
+    }
+    let mut out = String::new();
+    for triple in s.as_bytes().chunks(3) {
+        let mut digit = 0;
+        for (bit, (c, want)) in triple.iter().zip([b'r', b'w', b'x']).enumerate() {
+            match *c {
+                b'-' => {}
+                c if c == want => digit |= 4 >> bit,
+                _ => return None,
+            }
+        }
+        out.push(char::from(b'0' + digit));
+    }
+    Some(out)
+}
+
+/// A likely meant volume, for help texts: `./data:data` gives `./data:/data`.
+pub fn to_volume(s: &str) -> Option<String> {
+    let mut parts: Vec<String> = s.split(':').map(str::to_string).collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let target = if parts.len() == 1 { 0 } else { 1 };
+    if !parts[target].starts_with('/') {
+        parts[target] = format!("/{}", parts[target].trim_start_matches("./"));
+    }
+    if parts.len() > 1 {
+        let source = &parts[0];
+        let is_path = source.starts_with(['.', '/', '~']);
+        if !is_path {
+            parts[0] = source
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+        }
+    }
+    if let Some(mode) = parts.get_mut(2) {
+        match mode.as_str() {
+            "readonly" | "read-only" | "read_only" => *mode = "ro".into(),
+            "readwrite" | "read-write" | "read_write" => *mode = "rw".into(),
+            _ => {}
+        }
+    }
+    let fixed = parts.join(":");
+    (fixed != s && check_volume(&fixed).is_ok()).then_some(fixed)
 }
 
 /// The region of an Amazon ECR host `<account>.dkr.ecr.<region>.amazonaws.com`.
@@ -332,12 +398,12 @@ pub fn to_tag_text(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("{{") {
-            if let Some(close) = after.find("}}") {
-                out.push_str(&rest[..close + 4]);
-                rest = &after[close + 2..];
-                continue;
-            }
+        if let Some(after) = rest.strip_prefix("{{")
+            && let Some(close) = after.find("}}")
+        {
+            out.push_str(&rest[..close + 4]);
+            rest = &after[close + 2..];
+            continue;
         }
         let c = rest.chars().next().unwrap_or('-');
         let ok = c.is_ascii_alphanumeric() || "_.-".contains(c);
@@ -489,10 +555,10 @@ pub fn check_port(s: &str) -> Result<(), String> {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
     };
-    if let Some(p) = proto {
-        if !["tcp", "udp", "sctp"].contains(&p) {
-            return Err(format!("unknown protocol `{p}` (tcp, udp or sctp)"));
-        }
+    if let Some(p) = proto
+        && !["tcp", "udp", "sctp"].contains(&p)
+    {
+        return Err(format!("unknown protocol `{p}` (tcp, udp or sctp)"));
     }
     // An IPv6 host address is bracketed: `[::1]:8080:80`.
     let spec = match spec.strip_prefix('[') {
@@ -508,10 +574,10 @@ pub fn check_port(s: &str) -> Result<(), String> {
         3 => (&parts[1..], Some(parts[0])),
         _ => return Err("too many `:`".into()),
     };
-    if let Some(ip) = ip {
-        if ip.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(format!("`{ip}` is not an IP address"));
-        }
+    if let Some(ip) = ip
+        && ip.parse::<std::net::Ipv4Addr>().is_err()
+    {
+        return Err(format!("`{ip}` is not an IP address"));
     }
     let mut sizes = Vec::new();
     for (i, range) in ranges.iter().enumerate() {
@@ -530,10 +596,12 @@ pub fn check_port(s: &str) -> Result<(), String> {
             _ => return Err(format!("`{range}` is not a port number from 1 to 65535")),
         }
     }
-    if let [host, container] = sizes[..] {
-        if host != container && host != 0 && container != 0 {
-            return Err("the host and container ranges differ in size".into());
-        }
+    if let [host, container] = sizes[..]
+        && host != container
+        && host != 0
+        && container != 0
+    {
+        return Err("the host and container ranges differ in size".into());
     }
     Ok(())
 }
@@ -824,5 +892,34 @@ mod tests {
             ecr_region("123456789012.dkr.ecr.us-west-2.amazonaws.com"),
             Some("us-west-2")
         );
+    }
+
+    #[test]
+    fn help_suggestions() {
+        assert_eq!(to_name("Build_Stage"), "build_stage");
+        assert_eq!(to_name("demo app"), "demo-app");
+        assert_eq!(to_tag_text("release/{{version}}"), "release-{{version}}");
+        assert_eq!(to_tag_text(".hidden"), "hidden");
+        assert_eq!(to_duration("30 seconds").as_deref(), Some("30s"));
+        assert_eq!(to_duration("1m30").as_deref(), Some("1m30s"));
+        assert_eq!(to_duration("10").as_deref(), Some("10s"));
+        assert_eq!(to_duration("soon"), None);
+        assert_eq!(to_relative_path("../docker-bake.hcl"), "docker-bake.hcl");
+        assert_eq!(to_relative_path("/tmp/docker"), "tmp/docker");
+        assert_eq!(
+            to_host("https://docker.io/v2/").as_deref(),
+            Some("docker.io")
+        );
+        assert_eq!(to_host("localhost:99999"), None);
+        assert_eq!(symbolic_to_octal("rwxr-xr-x").as_deref(), Some("755"));
+        assert_eq!(symbolic_to_octal("rw-r--r--").as_deref(), Some("644"));
+        assert_eq!(symbolic_to_octal("u+x"), None);
+        assert_eq!(to_volume("./data:data").as_deref(), Some("./data:/data"));
+        assert_eq!(to_volume("data").as_deref(), Some("/data"));
+        assert_eq!(
+            to_volume("./c:/etc/c:readonly").as_deref(),
+            Some("./c:/etc/c:ro")
+        );
+        assert_eq!(lowercase_reference("Golang:1.22-RC"), "golang:1.22-RC");
     }
 }

@@ -80,6 +80,7 @@ fixtures! {
     unused_stage_warning: "48-unused-stage" => 0,
     not_utf8: "49-not-utf8" => 2,
     missing_file: "50-missing-file" => 2,
+    unrepresentable: "51-unrepresentable" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
 

@@ -50,10 +50,10 @@ pub fn decode(doc: &KdlDocument, src: &str) -> Result<Spec, (Option<Spec>, Vec<E
     let spec = d.document(doc);
     let mut errors = errors.into_inner();
     crate::error::sort_by_position(&mut errors);
-    if errors.is_empty() {
-        if let Some(spec) = spec {
-            return Ok(spec);
-        }
+    if errors.is_empty()
+        && let Some(spec) = spec
+    {
+        return Ok(spec);
     }
     let dropped = errors.iter().any(|e| {
         matches!(
@@ -332,7 +332,7 @@ impl<'a> Decoder<'a> {
                 name: name.value.clone(),
                 span: name.span,
                 help: format!(
-                    "for example `{}`",
+                    "write e.g. `{}`",
                     crate::values::to_variable_name(&name.value)
                 ),
             });
@@ -800,7 +800,7 @@ impl<'a> Decoder<'a> {
         if choices.contains(&value.as_str()) {
             return true;
         }
-        let title = format!("{what}s");
+        let title = crate::error::plural(what);
         self.push(Error::InvalidChoice {
             what: what.to_string(),
             value: value.value.clone(),
@@ -1019,7 +1019,29 @@ impl<'a> Decoder<'a> {
                         });
                     }
                 }
-                "restart" => s.restart = c.arg(0, "a restart policy", "restart \"unless-stopped\""),
+                "restart" => {
+                    let policy = c.arg(0, "a restart policy", "restart \"unless-stopped\"");
+                    if let Some(r) = &policy {
+                        let retries = r
+                            .value
+                            .strip_prefix("on-failure:")
+                            .is_some_and(|n| n.parse::<u32>().is_ok());
+                        if !retries {
+                            self.choice(
+                                r,
+                                "restart policy",
+                                &[
+                                    "no",
+                                    "always",
+                                    "unless-stopped",
+                                    "on-failure",
+                                    "on-failure:3",
+                                ],
+                            );
+                        }
+                    }
+                    s.restart = policy;
+                }
                 "command" => {
                     s.command =
                         Some(c.rest_required(0, "a word", "command \"serve\" \"--port=80\""))
@@ -1209,26 +1231,25 @@ impl<'a> Decoder<'a> {
             }
         };
         for entry in node.entries() {
-            if let Some(key) = entry.name() {
-                if !allowed.contains(&key.value())
-                    && ["pattern", "branch", "cron"].contains(&key.value())
-                    && trigger.is_some()
-                {
-                    self.push(Error::UnknownProperty {
-                        name: key.value().to_string(),
-                        node: format!("on \"{}\"", kind.value),
-                        span: entry.span(),
-                        help: if allowed.is_empty() {
-                            format!("`on \"{}\"` takes no properties", kind.value)
-                        } else {
-                            format!(
-                                "properties of `on \"{}\"`: `{}`",
-                                kind.value,
-                                allowed.join("`, `")
-                            )
-                        },
-                    });
-                }
+            if let Some(key) = entry.name()
+                && !allowed.contains(&key.value())
+                && ["pattern", "branch", "cron"].contains(&key.value())
+                && trigger.is_some()
+            {
+                self.push(Error::UnknownProperty {
+                    name: key.value().to_string(),
+                    node: format!("on \"{}\"", kind.value),
+                    span: entry.span(),
+                    help: if allowed.is_empty() {
+                        format!("`on \"{}\"` takes no properties", kind.value)
+                    } else {
+                        format!(
+                            "properties of `on \"{}\"`: `{}`",
+                            kind.value,
+                            allowed.join("`, `")
+                        )
+                    },
+                });
             }
         }
         r.finish("one argument, the trigger kind");

@@ -314,13 +314,13 @@ impl<'a> Reader<'a> {
                 help: "remove it, or write it as a property `name=value` if that was meant".into(),
             });
         }
-        if !self.children_read {
-            if let Some(children) = self.node.children() {
-                self.push(Error::UnexpectedChildren {
-                    node: self.node_name().to_string(),
-                    span: block_span(self.src, children.span()),
-                });
-            }
+        if !self.children_read
+            && let Some(children) = self.node.children()
+        {
+            self.push(Error::UnexpectedChildren {
+                node: self.node_name().to_string(),
+                span: block_span(self.src, children.span()),
+            });
         }
     }
 }

@@ -101,6 +101,7 @@ pub fn render(
     checked: &Checked,
     plan: &Plan,
     dockerfiles: &Dockerfiles,
+    hashes: &std::collections::BTreeMap<String, String>,
     options: &RenderOptions,
     errors: &mut Vec<Error>,
 ) -> Option<Rendered> {
@@ -147,8 +148,16 @@ pub fn render(
             let Some(dockerfile) = dockerfiles.by_target.get(&(ii, v)) else {
                 continue;
             };
-            let tag_exprs = tag_exprs(spec, image, v, &registries, &release_bases);
-            let branch_tag_exprs = tag_exprs_for_branch(spec, image, v, &registries, &branch_bases);
+            let hash = hashes.get(&planned.name).cloned().unwrap_or_default();
+            // The input hash is also a tag, so CI can find an image built from the same inputs.
+            let hash_tag = [format!("specc-{}", &hash[..hash.len().min(16)])];
+            let mut tag_exprs = tag_exprs(spec, image, v, &registries, &release_bases);
+            tag_exprs.extend(tag_exprs_for_hash(image, &registries, &hash_tag));
+            let mut branch_tag_exprs =
+                tag_exprs_for_branch(spec, image, v, &registries, &branch_bases);
+            if !branch_tag_exprs.is_empty() {
+                branch_tag_exprs.extend(tag_exprs_for_hash(image, &registries, &hash_tag));
+            }
             let mut args: Vec<Entry> = planned
                 .args
                 .iter()
@@ -179,6 +188,10 @@ pub fn render(
             labels.push(Entry {
                 name: "org.opencontainers.image.version".into(),
                 expr: "\"${VERSION}\"".into(),
+            });
+            labels.push(Entry {
+                name: "dev.specc.input-hash".into(),
+                expr: escape::hcl(&hash),
             });
             labels.push(Entry {
                 name: "org.opencontainers.image.revision".into(),
@@ -397,4 +410,19 @@ fn tag_exprs_for_branch(
         return Vec::new();
     }
     tag_exprs(spec, image, v, registries, bases)
+}
+
+/// The input-hash tag of an image for every registry (or locally).
+fn tag_exprs_for_hash(image: &Image, registries: &[&Registry], tags: &[String]) -> Vec<String> {
+    let mut exprs = Vec::new();
+    for t in tags {
+        if registries.is_empty() {
+            let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
+            exprs.push(format!("\"{repo}:{t}\""));
+        }
+        for r in registries {
+            exprs.push(format!("\"{}:{t}\"", repository(r, image)));
+        }
+    }
+    exprs
 }

@@ -12,6 +12,7 @@ mod dockerfile;
 mod dockerignore;
 pub mod escape;
 mod helm;
+pub(crate) mod inputs;
 mod verify;
 mod workflow;
 
@@ -104,22 +105,102 @@ fn header(options: &RenderOptions) -> Vec<String> {
     ]
 }
 
-/// Renders every build-side output of the spec, in a fixed order.
+/// Everything `specc generate` produces for a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// The files, sorted by path.
+    pub files: Vec<Rendered>,
+    /// Target name -> its input hash and Dockerfile.
+    pub targets: std::collections::BTreeMap<String, TargetInputs>,
+}
+
+/// What a target is built from, as recorded in the lock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetInputs {
+    pub input_hash: String,
+    pub dockerfile: String,
+}
+
+/// A digest of specc's version and every embedded template: when it changes, outputs
+/// may change even though the spec did not.
+pub fn templates_hash() -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for (name, text) in TEMPLATES {
+        h.update(name.as_bytes())
+            .update(b"\0")
+            .update(text.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// Renders every output of the spec, in a fixed order, without reading build contexts
+/// (input hashes then cover the Dockerfiles, arguments and platforms only).
 pub fn render(
     checked: &Checked,
     plan: &Plan,
     options: &RenderOptions,
 ) -> Result<Vec<Rendered>, Vec<Error>> {
+    render_with(checked, plan, options, &crate::hash::NoContexts).map(|g| g.files)
+}
+
+/// Renders every output of the spec; `contexts` supplies the digests of build contexts.
+pub fn render_with(
+    checked: &Checked,
+    plan: &Plan,
+    options: &RenderOptions,
+    contexts: &dyn crate::hash::Contexts,
+) -> Result<Generated, Vec<Error>> {
+    trace("render");
     let mut errors = Vec::new();
     let mut outputs = Vec::new();
     let dockerfiles = dockerfile::render(checked, options, &mut errors);
     outputs.extend(dockerfiles.files.iter().cloned());
-    outputs.extend(dockerignore::render(checked, options, &mut errors));
+    let ignores = dockerignore::render(checked, options, &mut errors);
+    outputs.extend(ignores.iter().cloned());
+    let spec = &checked.spec;
+    let dockerignore_of = |context: &str| {
+        let path = if context == "." {
+            spec.output.dockerignore.value.clone()
+        } else {
+            join(context, ".dockerignore")
+        };
+        ignores
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| r.contents.clone())
+            .unwrap_or_default()
+    };
+    let dockerfile_of = |ii: usize, v: usize| {
+        let path = dockerfiles.by_target.get(&(ii, v))?;
+        let file = outputs.iter().find(|o| &o.path == path)?;
+        Some(file.contents.clone())
+    };
+    let hashes = inputs::input_hashes(checked, plan, &dockerfile_of, &dockerignore_of, contexts);
+    let mut targets = std::collections::BTreeMap::new();
+    for (ii, image) in spec.images.iter().enumerate() {
+        for v in crate::plan::image_variants(spec, image) {
+            let name = crate::plan::target_name(spec, image, v);
+            if let (Some(hash), Some(dockerfile)) =
+                (hashes.get(&name), dockerfiles.by_target.get(&(ii, v)))
+            {
+                targets.insert(
+                    name,
+                    TargetInputs {
+                        input_hash: hash.clone(),
+                        dockerfile: dockerfile.clone(),
+                    },
+                );
+            }
+        }
+    }
     if !plan.targets.is_empty() {
         outputs.extend(bake::render(
             checked,
             plan,
             &dockerfiles,
+            &hashes,
             options,
             &mut errors,
         ));
@@ -142,9 +223,20 @@ pub fn render(
     }
     if errors.is_empty() {
         outputs.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(outputs)
+        Ok(Generated {
+            files: outputs,
+            targets,
+        })
     } else {
         Err(errors)
+    }
+}
+
+/// Prints `specc-trace: <what>` on stderr when `SPECC_TRACE` is set: tests use it to see
+/// which expensive steps ran.
+pub fn trace(what: &str) {
+    if std::env::var_os("SPECC_TRACE").is_some() {
+        eprintln!("specc-trace: {what}");
     }
 }
 

@@ -1,0 +1,204 @@
+//! Build-context files in, content digests out: the part of a target's input hash that
+//! lives on disk. For each target, the files its COPY/ADD instructions can reach are
+//! walked in sorted order, files excluded by the context's `.dockerignore` are skipped,
+//! and each file's path and bytes feed one blake3 digest.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+
+/// Reads build contexts; [`crate::render`] asks it for digests and stays free of I/O.
+pub trait Contexts {
+    /// The digest of the files under `context` reached by `sources`, skipping what the
+    /// `.dockerignore` text `ignore` excludes.
+    fn digest(&self, context: &str, sources: &[String], ignore: &str) -> String;
+}
+
+/// Contexts on disk, relative to the output root.
+pub struct FsContexts {
+    pub root: PathBuf,
+}
+
+/// Contexts with no files (for rendering without a repository at hand).
+pub struct NoContexts;
+
+impl Contexts for NoContexts {
+    fn digest(&self, _context: &str, sources: &[String], ignore: &str) -> String {
+        let mut h = blake3::Hasher::new();
+        for s in sources {
+            h.update(s.as_bytes()).update(b"\0");
+        }
+        h.update(ignore.as_bytes());
+        h.finalize().to_hex().to_string()
+    }
+}
+
+/// One `.dockerignore` rule: a glob, negated with `!`.
+struct Rule {
+    matcher: GlobMatcher,
+    negated: bool,
+}
+
+/// The rules of a `.dockerignore` text, in order (later rules win, as in Docker).
+fn rules(ignore: &str) -> Vec<Rule> {
+    ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (negated, pattern) = match l.strip_prefix('!') {
+                Some(p) => (true, p),
+                None => (false, l),
+            };
+            let pattern = pattern.trim_start_matches('/').trim_end_matches('/');
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .ok()?;
+            Some(Rule {
+                matcher: glob.compile_matcher(),
+                negated,
+            })
+        })
+        .collect()
+}
+
+/// True when `path` (relative to the context) or one of its parent folders is excluded.
+fn excluded(rules: &[Rule], path: &str) -> bool {
+    let mut result = false;
+    for rule in rules {
+        let mut prefix = String::new();
+        let mut hit = false;
+        for part in path.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if rule.matcher.is_match(&prefix) {
+                hit = true;
+                break;
+            }
+        }
+        if hit {
+            result = !rule.negated;
+        }
+    }
+    result
+}
+
+/// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`.
+fn reached(dir: &Path, source: &str) -> Vec<String> {
+    let source = source.trim_start_matches("./").trim_end_matches('/');
+    let all = || {
+        walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| {
+                let rel = e.path().strip_prefix(dir).ok()?;
+                Some(rel.to_string_lossy().replace('\\', "/"))
+            })
+    };
+    if source.is_empty() || source == "." {
+        return all().collect();
+    }
+    if source.contains(['*', '?', '[']) {
+        let Ok(glob) = Glob::new(source) else {
+            return Vec::new();
+        };
+        let m = glob.compile_matcher();
+        return all()
+            .filter(|f| {
+                // A glob may name folders too: their files are reached.
+                let mut prefix = String::new();
+                f.split('/').any(|part| {
+                    if !prefix.is_empty() {
+                        prefix.push('/');
+                    }
+                    prefix.push_str(part);
+                    m.is_match(&prefix)
+                })
+            })
+            .collect();
+    }
+    all()
+        .filter(|f| f == source || f.starts_with(&format!("{source}/")))
+        .collect()
+}
+
+impl Contexts for FsContexts {
+    fn digest(&self, context: &str, sources: &[String], ignore: &str) -> String {
+        let dir = self.root.join(context);
+        let rules = rules(ignore);
+        let mut files: Vec<String> = Vec::new();
+        for s in sources {
+            if s.contains("://") {
+                continue; // a URL: its text is hashed below, its bytes are not ours
+            }
+            files.extend(
+                reached(&dir, s)
+                    .into_iter()
+                    .filter(|f| !excluded(&rules, f)),
+            );
+        }
+        files.sort();
+        files.dedup();
+        let mut h = blake3::Hasher::new();
+        for s in sources {
+            h.update(s.as_bytes()).update(b"\0");
+        }
+        for f in &files {
+            h.update(f.as_bytes()).update(b"\0");
+            match std::fs::read(dir.join(f)) {
+                Ok(bytes) => {
+                    h.update(&(bytes.len() as u64).to_le_bytes()).update(&bytes);
+                }
+                Err(_) => {
+                    h.update(b"<unreadable>");
+                }
+            }
+        }
+        h.finalize().to_hex().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore_rules() {
+        let r = rules("models\n**/*.pyc\n*.md\n!README.md\n");
+        assert!(excluded(&r, "models/a.bin"));
+        assert!(!excluded(&r, "src/models/a.bin"));
+        assert!(excluded(&r, "a/b/c.pyc"));
+        assert!(excluded(&r, "NOTES.md"));
+        assert!(!excluded(&r, "README.md"));
+    }
+
+    #[test]
+    fn digest_follows_reached_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("app/sub")).unwrap();
+        std::fs::write(dir.path().join("app/a.py"), "a").unwrap();
+        std::fs::write(dir.path().join("app/sub/b.py"), "b").unwrap();
+        std::fs::write(dir.path().join("other.txt"), "x").unwrap();
+        let c = FsContexts {
+            root: dir.path().to_path_buf(),
+        };
+        let sources = vec!["app".to_string()];
+        let before = c.digest(".", &sources, "");
+        std::fs::write(dir.path().join("other.txt"), "changed").unwrap();
+        assert_eq!(before, c.digest(".", &sources, ""), "unreached file");
+        std::fs::write(dir.path().join("app/sub/b.py"), "changed").unwrap();
+        assert_ne!(before, c.digest(".", &sources, ""), "reached file");
+        let ignored = c.digest(".", &sources, "app/sub\n");
+        std::fs::write(dir.path().join("app/sub/b.py"), "again").unwrap();
+        assert_eq!(
+            ignored,
+            c.digest(".", &sources, "app/sub\n"),
+            "ignored file"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! The lock file in and out: what `specc generate` wrote, as deterministic TOML.
+//!
+//! It records specc's version, the spec's and the templates' hashes, the blake3 of every
+//! output, and each target's input hash and Dockerfile. `generate` reads it to tell
+//! hand-edited files and stale outputs apart; `check` reads it to skip rendering when
+//! nothing changed; `plan --changed` compares input hashes with it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::render::TargetInputs;
+
+pub const LOCK_VERSION: u32 = 1;
+
+const HEADER: &str = "# specc.lock: what `specc generate` wrote and from which inputs.\n# Generated; do not edit by hand. Commit it with the outputs.\n\n";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Lock {
+    pub version: u32,
+    pub specc: String,
+    pub spec: String,
+    pub spec_hash: String,
+    pub templates_hash: String,
+    /// Output path (relative to the output root) -> blake3 of its bytes.
+    pub outputs: BTreeMap<String, String>,
+    pub targets: BTreeMap<String, TargetInputs>,
+}
+
+/// The blake3 of some bytes, as lowercase hex.
+pub fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+impl Lock {
+    pub fn to_text(&self) -> String {
+        let body = toml::to_string(self).expect("a lock serializes");
+        format!("{HEADER}{body}")
+    }
+
+    pub fn parse(text: &str) -> Result<Lock, String> {
+        let lock: Lock = toml::from_str(text).map_err(|e| e.to_string())?;
+        if lock.version != LOCK_VERSION {
+            return Err(format!(
+                "lock format version {} is not supported (this specc writes version {LOCK_VERSION})",
+                lock.version
+            ));
+        }
+        Ok(lock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_stable() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert("b file".to_string(), hash(b"b"));
+        outputs.insert("a".to_string(), hash(b"a"));
+        let lock = Lock {
+            version: LOCK_VERSION,
+            specc: "0.1.0".into(),
+            spec: "specs/x.kdl".into(),
+            spec_hash: hash(b"spec"),
+            templates_hash: hash(b"t"),
+            outputs,
+            targets: BTreeMap::new(),
+        };
+        let text = lock.to_text();
+        assert_eq!(Lock::parse(&text).unwrap(), lock);
+        assert!(text.find("\"a\"").unwrap() < text.find("\"b file\"").unwrap());
+    }
+}
