@@ -479,7 +479,10 @@ impl<'s> Checker<'s> {
             }
             if let Some(gpu) = &v.gpu
                 && !gpu.allow_any_platform
-                && let Some(p) = v.platforms.iter().find(|p| p.value != "linux/amd64")
+                // An invalid platform has its own error.
+                && let Some(p) = v.platforms.iter().find(|p| {
+                    !p.value.starts_with("linux/amd64") && values::check_platform(&p.value).is_ok()
+                })
             {
                 self.push(Error::GpuPlatform {
                     variant: v.name.value.clone(),

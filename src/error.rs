@@ -593,11 +593,13 @@ pub fn sort_by_position(errors: &mut [Error]) {
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        // Replacing every character is no typo: `a` is not a misspelt `b`.
+        .filter(|(d, _)| *d <= limit && *d < len)
         .min()
         .map(|(_, c)| c)
 }

@@ -166,7 +166,11 @@ impl<'a> Decoder<'a> {
             }
         }
         // A `project` node that failed to decode has reported its own problem already.
-        let has_project_node = doc.nodes().iter().any(|n| n.name().value() == "project");
+        // So has a misspelt one (`projet`): its unknown-node error says what to fix.
+        let has_project_node = doc
+            .nodes()
+            .iter()
+            .any(|n| crate::error::closest(n.name().value(), ["project"]).is_some());
         if !has_project_node {
             self.push(Error::MissingProject {
                 span: SourceSpan::from((0, 0)),
@@ -740,23 +744,58 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn env_pairs(&self, r: &mut Reader<'a>) -> Vec<(Text, Text)> {
-        let mut pairs: Vec<(Text, Text)> = r
+    /// `NAME "value"` and `NAME="value"` pairs; `(expand)"..."` lets the target tool expand
+    /// `$VAR` in the value instead of keeping it literally.
+    fn env_pairs(&self, r: &mut Reader<'a>) -> Vec<EnvVar> {
+        let mut pairs: Vec<EnvVar> = r
             .free_props()
             .into_iter()
             .filter(|(k, _)| k.value != "variants" && k.value != "lint-ignore")
+            .map(|(name, value)| {
+                let expand = self.expand(r.annotation(None, Some(&name.value)));
+                EnvVar {
+                    name,
+                    value,
+                    expand,
+                }
+            })
             .collect();
         if r.arg_count() > 0 || pairs.is_empty() {
             let name = r.arg(0, "a variable name", "env NAME \"value\"");
             let value = r.arg(1, "a value", "env NAME \"value\"");
-            if let (Some(n), Some(v)) = (name, value) {
-                pairs.insert(0, (n, v));
+            let expand = self.expand(r.annotation(Some(1), None));
+            if let (Some(name), Some(value)) = (name, value) {
+                pairs.insert(
+                    0,
+                    EnvVar {
+                        name,
+                        value,
+                        expand,
+                    },
+                );
             }
         }
-        for (name, _) in &pairs {
-            self.variable_name(name, "environment variable");
+        for pair in &pairs {
+            self.variable_name(&pair.name, "environment variable");
         }
         pairs
+    }
+
+    /// True for an `(expand)` annotation; any other annotation is reported.
+    fn expand(&self, annotation: Option<(String, SourceSpan)>) -> bool {
+        match annotation {
+            None => false,
+            Some((a, _)) if a == "expand" => true,
+            Some((a, span)) => {
+                self.push(Error::InvalidChoice {
+                    what: "type annotation".into(),
+                    value: a.clone(),
+                    span,
+                    help: suggest("annotations", &a, ["expand"]),
+                });
+                false
+            }
+        }
     }
 
     fn mount(&self, node: &'a KdlNode) -> Option<Mount> {

@@ -163,7 +163,7 @@ pub enum InstructionKind {
     Copy(Copy),
     Add(Add),
     Run(Run),
-    Env(Vec<(Text, Text)>),
+    Env(Vec<EnvVar>),
     Arg(ArgDecl),
     Expose(Vec<Text>),
     User(Text),
@@ -195,6 +195,15 @@ impl InstructionKind {
             InstructionKind::Cmd(_) => "cmd",
         }
     }
+}
+
+/// An environment variable; `expand` lets Docker (or compose) expand `$VAR` in the
+/// value, written `env PATH (expand)"/opt/bin:${PATH}"`. Without it `$` is literal.
+#[derive(Debug, Clone)]
+pub struct EnvVar {
+    pub name: Text,
+    pub value: Text,
+    pub expand: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -300,7 +309,7 @@ pub struct Service {
     pub variant: Option<Text>,
     pub ports: Vec<Text>,
     pub volumes: Vec<Text>,
-    pub env: Vec<(Text, Text)>,
+    pub env: Vec<EnvVar>,
     pub depends_on: Vec<DependsOn>,
     pub restart: Option<Text>,
     pub command: Option<Vec<Text>>,
@@ -345,7 +354,7 @@ pub struct SmokeTest {
     pub port: Option<Text>,
     pub path: Option<Text>,
     pub command: Option<Text>,
-    pub env: Vec<(Text, Text)>,
+    pub env: Vec<EnvVar>,
     pub span: SourceSpan,
 }
 

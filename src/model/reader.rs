@@ -220,6 +220,20 @@ impl<'a> Reader<'a> {
     }
 
     /// All properties, in order, as `(name, value)` texts; for nodes whose keys are free.
+    /// The type annotation of argument `index` or property `key` (`(expand)"..."`).
+    pub fn annotation(
+        &self,
+        index: Option<usize>,
+        key: Option<&str>,
+    ) -> Option<(String, SourceSpan)> {
+        let entry = match (index, key) {
+            (Some(i), _) => self.args.get(i).copied(),
+            (None, Some(k)) => self.prop_entry(k),
+            _ => None,
+        }?;
+        entry.ty().map(|t| (t.value().to_string(), entry.span()))
+    }
+
     pub fn free_props(&self) -> Vec<(Text, Text)> {
         self.node
             .entries()

@@ -31,7 +31,7 @@ struct Service {
     restart: Option<String>,
     ports: Vec<String>,
     volumes: Vec<String>,
-    environment: Vec<Pair>,
+    environment: Vec<EnvEntry>,
     depends_on: Vec<Dependency>,
     healthcheck: Option<Check>,
     profiles: Vec<String>,
@@ -50,6 +50,13 @@ struct Build {
 struct Pair {
     name: String,
     value: String,
+}
+
+/// A variable name and its value as a YAML scalar.
+#[derive(Serialize)]
+struct EnvEntry {
+    name: String,
+    expr: String,
 }
 
 #[derive(Serialize)]
@@ -133,9 +140,14 @@ pub fn render(
             environment: s
                 .env
                 .iter()
-                .map(|(k, v)| Pair {
-                    name: k.value.clone(),
-                    value: v.value.clone(),
+                .map(|e| EnvEntry {
+                    name: e.name.value.clone(),
+                    // `(expand)` values keep `$` for compose's own interpolation.
+                    expr: if e.expand {
+                        super::escape::yaml(&e.value.value)
+                    } else {
+                        super::escape::compose(&e.value.value)
+                    },
                 })
                 .collect(),
             depends_on: s

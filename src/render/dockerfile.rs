@@ -140,11 +140,11 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
         }
         InstructionKind::Env(pairs) => {
             let mut items = Vec::new();
-            for (name, value) in pairs {
-                if let Some(v) = out.value("an ENV value", value, "remove the line break", |s| {
-                    escape::docker_quoted(s, false)
+            for e in pairs {
+                if let Some(v) = out.value("an ENV value", &e.value, "remove the line break", |s| {
+                    escape::docker_quoted(s, e.expand)
                 }) {
-                    items.push(format!("{}={v}", name.value));
+                    items.push(format!("{}={v}", e.name.value));
                 }
             }
             if !items.is_empty() {

@@ -350,9 +350,9 @@ fn render_one(
                 env: t
                     .env
                     .iter()
-                    .map(|(k, v)| Pair {
-                        name: k.value.clone(),
-                        value: v.value.clone(),
+                    .map(|e| Pair {
+                        name: e.name.value.clone(),
+                        value: e.value.value.clone(),
                     })
                     .collect(),
             }
