@@ -955,30 +955,31 @@ impl<'s> Checker<'s> {
                 });
                 continue;
             }
-            if let Some(part) = placeholders.iter().find(|p| {
+            let version_part = placeholders.iter().find(|p| {
                 matches!(
                     p,
                     Placeholder::Major | Placeholder::Minor | Placeholder::Patch
                 )
-            }) {
-                if version.is_none() {
-                    let (v, vspan) = (
-                        spec.project.version.value.clone(),
-                        spec.project.version.span,
-                    );
-                    if !self
-                        .problems
-                        .iter()
-                        .any(|p| matches!(p, Error::InvalidVersion { .. }))
-                    {
-                        self.push(Error::InvalidVersion {
-                            version: v,
-                            part: part.name().into(),
-                            span: vspan,
-                        });
-                    }
-                    continue;
+            });
+            if let Some(part) = version_part
+                && version.is_none()
+            {
+                let (v, vspan) = (
+                    spec.project.version.value.clone(),
+                    spec.project.version.span,
+                );
+                if !self
+                    .problems
+                    .iter()
+                    .any(|p| matches!(p, Error::InvalidVersion { .. }))
+                {
+                    self.push(Error::InvalidVersion {
+                        version: v,
+                        part: part.name().into(),
+                        span: vspan,
+                    });
                 }
+                continue;
             }
             let sample = crate::plan::TagValues::sample(&spec.project.version.value);
             let base = crate::plan::render_tag(&pieces, &sample);

@@ -244,14 +244,14 @@ pub fn run(cli: Cli) -> i32 {
         format: cli.message_format,
         color,
     };
-    if let Some(dir) = &cli.directory {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            printer.print(&UsageError::Directory {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            });
-            return 2;
-        }
+    if let Some(dir) = &cli.directory
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        printer.print(&UsageError::Directory {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        });
+        return 2;
     }
     let deny = cli.deny_warnings;
     match cli.command {
@@ -285,11 +285,11 @@ pub fn run(cli: Cli) -> i32 {
             since,
             out,
         } => {
-            if let Some(v) = &version {
-                if crate::values::check_tag(v).is_err() {
-                    printer.print(&UsageError::Version { value: v.clone() });
-                    return 2;
-                }
+            if let Some(v) = &version
+                && crate::values::check_tag(v).is_err()
+            {
+                printer.print(&UsageError::Version { value: v.clone() });
+                return 2;
             }
             let options = PlanOptions {
                 version,

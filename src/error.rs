@@ -136,7 +136,8 @@ pub enum Error {
         help: String,
     },
 
-    /// Two declarations with one name: `stage app ...` twice
+    /// Two declarations with one name: `stage app ...` twice (or one platform listed twice:
+    /// `platforms "linux/amd64" "linux/amd64"`)
     #[error("{kind} `{name}` is declared twice")]
     #[diagnostic(code(specc::model::duplicate_name))]
     DuplicateName {
@@ -213,6 +214,7 @@ pub enum Error {
     },
 
     /// Stages that depend on each other in a circle: `stage a from=b` and `stage b from=a`
+    /// (or services: `service a ... { depends-on b }` and `service b ... { depends-on a }`)
     #[error("{kind} form a cycle: {path}")]
     #[diagnostic(
         code(specc::check::cycle),
@@ -382,7 +384,7 @@ pub enum Error {
         help: String,
     },
 
-    /// A secret value where the NAME of a secret belongs: `login "basic" password-secret="dckr_pat_..."`
+    /// A secret value where the NAME of a secret belongs: `login "basic" password-secret="dckr_pat_EXAMPLE0000"`
     #[error("`{property}` looks like a credential, not the name of a secret")]
     #[diagnostic(code(specc::check::credential_literal))]
     CredentialLiteral {

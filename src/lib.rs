@@ -2,7 +2,12 @@
 //!
 //! The pipeline, one module per stage, data flowing one way:
 //! `parse` (text -> KDL) -> `model` (KDL -> typed spec) -> `check` (graph, references,
-//! values) -> `plan` (targets and tags). [`compile`] runs the first three.
+//! values) -> `plan` (targets and tags) -> `render` (files) -> `write` (disk, lock).
+//! [`compile`] runs the first three.
+
+// Diagnostics are large (source spans, help text) but travel only on the cold error path,
+// once per run; boxing every variant would only add noise.
+#![allow(clippy::result_large_err)]
 
 pub mod check;
 pub mod cli;

@@ -248,19 +248,38 @@ fn line_diff(expected: &str, actual: &str) -> String {
             };
         }
     }
-    let mut out = String::new();
+    // Each line with its mark: ' ' kept, '-' expected only, '+' actual only.
+    let mut ops: Vec<(char, &str)> = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         if i < a.len() && j < b.len() && a[i] == b[j] {
-            let _ = writeln!(out, "  {}", a[i]);
+            ops.push((' ', a[i]));
             i += 1;
             j += 1;
         } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
+            ops.push(('+', b[j]));
             j += 1;
         } else {
-            let _ = writeln!(out, "- {}", a[i]);
+            ops.push(('-', a[i]));
             i += 1;
+        }
+    }
+    // Changed lines with three lines of context; `...` marks what is left out.
+    const CONTEXT: usize = 3;
+    let near_change = |k: usize| {
+        let lo = k.saturating_sub(CONTEXT);
+        let hi = (k + CONTEXT + 1).min(ops.len());
+        ops[lo..hi].iter().any(|(mark, _)| *mark != ' ')
+    };
+    let mut out = String::new();
+    let mut skipped = false;
+    for (k, (mark, line)) in ops.iter().enumerate() {
+        if near_change(k) {
+            let _ = writeln!(out, "{mark} {line}");
+            skipped = false;
+        } else if !skipped {
+            out.push_str("  ...\n");
+            skipped = true;
         }
     }
     if expected.ends_with('\n') != actual.ends_with('\n') {

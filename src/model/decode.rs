@@ -209,7 +209,7 @@ impl<'a> Decoder<'a> {
         }
         Some(Spec {
             project: project?,
-            output: output.map(|(o, _)| o).unwrap_or_else(|| Output::defaults()),
+            output: output.map(|(o, _)| o).unwrap_or_else(Output::defaults),
             args,
             ignore,
             registries,

@@ -224,10 +224,10 @@ fn permission_flags(
     chmod: &Option<Text>,
     link: bool,
 ) {
-    if let Some(o) = chown {
-        if let Some(o) = out.value("an owner", o, "write `user:group`", escape::docker_word) {
-            flags.push(format!("--chown={o}"));
-        }
+    if let Some(o) = chown
+        && let Some(o) = out.value("an owner", o, "write `user:group`", escape::docker_word)
+    {
+        flags.push(format!("--chown={o}"));
     }
     if let Some(m) = chmod {
         flags.push(format!("--chmod={}", m.value));
@@ -397,31 +397,29 @@ fn render_variant(
                 errors.push(e);
             }
         }
-        if let Some(arg) = arg_reference(&stage.from.value) {
-            if !global_args.iter().any(|a| a.name == arg) {
-                let value = spec.variants[arg_source]
-                    .args
-                    .iter()
-                    .chain(&spec.args)
-                    .find(|a| a.name.value == arg)
-                    .and_then(|a| a.value.clone())
-                    .or_else(|| {
-                        variant
-                            .args
-                            .iter()
-                            .find(|a| a.name.value == arg)
-                            .and_then(|a| a.value.clone())
-                    });
-                let value = value
-                    .map(|v| {
-                        escape::docker_quoted(&v.value, false).unwrap_or_else(|_| "\"\"".into())
-                    })
-                    .unwrap_or_else(|| "\"\"".into());
-                global_args.push(GlobalArg {
-                    name: arg.to_string(),
-                    value,
+        if let Some(arg) = arg_reference(&stage.from.value)
+            && !global_args.iter().any(|a| a.name == arg)
+        {
+            let value = spec.variants[arg_source]
+                .args
+                .iter()
+                .chain(&spec.args)
+                .find(|a| a.name.value == arg)
+                .and_then(|a| a.value.clone())
+                .or_else(|| {
+                    variant
+                        .args
+                        .iter()
+                        .find(|a| a.name.value == arg)
+                        .and_then(|a| a.value.clone())
                 });
-            }
+            let value = value
+                .map(|v| escape::docker_quoted(&v.value, false).unwrap_or_else(|_| "\"\"".into()))
+                .unwrap_or_else(|| "\"\"".into());
+            global_args.push(GlobalArg {
+                name: arg.to_string(),
+                value,
+            });
         }
         let mut lines = Lines {
             errors: &mut *errors,

@@ -206,16 +206,15 @@ fn render_one(
             .filter_map(|n| registry(spec, &n.value))
         {
             add_registry(r, &mut registries);
-            if crate::values::ecr_region(&r.host.value).is_some() {
-                if let (Some(ns), Some(LoginMethod::Aws { region, .. })) =
+            if crate::values::ecr_region(&r.host.value).is_some()
+                && let (Some(ns), Some(LoginMethod::Aws { region, .. })) =
                     (&r.namespace, r.login.as_ref().map(|l| &l.method))
-                {
-                    let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
-                    ctx.ecr_repositories.push(EcrRepository {
-                        region: region.value.clone(),
-                        repository: format!("{}/{repo}", ns.value),
-                    });
-                }
+            {
+                let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
+                ctx.ecr_repositories.push(EcrRepository {
+                    region: region.value.clone(),
+                    repository: format!("{}/{repo}", ns.value),
+                });
             }
         }
     }
@@ -247,13 +246,13 @@ fn render_one(
         if r.host.value == "ghcr.io" {
             push_permission(&mut ctx.permissions, "packages", "write");
         }
-        if let Some(s) = &r.namespace_secret {
-            if !ctx.env.iter().any(|p| p.name == s.value) {
-                ctx.env.push(Pair {
-                    name: s.value.clone(),
-                    value: secret(&s.value),
-                });
-            }
+        if let Some(s) = &r.namespace_secret
+            && !ctx.env.iter().any(|p| p.name == s.value)
+        {
+            ctx.env.push(Pair {
+                name: s.value.clone(),
+                value: secret(&s.value),
+            });
         }
         let Some(login) = &r.login else { continue };
         let (username, password) = match &login.method {
@@ -374,35 +373,35 @@ fn render_one(
         });
     }
 
-    if let Some(d) = &w.dockerhub_description {
-        if let Some(r) = registry(spec, &d.registry.value) {
-            let image = d
-                .image
-                .as_ref()
-                .and_then(|n| spec.images.iter().find(|i| i.name.value == n.value))
-                .or_else(|| {
-                    images
-                        .iter()
-                        .map(|ii| &spec.images[*ii])
-                        .find(|i| i.registries.iter().any(|x| x.value == r.name.value))
-                });
-            if let (
-                Some(image),
-                Some(LoginMethod::Basic {
-                    username_secret,
-                    password_secret,
-                }),
-            ) = (image, r.login.as_ref().map(|l| &l.method))
-            {
-                let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
-                ctx.description = Some(Description {
-                    repository_label: repo.clone(),
-                    username: secret(&username_secret.value),
-                    password: secret(&password_secret.value),
-                    repository: format!("{}/{repo}", namespace_expr(r)),
-                    readme: d.readme.value.clone(),
-                });
-            }
+    if let Some(d) = &w.dockerhub_description
+        && let Some(r) = registry(spec, &d.registry.value)
+    {
+        let image = d
+            .image
+            .as_ref()
+            .and_then(|n| spec.images.iter().find(|i| i.name.value == n.value))
+            .or_else(|| {
+                images
+                    .iter()
+                    .map(|ii| &spec.images[*ii])
+                    .find(|i| i.registries.iter().any(|x| x.value == r.name.value))
+            });
+        if let (
+            Some(image),
+            Some(LoginMethod::Basic {
+                username_secret,
+                password_secret,
+            }),
+        ) = (image, r.login.as_ref().map(|l| &l.method))
+        {
+            let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
+            ctx.description = Some(Description {
+                repository_label: repo.clone(),
+                username: secret(&username_secret.value),
+                password: secret(&password_secret.value),
+                repository: format!("{}/{repo}", namespace_expr(r)),
+                readme: d.readme.value.clone(),
+            });
         }
     }
 
