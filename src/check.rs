@@ -559,6 +559,27 @@ impl<'s> Checker<'s> {
                     reason,
                     help,
                 });
+            } else if let Some(meant) = (!is_reference_like(&from.value))
+                .then(|| {
+                    let others = spec
+                        .stages
+                        .iter()
+                        .filter(|s| s.name.value != stage.name.value);
+                    crate::error::closest(&from.value, others.map(|s| s.name.as_str()))
+                })
+                .flatten()
+            {
+                // A bare name close to a stage's is a misspelt stage, not a Docker Hub image.
+                self.push(Error::UnknownReference {
+                    kind: "stage".into(),
+                    name: from.value.clone(),
+                    span: from.span,
+                    help: format!(
+                        "did you mean `{meant}`? For an image from a registry, write its tag too, e.g. `from=\"{}:latest\"`",
+                        from.value
+                    ),
+                });
+                self.unresolved_stage = true;
             } else {
                 self.graph.edge(
                     Vertex::Stage(si),
@@ -836,6 +857,53 @@ impl<'s> Checker<'s> {
                 for &v in &variants {
                     self.build_args(t, v);
                 }
+            }
+        }
+        self.target_names();
+    }
+
+    /// Two images whose bake targets get one name (image `app` in variant `cpu` and image
+    /// `app-cpu`) would overwrite each other in the bake file and the lock.
+    fn target_names(&mut self) {
+        let spec = self.spec;
+        let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+        for (ii, image) in spec.images.iter().enumerate() {
+            // A second image of one name is reported as declared twice.
+            if self.image_index(&image.name.value) != Some(ii) {
+                continue;
+            }
+            for v in crate::plan::image_variants(spec, image) {
+                // So is a second variant of one name.
+                if self.variant_index(&spec.variants[v].name.value) != Some(v) {
+                    continue;
+                }
+                let name = crate::plan::target_name(spec, image, v);
+                let Some(&(fi, fv)) = seen.get(&name) else {
+                    seen.insert(name, (ii, v));
+                    continue;
+                };
+                let describe = |i: usize, v: usize| {
+                    let image = &spec.images[i];
+                    if crate::plan::image_variants(spec, image).len() > 1 {
+                        format!(
+                            "image `{}` in variant `{}`",
+                            image.name.value, spec.variants[v].name.value
+                        )
+                    } else {
+                        format!("image `{}`", image.name.value)
+                    }
+                };
+                self.push(Error::DuplicateName {
+                    kind: "bake target".into(),
+                    name: name.clone(),
+                    first: spec.images[fi].name.span,
+                    span: image.name.span,
+                    help: format!(
+                        "{} and {} both build target `{name}`; rename one of the images",
+                        describe(fi, fv),
+                        describe(ii, v)
+                    ),
+                });
             }
         }
     }

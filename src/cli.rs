@@ -613,12 +613,20 @@ fn lock_is_fresh(s: &Loaded, root: &Path, lock: &Lock) -> bool {
     let contexts = FsContexts {
         root: root.to_path_buf(),
     };
+    // The files specc writes are left out of build contexts, as when rendering.
+    let generated: std::collections::BTreeSet<String> = lock
+        .outputs
+        .keys()
+        .cloned()
+        .chain([spec.output.lock.value.clone()])
+        .collect();
     let hashes = crate::render::inputs::input_hashes(
         &s.checked,
         &p,
         &dockerfile_of,
         &dockerignore_of,
         &contexts,
+        &generated,
     );
     hashes.len() == lock.targets.len()
         && hashes

@@ -3,6 +3,7 @@
 //! walked in sorted order, files excluded by the context's `.dockerignore` are skipped,
 //! and each file's path and bytes feed one blake3 digest.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobMatcher};
@@ -10,8 +11,17 @@ use globset::{Glob, GlobMatcher};
 /// Reads build contexts; [`crate::render`] asks it for digests and stays free of I/O.
 pub trait Contexts {
     /// The digest of the files under `context` reached by `sources`, skipping what the
-    /// `.dockerignore` text `ignore` excludes.
-    fn digest(&self, context: &str, sources: &[String], ignore: &str) -> String;
+    /// `.dockerignore` text `ignore` excludes and the files specc itself writes
+    /// (`generated`, relative to the output root): those exist or not depending on
+    /// whether `generate` ran before, and the bake file and lock hold the digests
+    /// themselves, so reading them would make the hash depend on the previous run.
+    fn digest(
+        &self,
+        context: &str,
+        sources: &[String],
+        ignore: &str,
+        generated: &BTreeSet<String>,
+    ) -> String;
 }
 
 /// Contexts on disk, relative to the output root.
@@ -23,7 +33,13 @@ pub struct FsContexts {
 pub struct NoContexts;
 
 impl Contexts for NoContexts {
-    fn digest(&self, _context: &str, sources: &[String], ignore: &str) -> String {
+    fn digest(
+        &self,
+        _context: &str,
+        sources: &[String],
+        ignore: &str,
+        _generated: &BTreeSet<String>,
+    ) -> String {
         let mut h = blake3::Hasher::new();
         for s in sources {
             h.update(s.as_bytes()).update(b"\0");
@@ -128,8 +144,15 @@ fn reached(dir: &Path, source: &str) -> Vec<String> {
 }
 
 impl Contexts for FsContexts {
-    fn digest(&self, context: &str, sources: &[String], ignore: &str) -> String {
+    fn digest(
+        &self,
+        context: &str,
+        sources: &[String],
+        ignore: &str,
+        generated: &BTreeSet<String>,
+    ) -> String {
         let dir = self.root.join(context);
+        let context = context.trim_start_matches("./").trim_end_matches('/');
         let rules = rules(ignore);
         let mut files: Vec<String> = Vec::new();
         for s in sources {
@@ -139,7 +162,8 @@ impl Contexts for FsContexts {
             files.extend(
                 reached(&dir, s)
                     .into_iter()
-                    .filter(|f| !excluded(&rules, f)),
+                    .filter(|f| !excluded(&rules, f))
+                    .filter(|f| !generated.contains(&crate::render::join(context, f))),
             );
         }
         files.sort();
@@ -188,17 +212,35 @@ mod tests {
             root: dir.path().to_path_buf(),
         };
         let sources = vec!["app".to_string()];
-        let before = c.digest(".", &sources, "");
+        let none = BTreeSet::new();
+        let before = c.digest(".", &sources, "", &none);
         std::fs::write(dir.path().join("other.txt"), "changed").unwrap();
-        assert_eq!(before, c.digest(".", &sources, ""), "unreached file");
+        assert_eq!(before, c.digest(".", &sources, "", &none), "unreached file");
         std::fs::write(dir.path().join("app/sub/b.py"), "changed").unwrap();
-        assert_ne!(before, c.digest(".", &sources, ""), "reached file");
-        let ignored = c.digest(".", &sources, "app/sub\n");
+        assert_ne!(before, c.digest(".", &sources, "", &none), "reached file");
+        let ignored = c.digest(".", &sources, "app/sub\n", &none);
         std::fs::write(dir.path().join("app/sub/b.py"), "again").unwrap();
         assert_eq!(
             ignored,
-            c.digest(".", &sources, "app/sub\n"),
+            c.digest(".", &sources, "app/sub\n", &none),
             "ignored file"
         );
+    }
+
+    #[test]
+    fn digest_skips_generated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("api")).unwrap();
+        std::fs::write(dir.path().join("api/a.py"), "a").unwrap();
+        let c = FsContexts {
+            root: dir.path().to_path_buf(),
+        };
+        let sources = vec![".".to_string()];
+        let generated: BTreeSet<String> = ["api/.dockerignore".to_string()].into();
+        let before = c.digest("api", &sources, "", &generated);
+        // A later `generate` finds its own output in the context: same digest.
+        std::fs::write(dir.path().join("api/.dockerignore"), "x").unwrap();
+        assert_eq!(before, c.digest("./api/", &sources, "", &generated));
+        assert_ne!(before, c.digest("api", &sources, "", &BTreeSet::new()));
     }
 }

@@ -42,6 +42,8 @@ pub fn compile(name: &str, text: &str) -> Result<Checked, Diagnostics> {
         Err((Some(spec), mut errors)) => {
             if let Err(more) = check::check(spec) {
                 errors.extend(more);
+                // Report problems in spec order, whichever stage found them.
+                error::sort_by_position(&mut errors);
             }
             Err(fail(errors))
         }

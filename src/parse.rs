@@ -15,13 +15,25 @@ pub fn parse(text: &str) -> Result<KdlDocument, Vec<Error>> {
             // Clamp to the text: a span past the end would break rendering.
             let offset = d.span.offset().min(text.len());
             let len = d.span.len().min(text.len() - offset);
+            // KDL v1 keywords (`true`, `null`) are bare identifiers, not values, in KDL v2.
+            let keyword = text
+                .get(offset..offset + len)
+                .filter(|t| ["true", "false", "null", "inf", "nan"].contains(t));
             let error = Error::Syntax {
                 message: d.message.unwrap_or_else(|| "invalid KDL".into()),
                 span: SourceSpan::from((offset, len)),
-                label: d.label.unwrap_or_else(|| "here".into()),
-                help: d.help.or_else(|| {
-                    Some("see https://kdl.dev for KDL v2 syntax; strings with spaces need double quotes".into())
-                }),
+                label: match keyword {
+                    Some(k) => format!("`{k}` is a KDL v1 keyword"),
+                    None => d.label.unwrap_or_else(|| "here".into()),
+                },
+                help: match keyword {
+                    Some(k) => Some(format!(
+                        "KDL v2 writes keywords with `#`: write `#{k}` (or `\"{k}\"` for the text)"
+                    )),
+                    None => d.help.or_else(|| {
+                        Some("see https://kdl.dev for KDL v2 syntax; strings with spaces need double quotes".into())
+                    }),
+                },
             };
             if !errors.contains(&error) {
                 errors.push(error);

@@ -201,6 +201,8 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
         TagWhen::Release
     };
     let values = TagValues::new(&version, options.sha.as_deref(), options.branch.as_deref());
+    // The version the tags use: a git tag `v1.2.3` means version 1.2.3 (as in the workflow).
+    let version = values.version.clone();
     let mut targets = Vec::new();
     for image in &spec.images {
         let Some(stage) = spec
@@ -311,18 +313,37 @@ pub fn build_order(checked: &Checked, target: usize) -> Vec<usize> {
     let needed: BTreeSet<usize> = reachable_stages(&checked.graph, target)
         .into_iter()
         .collect();
-    let deps: BTreeMap<usize, Vec<usize>> = needed
+    // Kahn with a min-heap of ready stages: linear in stages + edges (times log), so a
+    // spec with thousands of stages plans as fast as it parses.
+    let mut waiting_on: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &s in &needed {
+        let deps: BTreeSet<usize> = checked
+            .graph
+            .stage_dependencies(s)
+            .into_iter()
+            .filter(|d| needed.contains(d))
+            .collect();
+        waiting_on.insert(s, deps.len());
+        for d in deps {
+            dependents.entry(d).or_default().push(s);
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = waiting_on
         .iter()
-        .map(|s| (*s, checked.graph.stage_dependencies(*s)))
+        .filter(|(_, n)| **n == 0)
+        .map(|(s, _)| std::cmp::Reverse(*s))
         .collect();
-    let mut done: Vec<usize> = Vec::new();
-    while done.len() < needed.len() {
-        let ready = needed
-            .iter()
-            .find(|s| !done.contains(s) && deps[s].iter().all(|d| done.contains(d)));
-        match ready {
-            Some(s) => done.push(*s),
-            None => break, // a cycle, which `check` has already refused
+    let mut done = Vec::with_capacity(needed.len());
+    // A cycle (which `check` has already refused) simply leaves its stages out.
+    while let Some(std::cmp::Reverse(s)) = ready.pop() {
+        done.push(s);
+        for &next in dependents.get(&s).map(Vec::as_slice).unwrap_or_default() {
+            let n = waiting_on.get_mut(&next).expect("every dependent is needed");
+            *n -= 1;
+            if *n == 0 {
+                ready.push(std::cmp::Reverse(next));
+            }
         }
     }
     done

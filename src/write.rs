@@ -167,25 +167,41 @@ pub fn apply(
             path: target.clone(),
             error,
         };
+        // A folder in the way would only fail the rename in phase 2, after other outputs
+        // were replaced: refuse it now, while nothing has been touched.
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            return Err(fail(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "a folder is in the way of this output; move it away",
+            )));
+        }
         let dir = target.parent().unwrap_or(root);
         std::fs::create_dir_all(dir).map_err(fail)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".specc-")
-            .tempfile_in(dir)
-            .map_err(fail)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".specc-");
+        // Like `fs::write`: 0o666 less the umask (a temp file alone would stay 0o600).
+        #[cfg(unix)]
+        builder.permissions(
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666),
+        );
+        let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
         tmp.write_all(contents.as_bytes()).map_err(fail)?;
         tmp.as_file().sync_all().map_err(fail)?;
         staged.push((tmp, target, path.to_string()));
     }
-    // Phase 2: rename into place, outputs first and the lock (staged last) at the end.
+    // Phase 2: rename into place and remove what is no longer produced; the lock (staged
+    // last) goes in at the very end, so a failure here leaves the old lock, which still
+    // lists every file to remove.
+    let lock_tmp = match staged.last() {
+        Some((_, _, path)) if path == lock_path => staged.pop(),
+        _ => None,
+    };
     for (tmp, target, path) in staged {
         tmp.persist(&target).map_err(|e| WriteError {
             path: target.clone(),
             error: e.error,
         })?;
-        if path != lock_path {
-            applied.written.push(path);
-        }
+        applied.written.push(path);
     }
     for e in entries {
         match e.status {
@@ -197,6 +213,12 @@ pub fn apply(
             Status::Unchanged => applied.unchanged += 1,
             _ => {}
         }
+    }
+    if let Some((tmp, target, _)) = lock_tmp {
+        tmp.persist(&target).map_err(|e| WriteError {
+            path: target.clone(),
+            error: e.error,
+        })?;
     }
     Ok(applied)
 }

@@ -2,11 +2,15 @@
 //! binary, and its human output (`--color never`, fixed width) and JSON output are compared
 //! byte for byte with `<name>.stderr` and `<name>.json` next to it.
 //!
-//! `SPECC_BLESS=1 cargo test --test diagnostics` rewrites the expected files instead; review
-//! the diff before committing it.
+//! `SPECC_BLESS=1 cargo nextest run --test diagnostics` (or `cargo test`) rewrites the
+//! expected files instead; review the diff before committing it.
 //!
 //! A fixture runs `specc check <name>.kdl` unless its first line is a directive such as
 //! `// args: generate --out {tmp}` (`{tmp}` becomes a fresh temporary folder).
+//!
+//! Every diagnostic code declared in `src/` must be triggered: by a fixture, or, for the
+//! few codes about the command line or generated files on disk rather than the spec, by a
+//! scenario in [`OUTSIDE_THE_SPEC`]; the only exemption is [`UNTRIGGERABLE`].
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -87,11 +91,75 @@ fixtures! {
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.
 const ABSENT: &[&str] = &["50-missing-file"];
 
-/// Codes of `src/error.rs` no spec can trigger, and why.
+/// Codes nothing can trigger, and why.
 const UNTRIGGERABLE: &[(&str, &str)] = &[(
     "specc::render::invalid_output",
     "a generated file that does not parse back is a bug in specc, not in a spec",
 )];
+
+/// A run of specc (JSON messages) in a fresh folder it sets up first.
+type Scenario = fn(&Path) -> Run;
+
+/// Codes about the command line or about generated files on disk, which no spec alone
+/// triggers through `specc check`: each with the scenario that triggers it and its exit code.
+const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
+    ("specc::usage::version", bad_set_version, 2),
+    ("specc::io::write", folder_in_the_way, 2),
+    ("specc::io::lock", broken_lock, 2),
+    ("specc::drift::edited", output_edited_by_hand, 1),
+    ("specc::drift::stale", spec_changed_since_generate, 1),
+];
+
+const SMALL_SPEC: &str = "project demo version=\"1.0.0\"\n\
+stage runtime from=\"alpine:3.20\" {\n    expose 8080\n}\n\
+image demo stage=runtime\n";
+
+fn json_args(args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| a.to_string())
+        .chain(["--message-format".into(), "json".into()])
+        .collect()
+}
+
+/// `SMALL_SPEC` as `specc.kdl` in `dir`, generated once.
+fn generated(dir: &Path) {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    let r = run_in(&["generate".into()], dir);
+    assert_eq!(r.code, 0, "specc generate: {}", r.stderr);
+}
+
+fn bad_set_version(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    run_in(&json_args(&["plan", "--set-version", "1.0/beta"]), dir)
+}
+
+fn folder_in_the_way(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    std::fs::create_dir(dir.join("docker-bake.hcl")).expect("create a folder");
+    run_in(&json_args(&["generate"]), dir)
+}
+
+fn broken_lock(dir: &Path) -> Run {
+    generated(dir);
+    std::fs::write(dir.join("specc.lock"), "not a lock\n").expect("break the lock");
+    run_in(&json_args(&["check"]), dir)
+}
+
+fn output_edited_by_hand(dir: &Path) -> Run {
+    generated(dir);
+    let dockerfile = dir.join("docker/demo.Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).expect("a generated Dockerfile");
+    text.push_str("RUN echo edited\n");
+    std::fs::write(&dockerfile, text).expect("edit the Dockerfile");
+    run_in(&json_args(&["check"]), dir)
+}
+
+fn spec_changed_since_generate(dir: &Path) -> Run {
+    generated(dir);
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC.replace("8080", "9090"))
+        .expect("change the spec");
+    run_in(&json_args(&["check"]), dir)
+}
 
 /// Codes whose diagnostics have no place in the spec to point at.
 const NO_SPAN: &[&str] = &["specc::render::invalid_output"];
@@ -131,9 +199,13 @@ fn fixture_args(name: &str, tmp: &Path) -> Vec<String> {
 }
 
 fn run(args: &[String]) -> Run {
+    run_in(args, &dir())
+}
+
+fn run_in(args: &[String], cwd: &Path) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_specc"))
         .args(args)
-        .current_dir(dir())
+        .current_dir(cwd)
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
         .output()
@@ -415,26 +487,68 @@ fn every_fixture_is_listed_and_has_expected_output() {
     assert!(FIXTURES.len() >= 30, "at least 30 fixtures");
 }
 
+/// The `.rs` files under `dir`, recursively.
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a readable folder") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// Every `code(specc::...)` of a diagnostic declared anywhere in `src/`.
+fn declared_codes() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut declared = BTreeSet::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("a readable source file");
+        declared.extend(source.split("code(").skip(1).filter_map(|rest| {
+            let code = rest[..rest.find(')')?].trim();
+            code.starts_with("specc::").then(|| code.to_string())
+        }));
+    }
+    declared
+}
+
+/// The codes in a run's JSON messages.
+fn codes_of_run(r: &Run) -> BTreeSet<String> {
+    let mut codes = BTreeSet::new();
+    for line in r.stderr.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            codes_in(&v, &mut codes);
+        }
+    }
+    codes
+}
+
 #[test]
 fn every_error_code_is_triggered_by_a_fixture() {
-    let source =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/error.rs"))
-            .expect("src/error.rs is readable");
-    let declared: BTreeSet<String> = source
-        .split("code(")
-        .skip(1)
-        .filter_map(|rest| {
-            let code = &rest[..rest.find(')')?];
-            code.starts_with("specc::").then(|| code.trim().to_string())
-        })
-        .collect();
+    let declared = declared_codes();
     assert!(
-        declared.len() > 30,
-        "parsed the codes of src/error.rs: {declared:?}"
+        declared.len() > 30
+            && declared.contains("specc::syntax")
+            && declared.contains("specc::drift::stale"),
+        "parsed the codes of src/: {declared:?}"
     );
     let mut seen = BTreeSet::new();
     for (name, _) in FIXTURES {
         seen.extend(expected_codes(name));
+    }
+    for (code, scenario, _) in OUTSIDE_THE_SPEC {
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let codes = codes_of_run(&scenario(tmp.path()));
+        assert!(
+            codes.contains(*code),
+            "the scenario for {code} reports {codes:?} instead"
+        );
+        seen.extend(codes);
     }
     let missing: Vec<&String> = declared
         .iter()
@@ -442,7 +556,8 @@ fn every_error_code_is_triggered_by_a_fixture() {
         .collect();
     assert!(
         missing.is_empty(),
-        "no fixture in tests/diagnostics triggers {missing:?}; add one (and bless it)"
+        "nothing triggers {missing:?}: add a fixture to tests/diagnostics (and bless it), or, \
+         for a code about the command line or generated files, a scenario to OUTSIDE_THE_SPEC"
     );
     for (code, why) in UNTRIGGERABLE {
         assert!(
@@ -487,4 +602,73 @@ fn deny_warnings_turns_warnings_into_failure() {
     assert_eq!(denied.code, 1, "{}", denied.stderr);
     assert!(denied.stderr.contains("specc::check::gpu_platform"));
     assert!(denied.stdout.is_empty(), "no `ok` line: {}", denied.stdout);
+}
+
+/// What a user sees for problems outside the spec: the right exit code, one JSON object per
+/// line with a code and a help, and the same diagnostic in the human output.
+#[test]
+fn problems_outside_the_spec_are_reported() {
+    for (code, scenario, exit) in OUTSIDE_THE_SPEC {
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let json = scenario(tmp.path());
+        assert_eq!(json.code, *exit, "{code}: {}", json.stderr);
+        assert!(json.stdout.is_empty(), "{code}: stdout {}", json.stdout);
+        for line in json.stderr.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{code}: not JSON ({e}): {line}"));
+            if v["code"] == *code {
+                assert!(
+                    v["help"].as_str().is_some_and(|h| !h.is_empty()),
+                    "{code} has no help: {line}"
+                );
+            }
+        }
+    }
+    // The human form of one of them names the files and shows the diff.
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    generated(tmp.path());
+    std::fs::write(
+        tmp.path().join("specc.kdl"),
+        SMALL_SPEC.replace("8080", "9090"),
+    )
+    .expect("change the spec");
+    let human = run_in(
+        &["check".into(), "--color".into(), "never".into()],
+        tmp.path(),
+    );
+    assert_eq!(human.code, 1, "{}", human.stderr);
+    for part in [
+        "specc::drift::stale",
+        "docker/demo.Dockerfile",
+        "run `specc generate specc.kdl`",
+        "-EXPOSE 8080",
+        "+EXPOSE 9090",
+    ] {
+        assert!(
+            human.stderr.contains(part),
+            "no `{part}` in:\n{}",
+            human.stderr
+        );
+    }
+}
+
+#[test]
+fn gpu_platform_warning_can_be_allowed() {
+    let warned = std::fs::read_to_string(dir().join("47-gpu-platform.kdl")).expect("fixture 47");
+    let allowed = warned.replace("gpu count=1", "gpu count=1 allow-any-platform=#true");
+    assert_ne!(allowed, warned, "fixture 47 has a `gpu count=1` line");
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(tmp.path().join("specc.kdl"), allowed).expect("write the spec");
+    let r = run_in(
+        &[
+            "--deny-warnings".into(),
+            "check".into(),
+            "--spec-only".into(),
+            "--color".into(),
+            "never".into(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "no warning once allowed: {}", r.stderr);
 }

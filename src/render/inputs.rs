@@ -6,7 +6,7 @@
 //! left out: they only feed labels, so a new release of unchanged inputs can reuse the
 //! image that is already built.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::{Checked, reachable_stages};
 use crate::hash::Contexts;
@@ -20,6 +20,7 @@ pub(crate) fn input_hashes(
     dockerfile_of: &dyn Fn(usize, usize) -> Option<String>,
     dockerignore_of: &dyn Fn(&str) -> String,
     contexts: &dyn Contexts,
+    generated: &BTreeSet<String>,
 ) -> BTreeMap<String, String> {
     let spec = &checked.spec;
     let mut hashes = BTreeMap::new();
@@ -75,7 +76,7 @@ pub(crate) fn input_hashes(
             }
             h.update(
                 contexts
-                    .digest(context, &sources, &dockerignore_of(context))
+                    .digest(context, &sources, &dockerignore_of(context), generated)
                     .as_bytes(),
             );
             hashes.insert(name, h.finalize().to_hex().to_string());

@@ -174,10 +174,35 @@ pub fn render_with(
     };
     let dockerfile_of = |ii: usize, v: usize| {
         let path = dockerfiles.by_target.get(&(ii, v))?;
-        let file = outputs.iter().find(|o| &o.path == path)?;
+        let file = dockerfiles.files.iter().find(|o| &o.path == path)?;
         Some(file.contents.clone())
     };
-    let hashes = inputs::input_hashes(checked, plan, &dockerfile_of, &dockerignore_of, contexts);
+    // Compose, workflows and Helm values do not depend on the input hashes: render them
+    // first, so that every path specc writes is known before build contexts are read.
+    if !checked.spec.services.is_empty() {
+        outputs.extend(compose::render(
+            checked,
+            plan,
+            &dockerfiles,
+            options,
+            &mut errors,
+        ));
+    }
+    outputs.extend(workflow::render(checked, plan, options, &mut errors));
+    outputs.extend(helm::render(checked, plan, options, &mut errors));
+    let generated: std::collections::BTreeSet<String> = outputs
+        .iter()
+        .map(|o| o.path.clone())
+        .chain([spec.output.bake.value.clone(), spec.output.lock.value.clone()])
+        .collect();
+    let hashes = inputs::input_hashes(
+        checked,
+        plan,
+        &dockerfile_of,
+        &dockerignore_of,
+        contexts,
+        &generated,
+    );
     let mut targets = std::collections::BTreeMap::new();
     for (ii, image) in spec.images.iter().enumerate() {
         for v in crate::plan::image_variants(spec, image) {
@@ -205,17 +230,6 @@ pub fn render_with(
             &mut errors,
         ));
     }
-    if !checked.spec.services.is_empty() {
-        outputs.extend(compose::render(
-            checked,
-            plan,
-            &dockerfiles,
-            options,
-            &mut errors,
-        ));
-    }
-    outputs.extend(workflow::render(checked, plan, options, &mut errors));
-    outputs.extend(helm::render(checked, plan, options, &mut errors));
     for out in &outputs {
         if let Err(e) = verify::verify(out) {
             errors.push(e);

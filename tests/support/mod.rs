@@ -4,4 +4,6 @@
 //! of it, so unused helpers must not trip `clippy -D warnings`.
 #![allow(dead_code)]
 
+pub mod buildah;
+pub mod repo;
 pub mod validators;

@@ -1,0 +1,429 @@
+//! The build plan of the five scenario specs (`specs/*.kdl`, see SCENARIOS.md): the facts a
+//! user relies on (targets, platforms, registries, tags), read from `specc plan --json` of
+//! the real binary, not from a golden file. Also: `specc check` passes on each spec, and the
+//! human `specc plan` shows the same pushes as the JSON.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SPECS: [&str; 5] = [
+    "specs/comfyui-runpod.kdl",
+    "specs/iopaint.kdl",
+    "specs/dify.kdl",
+    "specs/new-api.kdl",
+    "specs/sd-on-eks.kdl",
+];
+
+fn specc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the specc binary runs")
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `specc plan SPEC --json EXTRA...`, which must succeed without any diagnostic.
+fn plan(spec: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["plan", spec, "--json", "--color", "never"];
+    args.extend_from_slice(extra);
+    let out = specc(&args, root());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "specc {}: {}",
+        args.join(" "),
+        text(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "specc {} printed diagnostics: {}",
+        args.join(" "),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("`plan --json` prints JSON")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {v}"))
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn targets(plan: &Value) -> &Vec<Value> {
+    plan["targets"].as_array().expect("the plan has targets")
+}
+
+fn target<'p>(plan: &'p Value, name: &str) -> &'p Value {
+    targets(plan)
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no target `{name}` in {plan:#}"))
+}
+
+fn tag_set(target: &Value) -> BTreeSet<String> {
+    let tags = strings(&target["tags"]);
+    let unique: BTreeSet<String> = tags.iter().cloned().collect();
+    assert_eq!(unique.len(), tags.len(), "a tag is listed twice: {tags:?}");
+    unique
+}
+
+fn registry<'t>(target: &'t Value, name: &str) -> &'t Value {
+    target["registries"]
+        .as_array()
+        .expect("a target has registries")
+        .iter()
+        .find(|r| r["registry"] == name)
+        .unwrap_or_else(|| panic!("target {} is not pushed to `{name}`", target["name"]))
+}
+
+/// Every registry of the target gets every tag of the target: `<repository>:<tag>`.
+fn assert_refs_cover_tags(target: &Value) {
+    let tags = tag_set(target);
+    for r in target["registries"].as_array().expect("registries") {
+        let repo = r["repository"].as_str().expect("a repository");
+        let refs: BTreeSet<String> = strings(&r["refs"]).into_iter().collect();
+        let expected: BTreeSet<String> = tags.iter().map(|t| format!("{repo}:{t}")).collect();
+        assert_eq!(
+            refs, expected,
+            "target {} in {}: refs are not repository x tags",
+            target["name"], r["registry"]
+        );
+    }
+}
+
+#[test]
+fn new_api_at_1_0_0_gets_version_feature_and_latest_tags() {
+    // SCENARIOS.md 4: one build tagged latest, v1.0.0, v1.0.0-conversation, conversation.
+    for version in ["1.0.0", "v1.0.0"] {
+        // A git tag `v1.0.0` (the workflow runs on `v*`) means version 1.0.0.
+        let p = plan("specs/new-api.kdl", &["--set-version", version]);
+        assert_eq!(p["version"], "1.0.0", "--set-version {version}");
+        assert_eq!(p["event"], "release");
+        assert_eq!(targets(&p).len(), 1, "one image, one build: {p:#}");
+        let t = target(&p, "new-api");
+        assert_eq!(t["image"], "new-api");
+        assert_eq!(t["args"]["VERSION"], "1.0.0", "--set-version {version}");
+        assert_eq!(
+            tag_set(t),
+            set(&["latest", "v1.0.0", "v1.0.0-conversation", "conversation"]),
+            "--set-version {version}"
+        );
+        let hub = registry(t, "dockerhub");
+        let repo = hub["repository"].as_str().expect("a repository");
+        assert!(
+            repo.starts_with("docker.io/") && repo.ends_with("/new-api"),
+            "new-api goes to <user>/new-api on Docker Hub, got {repo}"
+        );
+        assert_eq!(t["registries"].as_array().map(Vec::len), Some(1));
+        assert_refs_cover_tags(t);
+    }
+    // The tags follow the version: nothing is pinned to 1.0.0.
+    let p = plan("specs/new-api.kdl", &["--set-version", "2.3.4"]);
+    assert_eq!(
+        tag_set(target(&p, "new-api")),
+        set(&["latest", "v2.3.4", "v2.3.4-conversation", "conversation"])
+    );
+}
+
+#[test]
+fn dify_pushes_three_images_to_both_registries() {
+    // SCENARIOS.md 3: dify-api, dify-web, dify-worker to GHCR and Docker Hub, tags
+    // <version> and latest, linux/amd64 + linux/arm64.
+    let p = plan("specs/dify.kdl", &["--set-version", "1.9.2"]);
+    let images: BTreeSet<String> = targets(&p)
+        .iter()
+        .map(|t| t["image"].as_str().expect("an image").to_string())
+        .collect();
+    assert_eq!(images, set(&["dify-api", "dify-web", "dify-worker"]));
+    assert_eq!(targets(&p).len(), 3, "one multi-arch build per image");
+    for t in targets(&p) {
+        let image = t["image"].as_str().expect("an image");
+        assert_eq!(tag_set(t), set(&["1.9.2", "latest"]), "{image}");
+        assert_eq!(
+            strings(&t["platforms"]),
+            ["linux/amd64", "linux/arm64"],
+            "{image}"
+        );
+        let registries: BTreeSet<String> = t["registries"]
+            .as_array()
+            .expect("registries")
+            .iter()
+            .map(|r| r["registry"].as_str().expect("a name").to_string())
+            .collect();
+        assert_eq!(registries, set(&["ghcr", "dockerhub"]), "{image}");
+        let ghcr = registry(t, "ghcr")["repository"].as_str().expect("a repo");
+        assert!(
+            ghcr.starts_with("ghcr.io/") && ghcr.ends_with(&format!("/{image}")),
+            "{image} on GHCR: {ghcr}"
+        );
+        let hub = registry(t, "dockerhub")["repository"]
+            .as_str()
+            .expect("a repo");
+        assert!(
+            hub.starts_with("docker.io/") && hub.ends_with(&format!("/{image}")),
+            "{image} on Docker Hub: {hub}"
+        );
+        assert_refs_cover_tags(t);
+    }
+    // The worker is the API image started as a worker: same build context.
+    assert_eq!(
+        target(&p, "dify-worker")["context"],
+        target(&p, "dify-api")["context"]
+    );
+    assert_ne!(
+        target(&p, "dify-web")["context"],
+        target(&p, "dify-api")["context"]
+    );
+    // The upstream version flows into every tag list.
+    let p = plan("specs/dify.kdl", &["--set-version", "1.10.0"]);
+    for t in targets(&p) {
+        assert_eq!(tag_set(t), set(&["1.10.0", "latest"]));
+    }
+}
+
+#[test]
+fn iopaint_builds_cpu_and_gpu_variants() {
+    // SCENARIOS.md 2: CPU on python:3.10-slim-bookworm, GPU on CUDA 11.8 (amd64 only),
+    // three stages, tags like iopaint:cpu-latest and iopaint:gpu-latest plus versioned ones.
+    let p = plan("specs/iopaint.kdl", &["--set-version", "1.6.0"]);
+    assert_eq!(targets(&p).len(), 2, "{p:#}");
+    let cpu = targets(&p)
+        .iter()
+        .find(|t| t["variant"] == "cpu")
+        .expect("a cpu target");
+    let gpu = targets(&p)
+        .iter()
+        .find(|t| t["variant"] == "gpu")
+        .expect("a gpu target");
+    for t in [cpu, gpu] {
+        assert_eq!(t["image"], "iopaint");
+        assert_eq!(t["stage"], "runtime");
+        assert_eq!(
+            strings(&t["stages"]),
+            ["frontend", "python-deps", "runtime"],
+            "frontend and Python deps are built before the runtime that copies from both"
+        );
+        let hub = registry(t, "dockerhub")["repository"]
+            .as_str()
+            .expect("a repo");
+        assert!(hub.starts_with("docker.io/") && hub.ends_with("/iopaint"));
+        assert_refs_cover_tags(t);
+    }
+    assert_eq!(cpu["args"]["BASE_IMAGE"], "python:3.10-slim-bookworm");
+    assert_eq!(
+        gpu["args"]["BASE_IMAGE"],
+        "nvidia/cuda:11.8.0-runtime-ubuntu22.04"
+    );
+    // CUDA images exist for amd64 only; the CPU image is built for amd64 at least.
+    assert_eq!(strings(&gpu["platforms"]), ["linux/amd64"]);
+    assert!(strings(&cpu["platforms"]).contains(&"linux/amd64".to_string()));
+    assert!(gpu["gpu"].is_object(), "the gpu variant reserves GPUs");
+    assert_eq!(gpu["gpu"]["driver"], "nvidia");
+    assert!(cpu["gpu"].is_null(), "the cpu variant needs no GPU");
+
+    let cpu_tags = tag_set(cpu);
+    let gpu_tags = tag_set(gpu);
+    for tag in ["cpu-latest", "cpu-1.6.0"] {
+        assert!(cpu_tags.contains(tag), "cpu lacks {tag}: {cpu_tags:?}");
+    }
+    assert_eq!(gpu_tags, set(&["gpu-latest", "gpu-1.6.0"]));
+    // Plain `latest` and `1.6.0` belong to the default (cpu) variant, never to gpu.
+    assert!(cpu_tags.contains("latest") && cpu_tags.contains("1.6.0"));
+    assert!(
+        cpu_tags.is_disjoint(&gpu_tags),
+        "one tag cannot name both variants"
+    );
+}
+
+#[test]
+fn comfyui_runpod_is_one_amd64_gpu_image_on_docker_hub() {
+    // SCENARIOS.md 1: built for linux/amd64 explicitly, pushed to Docker Hub as
+    // <user>/runpod-comfyui-custom:<version> and :latest.
+    let p = plan("specs/comfyui-runpod.kdl", &["--set-version", "1.1.0"]);
+    assert_eq!(targets(&p).len(), 1, "{p:#}");
+    let t = &targets(&p)[0];
+    assert_eq!(t["image"], "runpod-comfyui-custom");
+    assert_eq!(strings(&t["platforms"]), ["linux/amd64"]);
+    assert!(t["gpu"].is_object(), "a GPU image: {t:#}");
+    let tags = tag_set(t);
+    assert!(tags.contains("latest"), "{tags:?}");
+    assert!(
+        tags.iter().any(|tag| tag.contains("1.1.0")),
+        "a versioned tag: {tags:?}"
+    );
+    assert_eq!(t["registries"].as_array().map(Vec::len), Some(1));
+    let hub = registry(t, "dockerhub")["repository"]
+        .as_str()
+        .expect("a repo");
+    assert!(
+        hub.starts_with("docker.io/") && hub.ends_with("/runpod-comfyui-custom"),
+        "{hub}"
+    );
+    assert_refs_cover_tags(t);
+
+    // Dev iterations (a push to a branch) go to Docker Hub without moving `latest` or a
+    // version tag.
+    let p = plan(
+        "specs/comfyui-runpod.kdl",
+        &["--branch", "dev", "--sha", "0123456789abcdef"],
+    );
+    assert_eq!(p["event"], "branch");
+    let t = &targets(&p)[0];
+    let tags = tag_set(t);
+    assert!(!tags.is_empty(), "a branch push is tagged");
+    assert!(!tags.contains("latest"), "{tags:?}");
+    assert!(!tags.iter().any(|tag| tag.contains("1.1.0")), "{tags:?}");
+    assert!(
+        tags.iter().all(|tag| tag.contains("0123456")),
+        "branch builds are tagged by commit: {tags:?}"
+    );
+    assert_refs_cover_tags(t);
+}
+
+#[test]
+fn sd_on_eks_pushes_the_queue_agent_to_ecr() {
+    // SCENARIOS.md 5: queue-agent from src/backend/queue_agent/ to
+    // <account>.dkr.ecr.<region>.amazonaws.com/sd-on-eks/queue-agent:latest.
+    let p = plan("specs/sd-on-eks.kdl", &["--set-version", "1.1.0"]);
+    assert_eq!(targets(&p).len(), 1, "{p:#}");
+    let t = target(&p, "queue-agent");
+    assert_eq!(t["image"], "queue-agent");
+    assert_eq!(
+        t["context"].as_str().map(|c| c.trim_end_matches('/')),
+        Some("src/backend/queue_agent")
+    );
+    assert_eq!(strings(&t["platforms"]), ["linux/amd64"]);
+    assert_eq!(t["registries"].as_array().map(Vec::len), Some(1));
+    let ecr = registry(t, "ecr");
+    let repo = ecr["repository"].as_str().expect("a repo");
+    let (host, path) = repo.split_once('/').expect("host/path");
+    let labels: Vec<&str> = host.split('.').collect();
+    assert!(
+        labels.len() == 6
+            && labels[0].len() == 12
+            && labels[0].bytes().all(|b| b.is_ascii_digit())
+            && labels[1..3] == ["dkr", "ecr"]
+            && labels[4..] == ["amazonaws", "com"],
+        "an ECR host <account>.dkr.ecr.<region>.amazonaws.com: {host}"
+    );
+    assert_eq!(path, "sd-on-eks/queue-agent");
+    let tags = tag_set(t);
+    assert!(tags.contains("latest"), "{tags:?}");
+    assert!(tags.contains("1.1.0"), "{tags:?}");
+    assert_refs_cover_tags(t);
+}
+
+#[test]
+fn check_passes_on_every_scenario_spec() {
+    for spec in SPECS {
+        let out = specc(
+            &[
+                "--deny-warnings",
+                "check",
+                spec,
+                "--spec-only",
+                "--color",
+                "never",
+            ],
+            root(),
+        );
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "specc check {spec}:\n{}",
+            text(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{spec} raises diagnostics: {}",
+            text(&out.stderr)
+        );
+        assert!(stdout.starts_with(&format!("{spec}: ok")), "{stdout}");
+
+        // Plain `specc check` beside a spec that was never generated: ok, and it says so.
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        std::fs::copy(root().join(spec), tmp.path().join("specc.kdl")).expect("copy the spec");
+        let out = specc(&["check", "--color", "never"], tmp.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "specc check ({spec} as specc.kdl):\n{}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains("specc.kdl: ok"));
+    }
+}
+
+#[test]
+fn human_plan_shows_every_target_and_push_of_the_json_plan() {
+    for spec in SPECS {
+        let json = plan(spec, &["--set-version", "1.0.0"]);
+        let out = specc(&["plan", spec, "--set-version", "1.0.0"], root());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let human = text(&out.stdout);
+        let project = json["project"].as_str().expect("a project name");
+        assert!(
+            human.starts_with(&format!("{project} 1.0.0 (release)")),
+            "{spec}:\n{human}"
+        );
+        let lines: Vec<&str> = human.lines().map(str::trim).collect();
+        for t in targets(&json) {
+            let name = t["name"].as_str().expect("a target name");
+            assert!(
+                lines.contains(&format!("target {name}").as_str()),
+                "{spec}: no `target {name}` in\n{human}"
+            );
+            for platform in strings(&t["platforms"]) {
+                assert!(human.contains(&platform), "{spec}: {platform} missing");
+            }
+            for r in t["registries"].as_array().expect("registries") {
+                for reference in strings(&r["refs"]) {
+                    let line = format!("push       {reference}");
+                    assert!(
+                        lines.contains(&line.as_str()),
+                        "{spec}: no `{line}` in\n{human}"
+                    );
+                }
+            }
+        }
+        let pushes = lines.iter().filter(|l| l.starts_with("push ")).count();
+        let refs: usize = targets(&json)
+            .iter()
+            .flat_map(|t| t["registries"].as_array().expect("registries"))
+            .map(|r| r["refs"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(
+            pushes, refs,
+            "{spec}: the human plan pushes what the JSON lists"
+        );
+    }
+}
+
+#[test]
+fn plan_is_deterministic() {
+    for spec in SPECS {
+        let a = specc(&["plan", spec, "--json"], root());
+        let b = specc(&["plan", spec, "--json"], root());
+        assert_eq!(a.status.code(), Some(0));
+        assert_eq!(a.stdout, b.stdout, "{spec}: two runs differ");
+    }
+}

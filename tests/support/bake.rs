@@ -1,0 +1,722 @@
+//! A generated `docker-bake.hcl` read back and checked for the structure `docker buildx
+//! bake` users rely on.
+//!
+//! The file is parsed by the real `hcl2tojson` (python-hcl2); [`Bake::from_hcl2json`]
+//! takes its JSON apart. python-hcl2 keeps every string as HCL source (`"\"text\""`, and
+//! `"${expr}"` for a bare expression such as a conditional), so values are evaluated
+//! with hcl-rs, with bake's `lower()` and chosen variable values, the way buildx would.
+//! [`check`] then compares the result with `specc plan --json` and `specc.lock`:
+//! groups, targets, contexts, Dockerfiles and stages, platforms, args, the input-hash
+//! label, tags for every registry (release and branch push) and cache scopes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use serde_json::Value as Json;
+
+/// One bake file as `hcl2tojson` printed it: blocks by kind and (unquoted) name, each
+/// holding its attributes as python-hcl2's JSON.
+#[derive(Debug, Default)]
+pub struct Bake {
+    pub variables: BTreeMap<String, BTreeMap<String, Json>>,
+    pub groups: BTreeMap<String, BTreeMap<String, Json>>,
+    pub targets: BTreeMap<String, BTreeMap<String, Json>>,
+    /// Problems found while taking the JSON apart (duplicate or unknown blocks).
+    pub problems: Vec<String>,
+}
+
+impl Bake {
+    /// Takes apart one JSON document printed by `hcl2tojson` (a `__file__` key, as
+    /// `--ndjson` adds, is ignored).
+    pub fn from_hcl2json(doc: &Json) -> Result<Bake, String> {
+        let top = doc
+            .as_object()
+            .ok_or_else(|| format!("hcl2tojson printed a non-object: {doc}"))?;
+        let mut bake = Bake::default();
+        for (kind, blocks) in top {
+            if kind == "__file__" {
+                continue;
+            }
+            let into = match kind.as_str() {
+                "variable" => &mut bake.variables,
+                "group" => &mut bake.groups,
+                "target" => &mut bake.targets,
+                other => {
+                    bake.problems
+                        .push(format!("unexpected top-level `{other}` in a bake file"));
+                    continue;
+                }
+            };
+            let blocks = blocks
+                .as_array()
+                .ok_or_else(|| format!("`{kind}` is not a list of blocks: {blocks}"))?;
+            for block in blocks {
+                let block = block
+                    .as_object()
+                    .filter(|b| b.len() == 1)
+                    .ok_or_else(|| format!("a `{kind}` block is not one labelled body: {block}"))?;
+                let (label, body) = block.iter().next().expect("one entry");
+                let name = literal(label)?;
+                let attrs: BTreeMap<String, Json> = body
+                    .as_object()
+                    .ok_or_else(|| format!("{kind} `{name}` has no body"))?
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("__"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if into.insert(name.clone(), attrs).is_some() {
+                    bake.problems
+                        .push(format!("{kind} `{name}` is defined twice"));
+                }
+            }
+        }
+        Ok(bake)
+    }
+}
+
+/// The HCL expression a python-hcl2 JSON string holds.
+fn expression(source: &str) -> Result<hcl::Expression, String> {
+    let inner = if source.starts_with('"') {
+        source
+    } else {
+        source
+            .strip_prefix("${")
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or(source)
+    };
+    let body = hcl::parse(&format!("v = {inner}\n"))
+        .map_err(|e| format!("`{source}` is not an HCL expression: {e}"))?;
+    let attr = body
+        .attributes()
+        .next()
+        .ok_or_else(|| format!("`{source}` parsed to nothing"))?;
+    Ok(attr.expr.clone())
+}
+
+/// A quoted label or key without variables, e.g. `"\"default\""` -> `default`.
+fn literal(source: &str) -> Result<String, String> {
+    match expression(source)?.evaluate(&Context::new()) {
+        Ok(hcl::Value::String(s)) => Ok(s),
+        Ok(other) => Err(format!("`{source}` is not a string: {other:?}")),
+        Err(e) => Err(format!("`{source}`: {e}")),
+    }
+}
+
+fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
+    let s = args[0].as_str().ok_or("lower() takes a string")?;
+    Ok(hcl::Value::String(s.to_lowercase()))
+}
+
+/// Evaluates attribute values with the bake file's variables, some of them overridden
+/// (as `docker buildx bake` does with environment variables).
+pub struct Eval {
+    ctx: Context<'static>,
+}
+
+impl Eval {
+    pub fn new(bake: &Bake, overrides: &BTreeMap<String, String>) -> Result<Eval, String> {
+        let mut ctx = Context::new();
+        ctx.declare_func("lower", FuncDef::new(lower, [ParamType::String]));
+        for (name, attrs) in &bake.variables {
+            let value = match overrides.get(name) {
+                Some(v) => hcl::Value::String(v.clone()),
+                None => match attrs.get("default") {
+                    Some(d) => value(d, &Context::new())
+                        .map_err(|e| format!("default of variable `{name}`: {e}"))?,
+                    None => hcl::Value::String(String::new()),
+                },
+            };
+            ctx.declare_var(name.as_str(), value);
+        }
+        Ok(Eval { ctx })
+    }
+
+    pub fn value(&self, json: &Json) -> Result<hcl::Value, String> {
+        value(json, &self.ctx)
+    }
+
+    pub fn string(&self, json: &Json) -> Result<String, String> {
+        match self.value(json)? {
+            hcl::Value::String(s) => Ok(s),
+            other => Err(format!("expected a string, got {other:?}")),
+        }
+    }
+
+    pub fn strings(&self, json: &Json) -> Result<Vec<String>, String> {
+        match self.value(json)? {
+            hcl::Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    hcl::Value::String(s) => Ok(s),
+                    other => Err(format!("expected a string in the list, got {other:?}")),
+                })
+                .collect(),
+            other => Err(format!("expected a list of strings, got {other:?}")),
+        }
+    }
+
+    pub fn string_map(&self, json: &Json) -> Result<BTreeMap<String, String>, String> {
+        match self.value(json)? {
+            hcl::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    hcl::Value::String(s) => Ok((k, s)),
+                    other => Err(format!("`{k}` is not a string: {other:?}")),
+                })
+                .collect(),
+            other => Err(format!("expected an object, got {other:?}")),
+        }
+    }
+}
+
+fn value(json: &Json, ctx: &Context) -> Result<hcl::Value, String> {
+    match json {
+        Json::String(source) => expression(source)?
+            .evaluate(ctx)
+            .map_err(|e| format!("`{source}`: {e}")),
+        Json::Array(items) => items
+            .iter()
+            .map(|i| value(i, ctx))
+            .collect::<Result<Vec<_>, _>>()
+            .map(hcl::Value::Array),
+        Json::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .map(|(k, v)| Ok((literal(k)?, value(v, ctx)?)))
+            .collect::<Result<hcl::Map<String, hcl::Value>, String>>()
+            .map(hcl::Value::Object),
+        other => serde_json::from_value(other.clone()).map_err(|e| e.to_string()),
+    }
+}
+
+/// One target of `specc plan --json`.
+#[derive(Debug, Clone)]
+pub struct PlanTarget {
+    pub name: String,
+    pub image: String,
+    pub variant: String,
+    pub stage: String,
+    pub context: String,
+    pub platforms: Vec<String>,
+    pub args: BTreeMap<String, String>,
+    /// Repository (with `<NAME>` placeholders) -> its full references.
+    pub registries: Vec<(String, Vec<String>)>,
+}
+
+/// The targets of a `specc plan --json` document, by name.
+pub fn plan_targets(plan: &Json) -> Result<BTreeMap<String, PlanTarget>, String> {
+    let s = |v: &Json, k: &str| -> Result<String, String> {
+        v[k].as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("plan target has no string `{k}`: {v}"))
+    };
+    let list = |v: &Json| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut out = BTreeMap::new();
+    for t in plan["targets"]
+        .as_array()
+        .ok_or("plan has no `targets` list")?
+    {
+        let target = PlanTarget {
+            name: s(t, "name")?,
+            image: s(t, "image")?,
+            variant: s(t, "variant")?,
+            stage: s(t, "stage")?,
+            context: s(t, "context")?,
+            platforms: list(&t["platforms"]),
+            args: t["args"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect(),
+            registries: t["registries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| Ok((s(r, "repository")?, list(&r["refs"]))))
+                .collect::<Result<_, String>>()?,
+        };
+        out.insert(target.name.clone(), target);
+    }
+    Ok(out)
+}
+
+/// What a bake file must agree with.
+pub struct Expected<'a> {
+    /// `specc plan --json --set-version <version> --sha <sha>` (a release).
+    pub release: &'a Json,
+    /// The same with `--branch <branch>` (a branch push).
+    pub branch: &'a Json,
+    /// The version, full commit and branch both plans were made for.
+    pub version: &'a str,
+    pub sha: &'a str,
+    pub branch_name: &'a str,
+    /// Target name -> input hash, from the `specc.lock` written with the bake file.
+    pub input_hashes: &'a BTreeMap<String, String>,
+    /// Every generated file (path relative to the output root -> text), to resolve each
+    /// target's Dockerfile.
+    pub files: &'a BTreeMap<String, String>,
+}
+
+/// The GitHub owner the tags are evaluated with (mixed case: bake must lower it).
+const OWNER: &str = "Some-Owner";
+
+/// Variable values for one event, and the plan's `<NAME>` placeholders -> what they
+/// become with those values.
+fn overrides(
+    bake: &Bake,
+    exp: &Expected,
+    event: &str,
+    problems: &mut Vec<String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut vars = BTreeMap::new();
+    let parts: Vec<&str> = exp.version.split('.').collect();
+    let known = [
+        ("VERSION", exp.version.to_string()),
+        ("VERSION_MAJOR", parts.first().unwrap_or(&"").to_string()),
+        ("VERSION_MINOR", parts.get(1).unwrap_or(&"").to_string()),
+        ("VERSION_PATCH", parts.get(2).unwrap_or(&"").to_string()),
+        ("GIT_SHA", exp.sha.chars().take(7).collect()),
+        ("GIT_BRANCH", exp.branch_name.to_string()),
+        ("SPECC_EVENT", event.to_string()),
+        ("GITHUB_REPOSITORY_OWNER", OWNER.to_string()),
+    ];
+    for (name, v) in known {
+        if bake.variables.contains_key(name) {
+            vars.insert(name.to_string(), v);
+        }
+    }
+    let mut placeholders = BTreeMap::new();
+    placeholders.insert("<github-owner>".to_string(), OWNER.to_lowercase());
+    for plan in [exp.release, exp.branch] {
+        let Ok(targets) = plan_targets(plan) else {
+            continue;
+        };
+        for t in targets.values() {
+            for (repo, refs) in &t.registries {
+                for text in std::iter::once(repo).chain(refs) {
+                    for piece in text.split('<').skip(1) {
+                        let Some((name, _)) = piece.split_once('>') else {
+                            continue;
+                        };
+                        let key = format!("<{name}>");
+                        if placeholders.contains_key(&key) {
+                            continue;
+                        }
+                        if bake.variables.contains_key(name) {
+                            let v = format!("user-{}", name.to_lowercase().replace('_', "-"));
+                            vars.insert(name.to_string(), v.clone());
+                            placeholders.insert(key, v);
+                        } else {
+                            problems.push(format!(
+                                "the plan's `{key}` (in `{text}`) has no bake variable `{name}`"
+                            ));
+                            placeholders.insert(key, String::new());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (vars, placeholders)
+}
+
+fn substitute(text: &str, placeholders: &BTreeMap<String, String>) -> String {
+    placeholders
+        .iter()
+        .fold(text.to_string(), |acc, (k, v)| acc.replace(k, v))
+}
+
+/// `dir/../x/./y` -> `x/y` (paths relative to the output root).
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// The stage names a Dockerfile defines (`FROM ... AS name`).
+fn stages(dockerfile: &str) -> BTreeSet<String> {
+    dockerfile
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let from = words.first()?.eq_ignore_ascii_case("FROM");
+            let at = words.iter().rposition(|w| w.eq_ignore_ascii_case("AS"))?;
+            (from && at + 1 < words.len()).then(|| words[at + 1].to_string())
+        })
+        .collect()
+}
+
+/// A cache entry's identity: `type=gha` by scope, `type=registry` by ref, others whole.
+fn cache_key(entry: &str) -> String {
+    let fields: BTreeMap<&str, &str> = entry
+        .split(',')
+        .filter_map(|f| f.split_once('='))
+        .collect();
+    match fields.get("type").copied() {
+        Some("gha") => format!("gha scope={}", fields.get("scope").unwrap_or(&"buildkit")),
+        Some("registry") => format!("registry ref={}", fields.get("ref").unwrap_or(&"")),
+        Some("local") => format!(
+            "local {}",
+            fields
+                .get("dest")
+                .or_else(|| fields.get("src"))
+                .unwrap_or(&"")
+        ),
+        _ => entry.to_string(),
+    }
+}
+
+/// Expands group or target `name` into target names (depth-first, detecting cycles).
+fn expand(
+    bake: &Bake,
+    eval: &Eval,
+    name: &str,
+    trail: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> BTreeSet<String> {
+    if bake.targets.contains_key(name) {
+        return [name.to_string()].into();
+    }
+    let Some(group) = bake.groups.get(name) else {
+        problems.push(format!(
+            "group `{}` lists `{name}`, which is neither a target nor a group",
+            trail.last().map_or("?", String::as_str)
+        ));
+        return BTreeSet::new();
+    };
+    if trail.iter().any(|t| t == name) {
+        problems.push(format!("groups form a cycle: {} -> {name}", trail.join(" -> ")));
+        return BTreeSet::new();
+    }
+    let members = match group.get("targets").map(|t| eval.strings(t)) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            problems.push(format!("group `{name}`: targets: {e}"));
+            return BTreeSet::new();
+        }
+        None => {
+            problems.push(format!("group `{name}` has no `targets`"));
+            return BTreeSet::new();
+        }
+    };
+    trail.push(name.to_string());
+    let mut out = BTreeSet::new();
+    for m in &members {
+        out.extend(expand(bake, eval, m, trail, problems));
+    }
+    trail.pop();
+    out
+}
+
+/// Every way the bake file disagrees with the plan, the lock or itself; empty when it
+/// is as `docker buildx bake` users need it.
+pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
+    let mut problems = bake.problems.clone();
+    let release_plan = match plan_targets(exp.release) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("release plan: {e}")],
+    };
+    let branch_plan = match plan_targets(exp.branch) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("branch plan: {e}")],
+    };
+    let (release_vars, placeholders) = overrides(bake, exp, "release", &mut problems);
+    let (branch_vars, _) = overrides(bake, exp, "branch", &mut problems);
+    let eval = match Eval::new(bake, &release_vars) {
+        Ok(e) => e,
+        Err(e) => return vec![e],
+    };
+    let branch_eval = match Eval::new(bake, &branch_vars) {
+        Ok(e) => e,
+        Err(e) => return vec![e],
+    };
+
+    // Groups: every member exists; `default` and `all` build everything; the groups
+    // named after a variant or an image build exactly its targets.
+    for name in bake.groups.keys() {
+        if bake.targets.contains_key(name) {
+            problems.push(format!("`{name}` is both a group and a target"));
+        }
+    }
+    let planned: BTreeSet<String> = release_plan.keys().cloned().collect();
+    let defined: BTreeSet<String> = bake.targets.keys().cloned().collect();
+    for missing in planned.difference(&defined) {
+        problems.push(format!("the plan's target `{missing}` has no bake target"));
+    }
+    for extra in defined.difference(&planned) {
+        problems.push(format!("bake target `{extra}` is not in the plan"));
+    }
+    let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in bake.groups.keys() {
+        let members = expand(bake, &eval, name, &mut Vec::new(), &mut problems);
+        if members.is_empty() {
+            problems.push(format!("group `{name}` builds nothing"));
+        }
+        groups.insert(name.clone(), members);
+    }
+    for required in ["default", "all"] {
+        match groups.get(required) {
+            None => problems.push(format!("there is no `{required}` group")),
+            Some(m) if *m != planned => problems.push(format!(
+                "group `{required}` builds {m:?}, not every target {planned:?}"
+            )),
+            Some(_) => {}
+        }
+    }
+    let mut by_variant: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut by_image: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for t in release_plan.values() {
+        by_variant.entry(&t.variant).or_default().insert(t.name.clone());
+        by_image
+            .entry(t.image.replace('.', "_"))
+            .or_default()
+            .insert(t.name.clone());
+    }
+    let selections = by_variant
+        .iter()
+        .map(|(v, m)| ("variant", v.to_string(), m, by_variant.len() > 1))
+        .chain(
+            by_image
+                .iter()
+                .map(|(i, m)| ("image", i.clone(), m, m.len() > 1)),
+        );
+    for (kind, name, members, required) in selections {
+        if bake.targets.contains_key(&name) {
+            continue; // a target of that name is selected by name already
+        }
+        match groups.get(&name) {
+            Some(g) if g != members => problems.push(format!(
+                "group `{name}` builds {g:?}, not the {kind}'s targets {members:?}"
+            )),
+            None if required => problems.push(format!(
+                "there is no group `{name}` to build the {kind}'s targets {members:?}"
+            )),
+            _ => {}
+        }
+    }
+
+    // Targets.
+    let mut cache_owner: BTreeMap<String, String> = BTreeMap::new();
+    for (name, attrs) in &bake.targets {
+        let Some(plan) = release_plan.get(name) else {
+            continue;
+        };
+        let mut problem = |what: String| problems.push(format!("target `{name}`: {what}"));
+        let get = |key: &str| attrs.get(key);
+        let string = |key: &str| -> Result<String, String> {
+            let v = get(key).ok_or_else(|| format!("no `{key}`"))?;
+            eval.string(v).map_err(|e| format!("{key}: {e}"))
+        };
+
+        match string("context") {
+            Ok(c) if normalize(&c) != normalize(&plan.context) => {
+                problem(format!("context `{c}`, but the plan says `{}`", plan.context))
+            }
+            Ok(_) => {}
+            Err(e) => problem(e),
+        }
+        match (string("context"), string("dockerfile")) {
+            (Ok(c), Ok(d)) => {
+                let path = normalize(&format!("{c}/{d}"));
+                match exp.files.get(&path) {
+                    None => problem(format!(
+                        "dockerfile `{d}` (from context `{c}`: `{path}`) is not a generated file"
+                    )),
+                    Some(text) => {
+                        match string("target") {
+                            Ok(stage) => {
+                                if stage != plan.stage {
+                                    problem(format!(
+                                        "target stage `{stage}`, but the plan says `{}`",
+                                        plan.stage
+                                    ));
+                                }
+                                if !stages(text).contains(&stage) {
+                                    problem(format!("`{path}` has no stage `{stage}`"));
+                                }
+                            }
+                            Err(e) => problem(e),
+                        }
+                    }
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => problem(e),
+        }
+
+        match get("platforms").map(|p| eval.strings(p)) {
+            Some(Ok(p)) => {
+                let mut sorted = p.clone();
+                sorted.sort();
+                sorted.dedup();
+                let mut want = plan.platforms.clone();
+                want.sort();
+                if sorted.len() != p.len() {
+                    problem(format!("platforms repeat: {p:?}"));
+                }
+                if sorted != want {
+                    problem(format!(
+                        "platforms {p:?}, but its variant `{}` builds {:?}",
+                        plan.variant, plan.platforms
+                    ));
+                }
+            }
+            Some(Err(e)) => problem(format!("platforms: {e}")),
+            None => problem("no `platforms`".into()),
+        }
+
+        match get("args").map(|a| eval.string_map(a)) {
+            Some(Ok(args)) => {
+                for (k, v) in &plan.args {
+                    match args.get(k) {
+                        Some(got) if got == v => {}
+                        Some(got) => problem(format!("arg {k} is `{got}`, the plan says `{v}`")),
+                        None => problem(format!("arg {k} of the plan is missing")),
+                    }
+                }
+            }
+            Some(Err(e)) => problem(format!("args: {e}")),
+            None if !plan.args.is_empty() => problem("no `args`".into()),
+            None => {}
+        }
+
+        let hash = exp.input_hashes.get(name);
+        match get("labels").map(|l| eval.string_map(l)) {
+            Some(Ok(labels)) => match (labels.get("dev.specc.input-hash"), hash) {
+                (Some(got), Some(want)) if got != want => problem(format!(
+                    "label dev.specc.input-hash is `{got}`, the lock says `{want}`"
+                )),
+                (None, Some(_)) => problem("no dev.specc.input-hash label".into()),
+                (_, None) => problem("the lock has no input hash for it".into()),
+                _ => {}
+            },
+            Some(Err(e)) => problem(format!("labels: {e}")),
+            None => problem("no `labels`".into()),
+        }
+
+        // Tags: the plan's references for every registry, on a release and on a branch
+        // push, plus the input-hash tag `<repository>:specc-<hash prefix>`.
+        // Branch tags need the `SPECC_EVENT` switch; without it, a branch push must have
+        // nothing to tag.
+        let switch = bake.variables.contains_key("SPECC_EVENT");
+        if !switch
+            && branch_plan
+                .get(name)
+                .is_some_and(|t| t.registries.iter().any(|(_, refs)| !refs.is_empty()))
+        {
+            problem("the plan tags a branch push, but there is no SPECC_EVENT switch".into());
+        }
+        let mut events = vec![("release", &release_plan, &eval)];
+        if switch {
+            events.push(("branch push", &branch_plan, &branch_eval));
+        }
+        for (event, plan_of, ev) in events {
+            let Some(planned) = plan_of.get(name) else {
+                problem(format!("missing from the {event} plan"));
+                continue;
+            };
+            let wanted_refs: Vec<(String, Vec<String>)> = planned
+                .registries
+                .iter()
+                .map(|(repo, refs)| {
+                    (
+                        substitute(repo, &placeholders),
+                        refs.iter().map(|r| substitute(r, &placeholders)).collect(),
+                    )
+                })
+                .collect();
+            let any_planned = wanted_refs.iter().any(|(_, refs)| !refs.is_empty());
+            let tags = match get("tags").map(|t| ev.strings(t)) {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => {
+                    problem(format!("tags on a {event}: {e}"));
+                    continue;
+                }
+                None => Vec::new(),
+            };
+            let unique: BTreeSet<&String> = tags.iter().collect();
+            if unique.len() != tags.len() {
+                problem(format!("tags repeat on a {event}: {tags:?}"));
+            }
+            if !any_planned {
+                // Nothing to push on this event; the bake file must not invent tags
+                // (only the input-hash tags may remain).
+                for t in &tags {
+                    if !is_hash_tag(t, &wanted_refs, hash) {
+                        problem(format!("tag `{t}` on a {event}, where the plan has none"));
+                    }
+                }
+                continue;
+            }
+            for (repo, refs) in &wanted_refs {
+                if !tags.iter().any(|t| t.starts_with(&format!("{repo}:"))) {
+                    problem(format!("no tag for registry repository `{repo}` on a {event}"));
+                }
+                for r in refs {
+                    if !tags.contains(r) {
+                        problem(format!("tag `{r}` of the {event} plan is missing: {tags:?}"));
+                    }
+                }
+            }
+            for t in &tags {
+                let planned = wanted_refs.iter().any(|(_, refs)| refs.contains(t));
+                if !planned && !is_hash_tag(t, &wanted_refs, hash) {
+                    problem(format!("tag `{t}` on a {event} is not in the plan"));
+                }
+            }
+        }
+
+        // Cache: what a target writes it reads back, and no two targets share a scope.
+        let entries = |key: &str| -> Vec<String> {
+            match get(key).map(|v| eval.strings(v)) {
+                Some(Ok(v)) => v,
+                _ => Vec::new(),
+            }
+        };
+        for key in ["cache-from", "cache-to"] {
+            if let Some(Err(e)) = get(key).map(|v| eval.strings(v)) {
+                problem(format!("{key}: {e}"));
+            }
+        }
+        let from: BTreeSet<String> = entries("cache-from").iter().map(|e| cache_key(e)).collect();
+        let to: BTreeSet<String> = entries("cache-to").iter().map(|e| cache_key(e)).collect();
+        for k in to.difference(&from) {
+            problem(format!("writes cache `{k}` but does not read it back"));
+        }
+        for k in from.union(&to) {
+            if let Some(other) = cache_owner.insert(k.clone(), name.clone())
+                && other != *name
+            {
+                problem(format!("shares cache `{k}` with target `{other}`"));
+            }
+        }
+    }
+    problems
+}
+
+/// True for `<repository>:specc-<prefix of the target's input hash>`.
+fn is_hash_tag(tag: &str, refs: &[(String, Vec<String>)], hash: Option<&String>) -> bool {
+    let Some(hash) = hash else {
+        return false;
+    };
+    refs.iter().any(|(repo, _)| {
+        tag.strip_prefix(&format!("{repo}:specc-"))
+            .is_some_and(|p| p.len() >= 12 && hash.starts_with(p))
+    })
+}

@@ -1,0 +1,612 @@
+//! Content hashes, the lock, drift and atomic writes, through the real binary in temp repos
+//! (issue 5, acceptance 1, 2, 4 and 5).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use support::repo::Repo;
+use support::validators::repo_root;
+
+/// Two images with their own build contexts (`api/`, `web/`), a service each, a release
+/// workflow and a chart: every kind of output, and outputs that belong to one image only.
+const SPEC: &str = r#"project demo version="1.0.0"
+
+ignore "*.log"
+
+stage api-run from="python:3.12-slim" {
+    workdir "/app"
+    copy "." to="."
+    cmd "python3" "main.py"
+}
+
+stage web-run from="nginx:1.27-alpine" {
+    copy "index.html" to="/usr/share/nginx/html/"
+}
+
+image api stage=api-run context="api"
+image web stage=web-run context="web"
+
+service api image=api {
+    port "8000:8000"
+}
+
+service web image=web {
+    port "8080:80"
+}
+
+workflow release {
+    on "tag"
+    images "api" "web"
+}
+
+chart demo path="charts/demo" {
+    image api key="api.image"
+}
+"#;
+
+/// What `generate` writes for [`SPEC`] (the lock aside).
+const OUTPUTS: &[&str] = &[
+    ".github/workflows/release.yml",
+    "api/.dockerignore",
+    "charts/demo/values.schema.json",
+    "charts/demo/values.yaml",
+    "compose.yaml",
+    "docker-bake.hcl",
+    "docker/api.Dockerfile",
+    "docker/web.Dockerfile",
+    "web/.dockerignore",
+];
+
+fn demo() -> Repo {
+    Repo::new()
+        .spec(SPEC)
+        .file("api/main.py", "print('api')\n")
+        .file("api/debug.log", "ignored by .dockerignore\n")
+        .file("web/index.html", "<h1>web</h1>\n")
+}
+
+/// A generated demo repo.
+fn generated() -> Repo {
+    let repo = demo();
+    repo.run(&["generate"]).success();
+    repo
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+fn lock(repo: &Repo) -> toml::Table {
+    toml::from_str(&repo.read_text("specc.lock")).expect("specc.lock is TOML")
+}
+
+/// Output path -> blake3, as the lock records them.
+fn lock_outputs(repo: &Repo) -> BTreeMap<String, String> {
+    lock(repo)["outputs"]
+        .as_table()
+        .expect("[outputs] table")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("a hash").to_string()))
+        .collect()
+}
+
+/// Target name -> input hash, as the lock records them.
+fn lock_targets(repo: &Repo) -> BTreeMap<String, String> {
+    lock(repo)["targets"]
+        .as_table()
+        .expect("[targets] table")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["input-hash"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The paths of `wrote` (or `removed`) lines in `generate`'s report.
+fn reported(stdout: &str, verb: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(verb))
+        .map(|p| p.trim().to_string())
+        .collect()
+}
+
+fn set(paths: &[&str]) -> BTreeSet<String> {
+    paths.iter().map(|p| p.to_string()).collect()
+}
+
+/// Paths whose bytes differ between two snapshots (or exist in one only).
+fn changed(
+    before: &BTreeMap<String, Vec<u8>>,
+    after: &BTreeMap<String, Vec<u8>>,
+) -> BTreeSet<String> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .cloned()
+        .collect()
+}
+
+/// Leftover temporary files of an interrupted write.
+fn temp_files(repo: &Repo) -> Vec<String> {
+    repo.files()
+        .into_keys()
+        .filter(|p| p.rsplit('/').next().unwrap().starts_with(".specc-"))
+        .collect()
+}
+
+// ----------------------------------------------------------------------------- files
+
+#[test]
+fn first_generate_writes_every_output_and_a_lock_of_their_hashes() {
+    let repo = demo();
+    let out = repo.run(&["generate"]).success();
+    assert_eq!(reported(&out.stdout, "wrote"), set(OUTPUTS), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("{} written, 0 unchanged", OUTPUTS.len())),
+        "{out}"
+    );
+
+    // The lock lists exactly the outputs, each with the blake3 of its bytes on disk.
+    let outputs = lock_outputs(&repo);
+    assert_eq!(
+        outputs.keys().cloned().collect::<BTreeSet<_>>(),
+        set(OUTPUTS)
+    );
+    for (path, h) in &outputs {
+        assert_eq!(*h, blake3_hex(&repo.read(path)), "lock hash of {path}");
+    }
+    let lock = lock(&repo);
+    assert_eq!(lock["spec"].as_str(), Some("specc.kdl"));
+    assert_eq!(
+        lock["spec-hash"].as_str(),
+        Some(blake3_hex(SPEC.as_bytes()).as_str())
+    );
+    assert_eq!(lock["specc"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        lock_targets(&repo).keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["api", "web"])
+    );
+
+    // Every output with a comment syntax says where it comes from and how to regenerate.
+    for path in OUTPUTS.iter().filter(|p| !p.ends_with(".json")) {
+        let text = repo.read_text(path);
+        let head: String = text.lines().take(3).collect::<Vec<_>>().join("\n");
+        assert!(
+            head.starts_with("# Generated by specc from specc.kdl")
+                && head.contains("`specc generate specc.kdl`"),
+            "{path} lacks the header naming the spec and the command:\n{head}"
+        );
+    }
+
+    // Deterministic: a second repo with the same inputs gets byte-identical files.
+    let twin = demo();
+    twin.run(&["generate"]).success();
+    assert_eq!(repo.files(), twin.files());
+
+    repo.run(&["check"])
+        .success()
+        .stdout_contains(&format!("{} outputs in sync", OUTPUTS.len()));
+}
+
+#[test]
+fn second_generate_writes_nothing_and_keeps_mtimes() {
+    let repo = generated();
+    let old = repo.age_all_files();
+    let before = repo.files();
+
+    let out = repo.run(&["generate"]).success();
+    assert!(
+        out.stdout
+            .contains(&format!("0 written, {} unchanged", OUTPUTS.len())),
+        "{out}"
+    );
+    assert!(reported(&out.stdout, "wrote").is_empty(), "{out}");
+    assert_eq!(repo.files(), before);
+    for path in before.keys() {
+        assert_eq!(repo.mtime(path), old, "{path} was touched");
+    }
+}
+
+#[test]
+fn changing_one_stage_rewrites_only_the_outputs_that_depend_on_it() {
+    let repo = generated();
+    let old = repo.age_all_files();
+    let before = repo.files();
+    let lock_before = lock_targets(&repo);
+
+    repo.edit_spec(
+        r#"    copy "index.html" to="/usr/share/nginx/html/"
+"#,
+        r#"    copy "index.html" to="/usr/share/nginx/html/"
+    expose 80
+"#,
+    );
+    let out = repo.run(&["generate"]).success();
+
+    // The web Dockerfile, the bake file (it carries the input hash) and the lock change;
+    // the api Dockerfile, compose, workflow, chart and .dockerignore files do not.
+    let rewritten = set(&["docker-bake.hcl", "docker/web.Dockerfile"]);
+    assert_eq!(reported(&out.stdout, "wrote"), rewritten, "{out}");
+    let mut expected = rewritten.clone();
+    expected.extend(set(&["specc.kdl", "specc.lock"]));
+    assert_eq!(changed(&before, &repo.files()), expected);
+    assert!(
+        repo.read_text("docker/web.Dockerfile")
+            .contains("EXPOSE 80")
+    );
+    for path in before.keys() {
+        let touched = repo.mtime(path) != old;
+        assert_eq!(touched, expected.contains(path), "mtime of {path}");
+    }
+    let lock_after = lock_targets(&repo);
+    assert_eq!(lock_after["api"], lock_before["api"]);
+    assert_ne!(lock_after["web"], lock_before["web"]);
+    repo.run(&["check"]).success();
+}
+
+#[test]
+fn a_hand_edited_output_blocks_generate_and_fails_check_until_force() {
+    let repo = generated();
+    let pristine = repo.read_text("docker/api.Dockerfile");
+    let edited = format!("{pristine}RUN echo my-hand-edit\n");
+    repo.write("docker/api.Dockerfile", &edited);
+    // Give generate something else to do as well: it must still write nothing.
+    repo.edit_spec(r#"port "8080:80""#, r#"port "8081:80""#);
+    let before = repo.files();
+
+    let out = repo.run(&["generate"]).code(1);
+    let refused = out
+        .stderr_contains("specc::drift::edited")
+        .stderr_contains("`docker/api.Dockerfile`")
+        .stderr_contains("--force")
+        .stderr_contains("--- a/docker/api.Dockerfile\n+++ b/docker/api.Dockerfile\n")
+        .stderr_contains("\n-RUN echo my-hand-edit\n");
+    assert!(refused.stdout.is_empty(), "{refused}");
+    assert_eq!(repo.files(), before, "a refused generate wrote something");
+
+    repo.run(&["check"])
+        .code(1)
+        .stderr_contains("`docker/api.Dockerfile`")
+        .stderr_contains("--- a/docker/api.Dockerfile")
+        .stderr_contains("\n-RUN echo my-hand-edit\n")
+        // The spec change shows too, as a stale (not hand-edited) output.
+        .stderr_contains("specc::drift::stale")
+        .stderr_contains("+      - \"8081:80\"");
+
+    let out = repo.run(&["generate", "--force"]).success();
+    assert!(
+        reported(&out.stdout, "wrote")
+            .is_superset(&set(&["docker/api.Dockerfile", "compose.yaml"])),
+        "{out}"
+    );
+    assert_eq!(repo.read_text("docker/api.Dockerfile"), pristine);
+    repo.run(&["check"]).success();
+}
+
+#[test]
+fn a_file_specc_did_not_write_is_never_overwritten_without_force() {
+    // A compose file of the user's own, before specc ever ran here.
+    let repo = demo().file("compose.yaml", "services: {}\n");
+    repo.run(&["generate"])
+        .code(1)
+        .stderr_contains("`compose.yaml`")
+        .stderr_contains("--force")
+        .stderr_contains("-services: {}");
+    assert_eq!(repo.read_text("compose.yaml"), "services: {}\n");
+    assert!(!repo.exists("specc.lock"));
+    assert!(!repo.exists("docker-bake.hcl"));
+
+    repo.run(&["generate", "--force"]).success();
+    assert!(
+        repo.read_text("compose.yaml")
+            .starts_with("# Generated by specc")
+    );
+}
+
+#[test]
+fn removing_an_image_and_a_workflow_removes_only_their_files() {
+    let repo = generated()
+        // Files specc never wrote, beside and among its outputs.
+        .file("docker/notes.txt", "mine\n")
+        .file(".github/workflows/ci.yml", "name: mine\n")
+        .file("web/.dockerignore.bak", "mine\n");
+    let before = repo.files();
+
+    let without_web = SPEC
+        .replace(
+            "stage web-run from=\"nginx:1.27-alpine\" {\n    copy \"index.html\" to=\"/usr/share/nginx/html/\"\n}\n",
+            "",
+        )
+        .replace("image web stage=web-run context=\"web\"\n", "")
+        .replace("service web image=web {\n    port \"8080:80\"\n}\n", "")
+        .replace("workflow release {\n    on \"tag\"\n    images \"api\" \"web\"\n}\n", "");
+    assert!(!without_web.contains("web") && !without_web.contains("workflow"));
+    repo.write("specc.kdl", &without_web);
+
+    let gone = set(&[
+        ".github/workflows/release.yml",
+        "docker/web.Dockerfile",
+        "web/.dockerignore",
+    ]);
+    let out = repo.run(&["generate"]).success();
+    assert_eq!(reported(&out.stdout, "removed"), gone, "{out}");
+    assert!(out.stdout.contains("3 removed"), "{out}");
+    for path in &gone {
+        assert!(!repo.exists(path), "{path} was not removed");
+    }
+    let after = repo.files();
+    for path in [
+        "docker/notes.txt",
+        ".github/workflows/ci.yml",
+        "web/.dockerignore.bak",
+        "web/index.html",
+        "api/main.py",
+        "docker/api.Dockerfile",
+    ] {
+        assert_eq!(
+            after.get(path),
+            before.get(path),
+            "{path} must stay as it was"
+        );
+    }
+    let outputs = lock_outputs(&repo);
+    assert!(gone.iter().all(|p| !outputs.contains_key(p)), "{outputs:?}");
+    assert_eq!(
+        lock_targets(&repo).keys().cloned().collect::<Vec<_>>(),
+        ["api"]
+    );
+    repo.run(&["check"]).success();
+}
+
+#[test]
+fn an_output_edited_by_hand_is_not_removed_without_force() {
+    let repo = generated();
+    repo.write("docker/web.Dockerfile", "# my own now\nFROM nginx\n");
+    repo.edit_spec("image web stage=web-run context=\"web\"\n", "");
+    repo.edit_spec("service web image=web {\n    port \"8080:80\"\n}\n", "");
+    repo.edit_spec(r#"images "api" "web""#, r#"images "api""#);
+    repo.edit_spec(
+        "stage web-run from=\"nginx:1.27-alpine\" {\n    copy \"index.html\" to=\"/usr/share/nginx/html/\"\n}\n",
+        "",
+    );
+    let before = repo.files();
+
+    repo.run(&["generate"])
+        .code(1)
+        .stderr_contains("`docker/web.Dockerfile`")
+        .stderr_contains("--force")
+        .stderr_contains("+++ /dev/null");
+    assert_eq!(repo.files(), before);
+
+    repo.run(&["generate", "--force"])
+        .success()
+        .stdout_contains("removed docker/web.Dockerfile");
+    assert!(!repo.exists("docker/web.Dockerfile"));
+}
+
+// ----------------------------------------------------------------------------- faults
+
+/// A spec change that alters several outputs at once, plus `extra` nodes.
+fn change_several(repo: &Repo, extra: &str) {
+    repo.edit_spec(r#"port "8000:8000""#, r#"port "8001:8000""#);
+    repo.edit_spec(
+        r#"cmd "python3" "main.py""#,
+        r#"cmd "python3" "-u" "main.py""#,
+    );
+    repo.edit_spec(r#"on "tag""#, "on \"tag\"\n    on \"dispatch\"");
+    let mut spec = repo.read_text("specc.kdl");
+    spec.push_str(extra);
+    repo.write("specc.kdl", spec);
+}
+
+/// Asserts that a failed generate left every file as in `before`, the lock
+/// unchanged and no temporary file behind, and that the error names `path`.
+fn assert_untouched(
+    repo: &Repo,
+    before: &BTreeMap<String, Vec<u8>>,
+    out: &support::repo::Output,
+    path: &str,
+) {
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("specc::io::write"), "{out}");
+    assert!(
+        out.stderr.contains(path),
+        "the error must name {path}: {out}"
+    );
+    assert!(
+        temp_files(repo).is_empty(),
+        "left behind: {:?}",
+        temp_files(repo)
+    );
+    assert_eq!(changed(before, &repo.files()), BTreeSet::new());
+}
+
+#[test]
+fn a_write_failing_before_any_rename_leaves_outputs_and_lock_intact() {
+    let repo = generated();
+    // A file where the new chart's folder must go: creating `zz/chart/` fails, after the
+    // temporary files of every earlier output (in path order) were already written.
+    repo.write("zz", "a file in the way\n");
+    change_several(
+        &repo,
+        "chart extra path=\"zz/chart\" {\n    image api key=\"api.image\"\n}\n",
+    );
+    let before = repo.files();
+
+    let out = repo.run(&["generate"]);
+    assert_untouched(&repo, &before, &out, "zz/chart/values");
+    repo.run(&["check"])
+        .code(1)
+        .stderr_contains("specc::drift::stale");
+
+    // With the obstacle gone, the same command goes through.
+    std::fs::remove_file(repo.join("zz")).unwrap();
+    let out = repo.run(&["generate"]).success();
+    assert!(
+        reported(&out.stdout, "wrote").is_superset(&set(&[
+            "compose.yaml",
+            "docker/api.Dockerfile",
+            ".github/workflows/release.yml",
+            "zz/chart/values.yaml",
+        ])),
+        "{out}"
+    );
+    repo.run(&["check"]).success();
+}
+
+#[test]
+fn a_folder_at_an_output_path_fails_before_any_output_is_replaced() {
+    let repo = generated();
+    // A folder where a new workflow must go. Renaming onto it would fail only after
+    // `.github/workflows/release.yml` (earlier in path order) was replaced.
+    std::fs::create_dir_all(repo.join(".github/workflows/zz.yml/keep")).unwrap();
+    change_several(&repo, "workflow zz {\n    on \"dispatch\"\n}\n");
+    let before = repo.files();
+
+    let out = repo.run(&["generate"]);
+    assert_untouched(&repo, &before, &out, ".github/workflows/zz.yml");
+    assert!(repo.join(".github/workflows/zz.yml/keep").is_dir());
+
+    std::fs::remove_dir_all(repo.join(".github/workflows/zz.yml")).unwrap();
+    repo.run(&["generate"])
+        .success()
+        .stdout_contains("wrote   .github/workflows/zz.yml");
+    repo.run(&["check"]).success();
+}
+
+// ----------------------------------------------------------------------------- input hashes
+
+fn matrix(repo: &Repo, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["plan", "--changed", "--json"];
+    args.extend_from_slice(extra);
+    let out = repo.run(&args).success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn touching_a_context_file_changes_only_that_targets_input_hash() {
+    let repo = generated();
+    let hashes = lock_targets(&repo);
+    assert_ne!(hashes["api"], hashes["web"]);
+
+    // Nothing changed yet; files outside what COPY reaches, or excluded by the
+    // .dockerignore, change nothing either.
+    repo.write("web/notes.txt", "not copied by web-run\n");
+    repo.write("api/debug.log", "more log\n");
+    repo.write("README.md", "outside every context\n");
+    repo.run(&["plan", "--changed"])
+        .success()
+        .stdout_contains("no target changed since specc.lock");
+    assert_eq!(matrix(&repo, &[]), serde_json::json!({ "include": [] }));
+    repo.run(&["check"]).success();
+
+    std::fs::copy(repo.join("specc.lock"), repo.join("old.lock")).unwrap();
+    repo.write("api/main.py", "print('api, changed')\n");
+
+    let out = repo.run(&["plan", "--changed"]).success();
+    let listed: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(listed.len(), 1, "{out}");
+    assert!(listed[0].starts_with("api "), "{out}");
+    assert!(listed[0].contains(&hashes["api"][..12]), "{out}");
+
+    let m = matrix(&repo, &[]);
+    let include = m["include"].as_array().expect("a GitHub Actions matrix");
+    assert_eq!(include.len(), 1, "{m}");
+    assert_eq!(include[0]["target"], "api");
+    assert_eq!(include[0]["image"], "api");
+    assert_eq!(include[0]["variant"], "default");
+    let new_hash = include[0]["input-hash"].as_str().unwrap().to_string();
+    assert_ne!(new_hash, hashes["api"]);
+
+    // The drift shows in check (the bake file carries the hash), and generate records it:
+    // api's input hash is the one plan announced, web's is unchanged.
+    repo.run(&["check"])
+        .code(1)
+        .stderr_contains("`docker-bake.hcl`")
+        .stderr_contains(&format!("+    \"dev.specc.input-hash\" = \"{new_hash}\""));
+    repo.run(&["generate"]).success();
+    let after = lock_targets(&repo);
+    assert_eq!(after["api"], new_hash);
+    assert_eq!(after["web"], hashes["web"]);
+    assert!(repo.read_text("docker-bake.hcl").contains(&new_hash));
+    assert_eq!(matrix(&repo, &[]), serde_json::json!({ "include": [] }));
+
+    // --since compares with another lock (e.g. the last release's).
+    let m = matrix(&repo, &["--since", "old.lock"]);
+    assert_eq!(m["include"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["include"][0]["target"], "api");
+
+    // Touching the other context flips the other target only.
+    repo.write("web/index.html", "<h1>web, changed</h1>\n");
+    let m = matrix(&repo, &[]);
+    let targets: Vec<&str> = m["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["web"]);
+}
+
+// ----------------------------------------------------------------------------- check fast path
+
+const TRACE: &[(&str, &str)] = &[("SPECC_TRACE", "1")];
+
+#[test]
+fn a_no_op_check_of_iopaint_does_not_render() {
+    let spec = std::fs::read_to_string(repo_root().join("specs/iopaint.kdl")).unwrap();
+    // The spec at specs/iopaint.kdl, the outputs and build context at the root.
+    let repo = Repo::new()
+        .file("specs/iopaint.kdl", &spec)
+        .file("main.py", "print('iopaint')\n")
+        .file("requirements.txt", "flask\n")
+        .file("iopaint/__init__.py", "")
+        .file("web_app/package.json", "{}\n")
+        .file("web_app/package-lock.json", "{}\n");
+    let check = ["check", "specs/iopaint.kdl", "--out", "."];
+    repo.run_env(&["generate", "specs/iopaint.kdl", "--out", "."], TRACE)
+        .success()
+        .stderr_contains("specc-trace: render");
+
+    repo.run_env(&check, TRACE)
+        .success()
+        .stdout_contains("outputs in sync")
+        .stderr_contains("specc-trace: check: fast path")
+        .stderr_lacks("specc-trace: render");
+
+    // Each kind of change defeats the fast path, and check then renders (and fails).
+    let renders = |what: &str| {
+        let out = repo.run_env(&check, TRACE);
+        assert_eq!(out.status.code(), Some(1), "after {what}: {out}");
+        assert!(
+            out.stderr.contains("specc-trace: render")
+                && !out.stderr.contains("specc-trace: check: fast path"),
+            "after {what}: {out}"
+        );
+    };
+    let main = repo.read("main.py");
+    repo.write("main.py", "print('changed')\n");
+    renders("a build-context change");
+    repo.write("main.py", &main);
+
+    let compose = repo.read("compose.yaml");
+    repo.write("compose.yaml", [&compose[..], b"# edited\n"].concat());
+    renders("a hand edit");
+    repo.write("compose.yaml", &compose);
+
+    repo.edit(
+        "specs/iopaint.kdl",
+        r#"port "8081:8080""#,
+        r#"port "8082:8080""#,
+    );
+    renders("a spec change");
+    repo.write("specs/iopaint.kdl", &spec);
+
+    // Back in sync: the fast path again.
+    repo.run_env(&check, TRACE)
+        .success()
+        .stderr_contains("specc-trace: check: fast path")
+        .stderr_lacks("specc-trace: render");
+}
