@@ -163,6 +163,30 @@ impl<'s> Checker<'s> {
         self.problems.push(e);
     }
 
+    /// Reports a name given twice where the output is a map (compose `environment` and
+    /// `depends_on`, a step's `env`, `nodeSelector`): YAML refuses duplicate keys.
+    fn unique_keys<'t>(
+        &mut self,
+        kind: &str,
+        names: impl IntoIterator<Item = &'t Text>,
+        help: &str,
+    ) {
+        let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+        for n in names {
+            if let Some(first) = seen.get(n.as_str()) {
+                self.push(Error::DuplicateName {
+                    kind: kind.into(),
+                    name: n.value.clone(),
+                    first: *first,
+                    span: n.span,
+                    help: help.into(),
+                });
+            } else {
+                seen.insert(n.as_str(), n.span);
+            }
+        }
+    }
+
     fn stage_index(&self, name: &str) -> Option<usize> {
         position(&self.spec.stages, name, |s| &s.name)
     }
@@ -1231,6 +1255,10 @@ impl<'s> Checker<'s> {
                     });
                 }
             }
+            let env = s.env.iter().map(|e| &e.name);
+            self.unique_keys("environment variable", env, "keep one of them");
+            let deps = s.depends_on.iter().map(|d| &d.service);
+            self.unique_keys("dependency", deps, "keep one of them");
             for d in &s.depends_on {
                 match position(&spec.services, &d.service.value, |s| &s.name) {
                     Some(di) => self.graph.edge(
@@ -1302,6 +1330,8 @@ impl<'s> Checker<'s> {
                 if let Some(ii) = self.image(&t.image) {
                     self.image_variant(ii, &t.variant);
                 }
+                let env = t.env.iter().map(|e| &e.name);
+                self.unique_keys("environment variable", env, "keep one of them");
                 if let Some(p) = &t.port
                     && let Err(reason) = values::check_port(&p.value)
                 {
@@ -1403,6 +1433,8 @@ impl<'s> Checker<'s> {
             if let Some(p) = &chart.path {
                 self.path(p, "chart path");
             }
+            let selector = chart.node_selector.iter().map(|(k, _)| k);
+            self.unique_keys("node selector label", selector, "keep one of them");
             for ci_image in &chart.images {
                 if let Some(ii) = self.image(&ci_image.image) {
                     self.graph.edge(

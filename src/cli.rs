@@ -3,6 +3,17 @@
 //! Exit codes: 0 ok (warnings allowed unless `--deny-warnings`), 1 problems in the spec
 //! or outputs out of sync, 2 usage or I/O errors.
 
+/// `print!` that never panics: a closed pipe (`specc plan | head -1`) ends the process
+/// quietly with success, as other Unix tools do; any other write error exits 2.
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that never panics; see [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -156,7 +167,7 @@ pub enum UsageError {
     #[diagnostic(
         code(specc::io::write),
         help(
-            "check that the folder is writable; nothing was replaced: every previous output and the lock are as they were"
+            "fix the cause (permissions, disk space, a folder or file in the way) and run `specc generate` again; every output is written to a temporary file first and moved into place only after all of them were written, and the lock is written last, so no file is ever half-written and the next run finishes the job"
         )
     )]
     Write { path: String, reason: String },
@@ -311,12 +322,12 @@ pub fn run(cli: Cli) -> i32 {
                     );
                 }
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string_pretty(&p).expect("a plan serializes")
                     );
                 } else {
-                    print!("{}", plan_text(&p));
+                    out!("{}", plan_text(&p));
                 }
                 0
             })
@@ -332,8 +343,8 @@ pub fn run(cli: Cli) -> i32 {
         }),
         Command::Graph { spec, format } => with_spec(&spec, &printer, deny, |s| {
             match format {
-                GraphFormat::Dot => print!("{}", diagram::dot(&s.checked)),
-                GraphFormat::Mermaid => print!("{}", diagram::mermaid(&s.checked)),
+                GraphFormat::Dot => out!("{}", diagram::dot(&s.checked)),
+                GraphFormat::Mermaid => out!("{}", diagram::mermaid(&s.checked)),
             }
             0
         }),
@@ -434,7 +445,7 @@ fn report_spec_ok(printer: &Printer, s: &Loaded) -> i32 {
         let targets = plan::plan(&s.checked, &PlanOptions::default())
             .targets
             .len();
-        println!(
+        outln!(
             "{}: ok ({} images, {targets} targets, {} services, {} workflows, {} charts)",
             s.name,
             spec.images.len(),
@@ -557,12 +568,12 @@ fn generate(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str, force:
                 if !done.removed.is_empty() {
                     line.push_str(&format!(", {} removed", done.removed.len()));
                 }
-                println!("{line}");
+                outln!("{line}");
                 for p in &done.written {
-                    println!("  wrote   {p}");
+                    outln!("  wrote   {p}");
                 }
                 for p in &done.removed {
-                    println!("  removed {p}");
+                    outln!("  removed {p}");
                 }
             }
             0
@@ -641,7 +652,7 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
         Ok(None) => {
             let code = report_spec_ok(printer, s);
             if printer.human() {
-                println!(
+                outln!(
                     "  no {} yet: outputs have not been generated; run `{regenerate}`",
                     lock_path.display()
                 );
@@ -656,7 +667,7 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     if lock_is_fresh(s, root, &lock) {
         trace("check: fast path, outputs match the lock");
         if printer.human() {
-            println!("{}: ok, {} outputs in sync", s.name, lock.outputs.len());
+            outln!("{}: ok, {} outputs in sync", s.name, lock.outputs.len());
         }
         return 0;
     }
@@ -677,7 +688,7 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     let bad: Vec<&Entry> = entries.iter().filter(|e| e.out_of_sync()).collect();
     if bad.is_empty() {
         if printer.human() {
-            println!("{}: ok, {} outputs in sync", s.name, generated.files.len());
+            outln!("{}: ok, {} outputs in sync", s.name, generated.files.len());
         }
         return 0;
     }
@@ -755,18 +766,18 @@ fn print_changed(
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&Matrix { include }).expect("a matrix serializes")
         );
     } else if include.is_empty() {
-        println!("no target changed since {}", lock_path.display());
+        outln!("no target changed since {}", lock_path.display());
     } else {
         for m in &include {
             let old = before
                 .get(&m.target)
                 .map_or("none".to_string(), |h| h[..12.min(h.len())].to_string());
-            println!(
+            outln!(
                 "{}  (input hash {old} -> {})",
                 m.target,
                 &m.input_hash[..12]
@@ -812,4 +823,16 @@ fn plan_text(p: &plan::Plan) -> String {
         }
     }
     out
+}
+
+fn write_stdout(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("specc: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
 }

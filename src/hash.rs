@@ -1,7 +1,9 @@
 //! Build-context files in, content digests out: the part of a target's input hash that
 //! lives on disk. For each target, the files its COPY/ADD instructions can reach are
 //! walked in sorted order, files excluded by the context's `.dockerignore` are skipped,
-//! and each file's path and bytes feed one blake3 digest.
+//! and so are specc's own outputs (the Dockerfile's text is hashed on its own; the bake
+//! file and lock hold the hashes), so that a second `generate` gives the same hashes as
+//! the first; each remaining file's path and bytes feed one blake3 digest.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -18,10 +18,11 @@
 //! Cases per property: `SPECC_FUZZ_CASES` (default [`DEFAULT_CASES`]); a fixed seed:
 //! `PROPTEST_RNG_SEED`. See `docs/fuzzing.md` for longer runs.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandler};
 use proptest::prelude::*;
@@ -112,7 +113,12 @@ impl Tally {
         let codes = self.codes.lock().unwrap();
         let mut codes: Vec<_> = codes.iter().collect();
         codes.sort_by(|a, b| b.1.cmp(a.1));
-        for (code, count) in codes.iter().take(12) {
+        let show = if std::env::var_os("SPECC_FUZZ_SHOW").is_some() {
+            usize::MAX
+        } else {
+            12
+        };
+        for (code, count) in codes.iter().take(show) {
             eprintln!("  {count:5} {code}");
         }
         n
@@ -255,9 +261,16 @@ fn exercise_noting(
     outcome
 }
 
+/// The problem's code; with `SPECC_FUZZ_SHOW` set, its message too (to tune generators).
 fn code(e: &Error) -> String {
-    e.code()
-        .map_or_else(|| "<no code>".into(), |c| c.to_string())
+    let code = e
+        .code()
+        .map_or_else(|| "<no code>".into(), |c| c.to_string());
+    if std::env::var_os("SPECC_FUZZ_SHOW").is_some() {
+        format!("{code}: {e}")
+    } else {
+        code
+    }
 }
 
 fn check_render_errors(errors: &[Error], text: &str) {
@@ -320,27 +333,58 @@ fn check_spans(d: &dyn Diagnostic, text: &str) {
     }
 }
 
+thread_local! {
+    /// Set while a property runs on this thread: its panics are expected (proptest catches
+    /// them to shrink the input) and would otherwise flood the output.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// Where the last quiet panic happened.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's panic messages held back (other threads keep theirs).
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(at));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = f();
+    QUIET.with(|q| q.set(false));
+    result
+}
+
 /// Runs a property over `strategy` and prints how far its inputs got.
 fn run_property(what: &str, strategy: impl Strategy<Value = String>) -> [usize; 4] {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Fixture::new(dir.path());
     let tally = Tally::default();
     let mut runner = TestRunner::new(config(cases()));
-    let result = runner.run(&(strategy, events()), |(text, events)| {
-        let mut codes = Vec::new();
-        tally.note(exercise_noting(&text, &fixture, &events, &mut codes));
-        let mut counts = tally.codes.lock().unwrap();
-        codes.sort();
-        codes.dedup();
-        for c in codes {
-            *counts.entry(c).or_default() += 1;
-        }
-        Ok::<(), TestCaseError>(())
+    let result = quietly(|| {
+        runner.run(&(strategy, events()), |(text, events)| {
+            let mut codes = Vec::new();
+            tally.note(exercise_noting(&text, &fixture, &events, &mut codes));
+            let mut counts = tally.codes.lock().unwrap();
+            codes.sort();
+            codes.dedup();
+            for c in codes {
+                *counts.entry(c).or_default() += 1;
+            }
+            Ok::<(), TestCaseError>(())
+        })
     });
     match result {
         Ok(()) => tally.report(what),
         Err(TestError::Fail(reason, (text, events))) => panic!(
-            "{what}: {reason}\nminimal input ({} bytes), events {events:?}:\n{text}\n---\n{text:?}",
+            "{what}: {reason}\n(at {})\nminimal input ({} bytes), events {events:?}:\n{text}\n---\n{text:?}",
+            LAST_PANIC.with(|p| p.borrow().clone()).unwrap_or_default(),
             text.len()
         ),
         Err(e) => panic!("{what}: {e}"),
@@ -1201,7 +1245,7 @@ type Strat<T> = BoxedStrategy<T>;
 /// Mostly one of `good`, rarely something odd.
 fn pick(good: &[&'static str]) -> Strat<Value> {
     prop_oneof![
-        60 => prop::sample::select(good.to_vec()).prop_map(string),
+        150 => prop::sample::select(good.to_vec()).prop_map(string),
         1 => weird_string().prop_map(Value::Str),
         1 => any_value(),
     ]
@@ -1211,7 +1255,7 @@ fn pick(good: &[&'static str]) -> Strat<Value> {
 /// Mostly one of `good` written as is (numbers, booleans), rarely something odd.
 fn pick_verbatim(good: &[&'static str]) -> Strat<Value> {
     prop_oneof![
-        60 => prop::sample::select(good.to_vec()).prop_map(|v| Value::Verbatim(v.to_string())),
+        150 => prop::sample::select(good.to_vec()).prop_map(|v| Value::Verbatim(v.to_string())),
         1 => any_value(),
     ]
     .boxed()
@@ -1227,7 +1271,7 @@ fn reference(names: &[&'static str]) -> Strat<Value> {
         return Just(string("undeclared")).boxed();
     }
     prop_oneof![
-        40 => prop::sample::select(names.to_vec()).prop_map(string),
+        100 => prop::sample::select(names.to_vec()).prop_map(string),
         1 => Just(string("undeclared")),
     ]
     .boxed()
@@ -1240,7 +1284,7 @@ fn list(names: &[&'static str]) -> Strat<Value> {
     }
     let n = names.len();
     prop_oneof![
-        40 => (prop::sample::subsequence(names.to_vec(), 1..=n), any::<bool>())
+        100 => (prop::sample::subsequence(names.to_vec(), 1..=n), any::<bool>())
             .prop_map(|(ns, comma)| string(&ns.join(if comma { "," } else { " " }))),
         1 => pick(&["", " ", ",", "undeclared"]),
     ]
@@ -1512,8 +1556,8 @@ fn registry(name: &'static str) -> Strat<Node> {
                 "login",
                 args(vec![pick(&["basic"])]),
                 vec![
-                    ("username-secret", 0.97, pick(&["DOCKERHUB_USERNAME"])),
-                    ("password-secret", 0.97, pick(&["DOCKERHUB_TOKEN"])),
+                    ("username-secret", 0.995, pick(&["DOCKERHUB_USERNAME"])),
+                    ("password-secret", 0.995, pick(&["DOCKERHUB_TOKEN"])),
                 ],
                 no_children(),
             ),
@@ -1533,22 +1577,34 @@ fn registry(name: &'static str) -> Strat<Node> {
                 "login",
                 args(vec![pick(&["aws"])]),
                 vec![
-                    ("region", 0.97, pick(&["us-west-2"])),
-                    ("role", 0.97, pick(&["arn:aws:iam::123456789012:role/push"])),
+                    ("region", 0.995, pick(&["us-west-2"])),
+                    (
+                        "role",
+                        0.995,
+                        pick(&["arn:aws:iam::123456789012:role/push"]),
+                    ),
                 ],
                 no_children(),
             ),
         ),
         _ => (
             "localhost:5000",
-            build("login", args(vec![pick(&["basic"])]), vec![], no_children()),
+            build(
+                "login",
+                args(vec![pick(&["basic"])]),
+                vec![
+                    ("username-secret", 0.995, pick(&["REGISTRY_USER"])),
+                    ("password-secret", 0.995, pick(&["REGISTRY_PASSWORD"])),
+                ],
+                no_children(),
+            ),
         ),
     };
     build(
         "registry",
         args(vec![Just(string(name)).boxed()]),
         vec![
-            ("host", 0.97, pick(&[host])),
+            ("host", 0.995, pick(&[host])),
             ("namespace", 0.4, pick(&["org", "team/sub"])),
             ("namespace-secret", 0.2, pick(&["DOCKERHUB_USERNAME", "NS"])),
         ],
@@ -1630,15 +1686,17 @@ fn instruction(index: usize, d: &Declared) -> Strat<Node> {
     let simple = |name: &'static str, values: Strat<Vec<Value>>| {
         build(name, values, vec![variants()], no_children())
     };
-    let mut from = base(index, d);
-    if index == 0 {
-        from = pick(IMAGE_REFS);
-    }
+    // `copy from=` takes an earlier stage or an image, not a `$NAME` argument.
+    let from = if index == 0 {
+        pick(IMAGE_REFS)
+    } else {
+        prop_oneof![pick(IMAGE_REFS), reference(&d.stages[..index])].boxed()
+    };
     let copy_props = |from: Option<Strat<Value>>| {
         let mut props = vec![
             (
                 "to",
-                0.97,
+                0.995,
                 pick(&["/app/", "./", "/opt/x", ".", "/with space/"]),
             ),
             ("chown", 0.1, pick(&["app", "app:app", "1000:1000"])),
@@ -1802,7 +1860,7 @@ fn stage(index: usize, d: &Declared) -> Strat<Node> {
     build(
         "stage",
         args(vec![Just(string(d.stages[index])).boxed()]),
-        vec![("from", 0.97, base(index, d))],
+        vec![("from", 0.995, base(index, d))],
         children(vec![(1, instruction(index, d))], 0..7),
     )
 }
@@ -1824,7 +1882,7 @@ fn image(name: &'static str, d: &Declared) -> Strat<Node> {
             args(vec![pick(&[template])]),
             vec![(
                 "when",
-                if when.is_some() { 0.97 } else { 0.0 },
+                if when.is_some() { 0.995 } else { 0.0 },
                 pick(&[when.unwrap_or("release")]),
             )],
             no_children(),
@@ -1836,7 +1894,7 @@ fn image(name: &'static str, d: &Declared) -> Strat<Node> {
         build(
             "cache",
             args(vec![pick(&["registry"])]),
-            vec![("registry", 0.97, reference(&d.registries))],
+            vec![("registry", 0.995, reference(&d.registries))],
             no_children(),
         ),
     ]
@@ -1845,7 +1903,7 @@ fn image(name: &'static str, d: &Declared) -> Strat<Node> {
         "image",
         args(vec![Just(string(name)).boxed()]),
         vec![
-            ("stage", 0.97, reference(&d.stages)),
+            ("stage", 0.995, reference(&d.stages)),
             ("variants", 0.3, list(&d.variants)),
             ("registries", 0.7, list(&d.registries)),
             ("repository", 0.2, pick(&["org/app", "team/x"])),
@@ -1964,7 +2022,7 @@ fn service(name: &'static str, d: &Declared) -> Strat<Node> {
         "service",
         args(vec![Just(string(name)).boxed()]),
         vec![
-            ("image", 0.97, image),
+            ("image", 0.995, image),
             ("variant", 0.3, reference(&d.variants)),
         ],
         children(kids, 0..5),
@@ -1987,7 +2045,7 @@ fn workflow(name: &'static str, d: &Declared) -> Strat<Node> {
             .into_iter()
             .map(|(kind, prop)| {
                 let props = match prop {
-                    Some((k, v)) => vec![(k, 0.97, pick(&[v]))],
+                    Some((k, v)) => vec![(k, 0.995, pick(&[v]))],
                     None => vec![],
                 };
                 build("on", args(vec![pick(&[kind])]), props, no_children())
@@ -2004,7 +2062,7 @@ fn workflow(name: &'static str, d: &Declared) -> Strat<Node> {
         "smoke-test",
         args(vec![]),
         vec![
-            ("image", 0.97, reference(&d.images)),
+            ("image", 0.995, reference(&d.images)),
             ("variant", 0.1, reference(&d.variants)),
             ("port", 0.5, pick(&["3001:3000"])),
             ("path", 0.5, pick(&["/health", "/"])),
@@ -2032,7 +2090,7 @@ fn workflow(name: &'static str, d: &Declared) -> Strat<Node> {
         "dockerhub-description",
         args(vec![]),
         vec![
-            ("registry", 0.97, pick(&["hub"])),
+            ("registry", 0.995, pick(&["hub"])),
             ("readme", 0.3, pick(&["README.md"])),
             ("image", 0.3, reference(&d.images)),
         ],
@@ -2050,7 +2108,15 @@ fn workflow(name: &'static str, d: &Declared) -> Strat<Node> {
         (0.2, smoke),
         (0.3, scan),
         (if hub { 0.2 } else { 0.0 }, description),
-        (if d.charts.is_empty() { 0.0 } else { 0.3 }, chart),
+        // A chart a workflow pushes needs a `push` destination, hence a registry.
+        (
+            if d.charts.is_empty() || d.registries.is_empty() {
+                0.0
+            } else {
+                0.3
+            },
+            chart,
+        ),
     ]);
     let kids = (on, rest)
         .prop_map(|(mut on, rest)| {
@@ -2079,7 +2145,7 @@ fn chart(name: &'static str, d: &Declared) -> Strat<Node> {
         args(vec![reference(&d.images)]),
         vec![
             ("variant", 0.2, reference(&d.variants)),
-            ("registry", 0.3, reference(&d.registries)),
+            ("registry", 0.05, reference(&d.registries)),
             ("key", 0.3, pick(&["image", "a.b.image"])),
         ],
         no_children(),
@@ -2136,8 +2202,8 @@ fn chart(name: &'static str, d: &Declared) -> Strat<Node> {
         "push",
         args(vec![]),
         vec![
-            ("registry", 0.97, reference(&d.registries)),
-            ("repository", 0.97, pick(&["org/charts"])),
+            ("registry", 0.995, reference(&d.registries)),
+            ("repository", 0.995, pick(&["org/charts"])),
         ],
         no_children(),
     );
@@ -2151,7 +2217,7 @@ fn chart(name: &'static str, d: &Declared) -> Strat<Node> {
             (0.2, resources),
             (0.3, selector),
             (0.2, toleration),
-            (if d.registries.is_empty() { 0.0 } else { 0.2 }, push),
+            (if d.registries.is_empty() { 0.0 } else { 0.9 }, push),
         ]),
     )
 }
@@ -2450,4 +2516,62 @@ fn empty_and_blank_inputs_are_diagnosed() {
         let outcome = regression(text);
         assert!(outcome <= Outcome::Parsed, "{text:?} compiled");
     }
+}
+
+/// A spec around one service, workflow or chart body, for the regressions below.
+fn around(extra: &str) -> String {
+    format!(
+        r#"project app version="1.0.0"
+registry hub host="docker.io" namespace="org" {{
+    login "basic" username-secret=U password-secret=P
+}}
+stage runtime from="alpine:3.20" {{
+    cmd "sh"
+}}
+image app stage=runtime registries="hub"
+{extra}"#
+    )
+}
+
+/// Each of these once compiled and then rendered YAML with a duplicate map key, which
+/// specc's own parse-back rejected as an invalid output ("a bug in specc").
+#[test]
+fn names_given_twice_in_a_yaml_map_are_spec_errors() {
+    for (extra, name) in [
+        (
+            "service app image=app {\n    env X \"1\"\n    env X \"2\"\n}\n",
+            "X",
+        ),
+        ("service app image=app {\n    env X=\"1\" X=\"2\"\n}\n", "X"),
+        (
+            "service app image=app {\n    depends-on db\n    depends-on db\n}\nservice db image=\"postgres:16\"\n",
+            "db",
+        ),
+        (
+            "service app image=app {\n    depends-on db db\n}\nservice db image=\"postgres:16\"\n",
+            "db",
+        ),
+        (
+            "workflow release {\n    on \"tag\"\n    smoke-test image=app {\n        env X \"1\"\n        env X \"2\"\n    }\n}\n",
+            "X",
+        ),
+        (
+            "chart app {\n    image app\n    node-selector \"k\" \"a\"\n    node-selector \"k\" \"b\"\n}\n",
+            "k",
+        ),
+    ] {
+        let text = around(extra);
+        assert_eq!(regression(&text), Outcome::Parsed, "{extra}");
+        let d = compile(NAME, &text).expect_err(extra);
+        let duplicate = d.errors.iter().any(|e| {
+            matches!(e, Error::DuplicateName { name: n, .. } if n == name)
+                && code(e) == "specc::model::duplicate_name"
+        });
+        assert!(duplicate, "{extra}: {:?}", d.errors);
+    }
+    // The same names once each still render.
+    let once = around(
+        "service app image=app {\n    env X \"1\"\n    depends-on db\n}\nservice db image=\"postgres:16\"\n",
+    );
+    assert_eq!(regression(&once), Outcome::Rendered);
 }

@@ -427,3 +427,26 @@ fn plan_is_deterministic() {
         assert_eq!(a.stdout, b.stdout, "{spec}: two runs differ");
     }
 }
+
+/// `specc plan --json | head -c0`: a reader that goes away must not make specc panic
+/// (`println!` would); it ends quietly with success, as other Unix tools do.
+#[test]
+fn a_closed_pipe_on_stdout_is_not_a_panic() {
+    for args in [
+        &["plan", "--json", "specs/dify.kdl"][..],
+        &["graph", "specs/dify.kdl"][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // close the read end before specc writes
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -1139,11 +1139,8 @@ fn version_step_computes_the_version_parts_of_the_ref() {
     }
 }
 
-/// A tag push `v1.2.3` gives 1.2.3, 1.2, 1 and latest when the image's rules say so,
-/// with the variant's prefix (the default variant also gets the plain tags).
-#[test]
-fn a_tag_push_gives_semver_tags_in_the_bake_file() {
-    let spec = r#"
+/// An image with every version placeholder, in two variants, released on `v*` tags.
+const SEMVER_SPEC: &str = r#"
 project semver version="0.9.0"
 registry ghcr host="ghcr.io" {
     login "github-token"
@@ -1161,6 +1158,7 @@ image app stage=app registries="ghcr" {
     tag "{{version}}"
     tag "{{major}}.{{minor}}"
     tag "{{major}}"
+    tag "{{patch}}-p"
     tag "latest"
 }
 workflow release {
@@ -1168,6 +1166,12 @@ workflow release {
     images "app"
 }
 "#;
+
+/// A tag push `v1.2.3` gives 1.2.3, 1.2, 1 and latest when the image's rules say so,
+/// with the variant's prefix (the default variant also gets the plain tags).
+#[test]
+fn a_tag_push_gives_semver_tags_in_the_bake_file() {
+    let spec = SEMVER_SPEC;
     let g = generate_text(spec);
     let wf = g.workflow(".github/workflows/release.yml");
     let event = Event::tag("v1.2.3");
@@ -1183,12 +1187,12 @@ workflow release {
         let tags = strings(&bake["target"][name]["tags"]);
         // Each variant gets its prefixed tags; the default variant also the plain ones.
         let variant = target["variant"].as_str().unwrap();
-        let mut want: BTreeSet<String> = ["1.2.3", "1.2", "1", "latest"]
+        let mut want: BTreeSet<String> = ["1.2.3", "1.2", "1", "3-p", "latest"]
             .iter()
             .map(|t| format!("{variant}-{t}"))
             .collect();
         if variant == "cpu" {
-            want.extend(set(&["1.2.3", "1.2", "1", "latest"]));
+            want.extend(set(&["1.2.3", "1.2", "1", "3-p", "latest"]));
         }
         assert_eq!(tag_suffixes(&tags), want, "{name}: {tags:?}");
         for t in &tags {
@@ -1595,4 +1599,82 @@ fn comfyui_branch_push_gives_dev_tags_and_a_release_gives_versions() {
     let tags = strings(&bake["target"]["runpod-comfyui-custom"]["tags"]);
     assert_eq!(tag_suffixes(&tags), set(&["v1.2.0", "latest"]), "{tags:?}");
     assert!(tags.iter().all(|t| t.starts_with(repo)), "{tags:?}");
+}
+
+/// For any tag pushed, the workflow pushes the tags `specc plan --set-version` predicts
+/// (including versions that are not `MAJOR.MINOR.PATCH`).
+#[test]
+fn the_workflow_pushes_the_tags_the_plan_predicts() {
+    let g = generate_text(SEMVER_SPEC);
+    let wf = g.workflow(".github/workflows/release.yml");
+    for (git_tag, version) in [
+        ("v1.2.3", "1.2.3"),
+        ("v10.0.7-rc.1", "10.0.7-rc.1"),
+        ("v2", "2"),
+        ("v1.4", "1.4"),
+        ("vnext", "next"),
+    ] {
+        let mut env = wf.job_env();
+        env.extend(version_env(&wf, &Event::tag(git_tag)));
+        let bake = eval_bake(&g.bake(), &env);
+        let out = Command::new(env!("CARGO_BIN_EXE_specc"))
+            .arg("-C")
+            .arg(g.dir.path())
+            .args(["plan", "specc.kdl", "--json", "--set-version", version])
+            .output()
+            .expect("run specc plan");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for target in plan["targets"].as_array().unwrap() {
+            let name = target["name"].as_str().unwrap();
+            let predicted: BTreeSet<String> = strings(&target["tags"]).into_iter().collect();
+            let pushed = tag_suffixes(&strings(&bake["target"][name]["tags"]));
+            assert_eq!(pushed, predicted, "{git_tag}: {name}");
+        }
+    }
+}
+
+/// Every spec in `specs/` gets one workflow per `workflow` node, and the scenarios above
+/// cover all of them.
+#[test]
+fn every_workflow_node_of_every_spec_generates_a_workflow() {
+    let mut covered = 0;
+    for entry in fs::read_dir(repo_root().join("specs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "kdl") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let g = generate(&name);
+        let nodes: Vec<&str> = g
+            .spec_text
+            .lines()
+            .filter_map(|l| l.strip_prefix("workflow "))
+            .map(|rest| rest.split_whitespace().next().unwrap())
+            .collect();
+        let dir = g.path(".github/workflows");
+        let mut files: Vec<String> = match fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        let mut want: Vec<String> = nodes.iter().map(|n| format!("{n}.yml")).collect();
+        want.sort();
+        assert_eq!(files, want, "{name}");
+        for file in &files {
+            let rel = format!(".github/workflows/{file}");
+            assert!(
+                WORKFLOWS.contains(&(name.as_str(), rel.as_str())),
+                "{name}: {rel} is not checked by this test file"
+            );
+            covered += 1;
+        }
+    }
+    assert_eq!(covered, WORKFLOWS.len());
 }

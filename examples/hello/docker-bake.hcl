@@ -42,7 +42,7 @@ target "hello-en" {
   labels = {
     "org.opencontainers.image.title" = "hello"
     "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "e03b067423d0174380ce9c7b2e65fe97a5d6e482ba96b72b9a733de514f5aa4b"
+    "dev.specc.input-hash" = "a12cce93fa602e0c496b979b11ae787f8470ab2b3095dfa97a13e487cab4b517"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
@@ -50,7 +50,7 @@ target "hello-en" {
     "hello:${VERSION}",
     "hello:en-latest",
     "hello:latest",
-    "hello:specc-e03b067423d01743"
+    "hello:specc-a12cce93fa602e0c"
   ]
 }
 
@@ -67,12 +67,12 @@ target "hello-fr" {
   labels = {
     "org.opencontainers.image.title" = "hello"
     "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "d1f219272f980ea6c974348d17d28e2d73ac509d079692e001beccba2a4d1488"
+    "dev.specc.input-hash" = "6a18028a6492f3dd04c7def0c9b1e3728d79a0e3a366d73b7771aa2e4cbe4fb0"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
     "hello:fr-${VERSION}",
     "hello:fr-latest",
-    "hello:specc-d1f219272f980ea6"
+    "hello:specc-6a18028a6492f3dd"
   ]
 }

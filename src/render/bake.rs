@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use miette::SourceSpan;
 use serde::Serialize;
 
 use super::dockerfile::Dockerfiles;
@@ -55,6 +56,20 @@ struct Target {
     branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
+}
+
+/// Reports a value the bake file cannot carry (once).
+fn unrepresentable(errors: &mut Vec<Error>, what: String, reason: String, span: SourceSpan) {
+    let e = Error::Unrepresentable {
+        what,
+        format: "docker-bake.hcl".into(),
+        reason,
+        span,
+        help: "write the text in its composed (NFC) form".into(),
+    };
+    if !errors.contains(&e) {
+        errors.push(e);
+    }
 }
 
 /// The bake variable a placeholder reads.
@@ -158,15 +173,27 @@ pub fn render(
             if !branch_tag_exprs.is_empty() {
                 branch_tag_exprs.extend(tag_exprs_for_hash(image, &registries, &hash_tag));
             }
-            let mut args: Vec<Entry> = planned
-                .args
-                .iter()
-                .filter(|(k, _)| k.as_str() != "VERSION")
-                .map(|(k, v)| Entry {
-                    name: k.clone(),
-                    expr: escape::hcl(v),
-                })
-                .collect();
+            let mut args: Vec<Entry> = Vec::new();
+            for (k, value) in planned.args.iter().filter(|(k, _)| k.as_str() != "VERSION") {
+                match escape::bake_string(value) {
+                    Ok(expr) => args.push(Entry {
+                        name: k.clone(),
+                        expr,
+                    }),
+                    Err(reason) => {
+                        let span = spec
+                            .variants
+                            .iter()
+                            .flat_map(|x| &x.args)
+                            .chain(&spec.args)
+                            .filter(|a| &a.name.value == k)
+                            .filter_map(|a| a.value.as_ref())
+                            .find(|x| &x.value == value)
+                            .map_or(image.name.span, |x| x.span);
+                        unrepresentable(errors, format!("build argument `{k}`"), reason, span);
+                    }
+                }
+            }
             args.push(Entry {
                 name: "VERSION".into(),
                 expr: "\"${VERSION}\"".into(),
@@ -180,10 +207,15 @@ pub fn render(
                 expr: escape::hcl(&image.name.value),
             }];
             if let Some(s) = &spec.project.source {
-                labels.push(Entry {
-                    name: "org.opencontainers.image.source".into(),
-                    expr: escape::hcl(&s.value),
-                });
+                match escape::bake_string(&s.value) {
+                    Ok(expr) => labels.push(Entry {
+                        name: "org.opencontainers.image.source".into(),
+                        expr,
+                    }),
+                    Err(reason) => {
+                        unrepresentable(errors, "the project source".into(), reason, s.span)
+                    }
+                }
             }
             labels.push(Entry {
                 name: "org.opencontainers.image.version".into(),

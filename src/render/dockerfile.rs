@@ -124,8 +124,13 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
                 parts.push(mount(out, m));
             }
             let mut commands = Vec::new();
-            for c in &run.commands {
-                match escape::shell_command(&c.value) {
+            for (i, c) in run.commands.iter().enumerate() {
+                let checked = if i == 0 {
+                    escape::first_shell_command(&c.value)
+                } else {
+                    escape::later_shell_command(&c.value)
+                };
+                match checked {
                     Ok(c) => commands.push(c.to_string()),
                     Err(reason) => out.fail(
                         "a RUN command",
@@ -200,9 +205,12 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
             out.push("HEALTHCHECK", text);
         }
         InstructionKind::Label(key, value) => {
-            let k = out.value("a LABEL key", key, "remove the line break", |s| {
-                escape::docker_quoted(s, false)
-            });
+            let k = out.value(
+                "a LABEL key",
+                key,
+                "use a key like `com.example.team`",
+                escape::docker_label_key,
+            );
             let v = out.value("a LABEL value", value, "remove the line break", |s| {
                 escape::docker_quoted(s, false)
             });
@@ -210,7 +218,7 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
                 out.push("LABEL", format!("{k}={v}"));
             }
         }
-        InstructionKind::Volume(paths) => out.push("VOLUME", escape::exec_form(&words(paths))),
+        InstructionKind::Volume(paths) => out.push("VOLUME", escape::lexer_list(&words(paths))),
         InstructionKind::Shell(w) => out.push("SHELL", escape::exec_form(&words(w))),
         InstructionKind::Entrypoint(w) => out.push("ENTRYPOINT", escape::exec_form(&words(w))),
         InstructionKind::Cmd(w) => out.push("CMD", escape::exec_form(&words(w))),
@@ -225,7 +233,7 @@ fn permission_flags(
     link: bool,
 ) {
     if let Some(o) = chown
-        && let Some(o) = out.value("an owner", o, "write `user:group`", escape::docker_word)
+        && let Some(o) = out.value("an owner", o, "write `user:group`", escape::docker_flag_word)
     {
         flags.push(format!("--chown={o}"));
     }
@@ -274,11 +282,14 @@ fn paths(
 
 fn mount(out: &mut Lines, m: &Mount) -> String {
     let check = |out: &mut Lines, t: &Text| {
-        if t.value.contains([',', '=', ' ', '\n', '"']) {
+        if t.value.contains([',', '=', '"', '\'', '\\', '$'])
+            || t.value.contains(char::is_whitespace)
+            || !t.value.is_ascii()
+        {
             out.fail(
                 "a mount option",
                 t,
-                "`,`, `=`, quotes and white space cannot appear in a --mount option".into(),
+                "`,`, `=`, quotes, `\\`, `$`, white space and non-ASCII characters cannot appear in a --mount option".into(),
                 "choose a plain path or id",
             );
         }
@@ -369,6 +380,7 @@ fn render_variant(
     image: usize,
     v: usize,
     options: &RenderOptions,
+    sharing: &[usize],
     errors: &mut Vec<Error>,
 ) -> Option<String> {
     let spec = &checked.spec;
@@ -448,14 +460,19 @@ fn render_variant(
         });
     }
     let mut head = header(options);
-    let variants: Vec<&str> = built
+    let variants: Vec<&str> = sharing
         .iter()
         .map(|b| spec.variants[*b].name.as_str())
         .collect();
     if !variants.is_empty() && !spec.variants[built[0]].implicit {
         head.push(format!(
-            "Image `{}`, variants: {}.",
+            "Image `{}`, {}: {}.",
             img.name.value,
+            if variants.len() == 1 {
+                "variant"
+            } else {
+                "variants"
+            },
             variants.join(", ")
         ));
     }
@@ -480,10 +497,25 @@ pub fn render(checked: &Checked, options: &RenderOptions, errors: &mut Vec<Error
     let dir = &spec.output.dockerfiles.value;
     for (ii, image) in spec.images.iter().enumerate() {
         let built = image_variants(spec, image);
-        // Render every variant, then write each distinct text once.
-        let texts: Vec<(usize, String)> = built
+        // Render every variant, then write each distinct text once. The header names the
+        // variants that share a file, which is known only after comparing the texts, so
+        // they are compared without that line and each distinct file is rendered again.
+        let bare: Vec<(usize, String)> = built
             .iter()
-            .filter_map(|&v| render_variant(checked, ii, v, options, errors).map(|t| (v, t)))
+            .filter_map(|&v| render_variant(checked, ii, v, options, &[], errors).map(|t| (v, t)))
+            .collect();
+        let texts: Vec<(usize, String)> = bare
+            .iter()
+            .map(|(v, text)| {
+                let sharing: Vec<usize> = bare
+                    .iter()
+                    .filter(|(_, other)| other == text)
+                    .map(|(w, _)| *w)
+                    .collect();
+                let full = render_variant(checked, ii, *v, options, &sharing, &mut Vec::new())
+                    .expect("rendered once already");
+                (*v, full)
+            })
             .collect();
         let distinct: BTreeSet<&String> = texts.iter().map(|(_, t)| t).collect();
         let mut written: HashMap<&String, String> = HashMap::new();

@@ -66,6 +66,21 @@ pub fn hcl(s: &str) -> String {
     out
 }
 
+/// An HCL string for `docker buildx bake`, which normalises every string to Unicode NFC
+/// (go-cty's `StringVal`): a value that normalisation would change is refused.
+pub fn bake_string(s: &str) -> Result<String, String> {
+    use unicode_normalization::{IsNormalized, is_nfc_quick};
+    let nfc = match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => true,
+        IsNormalized::No => false,
+        IsNormalized::Maybe => unicode_normalization::is_nfc(s),
+    };
+    if !nfc {
+        return Err("docker buildx bake normalises strings to Unicode NFC, which changes this one".into());
+    }
+    Ok(hcl(s))
+}
+
 /// A JSON string (Dockerfile exec form, JSON files).
 pub fn json(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
@@ -106,7 +121,23 @@ pub fn docker_quoted(s: &str, expand: bool) -> Result<String, String> {
     Ok(out)
 }
 
-/// A bare Dockerfile word (WORKDIR, USER): backslashes and `$` escaped.
+/// `s` for BuildKit's shell lexer, which reads the values of COPY/ADD paths, VOLUME,
+/// WORKDIR and USER: it removes quotes, treats `\` as an escape and expands `$VAR`, so
+/// each of `\ " ' $` gets a backslash (and so does a leading byte-order mark, which the
+/// lexer would skip).
+fn lexer_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        if matches!(c, '\\' | '"' | '\'' | '$') || (i == 0 && c == '\u{feff}') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A bare Dockerfile word (WORKDIR, USER), escaped for the shell lexer. A leading `--`
+/// would be read as a flag of the instruction, so its first `-` is escaped too.
 pub fn docker_word(s: &str) -> Result<String, String> {
     single_line(s)?;
     if s.is_empty() {
@@ -115,10 +146,47 @@ pub fn docker_word(s: &str) -> Result<String, String> {
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Err("leading or trailing white space would be lost".into());
     }
-    Ok(s.replace('\\', "\\\\").replace('$', "\\$"))
+    let escaped = lexer_escaped(s);
+    Ok(if escaped.starts_with("--") {
+        format!("\\{escaped}")
+    } else {
+        escaped
+    })
 }
 
-/// COPY/ADD paths: plain words when simple, else the JSON form.
+/// The value of a `--flag=value` (COPY/ADD `--chown`): BuildKit's flag parser reads it
+/// byte by byte (so only ASCII survives) and removes one level of quotes and escapes
+/// before the shell lexer reads it.
+pub fn docker_flag_word(s: &str) -> Result<String, String> {
+    if !s.is_ascii() {
+        return Err("Docker's flag parser mangles non-ASCII characters".into());
+    }
+    let word = docker_word(s)?;
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if matches!(c, '\\' | '"' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// A LABEL key: quoted like a value, but BuildKit splits `key=value` at the first `=`
+/// whatever the quoting, so a key cannot contain one.
+pub fn docker_label_key(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("empty label key".into());
+    }
+    if s.contains('=') {
+        return Err("Docker splits a label at its first `=`, so a key cannot contain one".into());
+    }
+    docker_quoted(s, false)
+}
+
+/// COPY/ADD paths: plain words when simple, else the JSON form (whose strings the shell
+/// lexer still reads, so they are escaped for it). A word like `<<EOF` would start a
+/// heredoc in the plain form.
 pub fn docker_paths(paths: &[String]) -> Result<String, String> {
     for p in paths {
         single_line(p)?;
@@ -133,16 +201,26 @@ pub fn docker_paths(paths: &[String]) -> Result<String, String> {
         !p.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
             && !p.starts_with('[')
             && !p.starts_with("--")
+            && !p.contains("<<")
     });
     Ok(if simple {
-        paths.join(" ")
+        let escaped: Vec<String> = paths.iter().map(|p| lexer_escaped(p)).collect();
+        escaped.join(" ")
     } else {
-        exec_form(paths)
+        lexer_list(paths)
     })
 }
 
-/// A shell command on a RUN or HEALTHCHECK line: kept byte for byte, but it must fit on
-/// one line, and it must not end in a backslash (which would join the next line).
+/// A JSON array whose strings BuildKit's shell lexer reads again (COPY/ADD, VOLUME).
+pub fn lexer_list(words: &[String]) -> String {
+    let escaped: Vec<String> = words.iter().map(|w| lexer_escaped(w)).collect();
+    exec_form(&escaped)
+}
+
+/// A shell command on a RUN line: kept byte for byte, but it must fit on one line, must
+/// not end in a backslash (which would join the next line), must not have white space at
+/// its ends (BuildKit trims it), and must not contain a `<<WORD` heredoc word (BuildKit
+/// would read the following lines as the heredoc's body).
 pub fn shell_command(s: &str) -> Result<&str, String> {
     single_line(s)?;
     if s.trim().is_empty() {
@@ -151,7 +229,78 @@ pub fn shell_command(s: &str) -> Result<&str, String> {
     if s.trim_end().ends_with('\\') {
         return Err("a trailing `\\` would continue into the next Dockerfile line".into());
     }
+    if s.trim() != s {
+        return Err("Docker trims white space at the ends of a command".into());
+    }
+    if let Some(word) = heredoc_word(s) {
+        return Err(format!(
+            "`{word}` would start a Dockerfile heredoc and swallow the following lines"
+        ));
+    }
     Ok(s)
+}
+
+/// Why a command cannot come first on a RUN line: BuildKit reads a leading JSON array as
+/// the exec form (ignoring what follows it) and leading `--` words as flags.
+pub fn first_shell_command(s: &str) -> Result<&str, String> {
+    use serde::Deserialize;
+    let s = shell_command(s)?;
+    if s.starts_with("--") {
+        return Err("Docker would read a leading `--` word as a flag of RUN".into());
+    }
+    let mut de = serde_json::Deserializer::from_str(s);
+    if s.starts_with('[') && Vec::<serde_json::Value>::deserialize(&mut de).is_ok() {
+        return Err("Docker would read a command starting with a JSON array as the exec form".into());
+    }
+    Ok(s)
+}
+
+/// Why a command cannot start a continuation line: BuildKit drops such a line when it
+/// starts with `#`, as a comment.
+pub fn later_shell_command(s: &str) -> Result<&str, String> {
+    let s = shell_command(s)?;
+    if s.starts_with('#') {
+        return Err("Docker would drop a continuation line starting with `#` as a comment".into());
+    }
+    Ok(s)
+}
+
+/// A word of `s` that BuildKit takes for a heredoc (`<<EOF`, `2<<-X`), splitting words
+/// as its lexer does (quotes and escapes kept in the word).
+fn heredoc_word(s: &str) -> Option<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (None | Some('"'), '\\') => {
+                word.push(c);
+                word.extend(chars.next());
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                word.push(c);
+            }
+            _ => word.push(c),
+        }
+    }
+    words.push(word);
+    words.into_iter().find(|w| {
+        let rest = w.trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.strip_prefix("<<")
+            .map(|r| r.strip_prefix('-').unwrap_or(r))
+            .is_some_and(|r| !r.is_empty() && !r.contains('<'))
+    })
 }
 
 /// Text for a `#` comment line: line breaks would end the comment, so they are folded.
@@ -167,6 +316,12 @@ mod tests {
     fn hcl_keeps_interpolation_literal() {
         assert_eq!(hcl("a${b}%{c}\"\\"), r#""a$${b}%%{c}\"\\""#);
         assert_eq!(hcl("$x"), "\"$x\"");
+    }
+
+    #[test]
+    fn bake_strings_are_nfc() {
+        assert_eq!(bake_string("caf\u{e9}").unwrap(), "\"caf\u{e9}\"");
+        assert!(bake_string("cafe\u{301}").is_err());
     }
 
     #[test]
@@ -189,5 +344,22 @@ mod tests {
         );
         assert_eq!(docker_paths(&["a".into(), "b/".into()]).unwrap(), "a b/");
         assert!(shell_command("echo \\").is_err());
+        assert!(shell_command("cat <<EOF").is_err());
+        assert!(shell_command("echo '<<EOF' \"a <<b\" <<<x").is_ok());
+        assert!(first_shell_command("[ \"$x\" ] && echo").is_err());
+        assert!(first_shell_command("[ -f x ]").is_ok());
+        assert!(later_shell_command("# x").is_err());
+    }
+
+    #[test]
+    fn lexer_words() {
+        assert_eq!(docker_word("/it's \"$x\"").unwrap(), r#"/it\'s \"\$x\""#);
+        assert_eq!(docker_word("--x").unwrap(), r"\--x");
+        assert_eq!(docker_flag_word("a'b").unwrap(), r"a\\\'b");
+        assert_eq!(
+            docker_paths(&["a'b".into(), "/d/".into()]).unwrap(),
+            r#"["a\\'b", "/d/"]"#
+        );
+        assert!(docker_label_key("a=b").is_err());
     }
 }

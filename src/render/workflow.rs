@@ -138,6 +138,18 @@ fn render_one(
     options: &RenderOptions,
 ) -> Result<Rendered, Error> {
     let spec = &checked.spec;
+    let name = w.display_name.as_ref().unwrap_or(&w.name);
+    if name.value.contains("${{") {
+        // `name` is a static field: GitHub refuses any expression there, so a literal
+        // `${{` can be neither written nor neutralised.
+        return Err(Error::Unrepresentable {
+            what: "a workflow name".into(),
+            format: "a GitHub Actions workflow".into(),
+            reason: "GitHub allows no `${{` in a workflow's name".into(),
+            span: name.span,
+            help: "remove `${{` from the name".into(),
+        });
+    }
     let images: Vec<usize> = match &w.images {
         Some(list) => list
             .iter()

@@ -199,6 +199,8 @@ pub struct PlanTarget {
     pub context: String,
     pub platforms: Vec<String>,
     pub args: BTreeMap<String, String>,
+    /// The tags, without repository.
+    pub tags: Vec<String>,
     /// Repository (with `<NAME>` placeholders) -> its full references.
     pub registries: Vec<(String, Vec<String>)>,
 }
@@ -229,6 +231,7 @@ pub fn plan_targets(plan: &Json) -> Result<BTreeMap<String, PlanTarget>, String>
             stage: s(t, "stage")?,
             context: s(t, "context")?,
             platforms: list(&t["platforms"]),
+            tags: list(&t["tags"]),
             args: t["args"]
                 .as_object()
                 .into_iter()
@@ -365,10 +368,7 @@ fn stages(dockerfile: &str) -> BTreeSet<String> {
 
 /// A cache entry's identity: `type=gha` by scope, `type=registry` by ref, others whole.
 fn cache_key(entry: &str) -> String {
-    let fields: BTreeMap<&str, &str> = entry
-        .split(',')
-        .filter_map(|f| f.split_once('='))
-        .collect();
+    let fields: BTreeMap<&str, &str> = entry.split(',').filter_map(|f| f.split_once('=')).collect();
     match fields.get("type").copied() {
         Some("gha") => format!("gha scope={}", fields.get("scope").unwrap_or(&"buildkit")),
         Some("registry") => format!("registry ref={}", fields.get("ref").unwrap_or(&"")),
@@ -402,7 +402,10 @@ fn expand(
         return BTreeSet::new();
     };
     if trail.iter().any(|t| t == name) {
-        problems.push(format!("groups form a cycle: {} -> {name}", trail.join(" -> ")));
+        problems.push(format!(
+            "groups form a cycle: {} -> {name}",
+            trail.join(" -> ")
+        ));
         return BTreeSet::new();
     }
     let members = match group.get("targets").map(|t| eval.strings(t)) {
@@ -483,7 +486,10 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
     let mut by_variant: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut by_image: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for t in release_plan.values() {
-        by_variant.entry(&t.variant).or_default().insert(t.name.clone());
+        by_variant
+            .entry(&t.variant)
+            .or_default()
+            .insert(t.name.clone());
         by_image
             .entry(t.image.replace('.', "_"))
             .or_default()
@@ -526,9 +532,10 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
         };
 
         match string("context") {
-            Ok(c) if normalize(&c) != normalize(&plan.context) => {
-                problem(format!("context `{c}`, but the plan says `{}`", plan.context))
-            }
+            Ok(c) if normalize(&c) != normalize(&plan.context) => problem(format!(
+                "context `{c}`, but the plan says `{}`",
+                plan.context
+            )),
             Ok(_) => {}
             Err(e) => problem(e),
         }
@@ -539,22 +546,20 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                     None => problem(format!(
                         "dockerfile `{d}` (from context `{c}`: `{path}`) is not a generated file"
                     )),
-                    Some(text) => {
-                        match string("target") {
-                            Ok(stage) => {
-                                if stage != plan.stage {
-                                    problem(format!(
-                                        "target stage `{stage}`, but the plan says `{}`",
-                                        plan.stage
-                                    ));
-                                }
-                                if !stages(text).contains(&stage) {
-                                    problem(format!("`{path}` has no stage `{stage}`"));
-                                }
+                    Some(text) => match string("target") {
+                        Ok(stage) => {
+                            if stage != plan.stage {
+                                problem(format!(
+                                    "target stage `{stage}`, but the plan says `{}`",
+                                    plan.stage
+                                ));
                             }
-                            Err(e) => problem(e),
+                            if !stages(text).contains(&stage) {
+                                problem(format!("`{path}` has no stage `{stage}`"));
+                            }
                         }
-                    }
+                        Err(e) => problem(e),
+                    },
                 }
             }
             (Err(e), _) | (_, Err(e)) => problem(e),
@@ -631,7 +636,7 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                 problem(format!("missing from the {event} plan"));
                 continue;
             };
-            let wanted_refs: Vec<(String, Vec<String>)> = planned
+            let mut wanted_refs: Vec<(String, Vec<String>)> = planned
                 .registries
                 .iter()
                 .map(|(repo, refs)| {
@@ -641,7 +646,6 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                     )
                 })
                 .collect();
-            let any_planned = wanted_refs.iter().any(|(_, refs)| !refs.is_empty());
             let tags = match get("tags").map(|t| ev.strings(t)) {
                 Some(Ok(t)) => t,
                 Some(Err(e)) => {
@@ -650,6 +654,22 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                 }
                 None => Vec::new(),
             };
+            if planned.registries.is_empty() && !planned.tags.is_empty() {
+                // An image for no registry is tagged locally, `<repository>:<tag>`, with
+                // the image's own repository name (the image name unless it sets one).
+                let repo = tags
+                    .first()
+                    .and_then(|t| t.rsplit_once(':'))
+                    .map_or(planned.image.clone(), |(r, _)| r.to_string());
+                if repo != planned.image && repo.contains(['/', '.']) {
+                    problem(format!(
+                        "local tags use repository `{repo}`, not a plain name"
+                    ));
+                }
+                let refs = planned.tags.iter().map(|t| format!("{repo}:{t}")).collect();
+                wanted_refs.push((repo, refs));
+            }
+            let any_planned = wanted_refs.iter().any(|(_, refs)| !refs.is_empty());
             let unique: BTreeSet<&String> = tags.iter().collect();
             if unique.len() != tags.len() {
                 problem(format!("tags repeat on a {event}: {tags:?}"));
@@ -665,12 +685,21 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                 continue;
             }
             for (repo, refs) in &wanted_refs {
-                if !tags.iter().any(|t| t.starts_with(&format!("{repo}:"))) {
-                    problem(format!("no tag for registry repository `{repo}` on a {event}"));
+                let in_repo = |t: &&String| t.starts_with(&format!("{repo}:"));
+                if !tags
+                    .iter()
+                    .filter(in_repo)
+                    .any(|t| !is_hash_tag(t, &wanted_refs, hash))
+                {
+                    problem(format!(
+                        "no tag for registry repository `{repo}` on a {event}"
+                    ));
                 }
                 for r in refs {
                     if !tags.contains(r) {
-                        problem(format!("tag `{r}` of the {event} plan is missing: {tags:?}"));
+                        problem(format!(
+                            "tag `{r}` of the {event} plan is missing: {tags:?}"
+                        ));
                     }
                 }
             }

@@ -154,10 +154,7 @@ fn heredoc(word: &str) -> bool {
 fn instruction(line: &str, number: usize) -> Result<Instruction, ReadError> {
     let trimmed = line.trim_matches(go_space);
     let (cmd, rest) = match trimmed.find(token_space) {
-        Some(p) => (
-            &trimmed[..p],
-            trimmed[p..].trim_start_matches(token_space),
-        ),
+        Some(p) => (&trimmed[..p], trimmed[p..].trim_start_matches(token_space)),
         None => (trimmed, ""),
     };
     let keyword = cmd.to_ascii_uppercase();
@@ -225,6 +222,12 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
         Word,
         Quote,
     }
+    let flags = |words: Vec<String>| -> Vec<String> {
+        words
+            .into_iter()
+            .map(|w| w.strip_prefix("--").map(str::to_string).unwrap_or(w))
+            .collect()
+    };
     let mut words: Vec<String> = Vec::new();
     let mut phase = Phase::Spaces;
     let mut word = String::new();
@@ -244,7 +247,7 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
                 continue;
             }
             if !parsing_flag_arg && (ch != b'-' || pos + 1 == b.len() || b[pos + 1] != b'-') {
-                return (rest(pos), words);
+                return (rest(pos), flags(words));
             }
             phase = Phase::Word;
         }
@@ -266,7 +269,7 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
                     need_flag_arg = true;
                 } else {
                     if word == "--" {
-                        return (rest(pos), words);
+                        return (rest(pos), flags(words));
                     }
                     if blank_ok || !word.is_empty() {
                         if need_flag_arg {
@@ -322,11 +325,7 @@ fn extract_builder_flags(line: &str) -> (String, Vec<String>) {
         word.push(c as char);
         pos += 1;
     }
-    let words = words
-        .into_iter()
-        .map(|w| w.strip_prefix("--").map(str::to_string).unwrap_or(w))
-        .collect();
-    (String::new(), words)
+    (String::new(), flags(words))
 }
 
 /// `parseJSON`: `Ok(None)` when the text is not a JSON array, an error when it is an
@@ -346,7 +345,11 @@ fn json(text: &str) -> Result<Option<Vec<String>>, ReadError> {
     for v in values {
         match v {
             serde_json::Value::String(s) => out.push(s),
-            _ => return err("when using JSON array syntax, arrays must be comprised of strings only"),
+            _ => {
+                return err(
+                    "when using JSON array syntax, arrays must be comprised of strings only",
+                );
+            }
         }
     }
     Ok(Some(out))
@@ -828,8 +831,13 @@ mod tests {
     fn reads_the_forms_specc_writes() {
         let text = "# header\n\nFROM scratch AS a\nENV A=\"x \\\"y\\\" \\$Z\" \\\n    B=\"2\"\nRUN --mount=type=cache,target=/c echo a && \\\n    echo b\nCMD [\"a\", \"b c\"]\n";
         let ins = parse(text).unwrap();
-        assert_eq!(ins[0].args, Args::Words(vec!["scratch".into(), "AS".into(), "a".into()]));
-        let Args::Pairs(pairs) = &ins[1].args else { panic!() };
+        assert_eq!(
+            ins[0].args,
+            Args::Words(vec!["scratch".into(), "AS".into(), "a".into()])
+        );
+        let Args::Pairs(pairs) = &ins[1].args else {
+            panic!()
+        };
         assert_eq!(expand(&pairs[0].1).unwrap(), "x \"y\" $Z");
         assert_eq!(ins[2].flags, vec!["mount=type=cache,target=/c"]);
         assert_eq!(ins[2].args, Args::Text("echo a &&     echo b".into()));

@@ -4,6 +4,8 @@
 //! of it, so unused helpers must not trip `clippy -D warnings`.
 #![allow(dead_code)]
 
+pub mod bake;
 pub mod buildah;
+pub mod dockerfile_reader;
 pub mod repo;
 pub mod validators;

@@ -2,7 +2,6 @@
 # change the spec, then run `specc generate examples/hello/specc.kdl`.
 # Image `hello`, variants: en, fr.
 
-
 FROM scratch AS build
 COPY --chmod=0755 busybox /bin/sh
 ARG VARIANT

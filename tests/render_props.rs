@@ -1,0 +1,932 @@
+//! Safety of values (issue 3, acceptance 3): arbitrary strings placed into a spec reach
+//! every generated file meaning exactly the same string, or specc reports a clean
+//! diagnostic instead of writing the file.
+//!
+//! Each property builds a spec (KDL v2, strings encoded by [`kdl_string`]) with one
+//! arbitrary string in one position, compiles and renders it in-process, and reads the
+//! outputs back the way their consumers do:
+//!
+//! * Dockerfiles with [`support::dockerfile_reader`] (BuildKit's parsing rules, including
+//!   variable expansion, which must not happen to a literal value);
+//! * `compose.yaml` with `serde_yaml`, then compose's interpolation (`$$` is a literal `$`;
+//!   any other `$` would be a variable);
+//! * `docker-bake.hcl` with `hcl-rs`, evaluated (interpolation `${..}` resolved, `$${`
+//!   literal);
+//! * workflows with `serde_yaml`, then GitHub's expression syntax (`${{ .. }}` would be
+//!   evaluated; only the string-literal expressions specc writes to neutralise a literal
+//!   `${{` are accepted).
+//!
+//! A rejected spec must be a diagnostic (compile errors, or `specc::render::unrepresentable`
+//! at render time), never a panic and never `specc::render::invalid_output`.
+//!
+//! Cases per property: `PROPTEST_CASES` (default 64).
+
+mod support;
+
+use proptest::prelude::*;
+use serde_yaml::Value as Yaml;
+use specc::render::{RenderOptions, Rendered};
+use support::dockerfile_reader::{self as df, Args};
+
+// ---------------------------------------------------------------------------------------
+// Spec text
+// ---------------------------------------------------------------------------------------
+
+/// A KDL v2 quoted string meaning exactly `s`. Characters KDL forbids in a document
+/// (controls, direction marks, BOM) and line breaks are escaped; everything else,
+/// emoji and RTL letters included, is written as is.
+fn kdl_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || c == '\u{85}'
+                || ('\u{200e}'..='\u{200f}').contains(&c)
+                || ('\u{2028}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+                || c == '\u{feff}' =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Where the arbitrary string goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// `env E1 "…"` in a stage: Dockerfile ENV.
+    EnvValue,
+    /// `label "…" "v"`: Dockerfile LABEL key.
+    LabelKey,
+    /// `label "com.example.k" "…"`: Dockerfile LABEL value.
+    LabelValue,
+    /// `project description="…"`: the OCI description label.
+    Description,
+    /// `run "…"`: the first (or only) command of a RUN.
+    RunFirst,
+    /// `run "true" "…"`: a later command, on a continuation line.
+    RunLater,
+    /// `cmd "-c" "…"`: a CMD exec-form word.
+    CmdWord,
+    /// `entrypoint "/bin/sh" "…"`: an ENTRYPOINT exec-form word.
+    EntrypointWord,
+    /// `copy "…" to="/app/"`: a COPY source.
+    CopySource,
+    /// `copy "src" to="…"`: a COPY destination.
+    CopyDest,
+    /// `workdir "…"`.
+    Workdir,
+    /// `user "…"`.
+    User,
+    /// `volume "…"`.
+    Volume,
+    /// `healthcheck "…"` in the stage: Dockerfile HEALTHCHECK.
+    Healthcheck,
+    /// `arg XARG "…"` in the variant: bake args and compose build args.
+    VariantArg,
+    /// `env E2 "…"` in a service: compose environment.
+    ServiceEnv,
+    /// `command "run" "…"` in a service.
+    ServiceCommand,
+    /// `healthcheck "…"` in a service.
+    ServiceHealthcheck,
+    /// `env E3 "…"` in a workflow smoke test: a step's `env`.
+    SmokeEnv,
+    /// `workflow ci name="…"`: the workflow's name, a static field.
+    WorkflowName,
+    /// `project source="…"`: the OCI source label, in the Dockerfile and the bake file.
+    Source,
+}
+
+const SLOTS: &[Slot] = &[
+    Slot::EnvValue,
+    Slot::LabelKey,
+    Slot::LabelValue,
+    Slot::Description,
+    Slot::RunFirst,
+    Slot::RunLater,
+    Slot::CmdWord,
+    Slot::EntrypointWord,
+    Slot::CopySource,
+    Slot::CopyDest,
+    Slot::Workdir,
+    Slot::User,
+    Slot::Volume,
+    Slot::Healthcheck,
+    Slot::VariantArg,
+    Slot::ServiceEnv,
+    Slot::ServiceCommand,
+    Slot::ServiceHealthcheck,
+    Slot::SmokeEnv,
+    Slot::WorkflowName,
+    Slot::Source,
+];
+
+/// The spec with `value` in `slot` and plain values everywhere else.
+fn spec_with(slot: Slot, value: &str) -> String {
+    let v = |s: Slot, default: &str| {
+        if s == slot {
+            kdl_string(value)
+        } else {
+            kdl_string(default)
+        }
+    };
+    format!(
+        r#"project demo version="1.0.0" description={desc} source={source}
+variant one default=#true {{
+    arg XARG {arg}
+}}
+stage main from="busybox:1.36" {{
+    workdir {workdir}
+    env E1 {env}
+    label {lk} {lv}
+    copy {src} to={dest}
+    run {run1}
+    run "true" {run2}
+    user {user}
+    volume {volume}
+    healthcheck {hc}
+    entrypoint "/bin/sh" {ep}
+    cmd "-c" {cmd}
+}}
+image app stage=main
+service app image=app {{
+    env E2 {senv}
+    command "run" {scmd}
+}}
+service probe image=app {{
+    healthcheck {shc}
+}}
+workflow ci name={wname} {{
+    on "dispatch"
+    smoke-test image=app {{
+        env E3 {smoke}
+    }}
+}}
+"#,
+        desc = v(Slot::Description, "A demo"),
+        arg = v(Slot::VariantArg, "1"),
+        workdir = v(Slot::Workdir, "/app"),
+        env = v(Slot::EnvValue, "value"),
+        lk = v(Slot::LabelKey, "com.example.k"),
+        lv = v(Slot::LabelValue, "v"),
+        src = v(Slot::CopySource, "src"),
+        dest = v(Slot::CopyDest, "/app/"),
+        run1 = v(Slot::RunFirst, "echo one"),
+        run2 = v(Slot::RunLater, "echo two"),
+        user = v(Slot::User, "app"),
+        volume = v(Slot::Volume, "/data"),
+        hc = v(Slot::Healthcheck, "true"),
+        ep = v(Slot::EntrypointWord, "-c"),
+        cmd = v(Slot::CmdWord, "echo hi"),
+        senv = v(Slot::ServiceEnv, "x"),
+        scmd = v(Slot::ServiceCommand, "arg"),
+        shc = v(Slot::ServiceHealthcheck, "true"),
+        smoke = v(Slot::SmokeEnv, "s"),
+        wname = v(Slot::WorkflowName, "CI"),
+        source = v(Slot::Source, "https://example.com/demo"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Compile and render
+// ---------------------------------------------------------------------------------------
+
+/// What specc made of a spec.
+enum Outcome {
+    /// The spec was refused with diagnostics (the codes).
+    Refused(Vec<String>),
+    /// The files, sorted by path.
+    Files(Vec<Rendered>),
+}
+
+fn code(e: &specc::Error) -> String {
+    use miette::Diagnostic;
+    e.code().map(|c| c.to_string()).unwrap_or_default()
+}
+
+fn generate(text: &str) -> Result<Outcome, String> {
+    let checked = match specc::compile("spec.kdl", text) {
+        Ok(c) => c,
+        Err(d) => {
+            if !d.has_errors() {
+                return Err("compile failed without an error".into());
+            }
+            return Ok(Outcome::Refused(d.errors.iter().map(code).collect()));
+        }
+    };
+    let plan = specc::plan::plan(&checked, &specc::PlanOptions::default());
+    let options = RenderOptions {
+        spec_name: "spec.kdl".into(),
+        regenerate: "specc generate spec.kdl".into(),
+    };
+    match specc::render::render(&checked, &plan, &options) {
+        Ok(files) => Ok(Outcome::Files(files)),
+        Err(errors) => {
+            let codes: Vec<String> = errors.iter().map(code).collect();
+            for (e, c) in errors.iter().zip(&codes) {
+                if c != "specc::render::unrepresentable" {
+                    return Err(format!("render failed with `{c}`, not a clean diagnostic: {e}"));
+                }
+            }
+            Ok(Outcome::Refused(codes))
+        }
+    }
+}
+
+fn file<'a>(files: &'a [Rendered], path: &str) -> Result<&'a str, String> {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.contents.as_str())
+        .ok_or_else(|| {
+            let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+            format!("no `{path}` among {paths:?}")
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the outputs back
+// ---------------------------------------------------------------------------------------
+
+/// A compose string after compose's interpolation: `$$` is `$`; any other `$` would
+/// start a variable (or be an invalid template), which a literal value must never do.
+fn compose_literal(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            if chars.peek() == Some(&'$') {
+                chars.next();
+                out.push('$');
+            } else {
+                return Err(format!("compose would interpolate `$` in {s:?}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// A workflow string after GitHub evaluates its `${{ … }}` expressions. Only
+/// string-literal expressions (`${{ '…' }}`) are accepted: anything else would read
+/// contexts or call functions, so a literal value was turned into an expression.
+fn gha_literal(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("${{") {
+        out.push_str(&rest[..at]);
+        let mut expr = rest[at + 3..].trim_start_matches([' ', '\t']);
+        let Some(body) = expr.strip_prefix('\'') else {
+            return Err(format!("GitHub would evaluate an expression in {s:?}"));
+        };
+        // A single-quoted literal; `''` is a quote.
+        let mut literal = String::new();
+        let mut chars = body.char_indices().peekable();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '\'' {
+                if matches!(chars.peek(), Some((_, '\''))) {
+                    chars.next();
+                    literal.push('\'');
+                } else {
+                    end = Some(i + 1);
+                    break;
+                }
+            } else {
+                literal.push(c);
+            }
+        }
+        let Some(end) = end else {
+            return Err(format!("unterminated expression literal in {s:?}"));
+        };
+        expr = body[end..].trim_start_matches([' ', '\t']);
+        let Some(after) = expr.strip_prefix("}}") else {
+            return Err(format!("GitHub would evaluate an expression in {s:?}"));
+        };
+        out.push_str(&literal);
+        rest = after;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A static workflow field (`name`): GitHub refuses any expression there.
+fn gha_static(s: &str) -> Result<String, String> {
+    if s.contains("${{") {
+        return Err(format!("GitHub refuses an expression in a static field: {s:?}"));
+    }
+    Ok(s.to_string())
+}
+
+fn yaml(text: &str) -> Result<Yaml, String> {
+    serde_yaml::from_str(text).map_err(|e| format!("YAML does not parse: {e}\n{text}"))
+}
+
+fn yaml_str<'a>(v: &'a Yaml, path: &[&str]) -> Result<&'a str, String> {
+    let mut cur = v;
+    for key in path {
+        cur = match key.parse::<usize>() {
+            Ok(i) => cur.get(i),
+            Err(_) => cur.get(*key),
+        }
+        .ok_or_else(|| format!("no `{}` in the YAML", path.join(".")))?;
+    }
+    cur.as_str()
+        .ok_or_else(|| format!("`{}` is not a string: {cur:?}", path.join(".")))
+}
+
+/// The bake file evaluated as `docker buildx bake` would (variables at their defaults),
+/// strings normalised to NFC as go-cty does.
+fn bake(text: &str) -> Result<serde_json::Value, String> {
+    let body: hcl::Body = hcl::from_str(text).map_err(|e| format!("HCL: {e}\n{text}"))?;
+    let mut ctx = hcl::eval::Context::new();
+    for block in body.blocks().filter(|b| b.identifier() == "variable") {
+        let name = block.labels()[0].as_str().to_string();
+        let default = block
+            .body()
+            .attributes()
+            .find(|a| a.key() == "default")
+            .map(|a| a.expr().clone())
+            .ok_or_else(|| format!("variable {name} has no default"))?;
+        ctx.declare_var(name, hcl::eval::Evaluate::evaluate(&default, &ctx).map_err(|e| e.to_string())?);
+    }
+    let value: serde_json::Value =
+        hcl::eval::from_str(text, &ctx).map_err(|e| format!("HCL evaluation: {e}\n{text}"))?;
+    Ok(nfc(value))
+}
+
+fn nfc(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    use unicode_normalization::UnicodeNormalization;
+    match v {
+        Value::String(s) => Value::String(s.nfc().collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(nfc).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, nfc(v))).collect()),
+        other => other,
+    }
+}
+
+fn json_str<'a>(v: &'a serde_json::Value, path: &[&str]) -> Result<&'a str, String> {
+    v.pointer(&format!("/{}", path.join("/")))
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| format!("no string at `{}` in the bake file: {v}", path.join(".")))
+}
+
+/// The Dockerfile's instructions.
+fn dockerfile(files: &[Rendered]) -> Result<Vec<df::Instruction>, String> {
+    let text = file(files, "docker/app.Dockerfile")?;
+    df::parse(text).map_err(|e| format!("{e}\n{text}"))
+}
+
+fn only<'a>(ins: &'a [df::Instruction], keyword: &str) -> Result<&'a df::Instruction, String> {
+    let all: Vec<&df::Instruction> = ins.iter().filter(|i| i.keyword == keyword).collect();
+    match all.as_slice() {
+        [one] => Ok(one),
+        _ => Err(format!("expected one {keyword}, found {}: {ins:#?}", all.len())),
+    }
+}
+
+fn expand(word: &str) -> Result<String, String> {
+    df::expand(word).map_err(|e| e.to_string())
+}
+
+/// Expanded list arguments (COPY, VOLUME) in either form.
+fn list(args: &Args) -> Result<Vec<String>, String> {
+    match args {
+        Args::Json(words) | Args::Words(words) => words.iter().map(|w| expand(w)).collect(),
+        other => Err(format!("not a list: {other:?}")),
+    }
+}
+
+/// The `key=value` pairs of every instruction `keyword`: keys expanded, values raw (the
+/// OCI version labels expand `${VERSION}` on purpose).
+fn pairs(ins: &[df::Instruction], keyword: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for i in ins.iter().filter(|i| i.keyword == keyword) {
+        let Args::Pairs(ps) = &i.args else {
+            return Err(format!("{keyword} without pairs: {i:?}"));
+        };
+        for (k, v) in ps {
+            out.push((expand(k)?, v.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The expanded value of `key`.
+fn pair(ins: &[df::Instruction], keyword: &str, key: &str) -> Result<String, String> {
+    let raw = pairs(ins, keyword)?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("no {keyword} `{key}` in {ins:#?}"))?;
+    expand(&raw)
+}
+
+fn text(i: &df::Instruction) -> Result<&str, String> {
+    match &i.args {
+        Args::Text(t) => Ok(t),
+        other => Err(format!("{} is not in shell form: {other:?}", i.keyword)),
+    }
+}
+
+fn json_words(args: &Args) -> Result<&[String], String> {
+    match args {
+        Args::Json(w) => Ok(w),
+        other => Err(format!("not an exec-form array: {other:?}")),
+    }
+}
+
+/// What the consumers read where `slot` is, in the generated files.
+fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
+    let single = |s: String| Ok(vec![s]);
+    match slot {
+        Slot::EnvValue => single(pair(&dockerfile(files)?, "ENV", "E1")?),
+        Slot::LabelKey => {
+            let labels = pairs(&dockerfile(files)?, "LABEL")?;
+            let keys: Vec<String> = labels
+                .into_iter()
+                .filter(|(k, v)| v == "\"v\"" && !k.starts_with("org.opencontainers."))
+                .map(|(k, _)| k)
+                .collect();
+            Ok(keys)
+        }
+        Slot::LabelValue => single(pair(&dockerfile(files)?, "LABEL", "com.example.k")?),
+        Slot::Description => single(pair(
+            &dockerfile(files)?,
+            "LABEL",
+            "org.opencontainers.image.description",
+        )?),
+        Slot::RunFirst | Slot::RunLater => {
+            let ins = dockerfile(files)?;
+            let runs: Vec<&df::Instruction> = ins.iter().filter(|i| i.keyword == "RUN").collect();
+            if runs.len() != 2 {
+                return Err(format!("expected two RUN instructions: {ins:#?}"));
+            }
+            if slot == Slot::RunFirst {
+                single(text(runs[0])?.to_string())
+            } else {
+                // Commands are joined with `&&` and a continuation line; BuildKit joins the
+                // lines, keeping the next line's indentation.
+                let t = text(runs[1])?;
+                match t.strip_prefix("true &&     ") {
+                    Some(rest) => single(rest.to_string()),
+                    None => Err(format!("second RUN is not `true && …`: {t:?}")),
+                }
+            }
+        }
+        Slot::CmdWord | Slot::EntrypointWord => {
+            let ins = dockerfile(files)?;
+            let (keyword, first) = if slot == Slot::CmdWord {
+                ("CMD", "-c")
+            } else {
+                ("ENTRYPOINT", "/bin/sh")
+            };
+            let words = json_words(&only(&ins, keyword)?.args)?;
+            match words {
+                [a, b] if a == first => single(b.clone()),
+                _ => Err(format!("{keyword} is {words:?}")),
+            }
+        }
+        Slot::CopySource | Slot::CopyDest => {
+            let ins = dockerfile(files)?;
+            let copy = only(&ins, "COPY")?;
+            if !copy.flags.is_empty() {
+                return Err(format!("COPY gained flags: {copy:?}"));
+            }
+            let paths = list(&copy.args)?;
+            match paths.as_slice() {
+                [src, dest] if slot == Slot::CopySource && dest == "/app/" => {
+                    single(src.clone())
+                }
+                [src, dest] if slot == Slot::CopyDest && src == "src" => single(dest.clone()),
+                _ => Err(format!("COPY paths are {paths:?}")),
+            }
+        }
+        Slot::Workdir | Slot::User => {
+            let ins = dockerfile(files)?;
+            let keyword = if slot == Slot::Workdir { "WORKDIR" } else { "USER" };
+            single(expand(text(only(&ins, keyword)?)?)?)
+        }
+        Slot::Volume => list(&only(&dockerfile(files)?, "VOLUME")?.args),
+        Slot::Healthcheck => {
+            let ins = dockerfile(files)?;
+            let hc = only(&ins, "HEALTHCHECK")?;
+            let Args::Health(kind, cmd) = &hc.args else {
+                return Err(format!("HEALTHCHECK: {hc:?}"));
+            };
+            let words = json_words(cmd)?;
+            match (kind.as_str(), words) {
+                ("CMD", [sh, c, command]) if sh == "/bin/sh" && c == "-c" => {
+                    single(command.clone())
+                }
+                _ => Err(format!("HEALTHCHECK is {kind} {words:?}")),
+            }
+        }
+        Slot::VariantArg => {
+            let b = bake(file(files, "docker-bake.hcl")?)?;
+            let from_bake = json_str(&b, &["target", "app", "args", "XARG"])?.to_string();
+            let compose = yaml(file(files, "compose.yaml")?)?;
+            let from_compose = compose_literal(yaml_str(
+                &compose,
+                &["services", "app", "build", "args", "XARG"],
+            )?)?;
+            Ok(vec![from_bake, from_compose])
+        }
+        Slot::ServiceEnv => {
+            let compose = yaml(file(files, "compose.yaml")?)?;
+            single(compose_literal(yaml_str(
+                &compose,
+                &["services", "app", "environment", "E2"],
+            )?)?)
+        }
+        Slot::ServiceCommand => {
+            let compose = yaml(file(files, "compose.yaml")?)?;
+            single(compose_literal(yaml_str(
+                &compose,
+                &["services", "app", "command", "1"],
+            )?)?)
+        }
+        Slot::ServiceHealthcheck => {
+            let compose = yaml(file(files, "compose.yaml")?)?;
+            single(compose_literal(yaml_str(
+                &compose,
+                &["services", "probe", "healthcheck", "test", "1"],
+            )?)?)
+        }
+        Slot::WorkflowName => {
+            let wf = yaml(file(files, ".github/workflows/ci.yml")?)?;
+            single(gha_static(yaml_str(&wf, &["name"])?)?)
+        }
+        Slot::Source => {
+            let key = "org.opencontainers.image.source";
+            let from_dockerfile = pair(&dockerfile(files)?, "LABEL", key)?;
+            let b = bake(file(files, "docker-bake.hcl")?)?;
+            let from_bake = json_str(&b, &["target", "app", "labels", key])?.to_string();
+            Ok(vec![from_dockerfile, from_bake])
+        }
+        Slot::SmokeEnv => {
+            let wf = yaml(file(files, ".github/workflows/ci.yml")?)?;
+            let mut found = Vec::new();
+            for job in wf
+                .get("jobs")
+                .and_then(Yaml::as_mapping)
+                .ok_or("no jobs")?
+                .values()
+            {
+                for step in job.get("steps").and_then(Yaml::as_sequence).into_iter().flatten() {
+                    if let Some(v) = step.get("env").and_then(|e| e.get("E3")) {
+                        let s = v.as_str().ok_or_else(|| format!("E3 is not a string: {v:?}"))?;
+                        found.push(gha_literal(s)?);
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// The property: `value` in `slot` comes back unchanged from every consumer, or the spec
+/// is refused with a diagnostic.
+fn round_trip(slot: Slot, value: &str) -> Result<Option<Vec<String>>, String> {
+    let text = spec_with(slot, value);
+    match generate(&text)? {
+        Outcome::Refused(_) => Ok(None),
+        Outcome::Files(files) => {
+            let got = read_back(slot, &files).map_err(|e| format!("{slot:?}: {e}"))?;
+            if got.is_empty() || got.iter().any(|g| g != value) {
+                return Err(format!(
+                    "{slot:?}: wrote {value:?}, consumers read {got:?}\n--- spec\n{text}"
+                ));
+            }
+            Ok(Some(got))
+        }
+    }
+}
+
+/// The value must round-trip (not be refused).
+fn accepted(slot: Slot, value: &str) {
+    match round_trip(slot, value) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let text = spec_with(slot, value);
+            let codes = match generate(&text) {
+                Ok(Outcome::Refused(c)) => c,
+                _ => Vec::new(),
+            };
+            panic!("{slot:?}: {value:?} was refused ({codes:?}) but is representable")
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The value must be refused with a diagnostic with this code.
+fn refused(slot: Slot, value: &str, expected: &str) {
+    match generate(&spec_with(slot, value)) {
+        Ok(Outcome::Refused(codes)) => assert!(
+            codes.iter().any(|c| c == expected),
+            "{slot:?}: {value:?} refused with {codes:?}, expected {expected}"
+        ),
+        Ok(Outcome::Files(files)) => panic!(
+            "{slot:?}: {value:?} was accepted; read back as {:?}",
+            read_back(slot, &files)
+        ),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------
+
+/// Pieces that mean something to at least one of the formats.
+const NASTY: &[&str] = &[
+    "\"", "'", "`", "\\", "\\\\", "\n", "\r\n", "\t", " ", "#", "# x", "$", "$VAR", "${VAR}",
+    "${VAR:-d}", "$$", "$1", "${{ x }}", "${{", "}}", "{{ y }}", "{{", "%{", "%%{", "${", "$${",
+    "&&", "||", ";", "|", "<<EOF", "<<-X", "<<<", "[", "]", "[\"a\"]", "{", "}", "=", ",", ":",
+    "- ", "? ", "!", "&a", "*a", "@", "%", "--", "--mount=type=cache,target=/x", "/", "./", "..",
+    "*", "?", "~", "null", "true", "0x1F", "1e3", "é", "e\u{301}", "ß", "İ", "שלום", "مرحبا",
+    "\u{202e}", "\u{200f}", "🦀", "👩‍👩‍👧", "\u{0}", "\u{1}", "\u{7f}", "\u{85}", "\u{a0}",
+    "\u{2028}", "\u{feff}", "\u{fffe}", "\u{ffff}", "\u{10ffff}", "\u{212b}", "\u{1100}\u{1161}",
+    "a", "b", "x y", "/app",
+];
+
+fn nasty_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::collection::vec(prop::sample::select(NASTY), 1..6).prop_map(|v| v.concat()),
+        1 => any::<String>(),
+        1 => "[ -~]{0,12}",
+    ]
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
+/// Runs the property for `slot`, and checks that it is not vacuous: a good share of the
+/// strings must really have been written and read back (not all refused).
+fn property(slot: Slot) {
+    use proptest::test_runner::{Config, TestRunner};
+    let cases = cases();
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let accepted = std::cell::Cell::new(0u32);
+    let result = runner.run(&nasty_string(), |value| {
+        match round_trip(slot, &value) {
+            Ok(Some(_)) => accepted.set(accepted.get() + 1),
+            Ok(None) => {}
+            Err(e) => return Err(TestCaseError::fail(e)),
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    if std::env::var_os("SPECC_PROPS_STATS").is_some() {
+        eprintln!("{slot:?}: {} of {cases} accepted", accepted.get());
+    }
+    assert!(
+        accepted.get() * 5 >= cases,
+        "{slot:?}: only {} of {cases} strings were accepted",
+        accepted.get()
+    );
+}
+
+macro_rules! slot_properties {
+    ($($name:ident => $slot:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                property($slot);
+            }
+        )*
+    };
+}
+
+slot_properties! {
+    prop_env_value => Slot::EnvValue,
+    prop_label_key => Slot::LabelKey,
+    prop_label_value => Slot::LabelValue,
+    prop_description => Slot::Description,
+    prop_run_first => Slot::RunFirst,
+    prop_run_later => Slot::RunLater,
+    prop_cmd_word => Slot::CmdWord,
+    prop_entrypoint_word => Slot::EntrypointWord,
+    prop_copy_source => Slot::CopySource,
+    prop_copy_dest => Slot::CopyDest,
+    prop_workdir => Slot::Workdir,
+    prop_user => Slot::User,
+    prop_volume => Slot::Volume,
+    prop_healthcheck => Slot::Healthcheck,
+    prop_variant_arg => Slot::VariantArg,
+    prop_service_env => Slot::ServiceEnv,
+    prop_service_command => Slot::ServiceCommand,
+    prop_service_healthcheck => Slot::ServiceHealthcheck,
+    prop_smoke_env => Slot::SmokeEnv,
+    prop_workflow_name => Slot::WorkflowName,
+    prop_source => Slot::Source,
+}
+
+// ---------------------------------------------------------------------------------------
+// Examples: the nastiest strings, with exact expectations
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn every_slot_carries_quotes_dollars_and_unicode() {
+    let value = "a \"q\" 'b' $HOME ${X} ${{ x }} {{ y }} % 🦀 שלום";
+    for &slot in SLOTS {
+        match slot {
+            // Paths, users and directories: no `$` (Docker would expand it) and no spaces
+            // at the ends; a workflow name takes no `${{`; see the dedicated examples.
+            Slot::CopySource
+            | Slot::CopyDest
+            | Slot::Workdir
+            | Slot::User
+            | Slot::Volume
+            | Slot::WorkflowName => {}
+            _ => accepted(slot, value),
+        }
+    }
+}
+
+#[test]
+fn dollar_reaches_the_container_literally() {
+    for value in ["$HOME", "${HOME}", "${HOME:-x}", "a$", "$$", "\\$x", "price: 5$"] {
+        accepted(Slot::EnvValue, value);
+        accepted(Slot::LabelValue, value);
+        accepted(Slot::ServiceEnv, value);
+        accepted(Slot::VariantArg, value);
+    }
+}
+
+#[test]
+fn expand_annotation_keeps_dollar_for_docker_and_compose() {
+    let text = spec_with(Slot::EnvValue, "x").replace(
+        "env E1 \"x\"",
+        "env PATH (expand)\"/opt/bin:${PATH}\"",
+    );
+    let text = text.replace("env E2 \"x\"", "env E2 (expand)\"${HOST:-localhost}\"");
+    let Outcome::Files(files) = generate(&text).unwrap() else {
+        panic!("refused")
+    };
+    let ins = dockerfile(&files).unwrap();
+    let Args::Pairs(ps) = &ins.iter().find(|i| i.keyword == "ENV").unwrap().args else {
+        panic!()
+    };
+    assert_eq!(ps[0], ("PATH".to_string(), "\"/opt/bin:${PATH}\"".to_string()));
+    assert!(df::expand(&ps[0].1).is_err(), "Docker expands ${{PATH}} here");
+    let compose = yaml(file(&files, "compose.yaml").unwrap()).unwrap();
+    assert_eq!(
+        yaml_str(&compose, &["services", "app", "environment", "E2"]).unwrap(),
+        "${HOST:-localhost}"
+    );
+}
+
+#[test]
+fn backslashes_and_quotes() {
+    for value in ["\\", "a\\", "\\\"", "C:\\path\\", "\"\"", "'", "\\n", "\\$HOME"] {
+        accepted(Slot::EnvValue, value);
+        accepted(Slot::LabelValue, value);
+        accepted(Slot::Description, value);
+        accepted(Slot::CmdWord, value);
+        accepted(Slot::ServiceEnv, value);
+        accepted(Slot::VariantArg, value);
+        accepted(Slot::SmokeEnv, value);
+    }
+}
+
+#[test]
+fn github_expressions_in_values_stay_literal() {
+    for value in ["${{ secrets.TOKEN }}", "${{", "a ${{ github.ref }} b", "${{ '${{' }}"] {
+        accepted(Slot::SmokeEnv, value);
+        accepted(Slot::ServiceEnv, value);
+        accepted(Slot::VariantArg, value);
+        accepted(Slot::EnvValue, value);
+    }
+}
+
+#[test]
+fn workflow_name_cannot_hold_an_expression() {
+    accepted(Slot::WorkflowName, "Release 'images' \"now\" $x {{ y }} 🦀");
+    refused(Slot::WorkflowName, "CI ${{ github.ref }}", "specc::render::unrepresentable");
+}
+
+#[test]
+fn bake_values_must_be_nfc() {
+    // buildx (go-cty) normalises strings to NFC: a decomposed `é` would change.
+    accepted(Slot::VariantArg, "caf\u{e9}");
+    refused(Slot::VariantArg, "cafe\u{301}", "specc::render::unrepresentable");
+    refused(Slot::Source, "\u{212b}", "specc::render::unrepresentable");
+    // Compose and Dockerfiles carry it as it is.
+    accepted(Slot::ServiceEnv, "cafe\u{301}");
+    accepted(Slot::EnvValue, "cafe\u{301}");
+}
+
+#[test]
+fn hcl_interpolation_stays_literal() {
+    for value in ["${VERSION}", "%{ if true }x%{ endif }", "$${", "%%{", "$", "%"] {
+        accepted(Slot::VariantArg, value);
+    }
+}
+
+#[test]
+fn line_breaks_survive_yaml_and_hcl_and_are_refused_in_dockerfiles() {
+    for value in ["a\nb", "a\r\nb", "\n", "x\u{2028}y", "x\u{85}y"] {
+        accepted(Slot::ServiceEnv, value);
+        accepted(Slot::VariantArg, value);
+        accepted(Slot::SmokeEnv, value);
+    }
+    refused(Slot::EnvValue, "a\nb", "specc::render::unrepresentable");
+    refused(Slot::RunFirst, "echo a\necho b", "specc::render::unrepresentable");
+    refused(Slot::LabelValue, "a\rb", "specc::render::unrepresentable");
+}
+
+#[test]
+fn control_characters() {
+    for value in ["\u{1}", "\u{7f}", "a\tb", "\u{1b}[31m", "\u{feff}", "\u{fffe}"] {
+        accepted(Slot::ServiceEnv, value);
+        accepted(Slot::VariantArg, value);
+        accepted(Slot::EnvValue, value);
+        accepted(Slot::CmdWord, value);
+    }
+}
+
+#[test]
+fn run_commands_keep_their_shell_text() {
+    for value in [
+        "echo \"$HOME\" '$x' `date` $(id -u)",
+        "test -f /x || exit 1",
+        "printf '%s\\n' a b",
+        "echo a # comment",
+        "[ -f /etc/os-release ]",
+    ] {
+        accepted(Slot::RunFirst, value);
+        accepted(Slot::RunLater, value);
+        accepted(Slot::Healthcheck, value);
+    }
+}
+
+#[test]
+fn run_commands_docker_would_misread_are_refused() {
+    let unrepresentable = "specc::render::unrepresentable";
+    // A JSON array at the start would make the RUN an exec form (and drop the rest).
+    refused(Slot::RunFirst, "[ \"$x\" ] && echo set", unrepresentable);
+    // `<<WORD` starts a heredoc: BuildKit would read the next lines as its body.
+    refused(Slot::RunFirst, "cat <<EOF", unrepresentable);
+    refused(Slot::RunLater, "cat <<-END", unrepresentable);
+    // A later command starting with `#` would be dropped as a Dockerfile comment.
+    refused(Slot::RunLater, "# note", unrepresentable);
+    // A leading `--` word would be read as a RUN flag.
+    refused(Slot::RunFirst, "--mount=type=cache,target=/x echo", unrepresentable);
+    // A trailing backslash would continue into the next line.
+    refused(Slot::RunFirst, "echo \\", unrepresentable);
+}
+
+#[test]
+fn paths_with_spaces_quotes_and_unicode() {
+    for value in ["my file.txt", "it's", "a\"b", "a\\b", "データ/ファイル", "x y/", "<<EOF"] {
+        accepted(Slot::CopySource, value);
+        accepted(Slot::Volume, &format!("/{value}"));
+        accepted(Slot::Workdir, &format!("/{value}"));
+    }
+    accepted(Slot::CopyDest, "/my dir/it's/");
+}
+
+#[test]
+fn dollar_in_paths_is_refused() {
+    refused(Slot::CopySource, "$HOME/x", "specc::render::unrepresentable");
+}
+
+#[test]
+fn users() {
+    for value in ["app", "1000:1000", "o'brien", "a\"b", "back\\slash"] {
+        accepted(Slot::User, value);
+    }
+}
+
+#[test]
+fn kdl_encoder_round_trips() {
+    for value in NASTY {
+        let doc: kdl::KdlDocument = format!("n {}", kdl_string(value)).parse().unwrap();
+        let got = doc.nodes()[0].entries()[0].value().as_string().unwrap();
+        assert_eq!(got, *value);
+    }
+}

@@ -1,0 +1,731 @@
+//! The real validators over every file specc generates, for every spec in `specs/` and
+//! every example in `examples/*/specc.kdl`, each generated into a temp dir:
+//!
+//! * Dockerfiles: `hadolint --no-color`, nothing at warning level or above;
+//! * compose files: `docker-compose -f FILE --profile '*' config -q`;
+//! * bake files: `hcl2tojson` (python-hcl2), then structural checks on its JSON
+//!   against `specc plan --json` and `specc.lock` (see `support/bake.rs`);
+//! * workflows: `actionlint -no-color` and
+//!   `check-jsonschema --builtin-schema vendor.github-workflows`;
+//! * YAML outputs: `yamllint` (relaxed rules, long lines allowed, warnings fail);
+//! * Helm values: `check-jsonschema` against the generated `values.schema.json`.
+//!
+//! Each tool runs once over all the files it accepts at a time. Each has a negative
+//! control: the same invocation over a generated file with one realistic mistake
+//! added must fail, so a validator that silently checks nothing cannot pass.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use support::bake::{self, Bake, Expected};
+use support::validators::{ToolOutput, repo_root, run_tool};
+
+/// What the plans are made for and the bake files evaluated with.
+const VERSION: &str = "2.3.4";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const BRANCH: &str = "main";
+
+/// One spec and the folder its outputs were generated into.
+struct Set {
+    /// The spec, relative to the repository root (`specs/iopaint.kdl`).
+    spec: String,
+    root: PathBuf,
+    /// Generated files, relative to `root`.
+    files: Vec<String>,
+}
+
+/// Every spec's outputs, generated into one temp dir (removed on drop).
+struct Outputs {
+    dir: tempfile::TempDir,
+    sets: Vec<Set>,
+}
+
+impl Outputs {
+    /// Absolute paths of the generated files whose relative path satisfies `keep`.
+    fn files(&self, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+        self.sets
+            .iter()
+            .flat_map(|s| {
+                s.files
+                    .iter()
+                    .filter(|f| keep(f))
+                    .map(|f| s.root.join(f))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// `specs/*.kdl` and `examples/*/specc.kdl`, relative to the repository root, sorted.
+fn specs() -> Vec<String> {
+    let mut specs = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("specs")).expect("read specs/") {
+        let name = entry.expect("list specs/").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".kdl") {
+            specs.push(format!("specs/{name}"));
+        }
+    }
+    if let Ok(examples) = std::fs::read_dir(repo_root().join("examples")) {
+        for entry in examples {
+            let name = entry.expect("list examples/").file_name();
+            let name = name.to_string_lossy();
+            if repo_root()
+                .join("examples")
+                .join(&*name)
+                .join("specc.kdl")
+                .is_file()
+            {
+                specs.push(format!("examples/{name}/specc.kdl"));
+            }
+        }
+    }
+    specs.sort();
+    assert!(
+        specs.iter().filter(|s| s.starts_with("specs/")).count() >= 5,
+        "expected the five scenario specs in specs/, found {specs:?}"
+    );
+    specs
+}
+
+fn specc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run specc")
+}
+
+fn walk(root: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.expect("walk generated files"))
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `specc generate SPEC --out <tmp>/<label>` for every spec.
+fn generate_all() -> Outputs {
+    let dir = tempfile::Builder::new()
+        .prefix("specc-validators-")
+        .tempdir()
+        .expect("temp dir");
+    let mut sets = Vec::new();
+    for spec in specs() {
+        let label = spec.trim_end_matches(".kdl").replace('/', "-");
+        let root = dir.path().join(&label);
+        let out = specc(&["generate", &spec, "--out", &root.to_string_lossy()]);
+        assert!(
+            out.status.success(),
+            "specc generate {spec} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let files = walk(&root);
+        assert!(!files.is_empty(), "{spec} generated nothing");
+        sets.push(Set { spec, root, files });
+    }
+    Outputs { dir, sets }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn is_dockerfile(path: &str) -> bool {
+    let name = file_name(path);
+    name.ends_with("Dockerfile") || name.starts_with("Dockerfile")
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+fn is_compose(path: &str) -> bool {
+    matches!(
+        file_name(path),
+        "compose.yaml" | "compose.yml" | "docker-compose.yaml" | "docker-compose.yml"
+    )
+}
+
+fn is_bake(path: &str) -> bool {
+    path.ends_with(".hcl")
+}
+
+fn is_workflow(path: &str) -> bool {
+    is_yaml(path) && path.contains(".github/workflows/")
+}
+
+fn is_helm_values(path: &str) -> bool {
+    file_name(path) == "values.yaml"
+}
+
+fn is_helm_schema(path: &str) -> bool {
+    file_name(path) == "values.schema.json"
+}
+
+fn strings(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
+// ------------------------------------------------------------------ coverage
+
+/// Every generated file is covered by at least one validator below (only the
+/// `.dockerignore` files and the lock have none), so a new kind of output cannot slip
+/// past unvalidated.
+#[test]
+fn every_generated_file_has_a_validator() {
+    let outputs = generate_all();
+    let mut unchecked = Vec::new();
+    for set in &outputs.sets {
+        for f in &set.files {
+            let validated = is_dockerfile(f)
+                || is_yaml(f)
+                || is_bake(f)
+                || is_helm_schema(f)
+                || file_name(f) == ".dockerignore"
+                || f == "specc.lock";
+            if !validated {
+                unchecked.push(format!("{}: {f}", set.spec));
+            }
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "generated files no validator looks at: {unchecked:#?}"
+    );
+    // And the kinds the scenarios need are there at all.
+    for (kind, found) in [
+        ("Dockerfile", outputs.files(is_dockerfile).len()),
+        ("compose file", outputs.files(is_compose).len()),
+        ("bake file", outputs.files(is_bake).len()),
+        ("workflow", outputs.files(is_workflow).len()),
+        ("Helm values", outputs.files(is_helm_values).len()),
+    ] {
+        assert!(found > 0, "no {kind} was generated from any spec");
+    }
+}
+
+// ------------------------------------------------------------------ hadolint
+
+/// `hadolint --no-color` with a config of our own (so no user config can silence a
+/// rule) that fails at warning level.
+fn hadolint(cwd: &Path, files: &[PathBuf]) -> ToolOutput {
+    let config = cwd.join("hadolint-test.yaml");
+    std::fs::write(&config, "failure-threshold: warning\nignored: []\n").expect("write config");
+    let mut args = vec![
+        "--no-color".to_string(),
+        "--config".to_string(),
+        config.to_string_lossy().into_owned(),
+        "--failure-threshold".to_string(),
+        "warning".to_string(),
+    ];
+    args.extend(strings(files));
+    run_tool("hadolint", args, cwd)
+}
+
+#[test]
+fn hadolint_finds_nothing_at_warning_level_in_any_dockerfile() {
+    let outputs = generate_all();
+    let files = outputs.files(is_dockerfile);
+    assert!(
+        files.len() >= outputs.sets.len(),
+        "too few Dockerfiles: {files:?}"
+    );
+    hadolint(outputs.dir.path(), &files).assert_success();
+}
+
+#[test]
+fn hadolint_negative_control_copy_from_unknown_stage() {
+    let outputs = generate_all();
+    let file = outputs.files(is_dockerfile).remove(0);
+    let mut text = std::fs::read_to_string(&file).expect("read Dockerfile");
+    text.push_str("COPY --from=nope /a /b\n");
+    std::fs::write(&file, text).expect("write Dockerfile");
+    let out = hadolint(outputs.dir.path(), &[file]).assert_failure();
+    assert!(out.combined().contains("DL3022"), "expected DL3022: {out}");
+}
+
+// ------------------------------------------------------------------ compose
+
+fn compose_config(file: &Path) -> ToolOutput {
+    let dir = file.parent().expect("compose file has a folder");
+    let name = file.file_name().expect("a file name");
+    run_tool(
+        "docker-compose",
+        [
+            "-f".as_ref(),
+            name,
+            "--profile".as_ref(),
+            "*".as_ref(),
+            "config".as_ref(),
+            "-q".as_ref(),
+        ] as [&std::ffi::OsStr; 6],
+        dir,
+    )
+}
+
+#[test]
+fn compose_config_accepts_every_compose_file() {
+    let outputs = generate_all();
+    let files = outputs.files(is_compose);
+    assert!(!files.is_empty(), "no compose file generated");
+    for file in files {
+        compose_config(&file).assert_success();
+    }
+}
+
+#[test]
+fn compose_negative_control_bad_port() {
+    let outputs = generate_all();
+    let file = outputs.files(is_compose).remove(0);
+    let text = std::fs::read_to_string(&file).expect("read compose file");
+    let (head, tail) = text
+        .split_once("    ports:\n      - \"")
+        .expect("the first compose file publishes a port");
+    std::fs::write(
+        &file,
+        format!(
+            "{head}    ports:\n      - \"99999:{}",
+            tail.split_once(':').unwrap().1
+        ),
+    )
+    .expect("write compose file");
+    let out = compose_config(&file).assert_failure();
+    assert!(
+        out.combined().contains("99999"),
+        "expected a port error: {out}"
+    );
+}
+
+// ------------------------------------------------------------------ bake
+
+/// `hcl2tojson --ndjson` over `files` (one run): the parsed documents by path.
+fn hcl2tojson(cwd: &Path, files: &[PathBuf]) -> Result<BTreeMap<PathBuf, Json>, ToolOutput> {
+    let mut args = vec!["--ndjson".to_string(), "-q".to_string()];
+    args.extend(strings(files));
+    let out = run_tool("hcl2tojson", args, cwd);
+    if !out.success() {
+        return Err(out);
+    }
+    let mut docs = BTreeMap::new();
+    for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let doc: Json = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("hcl2tojson printed bad JSON ({e}): {line}"));
+        // With one input, hcl2tojson leaves out `__file__`.
+        let file = match doc["__file__"].as_str() {
+            Some(f) => PathBuf::from(f),
+            None if files.len() == 1 => files[0].clone(),
+            None => panic!("no __file__ in {line}"),
+        };
+        docs.insert(file, doc);
+    }
+    assert_eq!(
+        docs.len(),
+        files.len(),
+        "hcl2tojson did not print every file: {out}"
+    );
+    Ok(docs)
+}
+
+fn plan_json(spec: &str, branch: bool) -> Json {
+    let mut args = vec![
+        "plan",
+        spec,
+        "--json",
+        "--set-version",
+        VERSION,
+        "--sha",
+        SHA,
+    ];
+    if branch {
+        args.extend(["--branch", BRANCH]);
+    }
+    let out = specc(&args);
+    assert!(
+        out.status.success(),
+        "specc {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan --json prints JSON")
+}
+
+fn input_hashes(root: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root.join("specc.lock")).expect("read specc.lock");
+    let lock: toml::Value = toml::from_str(&text).expect("specc.lock is TOML");
+    lock.get("targets")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, t)| Some((name.clone(), t.get("input-hash")?.as_str()?.to_owned())))
+        .collect()
+}
+
+fn texts(set: &Set) -> BTreeMap<String, String> {
+    set.files
+        .iter()
+        .filter_map(|f| Some((f.clone(), std::fs::read_to_string(set.root.join(f)).ok()?)))
+        .collect()
+}
+
+/// The structural problems of `set`'s bake file, parsed from `doc`.
+fn bake_problems(set: &Set, doc: &Json) -> Vec<String> {
+    let bake = Bake::from_hcl2json(doc).unwrap_or_else(|e| panic!("{}: {e}", set.spec));
+    let release = plan_json(&set.spec, false);
+    let branch = plan_json(&set.spec, true);
+    let hashes = input_hashes(&set.root);
+    let files = texts(set);
+    bake::check(
+        &bake,
+        &Expected {
+            release: &release,
+            branch: &branch,
+            version: VERSION,
+            sha: SHA,
+            branch_name: BRANCH,
+            input_hashes: &hashes,
+            files: &files,
+        },
+    )
+}
+
+#[test]
+fn bake_files_parse_and_match_the_plan() {
+    let outputs = generate_all();
+    let files = outputs.files(is_bake);
+    assert!(!files.is_empty(), "no bake file generated");
+    let docs = hcl2tojson(outputs.dir.path(), &files).unwrap_or_else(|out| {
+        panic!("hcl2tojson rejected a generated bake file: {out}");
+    });
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for set in &outputs.sets {
+        for f in set.files.iter().filter(|f| is_bake(f)) {
+            let doc = &docs[&set.root.join(f)];
+            checked += 1;
+            problems.extend(
+                bake_problems(set, doc)
+                    .into_iter()
+                    .map(|p| format!("{} {f}: {p}", set.spec)),
+            );
+        }
+    }
+    assert_eq!(checked, files.len());
+    assert!(problems.is_empty(), "bake files: {problems:#?}");
+}
+
+#[test]
+fn hcl2tojson_negative_control_unbalanced_brace() {
+    let outputs = generate_all();
+    let file = outputs.files(is_bake).remove(0);
+    let text = std::fs::read_to_string(&file).expect("read bake file");
+    std::fs::write(
+        &file,
+        text.replacen("group \"default\" {", "group \"default\" {{", 1),
+    )
+    .expect("write bake file");
+    let out = hcl2tojson(outputs.dir.path(), &[file]).expect_err("broken HCL must fail");
+    assert!(!out.success());
+}
+
+/// The structural checks catch each mistake they exist for, in a real bake file.
+#[test]
+fn bake_checks_negative_controls() {
+    let outputs = generate_all();
+    let set = outputs
+        .sets
+        .iter()
+        .find(|s| s.spec == "specs/iopaint.kdl")
+        .expect("iopaint generated");
+    let path = set.root.join("docker-bake.hcl");
+    let original = std::fs::read_to_string(&path).expect("read bake file");
+    let hash_tag = |target: &str| {
+        let hash = &input_hashes(&set.root)[target];
+        format!(":specc-{}", &hash[..16])
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "a group member that does not exist",
+            original.replacen(
+                "targets = [\"iopaint-cpu\"]",
+                "targets = [\"iopaint-cpux\"]",
+                1,
+            ),
+            "neither a target nor a group",
+        ),
+        (
+            "a platform the variant does not build",
+            original.replacen(
+                "platforms  = [\"linux/amd64\"]",
+                "platforms  = [\"linux/arm64\"]",
+                1,
+            ),
+            "platforms [\"linux/arm64\"]",
+        ),
+        (
+            "a missing release tag",
+            original.replacen("/iopaint:cpu-latest\",\n", "/iopaint:cpu-latest-x\",\n", 1),
+            "cpu-latest` of the release plan is missing",
+        ),
+        (
+            "a registry without tags",
+            {
+                // Keep only the hash tag of the cpu target: its registry has no plan tags.
+                let start = original.find("  tags = [").expect("tags");
+                let end = start + original[start..].find("]\n").expect("end of tags");
+                let tag = hash_tag("iopaint-cpu");
+                let line = original[start..end]
+                    .lines()
+                    .find(|l| l.contains(&tag))
+                    .expect("hash tag line")
+                    .to_string();
+                format!("{}  tags = [\n{line}\n  {}", &original[..start], &original[end..])
+            },
+            "no tag for registry repository `docker.io/user-dockerhub-username/iopaint`",
+        ),
+        (
+            "two targets sharing a cache scope",
+            original.replacen(
+                "  tags = [",
+                "  cache-from = [\"type=gha,scope=shared\"]\n  cache-to = [\"type=gha,mode=max,scope=shared\"]\n  tags = [",
+                2,
+            ),
+            "shares cache `gha scope=shared`",
+        ),
+        (
+            "a wrong input-hash label",
+            original.replacen("\"dev.specc.input-hash\" = \"", "\"dev.specc.input-hash\" = \"0", 1),
+            "the lock says",
+        ),
+        (
+            "a stage the Dockerfile does not define",
+            original.replacen("target     = \"runtime\"", "target     = \"runtim\"", 1),
+            "has no stage `runtim`",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        assert_ne!(text, original, "the mutation for {what} changed nothing");
+        std::fs::write(&path, &text).expect("write bake file");
+        let docs = hcl2tojson(outputs.dir.path(), std::slice::from_ref(&path))
+            .unwrap_or_else(|out| panic!("{what}: the mutated file must still parse: {out}"));
+        let problems = bake_problems(set, &docs[&path]);
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{what}: expected a problem containing `{expected}`, got {problems:#?}"
+        );
+    }
+    // And the untouched file has none (the mutations above are what is caught).
+    std::fs::write(&path, &original).expect("restore bake file");
+    let docs = hcl2tojson(outputs.dir.path(), std::slice::from_ref(&path)).expect("parses");
+    assert_eq!(bake_problems(set, &docs[&path]), Vec::<String>::new());
+}
+
+/// An image pushed to two registries (dify: GHCR and Docker Hub) must be tagged in both:
+/// dropping one registry's tags from one target is caught.
+#[test]
+fn bake_checks_negative_control_missing_registry() {
+    let outputs = generate_all();
+    let set = outputs
+        .sets
+        .iter()
+        .find(|s| s.spec == "specs/dify.kdl")
+        .expect("dify generated");
+    let path = set.root.join("docker-bake.hcl");
+    let original = std::fs::read_to_string(&path).expect("read bake file");
+    let ghcr_api = "\"ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-api:";
+    let text: String = original
+        .lines()
+        .filter(|l| !l.trim_start().starts_with(ghcr_api))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(text, original, "dify-api has GHCR tags to drop");
+    std::fs::write(&path, &text).expect("write bake file");
+    let docs = hcl2tojson(outputs.dir.path(), std::slice::from_ref(&path)).expect("parses");
+    let problems = bake_problems(set, &docs[&path]);
+    assert!(
+        problems.iter().any(|p| p.contains(
+            "target `dify-api`: no tag for registry repository `ghcr.io/some-owner/dify-api`"
+        )),
+        "GHCR tags of dify-api were dropped unnoticed: {problems:#?}"
+    );
+}
+
+/// A branch-push conditional (`SPECC_EVENT == "branch" ? [...] : [...]`) is checked on
+/// both sides: breaking the branch side is caught.
+#[test]
+fn bake_checks_negative_control_branch_tags() {
+    let outputs = generate_all();
+    let mut found = false;
+    for set in &outputs.sets {
+        let path = set.root.join("docker-bake.hcl");
+        let Ok(original) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if !original.contains("SPECC_EVENT == \"branch\" ? [") {
+            continue;
+        }
+        found = true;
+        let text = original.replacen("${GIT_SHA}", "${GIT_SHA}-x", 1);
+        assert_ne!(
+            text, original,
+            "{}: no GIT_SHA in the branch tags",
+            set.spec
+        );
+        std::fs::write(&path, &text).expect("write bake file");
+        let docs = hcl2tojson(outputs.dir.path(), std::slice::from_ref(&path)).expect("parses");
+        let problems = bake_problems(set, &docs[&path]);
+        assert!(
+            problems.iter().any(|p| p.contains("on a branch push")),
+            "{}: a broken branch tag went unnoticed: {problems:#?}",
+            set.spec
+        );
+    }
+    assert!(
+        found,
+        "no spec has branch-push tags (comfyui-runpod should)"
+    );
+}
+
+// ------------------------------------------------------------------ workflows
+
+fn actionlint(cwd: &Path, files: &[PathBuf]) -> ToolOutput {
+    let mut args = vec!["-no-color".to_string()];
+    args.extend(strings(files));
+    run_tool("actionlint", args, cwd)
+}
+
+fn workflow_schema(cwd: &Path, files: &[PathBuf]) -> ToolOutput {
+    let mut args = vec![
+        "--builtin-schema".to_string(),
+        "vendor.github-workflows".to_string(),
+    ];
+    args.extend(strings(files));
+    run_tool("check-jsonschema", args, cwd)
+}
+
+#[test]
+fn actionlint_finds_nothing_in_any_workflow() {
+    let outputs = generate_all();
+    let files = outputs.files(is_workflow);
+    assert!(!files.is_empty(), "no workflow generated");
+    let out = actionlint(outputs.dir.path(), &files).assert_success();
+    assert!(out.stdout.trim().is_empty(), "actionlint findings: {out}");
+}
+
+#[test]
+fn every_workflow_matches_the_github_workflow_schema() {
+    let outputs = generate_all();
+    let files = outputs.files(is_workflow);
+    assert!(!files.is_empty(), "no workflow generated");
+    workflow_schema(outputs.dir.path(), &files).assert_success();
+}
+
+/// A typo in a job key (`runs-onn`) fails both workflow validators.
+#[test]
+fn workflow_validators_negative_control_typo() {
+    let outputs = generate_all();
+    let file = outputs.files(is_workflow).remove(0);
+    let text = std::fs::read_to_string(&file).expect("read workflow");
+    assert!(text.contains("    runs-on: "), "a job with runs-on");
+    std::fs::write(&file, text.replacen("    runs-on: ", "    runs-onn: ", 1))
+        .expect("write workflow");
+    let files = [file];
+    let out = actionlint(outputs.dir.path(), &files).assert_failure();
+    assert!(out.combined().contains("runs-onn"), "{out}");
+    workflow_schema(outputs.dir.path(), &files).assert_failure();
+}
+
+// ------------------------------------------------------------------ YAML
+
+/// yamllint's relaxed rules without the line-length rule (URLs and `${{ }}`
+/// expressions make long lines unavoidable), in strict mode so warnings fail too.
+fn yamllint(cwd: &Path, files: &[PathBuf]) -> ToolOutput {
+    let mut args = vec![
+        "--strict".to_string(),
+        "-f".to_string(),
+        "parsable".to_string(),
+        "-d".to_string(),
+        "{extends: relaxed, rules: {line-length: disable}}".to_string(),
+    ];
+    args.extend(strings(files));
+    run_tool("yamllint", args, cwd)
+}
+
+#[test]
+fn yamllint_accepts_every_yaml_output() {
+    let outputs = generate_all();
+    let files = outputs.files(is_yaml);
+    assert!(!files.is_empty(), "no YAML generated");
+    let out = yamllint(outputs.dir.path(), &files).assert_success();
+    assert!(out.stdout.trim().is_empty(), "yamllint findings: {out}");
+}
+
+#[test]
+fn yamllint_negative_control_duplicate_key() {
+    let outputs = generate_all();
+    let file = outputs.files(is_compose).remove(0);
+    let mut text = std::fs::read_to_string(&file).expect("read YAML");
+    text.push_str("name: \"again\"\n");
+    std::fs::write(&file, text).expect("write YAML");
+    let out = yamllint(outputs.dir.path(), &[file]).assert_failure();
+    assert!(out.combined().contains("key-duplicates"), "{out}");
+}
+
+// ------------------------------------------------------------------ Helm values
+
+fn values_against_schema(values: &Path) -> ToolOutput {
+    let schema = values.with_file_name("values.schema.json");
+    run_tool(
+        "check-jsonschema",
+        [
+            "--schemafile".to_string(),
+            schema.to_string_lossy().into_owned(),
+            values.to_string_lossy().into_owned(),
+        ],
+        values.parent().expect("a chart folder"),
+    )
+}
+
+#[test]
+fn helm_values_match_their_generated_schema() {
+    let outputs = generate_all();
+    let values = outputs.files(is_helm_values);
+    assert!(!values.is_empty(), "no Helm values generated");
+    let schemas = outputs.files(is_helm_schema);
+    assert_eq!(values.len(), schemas.len(), "one schema per values file");
+    let mut args = vec!["--check-metaschema".to_string()];
+    args.extend(strings(&schemas));
+    run_tool("check-jsonschema", args, outputs.dir.path()).assert_success();
+    for file in &values {
+        values_against_schema(file).assert_success();
+    }
+}
+
+#[test]
+fn helm_values_negative_control_misspelled_key() {
+    let outputs = generate_all();
+    let file = outputs.files(is_helm_values).remove(0);
+    let mut text = std::fs::read_to_string(&file).expect("read values");
+    text.push_str("imagee:\n  tag: \"x\"\n");
+    std::fs::write(&file, text).expect("write values");
+    let out = values_against_schema(&file).assert_failure();
+    assert!(out.combined().contains("imagee"), "{out}");
+}
