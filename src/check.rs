@@ -1461,6 +1461,7 @@ impl<'s> Checker<'s> {
                 }
                 self.values_key(&ci_image.key);
             }
+            self.values_keys_apart(chart);
             for rt in &chart.runtimes {
                 if let Some(img) = &rt.image
                     && let Ok(Some(ii)) = self.image_or_reference(img)
@@ -1485,6 +1486,53 @@ impl<'s> Checker<'s> {
                     });
                 }
             }
+        }
+    }
+
+    /// Image keys of one chart must not overlap each other (`a` and `a.image` would
+    /// overwrite one another) nor the top-level keys specc writes itself.
+    fn values_keys_apart(&mut self, chart: &Chart) {
+        const RESERVED: [&str; 6] = [
+            "imagePullSecrets",
+            "resources",
+            "nodeSelector",
+            "tolerations",
+            "affinity",
+            "modelsRuntime",
+        ];
+        let keys: Vec<&Text> = chart
+            .images
+            .iter()
+            .map(|i| &i.key)
+            .filter(|k| values_key_ok(&k.value))
+            .collect();
+        let within =
+            |inner: &str, outer: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+        for (i, key) in keys.iter().enumerate() {
+            let first = key.value.split('.').next().unwrap_or_default();
+            let (reason, help) = if RESERVED.contains(&first) {
+                (
+                    format!("`{first}` is a values key specc writes itself"),
+                    "choose another key, e.g. `key=\"image\"`",
+                )
+            } else if let Some(other) = keys[..i]
+                .iter()
+                .find(|o| within(&key.value, &o.value) || within(&o.value, &key.value))
+            {
+                (
+                    format!("overlaps the key `{}` of another image", other.value),
+                    "give each image a key of its own, e.g. `key=\"web.image\"`",
+                )
+            } else {
+                continue;
+            };
+            self.push(Error::InvalidValue {
+                what: "values key".into(),
+                value: key.value.clone(),
+                span: key.span,
+                reason,
+                help: help.into(),
+            });
         }
     }
 

@@ -79,10 +79,12 @@ pub enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the spec, and that generated outputs are in sync with it (when a lock exists).
+    /// Check the spec, and that generated outputs are in sync with it.
     ///
     /// Renders in memory and compares; writes nothing. Exits 1 with a unified diff when
-    /// an output is missing, stale or edited by hand.
+    /// an output is stale or edited by hand, or names it when it is missing (before the
+    /// first `generate`, every output is). When the spec, the templates and every output
+    /// still match specc.lock, answers without rendering.
     Check {
         /// The spec file.
         #[arg(default_value = "specc.kdl")]
@@ -523,7 +525,12 @@ fn print_diffs(printer: &Printer, entries: &[&Entry]) {
     }
     let mut out = String::new();
     for e in entries {
-        out.push_str(&e.diff());
+        // A whole new file as a diff is noise; a missing file is named instead.
+        if e.current.is_none() && e.new.is_some() {
+            out.push_str(&format!("missing: {}\n", e.path));
+        } else {
+            out.push_str(&e.diff());
+        }
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
 }
@@ -647,24 +654,18 @@ fn lock_is_fresh(s: &Loaded, root: &Path, lock: &Lock) -> bool {
 
 fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> i32 {
     let lock_path = root.join(&s.checked.spec.output.lock.value);
+    // Without a lock nothing was generated yet: every output is missing, which is what a
+    // pre-commit hook or CI job must hear (`--spec-only` checks just the spec).
     let lock = match read_lock(&lock_path) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            let code = report_spec_ok(printer, s);
-            if printer.human() {
-                outln!(
-                    "  no {} yet: outputs have not been generated; run `{regenerate}`",
-                    lock_path.display()
-                );
-            }
-            return code;
-        }
+        Ok(lock) => lock,
         Err(e) => {
             printer.print(&e);
             return 2;
         }
     };
-    if lock_is_fresh(s, root, &lock) {
+    if let Some(lock) = &lock
+        && lock_is_fresh(s, root, lock)
+    {
         trace("check: fast path, outputs match the lock");
         if printer.human() {
             outln!("{}: ok, {} outputs in sync", s.name, lock.outputs.len());
@@ -674,7 +675,7 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     let Some(generated) = render_all(printer, s, root, regenerate) else {
         return 1;
     };
-    let mut entries = compare(root, &generated.files, Some(&lock));
+    let mut entries = compare(root, &generated.files, lock.as_ref());
     let expected = new_lock(s, &generated).to_text();
     if std::fs::read_to_string(&lock_path).ok().as_deref() != Some(expected.as_str()) {
         let lock_name = s.checked.spec.output.lock.value.clone();

@@ -359,16 +359,26 @@ fn check_passes_on_every_scenario_spec() {
         );
         assert!(stdout.starts_with(&format!("{spec}: ok")), "{stdout}");
 
-        // Plain `specc check` beside a spec that was never generated: ok, and it says so.
+        // Plain `specc check` beside a spec that was never generated: every output is
+        // missing, so it fails and names them; after `generate` it passes.
         let tmp = tempfile::tempdir().expect("a temporary folder");
         std::fs::copy(root().join(spec), tmp.path().join("specc.kdl")).expect("copy the spec");
         let out = specc(&["check", "--color", "never"], tmp.path());
         assert_eq!(
             out.status.code(),
-            Some(0),
-            "specc check ({spec} as specc.kdl):\n{}",
+            Some(1),
+            "specc check ({spec} as specc.kdl, never generated):\n{}",
             text(&out.stderr)
         );
+        assert!(
+            text(&out.stderr).contains("missing: specc.lock"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = specc(&["generate"], tmp.path());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = specc(&["check", "--color", "never"], tmp.path());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("specc.kdl: ok"));
     }
 }

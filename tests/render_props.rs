@@ -17,9 +17,11 @@
 //!   `${{` are accepted).
 //!
 //! A rejected spec must be a diagnostic (compile errors, or `specc::render::unrepresentable`
-//! at render time), never a panic and never `specc::render::invalid_output`.
+//! at render time), never a panic and never `specc::render::invalid_output`. The readers
+//! are cross-checked once against the real consumers (buildah, docker-compose, actionlint)
+//! in `real_tools_read_the_values_back`.
 //!
-//! Cases per property: `PROPTEST_CASES` (default 64).
+//! Cases per property: `PROPTEST_CASES` (default 100).
 
 mod support;
 
@@ -104,6 +106,8 @@ enum Slot {
     SmokeEnv,
     /// `workflow ci name="…"`: the workflow's name, a static field.
     WorkflowName,
+    /// `scan "trivy" severity="…"`: a step's `with` input.
+    ScanSeverity,
     /// `project source="…"`: the OCI source label, in the Dockerfile and the bake file.
     Source,
 }
@@ -129,11 +133,36 @@ const SLOTS: &[Slot] = &[
     Slot::ServiceHealthcheck,
     Slot::SmokeEnv,
     Slot::WorkflowName,
+    Slot::ScanSeverity,
     Slot::Source,
 ];
 
-/// The spec with `value` in `slot` and plain values everywhere else.
+/// The spec with `value` in `slot` and plain values everywhere else; services and the
+/// workflow only where the slot is in them (rendering stays cheap).
 fn spec_with(slot: Slot, value: &str) -> String {
+    let text = full_spec_with(slot, value);
+    let (head, rest) = text.split_once("service app image=app").expect("services");
+    let (services, workflow) = rest.split_once("workflow ci").expect("workflow");
+    let mut out = head.to_string();
+    if matches!(
+        slot,
+        Slot::VariantArg | Slot::ServiceEnv | Slot::ServiceCommand | Slot::ServiceHealthcheck
+    ) {
+        out.push_str("service app image=app");
+        out.push_str(services);
+    }
+    if matches!(
+        slot,
+        Slot::SmokeEnv | Slot::WorkflowName | Slot::ScanSeverity
+    ) {
+        out.push_str("workflow ci");
+        out.push_str(workflow);
+    }
+    out
+}
+
+/// The spec with `value` in `slot`, and every section.
+fn full_spec_with(slot: Slot, value: &str) -> String {
     let v = |s: Slot, default: &str| {
         if s == slot {
             kdl_string(value)
@@ -172,6 +201,7 @@ workflow ci name={wname} {{
     smoke-test image=app {{
         env E3 {smoke}
     }}
+    scan "trivy" severity={severity}
 }}
 "#,
         desc = v(Slot::Description, "A demo"),
@@ -194,6 +224,7 @@ workflow ci name={wname} {{
         shc = v(Slot::ServiceHealthcheck, "true"),
         smoke = v(Slot::SmokeEnv, "s"),
         wname = v(Slot::WorkflowName, "CI"),
+        severity = v(Slot::ScanSeverity, "CRITICAL,HIGH"),
         source = v(Slot::Source, "https://example.com/demo"),
     )
 }
@@ -236,7 +267,9 @@ fn generate(text: &str) -> Result<Outcome, String> {
             let codes: Vec<String> = errors.iter().map(code).collect();
             for (e, c) in errors.iter().zip(&codes) {
                 if c != "specc::render::unrepresentable" {
-                    return Err(format!("render failed with `{c}`, not a clean diagnostic: {e}"));
+                    return Err(format!(
+                        "render failed with `{c}`, not a clean diagnostic: {e}"
+                    ));
                 }
             }
             Ok(Outcome::Refused(codes))
@@ -325,7 +358,9 @@ fn gha_literal(s: &str) -> Result<String, String> {
 /// A static workflow field (`name`): GitHub refuses any expression there.
 fn gha_static(s: &str) -> Result<String, String> {
     if s.contains("${{") {
-        return Err(format!("GitHub refuses an expression in a static field: {s:?}"));
+        return Err(format!(
+            "GitHub refuses an expression in a static field: {s:?}"
+        ));
     }
     Ok(s.to_string())
 }
@@ -360,7 +395,10 @@ fn bake(text: &str) -> Result<serde_json::Value, String> {
             .find(|a| a.key() == "default")
             .map(|a| a.expr().clone())
             .ok_or_else(|| format!("variable {name} has no default"))?;
-        ctx.declare_var(name, hcl::eval::Evaluate::evaluate(&default, &ctx).map_err(|e| e.to_string())?);
+        ctx.declare_var(
+            name,
+            hcl::eval::Evaluate::evaluate(&default, &ctx).map_err(|e| e.to_string())?,
+        );
     }
     let value: serde_json::Value =
         hcl::eval::from_str(text, &ctx).map_err(|e| format!("HCL evaluation: {e}\n{text}"))?;
@@ -394,7 +432,10 @@ fn only<'a>(ins: &'a [df::Instruction], keyword: &str) -> Result<&'a df::Instruc
     let all: Vec<&df::Instruction> = ins.iter().filter(|i| i.keyword == keyword).collect();
     match all.as_slice() {
         [one] => Ok(one),
-        _ => Err(format!("expected one {keyword}, found {}: {ins:#?}", all.len())),
+        _ => Err(format!(
+            "expected one {keyword}, found {}: {ins:#?}",
+            all.len()
+        )),
     }
 }
 
@@ -508,16 +549,18 @@ fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
             }
             let paths = list(&copy.args)?;
             match paths.as_slice() {
-                [src, dest] if slot == Slot::CopySource && dest == "/app/" => {
-                    single(src.clone())
-                }
+                [src, dest] if slot == Slot::CopySource && dest == "/app/" => single(src.clone()),
                 [src, dest] if slot == Slot::CopyDest && src == "src" => single(dest.clone()),
                 _ => Err(format!("COPY paths are {paths:?}")),
             }
         }
         Slot::Workdir | Slot::User => {
             let ins = dockerfile(files)?;
-            let keyword = if slot == Slot::Workdir { "WORKDIR" } else { "USER" };
+            let keyword = if slot == Slot::Workdir {
+                "WORKDIR"
+            } else {
+                "USER"
+            };
             single(expand(text(only(&ins, keyword)?)?)?)
         }
         Slot::Volume => list(&only(&dockerfile(files)?, "VOLUME")?.args),
@@ -577,6 +620,36 @@ fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
             let from_bake = json_str(&b, &["target", "app", "labels", key])?.to_string();
             Ok(vec![from_dockerfile, from_bake])
         }
+        Slot::ScanSeverity => {
+            let wf = yaml(file(files, ".github/workflows/ci.yml")?)?;
+            let mut found = Vec::new();
+            for job in wf
+                .get("jobs")
+                .and_then(Yaml::as_mapping)
+                .ok_or("no jobs")?
+                .values()
+            {
+                for step in job
+                    .get("steps")
+                    .and_then(Yaml::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    let trivy = step
+                        .get("uses")
+                        .and_then(Yaml::as_str)
+                        .is_some_and(|u| u.starts_with("aquasecurity/trivy-action"));
+                    if trivy {
+                        let v = step.get("with").and_then(|w| w.get("severity"));
+                        let s = v
+                            .and_then(Yaml::as_str)
+                            .ok_or_else(|| format!("severity is not a string: {v:?}"))?;
+                        found.push(gha_literal(s)?);
+                    }
+                }
+            }
+            Ok(found)
+        }
         Slot::SmokeEnv => {
             let wf = yaml(file(files, ".github/workflows/ci.yml")?)?;
             let mut found = Vec::new();
@@ -586,9 +659,16 @@ fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
                 .ok_or("no jobs")?
                 .values()
             {
-                for step in job.get("steps").and_then(Yaml::as_sequence).into_iter().flatten() {
+                for step in job
+                    .get("steps")
+                    .and_then(Yaml::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(v) = step.get("env").and_then(|e| e.get("E3")) {
-                        let s = v.as_str().ok_or_else(|| format!("E3 is not a string: {v:?}"))?;
+                        let s = v
+                            .as_str()
+                            .ok_or_else(|| format!("E3 is not a string: {v:?}"))?;
                         found.push(gha_literal(s)?);
                     }
                 }
@@ -653,14 +733,92 @@ fn refused(slot: Slot, value: &str, expected: &str) {
 
 /// Pieces that mean something to at least one of the formats.
 const NASTY: &[&str] = &[
-    "\"", "'", "`", "\\", "\\\\", "\n", "\r\n", "\t", " ", "#", "# x", "$", "$VAR", "${VAR}",
-    "${VAR:-d}", "$$", "$1", "${{ x }}", "${{", "}}", "{{ y }}", "{{", "%{", "%%{", "${", "$${",
-    "&&", "||", ";", "|", "<<EOF", "<<-X", "<<<", "[", "]", "[\"a\"]", "{", "}", "=", ",", ":",
-    "- ", "? ", "!", "&a", "*a", "@", "%", "--", "--mount=type=cache,target=/x", "/", "./", "..",
-    "*", "?", "~", "null", "true", "0x1F", "1e3", "é", "e\u{301}", "ß", "İ", "שלום", "مرحبا",
-    "\u{202e}", "\u{200f}", "🦀", "👩‍👩‍👧", "\u{0}", "\u{1}", "\u{7f}", "\u{85}", "\u{a0}",
-    "\u{2028}", "\u{feff}", "\u{fffe}", "\u{ffff}", "\u{10ffff}", "\u{212b}", "\u{1100}\u{1161}",
-    "a", "b", "x y", "/app",
+    "\"",
+    "'",
+    "`",
+    "\\",
+    "\\\\",
+    "\n",
+    "\r\n",
+    "\t",
+    " ",
+    "#",
+    "# x",
+    "$",
+    "$VAR",
+    "${VAR}",
+    "${VAR:-d}",
+    "$$",
+    "$1",
+    "${{ x }}",
+    "${{",
+    "}}",
+    "{{ y }}",
+    "{{",
+    "%{",
+    "%%{",
+    "${",
+    "$${",
+    "&&",
+    "||",
+    ";",
+    "|",
+    "<<EOF",
+    "<<-X",
+    "<<<",
+    "[",
+    "]",
+    "[\"a\"]",
+    "{",
+    "}",
+    "=",
+    ",",
+    ":",
+    "- ",
+    "? ",
+    "!",
+    "&a",
+    "*a",
+    "@",
+    "%",
+    "--",
+    "--mount=type=cache,target=/x",
+    "/",
+    "./",
+    "..",
+    "*",
+    "?",
+    "~",
+    "null",
+    "true",
+    "0x1F",
+    "1e3",
+    "é",
+    "e\u{301}",
+    "ß",
+    "İ",
+    "שלום",
+    "مرحبا",
+    "\u{202e}",
+    "\u{200f}",
+    "🦀",
+    "👩‍👩‍👧",
+    "\u{0}",
+    "\u{1}",
+    "\u{7f}",
+    "\u{85}",
+    "\u{a0}",
+    "\u{2028}",
+    "\u{feff}",
+    "\u{fffe}",
+    "\u{ffff}",
+    "\u{10ffff}",
+    "\u{212b}",
+    "\u{1100}\u{1161}",
+    "a",
+    "b",
+    "x y",
+    "/app",
 ];
 
 fn nasty_string() -> impl Strategy<Value = String> {
@@ -675,7 +833,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(100)
 }
 
 /// Runs the property for `slot`, and checks that it is not vacuous: a good share of the
@@ -742,6 +900,7 @@ slot_properties! {
     prop_service_healthcheck => Slot::ServiceHealthcheck,
     prop_smoke_env => Slot::SmokeEnv,
     prop_workflow_name => Slot::WorkflowName,
+    prop_scan_severity => Slot::ScanSeverity,
     prop_source => Slot::Source,
 }
 
@@ -769,7 +928,15 @@ fn every_slot_carries_quotes_dollars_and_unicode() {
 
 #[test]
 fn dollar_reaches_the_container_literally() {
-    for value in ["$HOME", "${HOME}", "${HOME:-x}", "a$", "$$", "\\$x", "price: 5$"] {
+    for value in [
+        "$HOME",
+        "${HOME}",
+        "${HOME:-x}",
+        "a$",
+        "$$",
+        "\\$x",
+        "price: 5$",
+    ] {
         accepted(Slot::EnvValue, value);
         accepted(Slot::LabelValue, value);
         accepted(Slot::ServiceEnv, value);
@@ -779,10 +946,8 @@ fn dollar_reaches_the_container_literally() {
 
 #[test]
 fn expand_annotation_keeps_dollar_for_docker_and_compose() {
-    let text = spec_with(Slot::EnvValue, "x").replace(
-        "env E1 \"x\"",
-        "env PATH (expand)\"/opt/bin:${PATH}\"",
-    );
+    let text = full_spec_with(Slot::EnvValue, "x")
+        .replace("env E1 \"x\"", "env PATH (expand)\"/opt/bin:${PATH}\"");
     let text = text.replace("env E2 \"x\"", "env E2 (expand)\"${HOST:-localhost}\"");
     let Outcome::Files(files) = generate(&text).unwrap() else {
         panic!("refused")
@@ -791,8 +956,14 @@ fn expand_annotation_keeps_dollar_for_docker_and_compose() {
     let Args::Pairs(ps) = &ins.iter().find(|i| i.keyword == "ENV").unwrap().args else {
         panic!()
     };
-    assert_eq!(ps[0], ("PATH".to_string(), "\"/opt/bin:${PATH}\"".to_string()));
-    assert!(df::expand(&ps[0].1).is_err(), "Docker expands ${{PATH}} here");
+    assert_eq!(
+        ps[0],
+        ("PATH".to_string(), "\"/opt/bin:${PATH}\"".to_string())
+    );
+    assert!(
+        df::expand(&ps[0].1).is_err(),
+        "Docker expands ${{PATH}} here"
+    );
     let compose = yaml(file(&files, "compose.yaml").unwrap()).unwrap();
     assert_eq!(
         yaml_str(&compose, &["services", "app", "environment", "E2"]).unwrap(),
@@ -802,7 +973,16 @@ fn expand_annotation_keeps_dollar_for_docker_and_compose() {
 
 #[test]
 fn backslashes_and_quotes() {
-    for value in ["\\", "a\\", "\\\"", "C:\\path\\", "\"\"", "'", "\\n", "\\$HOME"] {
+    for value in [
+        "\\",
+        "a\\",
+        "\\\"",
+        "C:\\path\\",
+        "\"\"",
+        "'",
+        "\\n",
+        "\\$HOME",
+    ] {
         accepted(Slot::EnvValue, value);
         accepted(Slot::LabelValue, value);
         accepted(Slot::Description, value);
@@ -815,7 +995,12 @@ fn backslashes_and_quotes() {
 
 #[test]
 fn github_expressions_in_values_stay_literal() {
-    for value in ["${{ secrets.TOKEN }}", "${{", "a ${{ github.ref }} b", "${{ '${{' }}"] {
+    for value in [
+        "${{ secrets.TOKEN }}",
+        "${{",
+        "a ${{ github.ref }} b",
+        "${{ '${{' }}",
+    ] {
         accepted(Slot::SmokeEnv, value);
         accepted(Slot::ServiceEnv, value);
         accepted(Slot::VariantArg, value);
@@ -826,14 +1011,37 @@ fn github_expressions_in_values_stay_literal() {
 #[test]
 fn workflow_name_cannot_hold_an_expression() {
     accepted(Slot::WorkflowName, "Release 'images' \"now\" $x {{ y }} 🦀");
-    refused(Slot::WorkflowName, "CI ${{ github.ref }}", "specc::render::unrepresentable");
+    refused(
+        Slot::WorkflowName,
+        "CI ${{ github.ref }}",
+        "specc::render::unrepresentable",
+    );
+}
+
+#[test]
+fn workflow_triggers_cannot_hold_an_expression() {
+    for trigger in [
+        "on \"tag\" pattern=\"v${{ x }}*\"",
+        "on \"push\" branch=\"main${{ x }}\"",
+    ] {
+        let text = edit(Slot::EnvValue, "on \"dispatch\"", trigger);
+        assert_eq!(
+            codes(&text),
+            ["specc::render::unrepresentable"],
+            "{trigger}"
+        );
+    }
 }
 
 #[test]
 fn bake_values_must_be_nfc() {
     // buildx (go-cty) normalises strings to NFC: a decomposed `é` would change.
     accepted(Slot::VariantArg, "caf\u{e9}");
-    refused(Slot::VariantArg, "cafe\u{301}", "specc::render::unrepresentable");
+    refused(
+        Slot::VariantArg,
+        "cafe\u{301}",
+        "specc::render::unrepresentable",
+    );
     refused(Slot::Source, "\u{212b}", "specc::render::unrepresentable");
     // Compose and Dockerfiles carry it as it is.
     accepted(Slot::ServiceEnv, "cafe\u{301}");
@@ -842,7 +1050,14 @@ fn bake_values_must_be_nfc() {
 
 #[test]
 fn hcl_interpolation_stays_literal() {
-    for value in ["${VERSION}", "%{ if true }x%{ endif }", "$${", "%%{", "$", "%"] {
+    for value in [
+        "${VERSION}",
+        "%{ if true }x%{ endif }",
+        "$${",
+        "%%{",
+        "$",
+        "%",
+    ] {
         accepted(Slot::VariantArg, value);
     }
 }
@@ -855,13 +1070,24 @@ fn line_breaks_survive_yaml_and_hcl_and_are_refused_in_dockerfiles() {
         accepted(Slot::SmokeEnv, value);
     }
     refused(Slot::EnvValue, "a\nb", "specc::render::unrepresentable");
-    refused(Slot::RunFirst, "echo a\necho b", "specc::render::unrepresentable");
+    refused(
+        Slot::RunFirst,
+        "echo a\necho b",
+        "specc::render::unrepresentable",
+    );
     refused(Slot::LabelValue, "a\rb", "specc::render::unrepresentable");
 }
 
 #[test]
 fn control_characters() {
-    for value in ["\u{1}", "\u{7f}", "a\tb", "\u{1b}[31m", "\u{feff}", "\u{fffe}"] {
+    for value in [
+        "\u{1}",
+        "\u{7f}",
+        "a\tb",
+        "\u{1b}[31m",
+        "\u{feff}",
+        "\u{fffe}",
+    ] {
         accepted(Slot::ServiceEnv, value);
         accepted(Slot::VariantArg, value);
         accepted(Slot::EnvValue, value);
@@ -895,14 +1121,26 @@ fn run_commands_docker_would_misread_are_refused() {
     // A later command starting with `#` would be dropped as a Dockerfile comment.
     refused(Slot::RunLater, "# note", unrepresentable);
     // A leading `--` word would be read as a RUN flag.
-    refused(Slot::RunFirst, "--mount=type=cache,target=/x echo", unrepresentable);
+    refused(
+        Slot::RunFirst,
+        "--mount=type=cache,target=/x echo",
+        unrepresentable,
+    );
     // A trailing backslash would continue into the next line.
     refused(Slot::RunFirst, "echo \\", unrepresentable);
 }
 
 #[test]
 fn paths_with_spaces_quotes_and_unicode() {
-    for value in ["my file.txt", "it's", "a\"b", "a\\b", "データ/ファイル", "x y/", "<<EOF"] {
+    for value in [
+        "my file.txt",
+        "it's",
+        "a\"b",
+        "a\\b",
+        "データ/ファイル",
+        "x y/",
+        "<<EOF",
+    ] {
         accepted(Slot::CopySource, value);
         accepted(Slot::Volume, &format!("/{value}"));
         accepted(Slot::Workdir, &format!("/{value}"));
@@ -912,7 +1150,21 @@ fn paths_with_spaces_quotes_and_unicode() {
 
 #[test]
 fn dollar_in_paths_is_refused() {
-    refused(Slot::CopySource, "$HOME/x", "specc::render::unrepresentable");
+    refused(
+        Slot::CopySource,
+        "$HOME/x",
+        "specc::render::unrepresentable",
+    );
+}
+
+#[test]
+fn label_keys() {
+    for key in ["com.example.team", "my key", "k\"q\"", "ключ", "$x"] {
+        accepted(Slot::LabelKey, key);
+    }
+    // BuildKit splits `key=value` at the first `=`, quoted or not.
+    refused(Slot::LabelKey, "a=b", "specc::render::unrepresentable");
+    refused(Slot::LabelKey, "", "specc::render::unrepresentable");
 }
 
 #[test]
@@ -922,6 +1174,87 @@ fn users() {
     }
 }
 
+/// The spec with `from` replaced by `to` (which must occur exactly once).
+fn edit(slot: Slot, from: &str, to: &str) -> String {
+    let text = full_spec_with(slot, "x");
+    assert_eq!(text.matches(from).count(), 1, "{from} in the base spec");
+    text.replace(from, to)
+}
+
+fn codes(text: &str) -> Vec<String> {
+    match generate(text) {
+        Ok(Outcome::Refused(c)) => c,
+        Ok(Outcome::Files(_)) => Vec::new(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn flag_values_are_escaped_twice() {
+    // `--chown=` is read by BuildKit's flag parser, then by its shell lexer.
+    for owner in ["o'brien:staff", "a\\b", "x\"y", "$USER"] {
+        let text = edit(
+            Slot::EnvValue,
+            "copy \"src\" to=\"/app/\"",
+            &format!("copy \"src\" to=\"/app/\" chown={}", kdl_string(owner)),
+        );
+        let Outcome::Files(files) = generate(&text).unwrap() else {
+            panic!("{owner:?} refused")
+        };
+        let ins = dockerfile(&files).unwrap();
+        let copy = only(&ins, "COPY").unwrap();
+        assert_eq!(copy.flags.len(), 1, "{copy:?}");
+        let value = copy.flags[0].strip_prefix("chown=").unwrap();
+        assert_eq!(expand(value).unwrap(), owner);
+        assert_eq!(list(&copy.args).unwrap(), ["src", "/app/"]);
+    }
+    // The flag parser reads bytes: non-ASCII cannot pass.
+    let text = edit(
+        Slot::EnvValue,
+        "copy \"src\" to=\"/app/\"",
+        "copy \"src\" to=\"/app/\" chown=\"jürgen\"",
+    );
+    assert_eq!(codes(&text), ["specc::render::unrepresentable"]);
+    // A checksum with a space would split the instruction.
+    let text = edit(
+        Slot::EnvValue,
+        "copy \"src\" to=\"/app/\"",
+        "add \"https://example.com/a.tgz\" to=\"/app/\" checksum=\"sha256:ab cd\"",
+    );
+    assert_eq!(codes(&text), ["specc::render::unrepresentable"]);
+    // Mount options: no `$` (BuildKit expands it), no quotes, no non-ASCII.
+    for target in ["/cache/$HOME", "/it's", "/café"] {
+        let text = edit(
+            Slot::EnvValue,
+            "run \"echo one\"",
+            &format!(
+                "run \"echo one\" {{\n        cache {}\n    }}",
+                kdl_string(target)
+            ),
+        );
+        assert_eq!(
+            codes(&text),
+            ["specc::render::unrepresentable"],
+            "{target:?}"
+        );
+    }
+}
+
+#[test]
+fn defaults_that_cannot_be_written_are_reported_not_emptied() {
+    // A FROM argument's default with a line break was once written as `ARG BASE=""`.
+    let text = edit(
+        Slot::EnvValue,
+        "stage main from=\"busybox:1.36\"",
+        "stage main from=\"$BASE\"",
+    )
+    .replace(
+        "arg XARG \"1\"",
+        "arg XARG \"1\"\n    arg BASE \"busybox:1.36\\nx\"",
+    );
+    assert_eq!(codes(&text), ["specc::render::unrepresentable"]);
+}
+
 #[test]
 fn kdl_encoder_round_trips() {
     for value in NASTY {
@@ -929,4 +1262,136 @@ fn kdl_encoder_round_trips() {
         let got = doc.nodes()[0].entries()[0].value().as_string().unwrap();
         assert_eq!(got, *value);
     }
+}
+
+#[test]
+fn dockerfile_reader_reads_the_forms_specc_writes() {
+    let text = "# header\n\nFROM scratch AS a\nENV A=\"x \\\"y\\\" \\$Z\" \\\n    B=\"2\"\n# dropped\nRUN --mount=type=cache,target=/c echo a && \\\n    # dropped too\n    echo b\nCMD [\"a\", \"b c\"]\nCOPY [\"it\\\\'s\", \"/d/\"]\n";
+    let ins = df::parse(text).unwrap();
+    assert_eq!(
+        ins[0].args,
+        Args::Words(vec!["scratch".into(), "AS".into(), "a".into()])
+    );
+    let Args::Pairs(pairs) = &ins[1].args else {
+        panic!("{:?}", ins[1])
+    };
+    assert_eq!(df::expand(&pairs[0].1).unwrap(), "x \"y\" $Z");
+    assert_eq!(df::expand(&pairs[1].1).unwrap(), "2");
+    assert_eq!(ins[2].flags, vec!["mount=type=cache,target=/c"]);
+    assert_eq!(ins[2].args, Args::Text("echo a &&     echo b".into()));
+    assert_eq!(ins[3].args, Args::Json(vec!["a".into(), "b c".into()]));
+    assert_eq!(list(&ins[4].args).unwrap(), ["it's", "/d/"]);
+    // What BuildKit would misread is reported.
+    assert!(df::parse("FROM a\nRUN cat <<EOF\nx\nEOF\n").is_err());
+    assert!(df::expand("\"$HOME\"").is_err());
+    assert!(df::expand("'unterminated").is_err());
+}
+
+/// The same values read back by the real consumers: buildah builds the Dockerfile (its
+/// parser is BuildKit's) and reports the image config, `docker-compose config` resolves
+/// the compose file, actionlint accepts the neutralised `${{` in the workflow.
+#[test]
+fn real_tools_read_the_values_back() {
+    use support::buildah::{Build, Buildah};
+    use support::validators::run_tool_ok;
+
+    let nasty = "a \"q\" 'b' $HOME ${X} \\ \\\\ ${{ x }} %{y} #z 🦀 שלום e\u{301}";
+    let file_name = "it's a \"file\" 🦀.txt";
+    let workdir = "/w d/it's \"q\" $x";
+    let volume = "/v a/$x'\"";
+    let label_key = "com.example.k y\"'$";
+    let user = "o'brien:$g";
+    let k = kdl_string;
+    let text = format!(
+        r#"project demo version="1.0.0" description={desc}
+stage main from="scratch" {{
+    workdir {workdir}
+    env E1 {nasty}
+    label {label_key} {nasty}
+    copy {file} to="/dst/"
+    user {user}
+    volume {volume}
+    entrypoint "/bin/sh" {nasty}
+    cmd {nasty}
+}}
+image app stage=main
+service app image=app {{
+    env E2 {nasty}
+    command "run" {nasty}
+}}
+workflow ci {{
+    on "dispatch"
+    smoke-test image=app {{
+        env E3 {nasty}
+    }}
+}}
+"#,
+        desc = k(nasty),
+        workdir = k(workdir),
+        nasty = k(nasty),
+        label_key = k(label_key),
+        file = k(file_name),
+        user = k(user),
+        volume = k(volume),
+    );
+    let Outcome::Files(files) = generate(&text).unwrap() else {
+        panic!("refused")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for f in &files {
+        let path = dir.path().join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &f.contents).unwrap();
+    }
+    std::fs::write(dir.path().join(file_name), "payload\n").unwrap();
+
+    // buildah: the build finds the oddly named file, and the config holds every value.
+    let buildah = Buildah::new();
+    buildah.build(&Build {
+        context: dir.path().to_path_buf(),
+        dockerfile: dir.path().join("docker/app.Dockerfile"),
+        target: "main".into(),
+        tags: vec!["localhost/render-props:1".into()],
+        ..Build::default()
+    });
+    let info = buildah.inspect_image("localhost/render-props:1");
+    let config = &info["OCIv1"]["config"];
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert!(env.contains(&format!("E1={nasty}").as_str()), "{env:?}");
+    assert_eq!(config["Labels"][label_key], nasty, "{config}");
+    assert_eq!(
+        config["Labels"]["org.opencontainers.image.description"],
+        nasty
+    );
+    assert_eq!(config["WorkingDir"], workdir);
+    assert_eq!(config["User"], user);
+    assert!(config["Volumes"].get(volume).is_some(), "{config}");
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/bin/sh", nasty]));
+    assert_eq!(config["Cmd"], serde_json::json!([nasty]));
+
+    // docker-compose: `config` prints the model after interpolation, as a compose file
+    // again, so a literal `$` shows as `$$`; an interpolated `$HOME` or `${X}` would show
+    // as its value (or vanish).
+    let out = run_tool_ok(
+        "docker-compose",
+        ["-f", "compose.yaml", "config", "--format", "json"],
+        dir.path(),
+    );
+    let resolved: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let app = &resolved["services"]["app"];
+    let printed = nasty.replace('$', "$$");
+    assert_eq!(app["environment"]["E2"], printed.as_str(), "{app}");
+    assert_eq!(app["command"], serde_json::json!(["run", printed]));
+
+    // actionlint: the workflow, with its `${{ '${{' }}`, is valid.
+    run_tool_ok(
+        "actionlint",
+        ["-no-color", ".github/workflows/ci.yml"],
+        dir.path(),
+    );
 }

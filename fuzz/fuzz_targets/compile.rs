@@ -62,13 +62,22 @@ fuzz_target!(|data: &[u8]| {
     ] {
         let p = plan(&checked, &event);
         let first = render(&checked, &p, &options);
-        assert_eq!(first, render(&checked, &p, &options), "render is not deterministic");
+        assert_eq!(
+            first,
+            render(&checked, &p, &options),
+            "render is not deterministic"
+        );
         if let Err(errors) = first {
             assert!(
-                !errors.iter().any(|e| matches!(e, Error::InvalidOutput { .. })),
+                !errors
+                    .iter()
+                    .any(|e| matches!(e, Error::InvalidOutput { .. })),
                 "specc generated an invalid file: {errors:?}"
             );
-            report(&Diagnostics::new(NAME, Arc::new(text.to_string()), errors), text);
+            report(
+                &Diagnostics::new(NAME, Arc::new(text.to_string()), errors),
+                text,
+            );
         }
     }
 });

@@ -306,8 +306,13 @@ pub fn render(
             default: spec.project.name.value.clone(),
         });
     }
+    let mut head = header(options);
+    // Variables are set from the environment; `--set '*.args.VERSION=..'` would change the
+    // build argument but not the tags, which bake evaluates before applying `--set`.
+    head.push("Build: docker buildx bake [GROUP|TARGET...]   (groups: default, all, one per variant and per image)".into());
+    head.push("Release: VERSION=1.2.3 docker buildx bake --push   (tags and labels follow the VERSION variable)".into());
     let context = Context {
-        header: header(options),
+        header: head,
         variables,
         groups: groups(spec, &targets),
         targets,

@@ -112,8 +112,15 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
         }
         InstructionKind::Add(a) => {
             let mut flags = Vec::new();
-            if let Some(sum) = &a.checksum {
-                flags.push(format!("--checksum={}", sum.value));
+            if let Some(sum) = &a.checksum
+                && let Some(sum) = out.value(
+                    "a checksum",
+                    sum,
+                    "write e.g. `checksum=\"sha256:<64 hex digits>\"`",
+                    escape::docker_flag_word,
+                )
+            {
+                flags.push(format!("--checksum={sum}"));
             }
             permission_flags(out, &mut flags, &a.chown, &a.chmod, a.link);
             paths(out, "ADD", flags, &a.sources, &a.to);
@@ -233,7 +240,12 @@ fn permission_flags(
     link: bool,
 ) {
     if let Some(o) = chown
-        && let Some(o) = out.value("an owner", o, "write `user:group`", escape::docker_flag_word)
+        && let Some(o) = out.value(
+            "an owner",
+            o,
+            "write `user:group`",
+            escape::docker_flag_word,
+        )
     {
         flags.push(format!("--chown={o}"));
     }
@@ -363,13 +375,14 @@ fn oci_labels(spec: &Spec, image: usize, out: &mut Lines) {
     items.push("org.opencontainers.image.version=\"${VERSION}\"".into());
     items.push("org.opencontainers.image.revision=\"${REVISION}\"".into());
     // Declared last so a new version does not invalidate the cache of earlier layers.
-    out.push(
-        "ARG",
-        format!(
-            "VERSION={}",
-            escape::docker_quoted(&p.version.value, false).unwrap_or_else(|_| "\"\"".into())
-        ),
-    );
+    if let Some(v) = out.value(
+        "the project version",
+        &p.version,
+        "remove the line break",
+        |s| escape::docker_quoted(s, false),
+    ) {
+        out.push("ARG", format!("VERSION={v}"));
+    }
     out.push("ARG", "REVISION=\"\"".into());
     out.push("LABEL", items.join(" \\\n      "));
 }
@@ -425,9 +438,25 @@ fn render_variant(
                         .find(|a| a.name.value == arg)
                         .and_then(|a| a.value.clone())
                 });
-            let value = value
-                .map(|v| escape::docker_quoted(&v.value, false).unwrap_or_else(|_| "\"\"".into()))
-                .unwrap_or_else(|| "\"\"".into());
+            let value = match value {
+                Some(v) => match escape::docker_quoted(&v.value, false) {
+                    Ok(q) => q,
+                    Err(reason) => {
+                        let e = Error::Unrepresentable {
+                            what: format!("the default of build argument `{arg}`"),
+                            format: "a Dockerfile".into(),
+                            reason,
+                            span: v.span,
+                            help: "remove the line break".into(),
+                        };
+                        if !errors.contains(&e) {
+                            errors.push(e);
+                        }
+                        "\"\"".into()
+                    }
+                },
+                None => "\"\"".into(),
+            };
             global_args.push(GlobalArg {
                 name: arg.to_string(),
                 value,

@@ -76,7 +76,9 @@ pub fn bake_string(s: &str) -> Result<String, String> {
         IsNormalized::Maybe => unicode_normalization::is_nfc(s),
     };
     if !nfc {
-        return Err("docker buildx bake normalises strings to Unicode NFC, which changes this one".into());
+        return Err(
+            "docker buildx bake normalises strings to Unicode NFC, which changes this one".into(),
+        );
     }
     Ok(hcl(s))
 }
@@ -160,6 +162,9 @@ pub fn docker_word(s: &str) -> Result<String, String> {
 pub fn docker_flag_word(s: &str) -> Result<String, String> {
     if !s.is_ascii() {
         return Err("Docker's flag parser mangles non-ASCII characters".into());
+    }
+    if s.contains(char::is_whitespace) {
+        return Err("white space would end the flag".into());
     }
     let word = docker_word(s)?;
     let mut out = String::with_capacity(word.len());
@@ -250,7 +255,9 @@ pub fn first_shell_command(s: &str) -> Result<&str, String> {
     }
     let mut de = serde_json::Deserializer::from_str(s);
     if s.starts_with('[') && Vec::<serde_json::Value>::deserialize(&mut de).is_ok() {
-        return Err("Docker would read a command starting with a JSON array as the exec form".into());
+        return Err(
+            "Docker would read a command starting with a JSON array as the exec form".into(),
+        );
     }
     Ok(s)
 }

@@ -822,25 +822,3 @@ impl Words {
         self.words
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_forms_specc_writes() {
-        let text = "# header\n\nFROM scratch AS a\nENV A=\"x \\\"y\\\" \\$Z\" \\\n    B=\"2\"\nRUN --mount=type=cache,target=/c echo a && \\\n    echo b\nCMD [\"a\", \"b c\"]\n";
-        let ins = parse(text).unwrap();
-        assert_eq!(
-            ins[0].args,
-            Args::Words(vec!["scratch".into(), "AS".into(), "a".into()])
-        );
-        let Args::Pairs(pairs) = &ins[1].args else {
-            panic!()
-        };
-        assert_eq!(expand(&pairs[0].1).unwrap(), "x \"y\" $Z");
-        assert_eq!(ins[2].flags, vec!["mount=type=cache,target=/c"]);
-        assert_eq!(ins[2].args, Args::Text("echo a &&     echo b".into()));
-        assert_eq!(ins[3].args, Args::Json(vec!["a".into(), "b c".into()]));
-    }
-}
