@@ -339,7 +339,9 @@ pub fn build_order(checked: &Checked, target: usize) -> Vec<usize> {
     while let Some(std::cmp::Reverse(s)) = ready.pop() {
         done.push(s);
         for &next in dependents.get(&s).map(Vec::as_slice).unwrap_or_default() {
-            let n = waiting_on.get_mut(&next).expect("every dependent is needed");
+            let n = waiting_on
+                .get_mut(&next)
+                .expect("every dependent is needed");
             *n -= 1;
             if *n == 0 {
                 ready.push(std::cmp::Reverse(next));

@@ -42,7 +42,8 @@ fn blocks(lines: &[&str]) -> Vec<Block> {
 }
 
 fn file_attribute(info: &str) -> Option<&str> {
-    info.split_whitespace().find_map(|w| w.strip_prefix("file="))
+    info.split_whitespace()
+        .find_map(|w| w.strip_prefix("file="))
 }
 
 #[test]
@@ -88,13 +89,17 @@ fn the_outputs_page_shows_exactly_what_specc_generates() {
         let mut new_lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         for b in blocks.iter().rev() {
             if let Some(path) = file_attribute(&b.info) {
-                let text = std::fs::read_to_string(dir.path().join(path))
-                    .unwrap_or_else(|_| panic!("{PAGE} shows {path}, which specc does not generate"));
+                let text = std::fs::read_to_string(dir.path().join(path)).unwrap_or_else(|_| {
+                    panic!("{PAGE} shows {path}, which specc does not generate")
+                });
                 new_lines.splice(b.content.clone(), text.lines().map(str::to_string));
             }
         }
         std::fs::write(root.join(PAGE), new_lines.join("\n") + "\n").unwrap();
-        assert_eq!(shown, generated, "blessed the blocks; add a block for every generated file");
+        assert_eq!(
+            shown, generated,
+            "blessed the blocks; add a block for every generated file"
+        );
         return;
     }
 

@@ -193,7 +193,10 @@ pub fn render_with(
     let generated: std::collections::BTreeSet<String> = outputs
         .iter()
         .map(|o| o.path.clone())
-        .chain([spec.output.bake.value.clone(), spec.output.lock.value.clone()])
+        .chain([
+            spec.output.bake.value.clone(),
+            spec.output.lock.value.clone(),
+        ])
         .collect();
     let hashes = inputs::input_hashes(
         checked,
