@@ -1458,6 +1458,7 @@ impl<'s> Checker<'s> {
                             help: format!("image `{}` is not pushed there; add it to the image's `registries=`", ci_image.image.value),
                         });
                     }
+                    self.chart_image_namespace(ii, ci_image);
                 }
                 self.values_key(&ci_image.key);
             }
@@ -1487,6 +1488,56 @@ impl<'s> Checker<'s> {
                 }
             }
         }
+    }
+
+    /// Helm values hold a literal image repository: the registry that feeds a chart (the
+    /// one named, else the image's first) must have a literal namespace, not one that only
+    /// CI knows (`namespace-secret=`, or none: the GitHub owner).
+    fn chart_image_namespace(&mut self, ii: usize, ci_image: &crate::model::ChartImage) {
+        let spec = self.spec;
+        let image = &spec.images[ii];
+        let name = match &ci_image.registry {
+            Some(r) => Some(r),
+            None => image.registries.first(),
+        };
+        let Some(name) = name else { return };
+        let Some(registry) = spec.registries.iter().find(|r| r.name.value == name.value) else {
+            return;
+        };
+        if registry.namespace.is_some() {
+            return;
+        }
+        let repo = image.repository.as_ref().unwrap_or(&image.name);
+        let (placeholder, reason) = match &registry.namespace_secret {
+            Some(secret) => (
+                format!("<{}>", secret.value),
+                format!(
+                    "registry `{}` takes its namespace from `{}`, which Helm values cannot read",
+                    registry.name.value, secret.value
+                ),
+            ),
+            None => (
+                "<github-owner>".to_string(),
+                format!(
+                    "registry `{}` has no namespace (CI uses the GitHub owner), which Helm values cannot know",
+                    registry.name.value
+                ),
+            ),
+        };
+        let span = ci_image
+            .registry
+            .as_ref()
+            .map_or(ci_image.image.span, |r| r.span);
+        self.push(Error::InvalidValue {
+            what: "image repository for Helm values".into(),
+            value: format!("{}/{placeholder}/{}", registry.host.value, repo.value),
+            span,
+            reason,
+            help: format!(
+                "give registry `{}` a literal namespace (`namespace=\"my-org\"`), or feed the chart from a registry that has one (`registry=NAME`)",
+                registry.name.value
+            ),
+        });
     }
 
     /// Image keys of one chart must not overlap each other (`a` and `a.image` would

@@ -185,6 +185,37 @@ pub enum UsageError {
         help("tags need a version made of tag characters, e.g. `--set-version 1.2.3`")
     )]
     Version { value: String },
+    #[error("`{value}` has no MAJOR.MINOR.PATCH parts, which the tag rule `{rule}` needs")]
+    #[diagnostic(
+        code(specc::usage::version),
+        help("give a semantic version, e.g. `--set-version 1.4.0` (a leading `v` is fine)")
+    )]
+    VersionParts { value: String, rule: String },
+}
+
+/// The first tag rule that uses `{{major}}`, `{{minor}}` or `{{patch}}` when `version` has
+/// no such parts (the generated workflow refuses such a version the same way).
+fn version_part_rule(spec: &crate::model::Spec, version: &str) -> Option<String> {
+    use crate::values::{Piece, Placeholder};
+    if crate::values::parse_version(version).is_some() {
+        return None;
+    }
+    spec.images
+        .iter()
+        .flat_map(|i| &i.tags)
+        .find(|rule| {
+            crate::values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
+                pieces.iter().any(|p| {
+                    matches!(
+                        p,
+                        Piece::Placeholder(
+                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+                        )
+                    )
+                })
+            })
+        })
+        .map(|rule| rule.template.value.clone())
 }
 
 /// Outputs that are not as the spec says.
@@ -310,6 +341,15 @@ pub fn run(cli: Cli) -> i32 {
                 sha,
             };
             with_spec(&spec, &printer, deny, |s| {
+                if let Some(v) = &options.version
+                    && let Some(rule) = version_part_rule(&s.checked.spec, v)
+                {
+                    printer.print(&UsageError::VersionParts {
+                        value: v.clone(),
+                        rule,
+                    });
+                    return 2;
+                }
                 let p = plan::plan(&s.checked, &options);
                 if changed {
                     let root = output_root(&spec, &out);

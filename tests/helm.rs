@@ -392,7 +392,17 @@ fn sd_on_eks_values_point_the_queue_agent_and_each_runtime_at_their_images() {
 
 /// IOPaint with a chart per variant: the GPU one asks Kubernetes for a GPU.
 fn iopaint_with_charts() -> TempDir {
-    let spec = spec_text("iopaint")
+    // Helm values need a literal repository: the bundled spec's Docker Hub namespace comes
+    // from a secret (specc refuses that for a chart), so give it one here.
+    let spec = spec_text("iopaint").replace(
+        "namespace-secret=DOCKERHUB_USERNAME",
+        "namespace=\"sanster\"",
+    );
+    assert!(
+        spec.contains("namespace=\"sanster\""),
+        "the iopaint registry changed"
+    );
+    let spec = spec
         + r#"
 chart iopaint {
     image iopaint variant=gpu
@@ -458,7 +468,7 @@ fn a_gpu_variant_yields_gpu_limits_and_a_cpu_variant_none() {
     // A variant with two GPUs asks for two.
     let spec = r#"
 project gpuapp version="2.0.0"
-registry ghcr host="ghcr.io" {
+registry ghcr host="ghcr.io" namespace="example" {
     login "github-token"
 }
 variant cuda default=#true {
@@ -565,4 +575,33 @@ fn a_values_key_of_the_wrong_type_fails_helm_lint() {
          imagePullSecrets:\n  - name: regcred\n",
     );
     helm_lint(&chart(&tmp), &[&good], true).assert_success();
+}
+
+/// A chart fed from a registry whose namespace only CI knows would get a placeholder
+/// repository (`docker.io/<SECRET>/app`) that Kubernetes cannot pull: specc refuses it.
+#[test]
+fn a_chart_image_needs_a_registry_with_a_literal_namespace() {
+    let spec = spec_text("iopaint")
+        + r#"
+chart iopaint {
+    image iopaint variant=gpu
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("specc.kdl"), spec).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(["check", "--spec-only", "--color", "never"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for part in [
+        "specc::check::invalid_value",
+        "docker.io/<DOCKERHUB_USERNAME>/iopaint",
+        "Helm values cannot read",
+        "namespace=\"my-org\"",
+    ] {
+        assert!(stderr.contains(part), "no `{part}` in:\n{stderr}");
+    }
 }

@@ -1601,28 +1601,26 @@ fn comfyui_branch_push_gives_dev_tags_and_a_release_gives_versions() {
     assert!(tags.iter().all(|t| t.starts_with(repo)), "{tags:?}");
 }
 
-/// For any tag pushed, the workflow pushes the tags `specc plan --set-version` predicts
-/// (including versions that are not `MAJOR.MINOR.PATCH`).
+/// For any tag pushed, the workflow pushes the tags `specc plan --set-version` predicts;
+/// a version without MAJOR.MINOR.PATCH parts, which these rules need, is refused by both
+/// (the plan as a usage error, the workflow's version step before anything is built).
 #[test]
 fn the_workflow_pushes_the_tags_the_plan_predicts() {
     let g = generate_text(SEMVER_SPEC);
     let wf = g.workflow(".github/workflows/release.yml");
-    for (git_tag, version) in [
-        ("v1.2.3", "1.2.3"),
-        ("v10.0.7-rc.1", "10.0.7-rc.1"),
-        ("v2", "2"),
-        ("v1.4", "1.4"),
-        ("vnext", "next"),
-    ] {
-        let mut env = wf.job_env();
-        env.extend(version_env(&wf, &Event::tag(git_tag)));
-        let bake = eval_bake(&g.bake(), &env);
-        let out = Command::new(env!("CARGO_BIN_EXE_specc"))
+    let plan_for = |version: &str| {
+        Command::new(env!("CARGO_BIN_EXE_specc"))
             .arg("-C")
             .arg(g.dir.path())
             .args(["plan", "specc.kdl", "--json", "--set-version", version])
             .output()
-            .expect("run specc plan");
+            .expect("run specc plan")
+    };
+    for (git_tag, version) in [("v1.2.3", "1.2.3"), ("v10.0.7-rc.1", "10.0.7-rc.1")] {
+        let mut env = wf.job_env();
+        env.extend(version_env(&wf, &Event::tag(git_tag)));
+        let bake = eval_bake(&g.bake(), &env);
+        let out = plan_for(version);
         assert!(
             out.status.success(),
             "{}",
@@ -1635,6 +1633,30 @@ fn the_workflow_pushes_the_tags_the_plan_predicts() {
             let pushed = tag_suffixes(&strings(&bake["target"][name]["tags"]));
             assert_eq!(pushed, predicted, "{git_tag}: {name}");
         }
+    }
+    for (git_tag, version) in [("v2", "2"), ("v1.4", "1.4"), ("vnext", "next")] {
+        let out = plan_for(version);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "plan {version}: {stderr}");
+        assert!(stderr.contains("specc::usage::version"), "{stderr}");
+        assert!(stderr.contains("MAJOR.MINOR.PATCH"), "{stderr}");
+
+        let step = wf.version_step().expect("a version step");
+        let sandbox = Sandbox::new();
+        let run = sandbox.run_step(
+            step,
+            &Event::tag(git_tag),
+            sandbox.dir.path(),
+            &wf.job_env(),
+            &BTreeMap::new(),
+            &[],
+        );
+        assert!(!run.ok, "{git_tag}: the version step accepted it: {run}");
+        assert!(
+            run.stdout.contains("::error::") && run.stdout.contains("MAJOR.MINOR.PATCH"),
+            "{git_tag}: {run}"
+        );
+        assert!(run.env.is_empty(), "{git_tag}: exported {:?}", run.env);
     }
 }
 

@@ -29,6 +29,9 @@ struct Context {
     runner: String,
     env: Vec<Pair>,
     default_version: String,
+    /// A tag rule of these images that needs MAJOR.MINOR.PATCH: the version step then
+    /// refuses a version without them instead of pushing odd tags.
+    version_parts_rule: Option<String>,
     qemu: String,
     aws: Vec<Aws>,
     logins: Vec<Login>,
@@ -184,6 +187,7 @@ fn render_one(
         runner: w.runner.value.clone(),
         env: Vec::new(),
         default_version: spec.project.version.value.clone(),
+        version_parts_rule: version_parts_rule(spec, &images),
         qemu: String::new(),
         aws: Vec::new(),
         logins: Vec::new(),
@@ -542,4 +546,25 @@ pub fn render(
         }
     }
     out
+}
+
+/// The first tag rule of `images` that uses `{{major}}`, `{{minor}}` or `{{patch}}`.
+fn version_parts_rule(spec: &crate::model::Spec, images: &[usize]) -> Option<String> {
+    use crate::values::{Piece, Placeholder};
+    images
+        .iter()
+        .flat_map(|&ii| &spec.images[ii].tags)
+        .find(|rule| {
+            crate::values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
+                pieces.iter().any(|p| {
+                    matches!(
+                        p,
+                        Piece::Placeholder(
+                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+                        )
+                    )
+                })
+            })
+        })
+        .map(|rule| rule.template.value.clone())
 }
