@@ -121,7 +121,11 @@ pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
         graph: SpecGraph::default(),
         unresolved_stage: false,
         undefined: Vec::new(),
+        stage_names: HashMap::new(),
     };
+    for (i, stage) in spec.stages.iter().enumerate() {
+        c.stage_names.entry(stage.name.as_str()).or_insert(i);
+    }
     c.run();
     let Checker {
         mut problems,
@@ -147,6 +151,9 @@ struct Checker<'s> {
     unresolved_stage: bool,
     /// Stages whose `from="$ARG"` has no value, and for which variants.
     undefined: Vec<(usize, Vec<usize>)>,
+    /// Stage name -> index of the first stage of that name (a linear search per reference
+    /// would make a spec with thousands of stages take quadratic time).
+    stage_names: HashMap<&'s str, usize>,
 }
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
@@ -188,7 +195,7 @@ impl<'s> Checker<'s> {
     }
 
     fn stage_index(&self, name: &str) -> Option<usize> {
-        position(&self.spec.stages, name, |s| &s.name)
+        self.stage_names.get(name).copied()
     }
     fn image_index(&self, name: &str) -> Option<usize> {
         position(&self.spec.images, name, |i| &i.name)
@@ -1763,10 +1770,11 @@ pub fn arg_reference(from: &str) -> Option<&str> {
 /// Stages reachable from `target` (itself included), following `from` and `copy --from`.
 pub fn reachable_stages(graph: &SpecGraph, target: usize) -> Vec<usize> {
     let mut seen = vec![target];
+    let mut known = HashSet::from([target]);
     let mut todo = vec![target];
     while let Some(s) = todo.pop() {
         for d in graph.stage_dependencies(s) {
-            if !seen.contains(&d) {
+            if known.insert(d) {
                 seen.push(d);
                 todo.push(d);
             }

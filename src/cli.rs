@@ -35,7 +35,7 @@ use crate::{Checked, Diagnostics, PlanOptions, compile, diagram, plan};
     version,
     about = "Compile one KDL build spec into Dockerfiles, bake, compose, workflows and Helm values",
     long_about = None,
-    after_help = "Exit codes: 0 ok, 1 problems in the spec or outputs out of sync, 2 usage or I/O errors.\nThe language reference is docs/language.md."
+    after_help = "SPEC defaults to specc.kdl; `-` reads the spec from standard input (check --spec-only, plan, graph).\nExit codes: 0 ok, 1 problems in the spec or outputs out of sync, 2 usage or I/O errors.\nThe language reference is docs/language.md."
 )]
 pub struct Cli {
     /// Run as if started in DIR.
@@ -85,8 +85,9 @@ pub enum Command {
     /// an output is stale or edited by hand, or names it when it is missing (before the
     /// first `generate`, every output is). When the spec, the templates and every output
     /// still match specc.lock, answers without rendering.
+    #[command(after_help = CHECK_EXIT)]
     Check {
-        /// The spec file.
+        /// The spec file (`-`: standard input, with --spec-only).
         #[arg(default_value = "specc.kdl")]
         spec: PathBuf,
         /// The outputs live under DIR instead of the spec's folder.
@@ -97,39 +98,47 @@ pub enum Command {
         spec_only: bool,
     },
     /// Print the resolved build plan: targets, platforms, args and tags per registry.
+    #[command(after_help = SPEC_EXIT)]
     Plan {
-        /// The spec file.
+        /// The spec file (`-`: standard input, except with --changed).
         #[arg(default_value = "specc.kdl")]
         spec: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Plan for this version instead of the project's.
+        /// Plan for this version instead of the project's `version`.
         #[arg(long = "set-version", value_name = "VERSION")]
         version: Option<String>,
-        /// Plan a push to this branch instead of a release.
+        /// Plan a push to this branch instead of a release (tag rules for branches apply).
         #[arg(long)]
         branch: Option<String>,
-        /// The commit for `{{sha}}` tags.
+        /// The commit for `{{sha}}` tags (without it they show as `<sha>`).
         #[arg(long)]
         sha: Option<String>,
         /// Print only the targets whose input hash differs from the lock (JSON: a GitHub
         /// Actions matrix).
         #[arg(long)]
         changed: bool,
-        /// With --changed: compare with this lock file instead of the outputs' lock.
+        /// With --changed: compare with this lock file instead of the outputs' lock (no
+        /// lock: every target has changed).
         #[arg(long, value_name = "LOCKFILE", requires = "changed")]
         since: Option<PathBuf>,
-        /// The outputs (and their lock) live under DIR instead of the spec's folder.
-        #[arg(long, value_name = "DIR")]
+        /// With --changed: the outputs (and their lock) live under DIR instead of the
+        /// spec's folder.
+        #[arg(long, value_name = "DIR", requires = "changed")]
         out: Option<PathBuf>,
     },
     /// Generate every output of the spec; write only files whose bytes change.
+    ///
+    /// Every file is first written to a temporary file and moved into place only when all
+    /// of them were written, the lock last: an error leaves the previous outputs as they
+    /// were. Outputs generated before that the spec no longer produces are removed.
+    #[command(after_help = GENERATE_EXIT)]
     Generate {
         /// The spec file.
         #[arg(default_value = "specc.kdl")]
         spec: PathBuf,
-        /// Write outputs under DIR instead of the spec's folder.
+        /// Write outputs under DIR instead of the spec's folder (created when missing).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Overwrite (or remove) outputs that were edited by hand.
@@ -137,8 +146,9 @@ pub enum Command {
         force: bool,
     },
     /// Print the dependency graph of stages, images, services, workflows and charts.
+    #[command(after_help = SPEC_EXIT)]
     Graph {
-        /// The spec file.
+        /// The spec file (`-`: standard input).
         #[arg(default_value = "specc.kdl")]
         spec: PathBuf,
         /// Output format.
@@ -146,11 +156,18 @@ pub enum Command {
         format: GraphFormat,
     },
     /// Print a shell completion script.
+    ///
+    /// For example `specc completions bash > ~/.local/share/bash-completion/completions/specc`.
+    #[command(after_help = "Exit codes: 0 ok, 2 usage errors.")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
 }
+
+const SPEC_EXIT: &str = "Exit codes: 0 ok (warnings allowed unless --deny-warnings), 1 problems in the spec, 2 usage or I/O errors.";
+const CHECK_EXIT: &str = "Exit codes: 0 the spec is fine and every output is in sync, 1 problems in the spec or an output is missing, stale or edited by hand, 2 usage or I/O errors.";
+const GENERATE_EXIT: &str = "Exit codes: 0 outputs written (or already in sync), 1 problems in the spec or outputs edited by hand (nothing written), 2 usage or I/O errors.";
 
 /// A failure outside the spec (unreadable file, bad option): exit code 2.
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -163,8 +180,22 @@ pub enum UsageError {
         help: String,
     },
     #[error("cannot change to directory `{path}`: {reason}")]
-    #[diagnostic(code(specc::io))]
+    #[diagnostic(
+        code(specc::io),
+        help("`-C DIR` runs specc as if started in DIR, which must be an existing folder")
+    )]
     Directory { path: String, reason: String },
+    #[error("`--out {path}` is not a folder")]
+    #[diagnostic(
+        code(specc::io),
+        help(
+            "--out names the folder the outputs go to (it is created when missing); move the file away or pass another folder"
+        )
+    )]
+    OutNotFolder { path: String },
+    #[error("{message}")]
+    #[diagnostic(code(specc::usage::arguments), help("{help}"))]
+    Arguments { message: String, help: String },
     #[error("cannot write `{path}`: {reason}")]
     #[diagnostic(
         code(specc::io::write),
@@ -179,6 +210,14 @@ pub enum UsageError {
         help("restore it from version control, or delete it and run `specc generate --force`")
     )]
     Lock { path: String, reason: String },
+    #[error("cannot read lock file `{path}` given to --since: no such file")]
+    #[diagnostic(
+        code(specc::io::lock),
+        help(
+            "pass an existing lock, e.g. one saved from a release (`git show v1.0.0:specc.lock > old.lock`); without --since, the outputs' own lock is used"
+        )
+    )]
+    SinceMissing { path: String },
     #[error("`{value}` is not a valid version for `--set-version`")]
     #[diagnostic(
         code(specc::usage::version),
@@ -277,6 +316,95 @@ impl Printer {
     }
 }
 
+/// Parses the process's command line and runs it; returns the process exit code.
+///
+/// A bad command line exits 2 like any usage error, and with `--message-format json` it
+/// is reported as one JSON object too, so that a tool reading specc's JSON never gets
+/// clap's text instead.
+pub fn main() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = <Cli as clap::CommandFactory>::command();
+    match option_value(&args, "--color").as_deref() {
+        Some("never") => command = command.color(clap::ColorChoice::Never),
+        Some("always") => command = command.color(clap::ColorChoice::Always),
+        _ => {}
+    }
+    let parsed = command
+        .try_get_matches_from_mut(&args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let json = option_value(&args, "--message-format").as_deref() == Some("json");
+            usage_error(e.with_cmd(&command), json)
+        }
+    }
+}
+
+/// The value of a long option (`--name VALUE` or `--name=VALUE`) before any `--`, read
+/// without clap (for when clap itself rejected the command line).
+fn option_value(args: &[std::ffi::OsString], name: &str) -> Option<String> {
+    let args: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str().unwrap_or(""))
+        .take_while(|a| *a != "--")
+        .collect();
+    let mut value = None;
+    for (i, arg) in args.iter().enumerate() {
+        if *arg == name {
+            value = args.get(i + 1).map(|v| v.to_string());
+        } else if let Some(v) = arg.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            value = Some(v.to_string());
+        }
+    }
+    value
+}
+
+/// Prints a command line clap rejected (or its `--help`/`--version`); the exit code.
+fn usage_error(e: clap::Error, json: bool) -> i32 {
+    use clap::error::ErrorKind;
+    let shows = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if shows || !json {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let text = e.render().to_string();
+    let (message, help) = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        (
+            "no command given".to_string(),
+            "run one of `specc check`, `specc plan`, `specc generate`, `specc graph`, `specc completions`; see `specc --help`".to_string(),
+        )
+    } else {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let message = lines
+            .next()
+            .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+            .unwrap_or_else(|| "invalid command line".into());
+        let mut help: Vec<String> = Vec::new();
+        for line in lines {
+            if let Some(tip) = line.strip_prefix("tip: ") {
+                help.push(tip.to_string());
+            } else if let Some(usage) = line.strip_prefix("Usage: ") {
+                help.push(format!("usage: `{usage}`"));
+            } else if let Some(list) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                help.push(list.to_string());
+            } else if line.starts_with("For more information") {
+                help.push("see `specc --help`".into());
+            } else {
+                help.push(line.to_string());
+            }
+        }
+        (message, help.join("; "))
+    };
+    Printer {
+        format: MessageFormat::Json,
+        color: false,
+    }
+    .print(&UsageError::Arguments { message, help });
+    e.exit_code()
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let color = match cli.color {
@@ -301,24 +429,39 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "specc", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when a write fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "specc", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
             0
         }
         Command::Check {
             spec,
             out,
             spec_only,
-        } => with_spec(&spec, &printer, deny, |s| {
-            if spec_only {
-                return report_spec_ok(&printer, s);
+        } => {
+            if is_stdin(&spec) && !spec_only {
+                return stdin_refused(
+                    &printer,
+                    "checking the outputs",
+                    "pass the spec's path, or add `--spec-only` to check only the spec read from standard input",
+                );
             }
-            check_outputs(
-                &printer,
-                s,
-                &output_root(&spec, &out),
-                &regenerate_command(&spec, &out),
-            )
-        }),
+            if let Err(code) = check_out(&printer, &out) {
+                return code;
+            }
+            with_spec(&spec, &printer, deny, |s| {
+                if spec_only {
+                    return report_spec_ok(&printer, s);
+                }
+                check_outputs(
+                    &printer,
+                    s,
+                    &output_root(&spec, &out),
+                    &regenerate_command(&spec, &out),
+                )
+            })
+        }
         Command::Plan {
             spec,
             json,
@@ -334,6 +477,16 @@ pub fn run(cli: Cli) -> i32 {
             {
                 printer.print(&UsageError::Version { value: v.clone() });
                 return 2;
+            }
+            if changed && is_stdin(&spec) {
+                return stdin_refused(
+                    &printer,
+                    "`plan --changed`",
+                    "pass the spec's path: the targets' inputs are read next to it",
+                );
+            }
+            if let Err(code) = check_out(&printer, &out) {
+                return code;
             }
             let options = PlanOptions {
                 version,
@@ -374,15 +527,27 @@ pub fn run(cli: Cli) -> i32 {
                 0
             })
         }
-        Command::Generate { spec, out, force } => with_spec(&spec, &printer, deny, |s| {
-            generate(
-                &printer,
-                s,
-                &output_root(&spec, &out),
-                &regenerate_command(&spec, &out),
-                force,
-            )
-        }),
+        Command::Generate { spec, out, force } => {
+            if is_stdin(&spec) {
+                return stdin_refused(
+                    &printer,
+                    "`generate`",
+                    "pass the spec's path: every output names its spec and the command that regenerates it",
+                );
+            }
+            if let Err(code) = check_out(&printer, &out) {
+                return code;
+            }
+            with_spec(&spec, &printer, deny, |s| {
+                generate(
+                    &printer,
+                    s,
+                    &output_root(&spec, &out),
+                    &regenerate_command(&spec, &out),
+                    force,
+                )
+            })
+        }
         Command::Graph { spec, format } => with_spec(&spec, &printer, deny, |s| {
             match format {
                 GraphFormat::Dot => out!("{}", diagram::dot(&s.checked)),
@@ -395,6 +560,8 @@ pub fn run(cli: Cli) -> i32 {
 
 /// A spec that compiled: its name, text and checked form.
 struct Loaded {
+    /// The spec file (`None`: read from standard input).
+    path: Option<PathBuf>,
     name: String,
     text: String,
     checked: Checked,
@@ -422,6 +589,113 @@ fn regenerate_command(spec: &Path, out: &Option<PathBuf>) -> String {
     command
 }
 
+/// The name diagnostics give a spec read from standard input.
+const STDIN_NAME: &str = "<stdin>";
+
+/// True when the spec is read from standard input.
+fn is_stdin(spec: &Path) -> bool {
+    spec.as_os_str() == "-"
+}
+
+/// Refuses a spec from standard input for a command that needs its path (`what` it does).
+fn stdin_refused(printer: &Printer, what: &str, help: &str) -> i32 {
+    printer.print(&UsageError::Arguments {
+        message: format!("{what} needs the spec's path, not `-` (standard input)"),
+        help: help.to_string(),
+    });
+    2
+}
+
+/// Refuses an `--out` that is an existing file (or anything but a folder).
+fn check_out(printer: &Printer, out: &Option<PathBuf>) -> Result<(), i32> {
+    if let Some(dir) = out
+        && std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())
+    {
+        printer.print(&UsageError::OutNotFolder {
+            path: dir.display().to_string(),
+        });
+        return Err(2);
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `bytes`.
+fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// The spec's name (for diagnostics) and text: a file, or standard input for `-`. A
+/// leading byte order mark is dropped, so that columns count as in an editor.
+fn read_spec(path: &Path) -> Result<(String, String), UsageError> {
+    let name = if is_stdin(path) {
+        STDIN_NAME.to_string()
+    } else {
+        path.display().to_string()
+    };
+    let read = if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+            let help = if is_dir {
+                let inside = path.join("specc.kdl");
+                if inside.is_file() {
+                    format!("pass the spec file, e.g. `{}`", inside.display())
+                } else {
+                    "pass the spec file, not a folder (`-C DIR` runs in a folder)".into()
+                }
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                "pass the spec's path, e.g. `specc check specs/app.kdl`, or run in the folder that holds `specc.kdl` (or use `-C DIR`)".into()
+            } else {
+                "check the file's permissions".into()
+            };
+            let reason = if is_dir {
+                "it is a folder".to_string()
+            } else {
+                e.to_string()
+            };
+            return Err(UsageError::Read {
+                path: name,
+                reason,
+                help,
+            });
+        }
+    };
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let (line, column) = line_column(e.as_bytes(), offset);
+            Err(UsageError::Read {
+                path: name,
+                reason: format!(
+                    "not UTF-8 text (invalid byte at offset {offset}, line {line}, column {column})"
+                ),
+                help: "save the spec as UTF-8".into(),
+            })
+        }
+    }
+}
+
 /// Reads and compiles `path`, prints its diagnostics, and runs `then` on success.
 fn with_spec(
     path: &Path,
@@ -429,33 +703,10 @@ fn with_spec(
     deny_warnings: bool,
     then: impl FnOnce(&Loaded) -> i32,
 ) -> i32 {
-    let name = path.display().to_string();
-    let text = match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                printer.print(&UsageError::Read {
-                    path: name,
-                    reason: format!(
-                        "not UTF-8 text (invalid byte at offset {})",
-                        e.utf8_error().valid_up_to()
-                    ),
-                    help: "save the spec as UTF-8".into(),
-                });
-                return 2;
-            }
-        },
+    let (name, text) = match read_spec(path) {
+        Ok(spec) => spec,
         Err(e) => {
-            let help = if e.kind() == std::io::ErrorKind::NotFound {
-                "pass the spec's path, e.g. `specc check specs/app.kdl`, or run in the folder that holds `specc.kdl` (or use `-C DIR`)".into()
-            } else {
-                "check the file's permissions".into()
-            };
-            printer.print(&UsageError::Read {
-                path: name,
-                reason: e.to_string(),
-                help,
-            });
+            printer.print(&e);
             return 2;
         }
     };
@@ -466,6 +717,7 @@ fn with_spec(
         }
         Ok(checked) => {
             let loaded = Loaded {
+                path: (!is_stdin(path)).then(|| path.to_path_buf()),
                 name,
                 text,
                 checked,
@@ -473,6 +725,12 @@ fn with_spec(
             if !loaded.checked.warnings.is_empty() {
                 printer.print(&loaded.diagnostics(loaded.checked.warnings.clone()));
                 if deny_warnings {
+                    if printer.human() {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "specc: the warnings above fail the run under --deny-warnings"
+                        );
+                    }
                     return 1;
                 }
             }
@@ -499,8 +757,201 @@ fn report_spec_ok(printer: &Printer, s: &Loaded) -> i32 {
     0
 }
 
+/// The `output` settings that name files, with their names in the spec.
+fn output_files(output: &crate::model::Output) -> [(&'static str, &crate::model::Text); 4] {
+    [
+        ("dockerignore", &output.dockerignore),
+        ("bake", &output.bake),
+        ("compose", &output.compose),
+        ("lock", &output.lock),
+    ]
+}
+
+/// The `output` setting that places `path` (a file setting naming it, else the folder
+/// setting holding it), for a label; a setting left at its default has an empty span.
+fn output_setting(s: &Loaded, path: &str) -> Option<(&'static str, miette::SourceSpan)> {
+    let o = &s.checked.spec.output;
+    let norm = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_string();
+    if let Some((key, t)) = output_files(o)
+        .into_iter()
+        .find(|(_, t)| norm(&t.value) == path)
+    {
+        return Some((key, t.span));
+    }
+    [
+        ("dockerfiles", &o.dockerfiles),
+        ("workflows", &o.workflows),
+        ("charts", &o.charts),
+    ]
+    .into_iter()
+    .find(|(_, t)| {
+        let folder = norm(&t.value);
+        folder.is_empty() || folder == "." || path.starts_with(&format!("{folder}/"))
+    })
+    .map(|(key, t)| (key, t.span))
+}
+
+/// True when `path` under `root` is the spec file itself.
+fn is_the_spec(s: &Loaded, root: &Path, path: &str) -> bool {
+    let Some(spec) = &s.path else {
+        return false;
+    };
+    match (
+        std::fs::canonicalize(spec),
+        std::fs::canonicalize(root.join(path)),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// An output that would land on the spec itself or on another output; labelled at `span`,
+/// else at the setting that places `path`.
+fn clash(
+    s: &Loaded,
+    path: &str,
+    span: Option<miette::SourceSpan>,
+    reason: String,
+    help: String,
+) -> crate::Error {
+    let span = span
+        .or_else(|| output_setting(s, path).map(|(_, span)| span))
+        .unwrap_or_else(|| miette::SourceSpan::from((0, 0)));
+    crate::Error::InvalidPath {
+        what: "output path".into(),
+        value: path.to_string(),
+        span,
+        reason,
+        help,
+    }
+}
+
+/// Outputs whose paths, set in `output`, collide with each other or with the spec file:
+/// found before rendering, since one would overwrite the other (or the spec).
+fn setting_clashes(s: &Loaded, root: &Path) -> Vec<crate::Error> {
+    let files = output_files(&s.checked.spec.output);
+    let norm = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_string();
+    let mut errors = Vec::new();
+    for (i, (key, t)) in files.iter().enumerate() {
+        let path = norm(&t.value);
+        if is_the_spec(s, root, &path) {
+            errors.push(clash(
+                s,
+                &path,
+                Some(t.span),
+                format!("`{key}` would overwrite the spec itself"),
+                format!(
+                    "write `{key}` to another path in the `output` block (its default is `{}`)",
+                    default_output(key)
+                ),
+            ));
+        }
+        if let Some((other, _)) = files[..i].iter().find(|(_, o)| norm(&o.value) == path) {
+            // Label the setting written in the spec (a default has no place in it).
+            let (key, other, span) = if t.span.is_empty() {
+                (
+                    *other,
+                    *key,
+                    files.iter().find(|(k, _)| k == other).map(|(_, o)| o.span),
+                )
+            } else {
+                (*key, *other, Some(t.span))
+            };
+            errors.push(clash(
+                s,
+                &path,
+                span,
+                format!("`{key}` and `{other}` would both write this file"),
+                format!(
+                    "give `{key}` its own path in the `output` block (its default is `{}`)",
+                    default_output(key)
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+/// The default path of an `output` setting.
+fn default_output(key: &str) -> &'static str {
+    match key {
+        "dockerfiles" => "docker",
+        "dockerignore" => ".dockerignore",
+        "bake" => "docker-bake.hcl",
+        "compose" => "compose.yaml",
+        "workflows" => ".github/workflows",
+        "charts" => "charts",
+        _ => "specc.lock",
+    }
+}
+
+/// Rendered outputs that land on the spec file, on the lock or on each other.
+fn rendered_clashes(s: &Loaded, root: &Path, g: &Generated) -> Vec<crate::Error> {
+    let lock = s
+        .checked
+        .spec
+        .output
+        .lock
+        .value
+        .trim_start_matches("./")
+        .to_string();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &g.files {
+        let help = || match output_setting(s, &f.path) {
+            Some((key, _)) => format!(
+                "choose another path for `{key}` in the `output` block (its default is `{}`)",
+                default_output(key)
+            ),
+            None => "choose other paths in the `output` block".into(),
+        };
+        if is_the_spec(s, root, &f.path) {
+            errors.push(clash(
+                s,
+                &f.path,
+                None,
+                "this output would overwrite the spec itself".into(),
+                help(),
+            ));
+        } else if f.path == lock {
+            errors.push(clash(
+                s,
+                &f.path,
+                None,
+                "this output would overwrite the lock".into(),
+                help(),
+            ));
+        } else if !seen.insert(f.path.as_str()) {
+            errors.push(clash(
+                s,
+                &f.path,
+                None,
+                "two outputs would be written to this path".into(),
+                help(),
+            ));
+        }
+    }
+    errors
+}
+
+/// [`compare`], except that the spec itself is never removed, even when a lock (written
+/// by a specc that let an output land on the spec) lists it.
+fn compare_outputs(s: &Loaded, root: &Path, g: &Generated, lock: Option<&Lock>) -> Vec<Entry> {
+    let mut entries = compare(root, &g.files, lock);
+    entries.retain(|e| {
+        !(matches!(e.status, Status::Removed | Status::RemovedEdited)
+            && is_the_spec(s, root, &e.path))
+    });
+    entries
+}
+
 /// Renders everything, reading build contexts under `root`; prints render problems.
 fn render_all(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> Option<Generated> {
+    let clashes = setting_clashes(s, root);
+    if !clashes.is_empty() {
+        printer.print(&s.diagnostics(clashes));
+        return None;
+    }
     let p = plan::plan(&s.checked, &PlanOptions::default());
     let options = RenderOptions {
         spec_name: s.name.clone(),
@@ -510,7 +961,15 @@ fn render_all(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> O
         root: root.to_path_buf(),
     };
     match render_with(&s.checked, &p, &options, &contexts) {
-        Ok(g) => Some(g),
+        Ok(g) => {
+            let clashes = rendered_clashes(s, root, &g);
+            if clashes.is_empty() {
+                Some(g)
+            } else {
+                printer.print(&s.diagnostics(clashes));
+                None
+            }
+        }
         Err(errors) => {
             printer.print(&s.diagnostics(errors));
             None
@@ -530,7 +989,11 @@ fn read_lock(path: &Path) -> Result<Option<Lock>, UsageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(UsageError::Lock {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            reason: if path.is_dir() {
+                "it is a folder, not a file".into()
+            } else {
+                e.to_string()
+            },
         }),
     }
 }
@@ -551,12 +1014,20 @@ fn new_lock(s: &Loaded, g: &Generated) -> Lock {
     }
 }
 
+/// The paths of `entries` for a message: the first ten, then how many more (the diffs
+/// and `missing:` lines that follow name them all).
 fn paths(entries: &[&Entry]) -> String {
-    entries
+    const SHOWN: usize = 10;
+    let mut list = entries
         .iter()
+        .take(SHOWN)
         .map(|e| format!("`{}`", e.path))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if entries.len() > SHOWN {
+        list.push_str(&format!(" and {} more", entries.len() - SHOWN));
+    }
+    list
 }
 
 fn print_diffs(printer: &Printer, entries: &[&Entry]) {
@@ -592,7 +1063,7 @@ fn generate(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str, force:
             return 2;
         }
     };
-    let entries = compare(root, &generated.files, old.as_ref());
+    let entries = compare_outputs(s, root, &generated, old.as_ref());
     let blocked: Vec<&Entry> = entries.iter().filter(|e| e.blocks()).collect();
     if !blocked.is_empty() && !force {
         printer.print(&SyncError::Edited {
@@ -715,7 +1186,7 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     let Some(generated) = render_all(printer, s, root, regenerate) else {
         return 1;
     };
-    let mut entries = compare(root, &generated.files, lock.as_ref());
+    let mut entries = compare_outputs(s, root, &generated, lock.as_ref());
     let expected = new_lock(s, &generated).to_text();
     if std::fs::read_to_string(&lock_path).ok().as_deref() != Some(expected.as_str()) {
         let lock_name = s.checked.spec.output.lock.value.clone();
@@ -778,6 +1249,14 @@ fn print_changed(
     let lock_path = since
         .map(Path::to_path_buf)
         .unwrap_or_else(|| root.join(&s.checked.spec.output.lock.value));
+    // The outputs' lock may not exist yet (every target is new); a lock named by --since
+    // must: a typo would otherwise report every target as changed.
+    if since.is_some() && std::fs::symlink_metadata(&lock_path).is_err() {
+        printer.print(&UsageError::SinceMissing {
+            path: lock_path.display().to_string(),
+        });
+        return 2;
+    }
     let lock = match read_lock(&lock_path) {
         Ok(l) => l,
         Err(e) => {

@@ -107,8 +107,8 @@ fn excluded(rules: &[Rule], path: &str) -> bool {
 /// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`.
 fn reached(dir: &Path, source: &str) -> Vec<String> {
     let source = source.trim_start_matches("./").trim_end_matches('/');
-    let all = || {
-        walkdir::WalkDir::new(dir)
+    let under = |start: PathBuf| {
+        walkdir::WalkDir::new(start)
             .sort_by_file_name()
             .into_iter()
             .filter_map(Result::ok)
@@ -118,6 +118,7 @@ fn reached(dir: &Path, source: &str) -> Vec<String> {
                 Some(rel.to_string_lossy().replace('\\', "/"))
             })
     };
+    let all = || under(dir.to_path_buf());
     if source.is_empty() || source == "." {
         return all().collect();
     }
@@ -140,9 +141,24 @@ fn reached(dir: &Path, source: &str) -> Vec<String> {
             })
             .collect();
     }
-    all()
-        .filter(|f| f == source || f.starts_with(&format!("{source}/")))
-        .collect()
+    // A plain path: walk only what it names, not the whole context once per source (a
+    // spec with thousands of COPY lines would otherwise take quadratic time). The walk
+    // must reach exactly what the filter over the whole context would: no symbolic link
+    // on the way (the whole walk does not follow them) and only plain names.
+    let mut start = dir.to_path_buf();
+    for part in source.split('/') {
+        if matches!(part, "" | "." | "..") {
+            return all()
+                .filter(|f| f == source || f.starts_with(&format!("{source}/")))
+                .collect();
+        }
+        start.push(part);
+        match std::fs::symlink_metadata(&start) {
+            Ok(m) if !m.file_type().is_symlink() => {}
+            _ => return Vec::new(),
+        }
+    }
+    under(start).collect()
 }
 
 impl Contexts for FsContexts {

@@ -40,13 +40,31 @@ impl Lock {
     }
 
     pub fn parse(text: &str) -> Result<Lock, String> {
-        let lock: Lock = toml::from_str(text).map_err(|e| e.to_string())?;
-        if lock.version != LOCK_VERSION {
+        // The format version first: a lock of another version may lack fields of this one,
+        // and "missing field" would hide the real reason.
+        #[derive(Deserialize)]
+        struct Version {
+            version: Option<u32>,
+            specc: Option<String>,
+        }
+        if let Ok(Version {
+            version: Some(version),
+            specc,
+        }) = toml::from_str::<Version>(text)
+            && version != LOCK_VERSION
+        {
+            let by = specc.map_or(String::new(), |v| format!(", written by specc {v},"));
+            let hint = if version > LOCK_VERSION {
+                "; upgrade specc"
+            } else {
+                ""
+            };
             return Err(format!(
-                "lock format version {} is not supported (this specc writes version {LOCK_VERSION})",
-                lock.version
+                "lock format version {version}{by} is not supported: this specc {} reads and writes version {LOCK_VERSION}{hint}",
+                env!("CARGO_PKG_VERSION")
             ));
         }
+        let lock: Lock = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         Ok(lock)
     }
 }

@@ -1,8 +1,5 @@
-//! The `specc` binary: parses the command line and hands it to `specc::cli`.
-
-use clap::Parser;
+//! The `specc` binary: hands the command line to `specc::cli` and exits with its code.
 
 fn main() {
-    let cli = specc::cli::Cli::parse();
-    std::process::exit(specc::cli::run(cli));
+    std::process::exit(specc::cli::main());
 }

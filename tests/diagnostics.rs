@@ -108,6 +108,7 @@ const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
     ("specc::io::lock", broken_lock, 2),
     ("specc::drift::edited", output_edited_by_hand, 1),
     ("specc::drift::stale", spec_changed_since_generate, 1),
+    ("specc::usage::arguments", unknown_option, 2),
 ];
 
 const SMALL_SPEC: &str = "project demo version=\"1.0.0\"\n\
@@ -131,6 +132,11 @@ fn generated(dir: &Path) {
 fn bad_set_version(dir: &Path) -> Run {
     std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
     run_in(&json_args(&["plan", "--set-version", "1.0/beta"]), dir)
+}
+
+fn unknown_option(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    run_in(&json_args(&["plan", "--jsno"]), dir)
 }
 
 fn folder_in_the_way(dir: &Path) -> Run {

@@ -10,49 +10,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Deserialize;
 use serde_yaml::Value;
+use support::generate::{Generated, generate_text, spec_names, spec_text};
+use support::repo::Repo;
 use support::validators::{ToolOutput, helm_lint, helm_template, repo_root, run_tool};
 use tempfile::TempDir;
-
-/// Generates a spec text with the real binary into a temp dir (as `specc.kdl`).
-fn generate_text(spec: &str) -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    fs::write(dir.path().join("specc.kdl"), spec).expect("write spec");
-    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .arg("-C")
-        .arg(dir.path())
-        .arg("generate")
-        .arg("specc.kdl")
-        .output()
-        .expect("run specc generate");
-    assert!(
-        out.status.success(),
-        "specc generate failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
-fn spec_text(name: &str) -> String {
-    fs::read_to_string(repo_root().join("specs").join(format!("{name}.kdl")))
-        .unwrap_or_else(|e| panic!("read specs/{name}.kdl: {e}"))
-}
-
-/// `specc plan --json` of the spec generated into `dir`.
-fn plan(dir: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .arg("-C")
-        .arg(dir)
-        .args(["plan", "specc.kdl", "--json"])
-        .output()
-        .expect("run specc plan");
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).expect("plan JSON")
-}
 
 /// Every folder under `root` holding a generated `values.yaml`.
 fn chart_dirs(root: &Path) -> Vec<PathBuf> {
@@ -198,24 +162,13 @@ fn assert_lint_rejects(chart_dir: &Path, extra: &[&Path], mention: &str) -> Tool
     out
 }
 
-fn all_specs() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(repo_root().join("specs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn every_generated_values_file_lints_renders_and_validates_in_a_chart() {
     let mut charts = 0;
-    for name in all_specs() {
+    for name in spec_names() {
         let text = spec_text(&name);
         let out = generate_text(&text);
-        let dirs = chart_dirs(out.path());
+        let dirs = chart_dirs(out.dir.path());
         let chart_nodes = text.lines().filter(|l| l.starts_with("chart ")).count();
         assert_eq!(dirs.len(), chart_nodes, "{name}: charts generated {dirs:?}");
         for values_dir in dirs {
@@ -294,11 +247,11 @@ fn every_generated_values_file_lints_renders_and_validates_in_a_chart() {
 #[test]
 fn sd_on_eks_values_point_the_queue_agent_and_each_runtime_at_their_images() {
     let out = generate_text(&spec_text("sd-on-eks"));
-    let values_dir = out.path().join("src/charts/sd_on_eks");
+    let values_dir = out.path("src/charts/sd_on_eks");
     let values = read_yaml(&values_dir.join("values.yaml"));
 
     // The queue agent: the ECR repository and first tag the plan gives its target.
-    let plan = plan(out.path());
+    let plan = out.plan();
     let target = plan["targets"]
         .as_array()
         .unwrap()
@@ -391,7 +344,7 @@ fn sd_on_eks_values_point_the_queue_agent_and_each_runtime_at_their_images() {
 }
 
 /// IOPaint with a chart per variant: the GPU one asks Kubernetes for a GPU.
-fn iopaint_with_charts() -> TempDir {
+fn iopaint_with_charts() -> Generated {
     // Helm values need a literal repository: the bundled spec's Docker Hub namespace comes
     // from a secret (specc refuses that for a chart), so give it one here.
     let spec = spec_text("iopaint").replace(
@@ -421,7 +374,7 @@ chart iopaint-cpu {
 fn a_gpu_variant_yields_gpu_limits_and_a_cpu_variant_none() {
     let out = iopaint_with_charts();
 
-    let gpu_dir = out.path().join("charts/iopaint");
+    let gpu_dir = out.path("charts/iopaint");
     let values = read_yaml(&gpu_dir.join("values.yaml"));
     assert_eq!(values["image"]["tag"].as_str(), Some("gpu-1.6.0"));
     let limits = &values["resources"]["limits"];
@@ -451,7 +404,7 @@ fn a_gpu_variant_yields_gpu_limits_and_a_cpu_variant_none() {
     );
     assert_eq!(pod["tolerations"][0]["effect"].as_str(), Some("NoSchedule"));
 
-    let cpu_dir = out.path().join("charts/iopaint-cpu");
+    let cpu_dir = out.path("charts/iopaint-cpu");
     let text = fs::read_to_string(cpu_dir.join("values.yaml")).unwrap();
     assert!(!text.contains("gpu"), "a CPU chart mentions a GPU:\n{text}");
     let tmp = chart_with(&cpu_dir, true);
@@ -486,7 +439,7 @@ chart app {
 }
 "#;
     let out = generate_text(spec);
-    let dir = out.path().join("charts/app");
+    let dir = out.path("charts/app");
     let tmp = chart_with(&dir, true);
     let objects = lint_render_validate(&chart(&tmp), &[]);
     let deps = deployments(&objects);
@@ -499,9 +452,9 @@ chart app {
 #[test]
 fn a_misspelled_values_key_fails_helm_lint() {
     let out = generate_text(&spec_text("sd-on-eks"));
-    let sd = out.path().join("src/charts/sd_on_eks");
+    let sd = out.path("src/charts/sd_on_eks");
     let iopaint = iopaint_with_charts();
-    let gpu = iopaint.path().join("charts/iopaint");
+    let gpu = iopaint.path("charts/iopaint");
 
     for values_dir in [&sd, &gpu] {
         let tmp = chart_with(values_dir, true);
@@ -540,7 +493,7 @@ fn a_misspelled_values_key_fails_helm_lint() {
 #[test]
 fn a_values_key_of_the_wrong_type_fails_helm_lint() {
     let out = generate_text(&spec_text("sd-on-eks"));
-    let sd = out.path().join("src/charts/sd_on_eks");
+    let sd = out.path("src/charts/sd_on_eks");
     let tmp = chart_with(&sd, true);
     for (name, yaml, mention) in [
         (
@@ -587,21 +540,16 @@ chart iopaint {
     image iopaint variant=gpu
 }
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("specc.kdl"), spec).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(["check", "--spec-only", "--color", "never"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut out = Repo::new()
+        .spec(&spec)
+        .run(&["check", "--spec-only", "--color", "never"])
+        .code(1);
     for part in [
         "specc::check::invalid_value",
         "docker.io/<DOCKERHUB_USERNAME>/iopaint",
         "Helm values cannot read",
         "namespace=\"my-org\"",
     ] {
-        assert!(stderr.contains(part), "no `{part}` in:\n{stderr}");
+        out = out.stderr_contains(part);
     }
 }

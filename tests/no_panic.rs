@@ -19,6 +19,8 @@
 //! Cases per property: `SPECC_FUZZ_CASES` (default [`DEFAULT_CASES`]); a fixed seed:
 //! `PROPTEST_RNG_SEED`. See `docs/fuzzing.md` for longer runs.
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -31,8 +33,10 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use specc::error::Error;
 use specc::hash::{Contexts, FsContexts};
+use specc::model::{INSTRUCTIONS, TOP_LEVEL};
 use specc::render::{RenderOptions, render, render_with};
 use specc::{Diagnostics, PlanOptions, compile, plan::plan};
+use support::kdl::string as quote;
 
 /// Cases per property when `SPECC_FUZZ_CASES` is not set: keeps the whole file to a few
 /// seconds in a debug build.
@@ -512,20 +516,8 @@ fn events() -> impl Strategy<Value = Vec<PlanOptions>> {
 // (a) bytes and token soup
 // ---------------------------------------------------------------------------------------
 
-const TOKENS: &[&str] = &[
-    "project",
-    "stage",
-    "image",
-    "variant",
-    "registry",
-    "service",
-    "workflow",
-    "chart",
-    "output",
-    "arg",
-    "ignore",
-    "copy",
-    "run",
+/// Pieces of KDL syntax; the soup also takes specc's node and instruction names.
+const SYNTAX: &[&str] = &[
     "from=",
     "stage=",
     "to=",
@@ -599,8 +591,13 @@ fn arbitrary_strings_never_panic() {
 
 #[test]
 fn token_soup_never_panics() {
-    let soup = prop::collection::vec(prop::sample::select(TOKENS.to_vec()), 0..80)
-        .prop_map(|t| t.concat());
+    let tokens: Vec<&str> = TOP_LEVEL
+        .iter()
+        .chain(INSTRUCTIONS)
+        .chain(SYNTAX)
+        .copied()
+        .collect();
+    let soup = prop::collection::vec(prop::sample::select(tokens), 0..80).prop_map(|t| t.concat());
     run_property("token soup", soup);
 }
 
@@ -631,25 +628,6 @@ struct Node {
     children: Option<Vec<Node>>,
     /// `/-` in front: the node is commented out.
     slashdash: bool,
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || c == '\u{feff}' || ('\u{200e}'..='\u{202e}').contains(&c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A bare identifier when KDL allows one, else a quoted string.
@@ -992,25 +970,7 @@ fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
             &["count", "driver", "capabilities", "allow-any-platform"],
             &[],
         ),
-        "stage" => (
-            &["from"],
-            &[
-                "workdir",
-                "copy",
-                "add",
-                "run",
-                "env",
-                "arg",
-                "expose",
-                "user",
-                "healthcheck",
-                "label",
-                "volume",
-                "shell",
-                "entrypoint",
-                "cmd",
-            ],
-        ),
+        "stage" => (&["from"], INSTRUCTIONS),
         "copy" | "add" => (
             &[
                 "to", "from", "chown", "chmod", "link", "checksum", "variants",
@@ -1025,8 +985,8 @@ fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
             &[],
         ),
         "env" => (&["variants", "BASE_IMAGE", "X"], &[]),
-        "workdir" | "expose" | "user" | "label" | "volume" | "shell" | "entrypoint" | "cmd"
-        | "arg" => (&["variants"], &[]),
+        // The other instructions (and the top-level `arg`).
+        k if INSTRUCTIONS.contains(&k) => (&["variants"], &[]),
         "image" => (
             &[
                 "stage",
@@ -1100,11 +1060,17 @@ fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
     }
 }
 
-/// Top-level nodes that declare something named by argument 1.
-const DECLARATIONS: &[&str] = &[
-    "registry", "variant", "stage", "stage", "stage", "image", "image", "service", "workflow",
-    "chart",
-];
+/// A top-level node called `name` and how often it comes (stages and images most).
+fn top_level_node(name: &'static str) -> (u32, BoxedStrategy<Node>) {
+    let weight = match name {
+        "stage" => 3,
+        "image" => 2,
+        _ => 1,
+    };
+    // Argument 1 of all but these names what the node declares.
+    let declares = !matches!(name, "output" | "arg" | "ignore");
+    (weight, node(name, declares, 2))
+}
 
 /// A name that is sometimes misspelt, unknown or from elsewhere in the vocabulary.
 fn node_name(name: &'static str) -> BoxedStrategy<String> {
@@ -1187,13 +1153,9 @@ fn node(name: &'static str, declares: bool, depth: u32) -> BoxedStrategy<Node> {
 
 /// A spec: usually a project first, then declarations and other top-level nodes.
 fn spec_document() -> impl Strategy<Value = String> {
-    let top = prop_oneof![
-        10 => prop::sample::select(DECLARATIONS.to_vec()).prop_flat_map(|k| node(k, true, 2)),
-        1 => node("arg", false, 0),
-        1 => node("ignore", false, 0),
-        1 => node("output", false, 1),
-        1 => node("project", true, 1),
-    ];
+    let top = proptest::strategy::Union::new_weighted(
+        TOP_LEVEL.iter().map(|&name| top_level_node(name)).collect(),
+    );
     let project = prop_oneof![
         12 => node("project", true, 1).prop_map(Some),
         1 => Just(None),
@@ -2306,6 +2268,47 @@ fn grammar_documents_never_panic() {
     assert!(
         total < 16 || (compiled > 0 && rendered > 0),
         "of {total} grammar documents {compiled} compiled and {rendered} rendered"
+    );
+}
+
+/// The grammar generator writes every top-level node and every instruction specc's decoder
+/// knows, so a node added to the language without a generator here fails this test.
+#[test]
+fn grammar_documents_use_the_whole_vocabulary() {
+    use proptest::strategy::ValueTree;
+    let strategy = grammar_document();
+    let mut runner = TestRunner::deterministic();
+    let (mut top, mut instructions) = (BTreeSet::new(), BTreeSet::new());
+    for _ in 0..100 {
+        let text = strategy.new_tree(&mut runner).unwrap().current();
+        let Ok(doc) = text.parse::<kdl::KdlDocument>() else {
+            continue;
+        };
+        for node in doc.nodes() {
+            top.insert(node.name().value().to_string());
+            if node.name().value() == "stage" {
+                for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
+                    instructions.insert(child.name().value().to_string());
+                }
+            }
+        }
+    }
+    let missing = |known: &[&'static str], seen: &BTreeSet<String>| -> Vec<&'static str> {
+        known
+            .iter()
+            .copied()
+            .filter(|k| !seen.contains(*k))
+            .collect()
+    };
+    assert_eq!(
+        missing(TOP_LEVEL, &top),
+        Vec::<&str>::new(),
+        "top-level nodes the grammar generator never writes"
+    );
+    assert_eq!(
+        missing(INSTRUCTIONS, &instructions),
+        Vec::<&str>::new(),
+        "instructions the grammar generator never writes"
     );
 }
 

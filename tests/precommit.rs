@@ -6,9 +6,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::repo::{Output, Repo, specc_bin};
+use support::repo::{Output, Repo, command_in, specc_bin};
 use support::validators::{repo_root, require_tool, search_path};
 
 const SPEC: &str = r#"project demo version="1.0.0"
@@ -38,9 +37,8 @@ const HOOK: &str = "specc-check-system";
 fn run(dir: &Path, home: &Path, bin: &Path, program: &Path, args: &[&str]) -> Output {
     let mut path = vec![bin.to_path_buf()];
     path.extend(std::env::split_paths(&search_path()));
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
+    let mut command = command_in(dir, program, args, &[]);
+    command
         .env("PATH", std::env::join_paths(path).unwrap())
         .env("HOME", home)
         .env("XDG_CACHE_HOME", home.join("cache"))
@@ -52,23 +50,11 @@ fn run(dir: &Path, home: &Path, bin: &Path, program: &Path, args: &[&str]) -> Ou
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("NO_COLOR", "1")
-        .env_remove("SPECC_TRACE")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
-        .env_remove("PRE_COMMIT")
-        .output()
-        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
-    Output {
-        command: std::iter::once(program.display().to_string())
-            .chain(args.iter().map(|a| a.to_string()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env_remove("PRE_COMMIT");
+    Output::of(&mut command)
 }
 
 /// A project git repo, a hooks git repo and the sandbox both run in.

@@ -12,36 +12,26 @@
 //! evaluating the generated `docker-bake.hcl` with hcl-rs under the environment the
 //! workflow exports, as `docker buildx bake` does (env overrides variable defaults).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_yaml::Value;
+use support::generate::{Generated, generate, generate_text, spec_names, spec_with};
 use tempfile::TempDir;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// What the workflow tests read from a generated spec.
+trait GeneratedExt {
+    fn workflow(&self, rel: &str) -> Workflow;
+    fn bake(&self) -> String;
 }
 
-/// The outputs of one spec, generated into a temp dir.
-struct Generated {
-    dir: TempDir,
-    spec_text: String,
-}
-
-impl Generated {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.path(rel))
-            .unwrap_or_else(|e| panic!("specc did not generate {rel}: {e}"))
-    }
-
+impl GeneratedExt for Generated {
     fn workflow(&self, rel: &str) -> Workflow {
         let text = self.read(rel);
         let doc: Value = serde_yaml::from_str(&text)
@@ -52,59 +42,6 @@ impl Generated {
     fn bake(&self) -> String {
         self.read("docker-bake.hcl")
     }
-
-    /// `specc plan --json` of the same spec.
-    fn plan(&self) -> serde_json::Value {
-        let spec = self.dir.path().join("specc.kdl");
-        let out = Command::new(env!("CARGO_BIN_EXE_specc"))
-            .arg("plan")
-            .arg(&spec)
-            .arg("--json")
-            .output()
-            .expect("run specc plan");
-        assert!(
-            out.status.success(),
-            "specc plan failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("plan --json prints JSON")
-    }
-}
-
-/// Generates `specs/<name>.kdl` (or a spec text) with the real binary into a temp dir.
-fn generate(name: &str) -> Generated {
-    let text = fs::read_to_string(repo_root().join("specs").join(format!("{name}.kdl")))
-        .unwrap_or_else(|e| panic!("read specs/{name}.kdl: {e}"));
-    generate_text(&text)
-}
-
-fn generate_text(spec_text: &str) -> Generated {
-    let dir = tempfile::tempdir().expect("temp dir");
-    fs::write(dir.path().join("specc.kdl"), spec_text).expect("write spec");
-    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .arg("-C")
-        .arg(dir.path())
-        .arg("generate")
-        .arg("specc.kdl")
-        .output()
-        .expect("run specc generate");
-    assert!(
-        out.status.success(),
-        "specc generate failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Generated {
-        dir,
-        spec_text: spec_text.to_string(),
-    }
-}
-
-/// The spec text with `from` replaced by `to` (which must occur).
-fn spec_with(name: &str, from: &str, to: &str) -> String {
-    let text = fs::read_to_string(repo_root().join("specs").join(format!("{name}.kdl"))).unwrap();
-    assert!(text.contains(from), "specs/{name}.kdl has no `{from}`");
-    text.replace(from, to)
 }
 
 /// Every scenario with a workflow: spec name and the workflow it generates.
@@ -541,45 +478,16 @@ fn version_env(wf: &Workflow, event: &Event) -> BTreeMap<String, String> {
 // ---------------------------------------------------------------------------------------
 // Evaluating the bake file
 
-fn lower(args: hcl::eval::FuncArgs) -> Result<hcl::Value, String> {
-    let s = args[0].as_str().ok_or("lower takes a string")?;
-    Ok(hcl::Value::from(s.to_lowercase()))
-}
-
 /// The bake file evaluated as `docker buildx bake --print` would: each `variable` takes
-/// its value from `env` when set there, else its default. Returns the JSON of the file.
+/// its value from `env` when set there (or from what every GitHub runner sets), else its
+/// default. Returns the JSON of the file.
 fn eval_bake(text: &str, env: &BTreeMap<String, String>) -> serde_json::Value {
-    let body: hcl::Body = hcl::parse(text).expect("the bake file parses");
-    // What every GitHub runner sets, unless `env` says otherwise.
-    let runner: BTreeMap<&str, String> =
-        BTreeMap::from([("GITHUB_REPOSITORY_OWNER", "Octo-Org".to_string())]);
-    let mut ctx = hcl::eval::Context::new();
-    for block in body.blocks().filter(|b| b.identifier() == "variable") {
-        let name = block.labels()[0].as_str().to_string();
-        let default = block
-            .body()
-            .attributes()
-            .find(|a| a.key() == "default")
-            .map(|a| match a.expr() {
-                hcl::Expression::String(s) => s.clone(),
-                other => panic!("variable {name}: non-string default {other:?}"),
-            })
-            .unwrap_or_default();
-        let value = env
-            .get(&name)
-            .or_else(|| runner.get(name.as_str()))
-            .cloned()
-            .unwrap_or(default);
-        ctx.declare_var(name, value);
-    }
-    ctx.declare_func(
-        "lower",
-        hcl::eval::FuncDef::builder()
-            .param(hcl::eval::ParamType::String)
-            .build(lower),
-    );
-    let value: hcl::Value = hcl::eval::from_str(text, &ctx).expect("the bake file evaluates");
-    serde_json::to_value(value).expect("HCL value to JSON")
+    let mut vars = BTreeMap::from([(
+        "GITHUB_REPOSITORY_OWNER".to_string(),
+        "Octo-Org".to_string(),
+    )]);
+    vars.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    support::bake::evaluate(text, &vars).unwrap_or_else(|e| panic!("the bake file: {e}"))
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
@@ -1608,25 +1516,14 @@ fn comfyui_branch_push_gives_dev_tags_and_a_release_gives_versions() {
 fn the_workflow_pushes_the_tags_the_plan_predicts() {
     let g = generate_text(SEMVER_SPEC);
     let wf = g.workflow(".github/workflows/release.yml");
-    let plan_for = |version: &str| {
-        Command::new(env!("CARGO_BIN_EXE_specc"))
-            .arg("-C")
-            .arg(g.dir.path())
-            .args(["plan", "specc.kdl", "--json", "--set-version", version])
-            .output()
-            .expect("run specc plan")
-    };
+    let plan_for =
+        |version: &str| g.specc(&["plan", "specc.kdl", "--json", "--set-version", version]);
     for (git_tag, version) in [("v1.2.3", "1.2.3"), ("v10.0.7-rc.1", "10.0.7-rc.1")] {
         let mut env = wf.job_env();
         env.extend(version_env(&wf, &Event::tag(git_tag)));
         let bake = eval_bake(&g.bake(), &env);
-        let out = plan_for(version);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = plan_for(version).success();
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         for target in plan["targets"].as_array().unwrap() {
             let name = target["name"].as_str().unwrap();
             let predicted: BTreeSet<String> = strings(&target["tags"]).into_iter().collect();
@@ -1635,11 +1532,10 @@ fn the_workflow_pushes_the_tags_the_plan_predicts() {
         }
     }
     for (git_tag, version) in [("v2", "2"), ("v1.4", "1.4"), ("vnext", "next")] {
-        let out = plan_for(version);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "plan {version}: {stderr}");
-        assert!(stderr.contains("specc::usage::version"), "{stderr}");
-        assert!(stderr.contains("MAJOR.MINOR.PATCH"), "{stderr}");
+        plan_for(version)
+            .code(2)
+            .stderr_contains("specc::usage::version")
+            .stderr_contains("MAJOR.MINOR.PATCH");
 
         let step = wf.version_step().expect("a version step");
         let sandbox = Sandbox::new();
@@ -1665,12 +1561,7 @@ fn the_workflow_pushes_the_tags_the_plan_predicts() {
 #[test]
 fn every_workflow_node_of_every_spec_generates_a_workflow() {
     let mut covered = 0;
-    for entry in fs::read_dir(repo_root().join("specs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "kdl") {
-            continue;
-        }
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    for name in spec_names() {
         let g = generate(&name);
         let nodes: Vec<&str> = g
             .spec_text

@@ -14,12 +14,12 @@ use super::*;
 use crate::error::{Error, suggest};
 use crate::values::to_name;
 
-const TOP_LEVEL: &[&str] = &[
+pub const TOP_LEVEL: &[&str] = &[
     "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
     "workflow", "chart",
 ];
 
-const INSTRUCTIONS: &[&str] = &[
+pub const INSTRUCTIONS: &[&str] = &[
     "workdir",
     "copy",
     "add",

@@ -7,7 +7,7 @@
 mod decode;
 mod reader;
 
-pub use decode::decode;
+pub use decode::{INSTRUCTIONS, TOP_LEVEL, decode};
 use miette::SourceSpan;
 
 /// A value and the place in the spec it came from.

@@ -107,6 +107,31 @@ fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
     Ok(hcl::Value::String(s.to_lowercase()))
 }
 
+/// The bake file evaluated with hcl-rs as `docker buildx bake --print` would, bake's
+/// `lower()` included: each `variable` takes its value from `overrides` when set there,
+/// else its default (a variable with neither is an error). Returns the file as JSON.
+pub fn evaluate(text: &str, overrides: &BTreeMap<String, String>) -> Result<Json, String> {
+    let body: hcl::Body = hcl::from_str(text).map_err(|e| format!("HCL: {e}\n{text}"))?;
+    let mut ctx = Context::new();
+    ctx.declare_func("lower", FuncDef::new(lower, [ParamType::String]));
+    for block in body.blocks().filter(|b| b.identifier() == "variable") {
+        let name = block.labels()[0].as_str().to_string();
+        let value = match overrides.get(&name) {
+            Some(v) => hcl::Value::String(v.clone()),
+            None => block
+                .body()
+                .attributes()
+                .find(|a| a.key() == "default")
+                .ok_or_else(|| format!("variable {name} has no default"))?
+                .expr()
+                .evaluate(&ctx)
+                .map_err(|e| format!("default of variable `{name}`: {e}"))?,
+        };
+        ctx.declare_var(name, value);
+    }
+    hcl::eval::from_str(text, &ctx).map_err(|e| format!("HCL evaluation: {e}\n{text}"))
+}
+
 /// Evaluates attribute values with the bake file's variables, some of them overridden
 /// (as `docker buildx bake` does with environment variables).
 pub struct Eval {

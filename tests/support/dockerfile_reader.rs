@@ -60,6 +60,13 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ReadError> {
     Err(ReadError(msg.into()))
 }
 
+/// The lexer's error for a statement that ends inside a quote or `${`.
+fn unterminated<T>(looking_for: &str) -> Result<T, ReadError> {
+    err(format!(
+        "unexpected end of statement while looking for matching {looking_for}"
+    ))
+}
+
 /// Go's `unicode.IsSpace`.
 fn go_space(c: char) -> bool {
     matches!(
@@ -602,55 +609,46 @@ impl Lexer {
             }
         }
         if let Some(s) = stop {
-            return err(format!(
-                "unexpected end of statement while looking for matching {s}"
-            ));
+            return unterminated(&s.to_string());
         }
         Ok((result, words.finish()))
     }
 
+    /// Takes the quote at the cursor: the start of the result in raw-quotes mode, else
+    /// dropped.
+    fn take_quote(&mut self, result: &mut String) {
+        let quote = self.next().expect("a quote");
+        if self.raw_quotes {
+            result.push(quote);
+        }
+    }
+
     fn single_quote(&mut self) -> Result<String, ReadError> {
         let mut result = String::new();
-        let open = self.next().expect("a quote");
-        if self.raw_quotes {
-            result.push(open);
-        }
+        self.take_quote(&mut result);
         loop {
-            match self.next() {
-                None => {
-                    return err(
-                        "unexpected end of statement while looking for matching single-quote",
-                    );
-                }
+            match self.peek() {
+                None => return unterminated("single-quote"),
                 Some('\'') => {
-                    if self.raw_quotes {
-                        result.push('\'');
-                    }
+                    self.take_quote(&mut result);
                     return Ok(result);
                 }
-                Some(c) => result.push(c),
+                Some(c) => {
+                    self.next();
+                    result.push(c);
+                }
             }
         }
     }
 
     fn double_quote(&mut self) -> Result<String, ReadError> {
         let mut result = String::new();
-        let open = self.next().expect("a quote");
-        if self.raw_quotes {
-            result.push(open);
-        }
+        self.take_quote(&mut result);
         loop {
             match self.peek() {
-                None => {
-                    return err(
-                        "unexpected end of statement while looking for matching double-quote",
-                    );
-                }
+                None => return unterminated("double-quote"),
                 Some('"') => {
-                    self.next();
-                    if self.raw_quotes {
-                        result.push('"');
-                    }
+                    self.take_quote(&mut result);
                     return Ok(result);
                 }
                 Some('$') => {

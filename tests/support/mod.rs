@@ -7,5 +7,7 @@
 pub mod bake;
 pub mod buildah;
 pub mod dockerfile_reader;
+pub mod generate;
+pub mod kdl;
 pub mod repo;
 pub mod validators;

@@ -170,7 +170,16 @@ pub fn run_in(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let program = program.as_ref();
+    Output::of(&mut command_in(dir, program, args, env))
+}
+
+/// The command [`run_in`] runs, for callers that change more of its environment.
+pub fn command_in(
+    dir: &Path,
+    program: impl AsRef<OsStr>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = Command::new(program);
     command
         .args(args)
@@ -180,18 +189,7 @@ pub fn run_in(
     for (k, v) in env {
         command.env(k, v);
     }
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("start {}: {e}", program.to_string_lossy()));
-    Output {
-        command: std::iter::once(program.to_string_lossy().into_owned())
-            .chain(args.iter().map(|a| a.to_string()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    command
 }
 
 /// What a finished run printed; the assertions panic with everything it printed.
@@ -203,6 +201,23 @@ pub struct Output {
 }
 
 impl Output {
+    /// Runs `command` to its end and keeps what it printed.
+    pub fn of(command: &mut Command) -> Output {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
+        Output {
+            command: std::iter::once(program)
+                .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Asserts exit code 0.
     #[track_caller]
     pub fn success(self) -> Self {

@@ -53,15 +53,13 @@ target "iopaint-cpu" {
     "org.opencontainers.image.title" = "iopaint"
     "org.opencontainers.image.source" = "https://github.com/Sanster/IOPaint"
     "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "bf4776402dd1d3918736cbcd153af6520327d5bc899a95843e52a43ac06daeb5"
+    "dev.specc.input-hash" = "07a2fd3e93955ac62f8c59b976f68adcf8990469782cb13dfb5c703ad302973b"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:cpu-${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:${VERSION}",
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:cpu-latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-bf4776402dd1d391"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-07a2fd3e93955ac6"
   ]
 }
 
@@ -79,12 +77,12 @@ target "iopaint-gpu" {
     "org.opencontainers.image.title" = "iopaint"
     "org.opencontainers.image.source" = "https://github.com/Sanster/IOPaint"
     "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "d6d94fd8a530d93d21d8fa41f115be0c95609ae3310d6dbd55af3bade6d32f5a"
+    "dev.specc.input-hash" = "8dc8b0a95bb1d00aa554d068bf4026da3bc0163a5e429716cc8a5edd25e7c4b0"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:gpu-${VERSION}",
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:gpu-latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-d6d94fd8a530d93d"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-8dc8b0a95bb1d00a"
   ]
 }

@@ -43,9 +43,9 @@ target "new-api" {
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
+    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:v${VERSION}-conversation",
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:latest",
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:v${VERSION}",
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:v${VERSION}-conversation",
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:conversation",
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:specc-2ff9b41f5d7db460"
   ]

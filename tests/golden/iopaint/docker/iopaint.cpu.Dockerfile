@@ -4,41 +4,52 @@
 
 ARG BASE_IMAGE="python:3.10-slim-bookworm"
 
-FROM node:18-alpine AS frontend
+FROM node:18-alpine AS frontend-builder
 WORKDIR /app/web_app
 COPY web_app/package.json web_app/package-lock.json ./
 RUN npm ci
 COPY web_app .
 RUN npm run build
 
-FROM $BASE_IMAGE AS python-deps
+FROM $BASE_IMAGE AS python-builder
+# hadolint ignore=DL3008
+RUN apt-get update && \
+    apt-get install -y --no-install-recommends gcc g++ build-essential && \
+    rm -rf /var/lib/apt/lists/*
 ENV PYTHONUSERBASE="/opt/iopaint"
 WORKDIR /build
 COPY requirements.txt ./
-RUN python3 -m pip install --user --no-cache-dir torch==2.1.0 torchvision==0.16.0 --index-url https://download.pytorch.org/whl/cpu
-RUN python3 -m pip install --user --no-cache-dir -r requirements.txt
+RUN python3 -m pip install --user --no-cache-dir torch==2.1.2 torchvision==0.16.2 --index-url https://download.pytorch.org/whl/cpu && \
+    python3 -m pip install --user --no-cache-dir -r requirements.txt
 
 FROM $BASE_IMAGE AS runtime
+LABEL "org.opencontainers.image.url"="https://github.com/Sanster/IOPaint"
+LABEL "org.opencontainers.image.documentation"="https://www.iopaint.com"
 # hadolint ignore=DL3008
 RUN apt-get update && \
-    apt-get install -y --no-install-recommends curl libgl1 libglib2.0-0 libsm6 libxext6 libxrender1 libfontconfig1 && \
+    apt-get install -y --no-install-recommends libsm6 libxext6 libxrender1 libgomp1 libglib2.0-0 libgl1 ffmpeg curl && \
     rm -rf /var/lib/apt/lists/*
 ENV PYTHONUSERBASE="/opt/iopaint"
-ENV PYTHONUNBUFFERED="1"
-ENV IOPAINT_MODEL="lama"
-ENV IOPAINT_DEVICE="cpu"
+ENV PATH="/opt/iopaint/bin:${PATH}"
 WORKDIR /app
-COPY --from=python-deps /opt/iopaint /opt/iopaint
-COPY main.py ./
+COPY --from=python-builder /opt/iopaint /opt/iopaint
 COPY iopaint ./iopaint
-COPY --from=frontend /app/web_app/dist ./iopaint/web_app
+COPY main.py ./
+COPY --from=frontend-builder /app/web_app/dist ./iopaint/web_app
+RUN mkdir -p /app/models /app/outputs
+ENV PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    MODEL="lama" \
+    DEVICE="cpu" \
+    HOST="0.0.0.0" \
+    PORT="8080"
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 CMD ["/bin/sh", "-c", "curl -fsS http://localhost:8080/api/v1/server-config || exit 1"]
-CMD ["/bin/sh", "-c", "exec python3 main.py start --host=0.0.0.0 --port=8080 --model=\"$IOPAINT_MODEL\" --device=\"$IOPAINT_DEVICE\" --model-dir=/app/models --output-dir=/app/outputs"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["/bin/sh", "-c", "curl -f http://localhost:8080/api/v1/server-config || exit 1"]
+CMD ["/bin/sh", "-c", "exec python3 main.py start --host=\"$HOST\" --port=\"$PORT\" --model=\"$MODEL\" --device=\"$DEVICE\" --model-dir=/app/models --output-dir=/app/outputs"]
 ARG VERSION="1.6.0"
 ARG REVISION=""
 LABEL org.opencontainers.image.title="iopaint" \
-      org.opencontainers.image.description="Image inpainting, outpainting tool powered by SOTA AI Model" \
+      org.opencontainers.image.description="Image inpainting tool powered by SOTA AI Model" \
       org.opencontainers.image.source="https://github.com/Sanster/IOPaint" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
