@@ -257,6 +257,49 @@ fn version_part_rule(spec: &crate::model::Spec, version: &str) -> Option<String>
         .map(|rule| rule.template.value.clone())
 }
 
+/// A tag that `--branch` or `--sha` turned invalid (empty, too long, a bad first
+/// character): the plan would show references no registry accepts.
+fn bad_given_tag(p: &plan::Plan, options: &PlanOptions) -> Option<UsageError> {
+    let given: Vec<(&str, &String)> = [("--branch", &options.branch), ("--sha", &options.sha)]
+        .into_iter()
+        .filter_map(|(o, v)| v.as_ref().map(|v| (o, v)))
+        .collect();
+    if let Some((option, _)) = given.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Some(UsageError::Arguments {
+            message: format!("`{option}` is empty"),
+            help: format!(
+                "give {option} a value, e.g. `{}`, or leave the option out",
+                if *option == "--sha" {
+                    "--sha 0a1b2c3d"
+                } else {
+                    "--branch main"
+                }
+            ),
+        });
+    }
+    for tag in p.targets.iter().flat_map(|t| &t.tags) {
+        // `<sha>` and `<branch>` stand for values not given.
+        if tag.contains('<') {
+            continue;
+        }
+        if let Err(reason) = crate::values::check_tag(tag) {
+            let options = given
+                .iter()
+                .map(|(o, v)| format!("`{o} {v}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            return Some(UsageError::Arguments {
+                message: format!(
+                    "{options} {} the invalid tag `{tag}`: {reason}",
+                    if given.len() > 1 { "give" } else { "gives" }
+                ),
+                help: "a branch or commit must leave a tag of 1 to 128 characters from `A-Za-z0-9_.-`, starting with a letter, digit or `_`; pass the real branch name and commit, e.g. `--branch main --sha 0a1b2c3d`".into(),
+            });
+        }
+    }
+    None
+}
+
 /// Outputs that are not as the spec says.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum SyncError {
@@ -299,10 +342,14 @@ impl Printer {
                 } else {
                     GraphicalTheme::unicode_nocolor()
                 };
-                let _ = GraphicalReportHandler::new_themed(theme)
+                let handler = GraphicalReportHandler::new_themed(theme)
                     .with_width(100)
-                    .with_links(false)
-                    .render_report(&mut out, diagnostic);
+                    .with_links(false);
+                let _ = if far_right(diagnostic, None) {
+                    handler.render_report(&mut out, &Flat::new(diagnostic, None))
+                } else {
+                    handler.render_report(&mut out, diagnostic)
+                };
                 if !out.ends_with('\n') {
                     out.push('\n');
                 }
@@ -313,6 +360,95 @@ impl Printer {
 
     fn human(&self) -> bool {
         self.format == MessageFormat::Human
+    }
+}
+
+/// The column beyond which miette's graphical handler cannot draw a label: it pads with
+/// a format width, which Rust limits to 65535 (and panics beyond).
+const DRAWABLE_COLUMN: usize = 30_000;
+
+/// True when some label of `d` (or of a related diagnostic, which shows its parent's
+/// source) starts or ends too far right on its line to be drawn.
+fn far_right(d: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> bool {
+    let source = d.source_code().or(parent);
+    let labels_far = match (source, d.labels()) {
+        (Some(src), Some(mut labels)) => labels.any(|l| {
+            let end = miette::SourceSpan::from((l.offset() + l.len(), 0));
+            [l.inner(), &end].into_iter().any(|span| {
+                src.read_span(span, 0, 0)
+                    .is_ok_and(|c| c.column() > DRAWABLE_COLUMN)
+            })
+        }),
+        _ => false,
+    };
+    labels_far
+        || d.related()
+            .is_some_and(|mut r| r.any(|rd| far_right(rd, source)))
+}
+
+/// A diagnostic without its source snippet: each label becomes `file:line:column: label`
+/// in the text (for labels [`far_right`] of what can be drawn).
+struct Flat<'a> {
+    inner: &'a dyn Diagnostic,
+    text: String,
+    related: Vec<Flat<'a>>,
+}
+
+impl<'a> Flat<'a> {
+    fn new(d: &'a dyn Diagnostic, parent: Option<&'a dyn miette::SourceCode>) -> Flat<'a> {
+        let source = d.source_code().or(parent);
+        let mut text = d.to_string();
+        if let (Some(src), Some(labels)) = (source, d.labels()) {
+            for l in labels {
+                if let Ok(c) = src.read_span(l.inner(), 0, 0) {
+                    text.push_str(&format!(
+                        "\n  at {}:{}:{}: {}",
+                        c.name().unwrap_or("spec"),
+                        c.line() + 1,
+                        c.column() + 1,
+                        l.label().unwrap_or("here")
+                    ));
+                }
+            }
+        }
+        let related = d
+            .related()
+            .map(|r| r.map(|rd| Flat::new(rd, source)).collect())
+            .unwrap_or_default();
+        Flat {
+            inner: d,
+            text,
+            related,
+        }
+    }
+}
+
+impl std::fmt::Debug for Flat<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::fmt::Display for Flat<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Flat<'_> {}
+
+impl Diagnostic for Flat<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.inner.severity()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.help()
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
     }
 }
 
@@ -333,7 +469,20 @@ pub fn main() -> i32 {
         .try_get_matches_from_mut(&args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
     match parsed {
-        Ok(cli) => run(cli),
+        // kdl's parser recurses (see `parse::MAX_NESTING`): a roomy stack keeps odd input
+        // an error instead of an abort. Only the pages used are ever allocated.
+        Ok(cli) => match std::thread::Builder::new()
+            .name("specc".into())
+            .stack_size(256 << 20)
+            .spawn(move || run(cli))
+        {
+            // A panic has printed its message already; exit as Rust does after one.
+            Ok(thread) => thread.join().unwrap_or(101),
+            Err(e) => {
+                eprintln!("specc: cannot start a thread: {e}");
+                2
+            }
+        },
         Err(e) => {
             let json = option_value(&args, "--message-format").as_deref() == Some("json");
             usage_error(e.with_cmd(&command), json)
@@ -504,6 +653,10 @@ pub fn run(cli: Cli) -> i32 {
                     return 2;
                 }
                 let p = plan::plan(&s.checked, &options);
+                if let Some(e) = bad_given_tag(&p, &options) {
+                    printer.print(&e);
+                    return 2;
+                }
                 if changed {
                     let root = output_root(&spec, &out);
                     return print_changed(

@@ -789,3 +789,126 @@ fn plan_changed_since_a_missing_lock_is_an_error_not_everything_changed() {
         .success()
         .stdout_contains("no target changed since old.lock");
 }
+
+// ---------------------------------------------------------------- hostile shapes
+
+/// `project` and then `line`, as a spec.
+fn spec_with(line: &str) -> String {
+    format!("project demo version=\"1.0.0\"\n{line}\n")
+}
+
+#[test]
+fn deep_nesting_is_a_syntax_error_not_a_crash() {
+    let d = 5000;
+    let cases = [
+        (
+            "blocks",
+            format!(
+                "stage a from=\"alpine:3.20\" {}{}",
+                "{ a ".repeat(d),
+                "}".repeat(d)
+            ),
+        ),
+        (
+            "block comments",
+            format!("{}{}", "/*".repeat(d), "*/".repeat(d)),
+        ),
+        ("`/-` chains of nodes", format!("{}a", "/- ".repeat(d))),
+        (
+            "`/-` chains of arguments",
+            format!("a {}1", "/- ".repeat(d)),
+        ),
+    ];
+    for (what, line) in cases {
+        let repo = with_spec(&spec_with(&line));
+        let out = repo.run(&["check", "--spec-only"]).code(1);
+        assert!(
+            out.stderr.contains("specc::syntax") && out.stderr.contains("levels deep"),
+            "{what}: {out}"
+        );
+        let json = repo.run(&["--message-format", "json", "graph"]).code(1);
+        assert_eq!(codes(&json_lines(&json)), ["specc::spec", "specc::syntax"]);
+    }
+    // Nesting within the limit is fine, and braces in strings and comments do not count.
+    let nested = format!(
+        "stage a from=\"alpine:3.20\" {{\n    run \"{}\"\n    /* {} */\n    run #\"{}\"#\n}}\nimage demo stage=a",
+        "{".repeat(100),
+        "{".repeat(100),
+        "\"{".repeat(100)
+    );
+    with_spec(&spec_with(&nested))
+        .run(&["check", "--spec-only"])
+        .success();
+}
+
+#[test]
+fn long_chains_of_line_continuations_do_not_overflow_the_stack() {
+    // Each `\` is one more level of kdl's recursion: beyond what the main thread's stack
+    // holds in a debug build.
+    let repo = with_spec(&spec_with(&format!("a {}1", "\\ ".repeat(8000))));
+    let out = repo
+        .run(&["--message-format", "json", "check", "--spec-only"])
+        .code(1);
+    let lines = json_lines(&out);
+    assert!(codes(&lines).contains(&"specc::syntax".into()));
+    // Thousands of errors are cut to a readable number, and the last says so.
+    let related = lines[0]["related"].as_array().cloned().unwrap_or_default();
+    assert_eq!(related.len(), 101);
+    assert!(
+        related[100]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("more syntax errors are not shown")),
+        "{}",
+        related[100]
+    );
+}
+
+#[test]
+fn a_problem_far_right_on_a_long_line_is_reported_not_a_panic() {
+    let line = format!(
+        "stage a from=\"alpine:3.20\" {}frm=\"x\"\nimage demo stage=a",
+        " ".repeat(70_000)
+    );
+    let repo = with_spec(&spec_with(&line));
+    let out = repo.run(&["check", "--spec-only"]).code(1);
+    assert!(
+        out.stderr.contains("unknown property `frm`")
+            && out.stderr.contains("specc.kdl:2:70028")
+            && out.stderr.contains("did you mean `from`?")
+            && !out.stderr.contains("panicked"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    let json = repo.run(&["--message-format", "json", "check", "--spec-only"]);
+    assert!(codes(&json_lines(&json)).contains(&"specc::model::unknown_property".into()));
+}
+
+#[test]
+fn plan_refuses_a_branch_or_sha_that_makes_an_invalid_tag() {
+    let spec = "project demo version=\"1.0.0\"\n\
+registry hub host=\"docker.io\" namespace=\"me\"\n\
+stage runtime from=\"alpine:3.20\"\n\
+image demo stage=runtime registries=hub {\n    tag \"{{branch}}\" when=\"branch\"\n    tag \"sha-{{sha}}\" when=\"branch\"\n}\n";
+    let repo = with_spec(spec);
+    let long = "a".repeat(200);
+    for (args, says) in [
+        (&["plan", "--branch", ""][..], "`--branch` is empty"),
+        (&["plan", "--sha", " "], "`--sha` is empty"),
+        (&["plan", "--branch", "..."], "invalid tag `...`"),
+        (&["plan", "--branch", &long], "more than the 128 allowed"),
+        (
+            &["plan", "--branch", "main", "--sha", "a/b"],
+            "invalid tag `sha-a/b`",
+        ),
+    ] {
+        let out = repo.run(args).code(2).stderr_contains(says);
+        assert!(out.stdout.is_empty(), "no plan with invalid tags: {out}");
+        let json = repo.run(&[&["--message-format", "json"][..], args].concat());
+        assert_eq!(codes(&json_lines(&json)), ["specc::usage::arguments"]);
+    }
+    // A branch name is cleaned up as in the workflow; a real commit is shortened.
+    repo.run(&["plan", "--branch", "feature/log in", "--sha", "0a1b2c3d4e"])
+        .success()
+        .stdout_contains("docker.io/me/demo:feature-log-in")
+        .stdout_contains("docker.io/me/demo:sha-0a1b2c3");
+}
