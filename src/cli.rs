@@ -232,29 +232,13 @@ pub enum UsageError {
     VersionParts { value: String, rule: String },
 }
 
-/// The first tag rule that uses `{{major}}`, `{{minor}}` or `{{patch}}` when `version` has
-/// no such parts (the generated workflow refuses such a version the same way).
+/// The first tag rule that needs version parts when `version` has none (the generated
+/// workflow refuses such a version the same way).
 fn version_part_rule(spec: &crate::model::Spec, version: &str) -> Option<String> {
-    use crate::values::{Piece, Placeholder};
     if crate::values::parse_version(version).is_some() {
         return None;
     }
-    spec.images
-        .iter()
-        .flat_map(|i| &i.tags)
-        .find(|rule| {
-            crate::values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
-                pieces.iter().any(|p| {
-                    matches!(
-                        p,
-                        Piece::Placeholder(
-                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-                        )
-                    )
-                })
-            })
-        })
-        .map(|rule| rule.template.value.clone())
+    plan::rule_needing_version_parts(spec.images.iter().flat_map(|i| &i.tags))
 }
 
 /// A tag that `--branch` or `--sha` turned invalid (empty, too long, a bad first

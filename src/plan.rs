@@ -350,3 +350,26 @@ pub fn build_order(checked: &Checked, target: usize) -> Vec<usize> {
     }
     done
 }
+
+/// The first of `rules` that uses `{{major}}`, `{{minor}}` or `{{patch}}`: a version
+/// without MAJOR.MINOR.PATCH parts cannot fill it, so `plan --set-version` and the
+/// generated workflow's version step refuse such a version.
+pub fn rule_needing_version_parts<'a>(
+    rules: impl IntoIterator<Item = &'a crate::model::TagRule>,
+) -> Option<String> {
+    rules
+        .into_iter()
+        .find(|rule| {
+            values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
+                pieces.iter().any(|p| {
+                    matches!(
+                        p,
+                        Piece::Placeholder(
+                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+                        )
+                    )
+                })
+            })
+        })
+        .map(|rule| rule.template.value.clone())
+}

@@ -187,7 +187,9 @@ fn render_one(
         runner: w.runner.value.clone(),
         env: Vec::new(),
         default_version: spec.project.version.value.clone(),
-        version_parts_rule: version_parts_rule(spec, &images),
+        version_parts_rule: crate::plan::rule_needing_version_parts(
+            images.iter().flat_map(|&ii| &spec.images[ii].tags),
+        ),
         qemu: String::new(),
         aws: Vec::new(),
         logins: Vec::new(),
@@ -546,25 +548,4 @@ pub fn render(
         }
     }
     out
-}
-
-/// The first tag rule of `images` that uses `{{major}}`, `{{minor}}` or `{{patch}}`.
-fn version_parts_rule(spec: &crate::model::Spec, images: &[usize]) -> Option<String> {
-    use crate::values::{Piece, Placeholder};
-    images
-        .iter()
-        .flat_map(|&ii| &spec.images[ii].tags)
-        .find(|rule| {
-            crate::values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
-                pieces.iter().any(|p| {
-                    matches!(
-                        p,
-                        Piece::Placeholder(
-                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-                        )
-                    )
-                })
-            })
-        })
-        .map(|rule| rule.template.value.clone())
 }
