@@ -894,38 +894,24 @@ fn report_spec_ok(printer: &Printer, s: &Loaded) -> i32 {
     0
 }
 
-/// The `output` settings that name files, with their names in the spec.
-fn output_files(output: &crate::model::Output) -> [(&'static str, &crate::model::Text); 4] {
-    [
-        ("dockerignore", &output.dockerignore),
-        ("bake", &output.bake),
-        ("compose", &output.compose),
-        ("lock", &output.lock),
-    ]
-}
-
 /// The `output` setting that places `path` (a file setting naming it, else the folder
 /// setting holding it), for a label; a setting left at its default has an empty span.
 fn output_setting(s: &Loaded, path: &str) -> Option<(&'static str, miette::SourceSpan)> {
     let o = &s.checked.spec.output;
-    let norm = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_string();
-    if let Some((key, t)) = output_files(o)
+    if let Some((key, t)) = o
+        .files()
         .into_iter()
-        .find(|(_, t)| norm(&t.value) == path)
+        .find(|(_, t)| normalized(&t.value) == path)
     {
         return Some((key, t.span));
     }
-    [
-        ("dockerfiles", &o.dockerfiles),
-        ("workflows", &o.workflows),
-        ("charts", &o.charts),
-    ]
-    .into_iter()
-    .find(|(_, t)| {
-        let folder = norm(&t.value);
-        folder.is_empty() || folder == "." || path.starts_with(&format!("{folder}/"))
-    })
-    .map(|(key, t)| (key, t.span))
+    o.folders()
+        .into_iter()
+        .find(|(_, t)| {
+            let folder = normalized(&t.value);
+            folder.is_empty() || folder == "." || path.starts_with(&format!("{folder}/"))
+        })
+        .map(|(key, t)| (key, t.span))
 }
 
 /// True when `path` under `root` is the spec file itself.
@@ -966,15 +952,14 @@ fn clash(
 /// Outputs whose paths, set in `output`, collide with each other or with the spec file:
 /// found before rendering, since one would overwrite the other (or the spec).
 fn setting_clashes(s: &Loaded, root: &Path) -> Vec<crate::Error> {
-    let files = output_files(&s.checked.spec.output);
-    let norm = |p: &str| p.trim_start_matches("./").trim_end_matches('/').to_string();
+    let files = s.checked.spec.output.files();
     let mut errors = Vec::new();
     for (i, (key, t)) in files.iter().enumerate() {
-        let path = norm(&t.value);
-        if is_the_spec(s, root, &path) {
+        let path = normalized(&t.value);
+        if is_the_spec(s, root, path) {
             errors.push(clash(
                 s,
-                &path,
+                path,
                 Some(t.span),
                 format!("`{key}` would overwrite the spec itself"),
                 format!(
@@ -983,7 +968,10 @@ fn setting_clashes(s: &Loaded, root: &Path) -> Vec<crate::Error> {
                 ),
             ));
         }
-        if let Some((other, _)) = files[..i].iter().find(|(_, o)| norm(&o.value) == path) {
+        if let Some((other, _)) = files[..i]
+            .iter()
+            .find(|(_, o)| normalized(&o.value) == path)
+        {
             // Label the setting written in the spec (a default has no place in it).
             let (key, other, span) = if t.span.is_empty() {
                 (
@@ -996,7 +984,7 @@ fn setting_clashes(s: &Loaded, root: &Path) -> Vec<crate::Error> {
             };
             errors.push(clash(
                 s,
-                &path,
+                path,
                 span,
                 format!("`{key}` and `{other}` would both write this file"),
                 format!(
@@ -1009,29 +997,25 @@ fn setting_clashes(s: &Loaded, root: &Path) -> Vec<crate::Error> {
     errors
 }
 
-/// The default path of an `output` setting.
-fn default_output(key: &str) -> &'static str {
-    match key {
-        "dockerfiles" => "docker",
-        "dockerignore" => ".dockerignore",
-        "bake" => "docker-bake.hcl",
-        "compose" => "compose.yaml",
-        "workflows" => ".github/workflows",
-        "charts" => "charts",
-        _ => "specc.lock",
-    }
+/// An output path as written in the spec, without a leading `./` or a trailing `/`.
+fn normalized(path: &str) -> &str {
+    path.trim_start_matches("./").trim_end_matches('/')
+}
+
+/// The default path of the `output` setting `key`.
+fn default_output(key: &str) -> String {
+    let defaults = crate::model::Output::defaults();
+    defaults
+        .files()
+        .into_iter()
+        .chain(defaults.folders())
+        .find(|(k, _)| *k == key)
+        .map_or_else(String::new, |(_, t)| t.value.clone())
 }
 
 /// Rendered outputs that land on the spec file, on the lock or on each other.
 fn rendered_clashes(s: &Loaded, root: &Path, g: &Generated) -> Vec<crate::Error> {
-    let lock = s
-        .checked
-        .spec
-        .output
-        .lock
-        .value
-        .trim_start_matches("./")
-        .to_string();
+    let lock = normalized(&s.checked.spec.output.lock.value);
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for f in &g.files {
@@ -1115,10 +1099,11 @@ fn render_all(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -> O
 }
 
 /// The lock under `root`: `Ok(None)` when there is none yet.
-fn read_lock(path: &Path) -> Result<Option<Lock>, UsageError> {
+/// The lock at `path` and its text (`None`: there is no lock yet).
+fn read_lock(path: &Path) -> Result<Option<(Lock, String)>, UsageError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Lock::parse(&text)
-            .map(Some)
+            .map(|lock| Some((lock, text)))
             .map_err(|reason| UsageError::Lock {
                 path: path.display().to_string(),
                 reason,
@@ -1189,7 +1174,7 @@ fn generate(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str, force:
     };
     let lock_path = s.checked.spec.output.lock.value.clone();
     let old = match read_lock(&root.join(&lock_path)) {
-        Ok(l) => l,
+        Ok(l) => l.map(|(lock, _)| lock),
         Err(e) if force => {
             // A broken lock is replaced by --force; without it, say so.
             let _ = e;
@@ -1304,8 +1289,9 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     let lock_path = root.join(&s.checked.spec.output.lock.value);
     // Without a lock nothing was generated yet: every output is missing, which is what a
     // pre-commit hook or CI job must hear (`--spec-only` checks just the spec).
-    let lock = match read_lock(&lock_path) {
-        Ok(lock) => lock,
+    let (lock, lock_text) = match read_lock(&lock_path) {
+        Ok(Some((lock, text))) => (Some(lock), Some(text)),
+        Ok(None) => (None, None),
         Err(e) => {
             printer.print(&e);
             return 2;
@@ -1325,11 +1311,11 @@ fn check_outputs(printer: &Printer, s: &Loaded, root: &Path, regenerate: &str) -
     };
     let mut entries = compare_outputs(s, root, &generated, lock.as_ref());
     let expected = new_lock(s, &generated).to_text();
-    if std::fs::read_to_string(&lock_path).ok().as_deref() != Some(expected.as_str()) {
+    if lock_text.as_deref() != Some(expected.as_str()) {
         let lock_name = s.checked.spec.output.lock.value.clone();
         entries.push(Entry {
             status: Status::Stale,
-            current: std::fs::read(&lock_path).ok(),
+            current: lock_text.map(String::into_bytes),
             new: Some(expected),
             path: lock_name,
         });
@@ -1395,7 +1381,7 @@ fn print_changed(
         return 2;
     }
     let lock = match read_lock(&lock_path) {
-        Ok(l) => l,
+        Ok(l) => l.map(|(lock, _)| lock),
         Err(e) => {
             printer.print(&e);
             return 2;

@@ -196,11 +196,14 @@ pub fn apply(
         Some((_, _, path)) if path == lock_path => staged.pop(),
         _ => None,
     };
-    for (tmp, target, path) in staged {
-        tmp.persist(&target).map_err(|e| WriteError {
-            path: target.clone(),
+    let persist = |tmp: tempfile::NamedTempFile, target: PathBuf| {
+        tmp.persist(&target).map(drop).map_err(|e| WriteError {
+            path: target,
             error: e.error,
-        })?;
+        })
+    };
+    for (tmp, target, path) in staged {
+        persist(tmp, target)?;
         applied.written.push(path);
     }
     for e in entries {
@@ -215,10 +218,7 @@ pub fn apply(
         }
     }
     if let Some((tmp, target, _)) = lock_tmp {
-        tmp.persist(&target).map_err(|e| WriteError {
-            path: target.clone(),
-            error: e.error,
-        })?;
+        persist(tmp, target)?;
     }
     Ok(applied)
 }

@@ -33,7 +33,9 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use specc::error::Error;
 use specc::hash::{Contexts, FsContexts};
-use specc::model::{INSTRUCTIONS, TOP_LEVEL};
+use specc::model::{
+    CHART_CHILDREN, INSTRUCTIONS, OUTPUT_SETTINGS, SERVICE_CHILDREN, TOP_LEVEL, WORKFLOW_CHILDREN,
+};
 use specc::render::{RenderOptions, render, render_with};
 use specc::{Diagnostics, PlanOptions, compile, plan::plan};
 use support::kdl::string as quote;
@@ -938,18 +940,7 @@ fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
             &["version", "description", "source", "license"],
             &["maintainer"],
         ),
-        "output" => (
-            &[],
-            &[
-                "dockerfiles",
-                "dockerignore",
-                "bake",
-                "compose",
-                "workflows",
-                "charts",
-                "lock",
-            ],
-        ),
+        "output" => (&[], OUTPUT_SETTINGS),
         "registry" => (&["host", "namespace", "namespace-secret"], &["login"]),
         "login" => (
             &[
@@ -1002,46 +993,14 @@ fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
             &["tag", "cache"],
         ),
         "tag" => (&["when"], &[]),
-        "service" => (
-            &["image", "variant"],
-            &[
-                "port",
-                "volume",
-                "env",
-                "depends-on",
-                "restart",
-                "command",
-                "healthcheck",
-                "profile",
-            ],
-        ),
+        "service" => (&["image", "variant"], SERVICE_CHILDREN),
         "depends-on" => (&["condition"], &[]),
-        "workflow" => (
-            &["name", "runner"],
-            &[
-                "on",
-                "images",
-                "smoke-test",
-                "scan",
-                "dockerhub-description",
-                "chart",
-            ],
-        ),
+        "workflow" => (&["name", "runner"], WORKFLOW_CHILDREN),
         "on" => (&["pattern", "branch", "cron"], &[]),
         "smoke-test" => (&["image", "variant", "port", "path", "command"], &["env"]),
         "scan" => (&["severity"], &[]),
         "dockerhub-description" => (&["registry", "readme", "image"], &[]),
-        "chart" => (
-            &["path"],
-            &[
-                "image",
-                "runtime",
-                "resources",
-                "node-selector",
-                "toleration",
-                "push",
-            ],
-        ),
+        "chart" => (&["path"], CHART_CHILDREN),
         "runtime" => (
             &[
                 "type",

@@ -36,6 +36,49 @@ pub const INSTRUCTIONS: &[&str] = &[
     "cmd",
 ];
 
+/// The settings of an `output` block.
+pub const OUTPUT_SETTINGS: &[&str] = &[
+    "dockerfiles",
+    "dockerignore",
+    "bake",
+    "compose",
+    "workflows",
+    "charts",
+    "lock",
+];
+
+/// The children of a `service`.
+pub const SERVICE_CHILDREN: &[&str] = &[
+    "port",
+    "volume",
+    "env",
+    "depends-on",
+    "restart",
+    "command",
+    "healthcheck",
+    "profile",
+];
+
+/// The children of a `workflow`.
+pub const WORKFLOW_CHILDREN: &[&str] = &[
+    "on",
+    "images",
+    "smoke-test",
+    "scan",
+    "dockerhub-description",
+    "chart",
+];
+
+/// The children of a `chart`.
+pub const CHART_CHILDREN: &[&str] = &[
+    "image",
+    "runtime",
+    "resources",
+    "node-selector",
+    "toleration",
+    "push",
+];
+
 /// Decodes a parsed document.
 ///
 /// `Err` holds every shape problem found, and the spec too when no declaration had to be
@@ -279,15 +322,6 @@ impl<'a> Decoder<'a> {
     fn output(&self, node: &'a KdlNode) -> Output {
         let mut r = self.reader(node, &[]);
         let mut out = Output::defaults();
-        const KEYS: &[&str] = &[
-            "dockerfiles",
-            "dockerignore",
-            "bake",
-            "compose",
-            "workflows",
-            "charts",
-            "lock",
-        ];
         for child in r.children() {
             let key = child.name().value();
             let slot = match key {
@@ -299,7 +333,7 @@ impl<'a> Decoder<'a> {
                 "charts" => &mut out.charts,
                 "lock" => &mut out.lock,
                 _ => {
-                    self.unknown_node(child, "in `output`", KEYS);
+                    self.unknown_node(child, "in `output`", OUTPUT_SETTINGS);
                     continue;
                 }
             };
@@ -1000,20 +1034,10 @@ impl<'a> Decoder<'a> {
             profiles: None,
             span: r.span(),
         };
-        const CHILDREN: &[&str] = &[
-            "port",
-            "volume",
-            "env",
-            "depends-on",
-            "restart",
-            "command",
-            "healthcheck",
-            "profile",
-        ];
         for child in r.children() {
             let key = child.name().value();
-            if !CHILDREN.contains(&key) {
-                self.unknown_node(child, "in `service`", CHILDREN);
+            if !SERVICE_CHILDREN.contains(&key) {
+                self.unknown_node(child, "in `service`", SERVICE_CHILDREN);
                 continue;
             }
             if key == "env" {
@@ -1118,14 +1142,6 @@ impl<'a> Decoder<'a> {
         let mut scan = None;
         let mut dockerhub_description = None;
         let mut charts = Vec::new();
-        const CHILDREN: &[&str] = &[
-            "on",
-            "images",
-            "smoke-test",
-            "scan",
-            "dockerhub-description",
-            "chart",
-        ];
         for child in r.children() {
             match child.name().value() {
                 "on" => triggers.extend(self.trigger(child)),
@@ -1204,7 +1220,7 @@ impl<'a> Decoder<'a> {
                     charts.extend(c.arg(0, "a chart name", "chart my-chart"));
                     c.finish("one argument, the chart name");
                 }
-                _ => self.unknown_node(child, "in `workflow`", CHILDREN),
+                _ => self.unknown_node(child, "in `workflow`", WORKFLOW_CHILDREN),
             }
         }
         // An `on` node that failed to decode has reported its own problem already.
@@ -1310,14 +1326,6 @@ impl<'a> Decoder<'a> {
             push: None,
             span: r.span(),
         };
-        const CHILDREN: &[&str] = &[
-            "image",
-            "runtime",
-            "resources",
-            "node-selector",
-            "toleration",
-            "push",
-        ];
         for child in r.children() {
             match child.name().value() {
                 "image" => {
@@ -1426,7 +1434,7 @@ impl<'a> Decoder<'a> {
                     }
                     c.finish("no arguments");
                 }
-                _ => self.unknown_node(child, "in `chart`", CHILDREN),
+                _ => self.unknown_node(child, "in `chart`", CHART_CHILDREN),
             }
         }
         self.unique("runtime", chart.runtimes.iter().map(|r| &r.name));
@@ -1436,7 +1444,8 @@ impl<'a> Decoder<'a> {
 }
 
 impl Output {
-    fn defaults() -> Output {
+    /// Every output at its default place.
+    pub fn defaults() -> Output {
         let d = |s: &str| Spanned::new(s.to_string(), SourceSpan::from((0, 0)));
         Output {
             dockerfiles: d("docker"),
@@ -1447,5 +1456,24 @@ impl Output {
             charts: d("charts"),
             lock: d("specc.lock"),
         }
+    }
+
+    /// The settings that name one file, by their names in the spec.
+    pub fn files(&self) -> [(&'static str, &Text); 4] {
+        [
+            ("dockerignore", &self.dockerignore),
+            ("bake", &self.bake),
+            ("compose", &self.compose),
+            ("lock", &self.lock),
+        ]
+    }
+
+    /// The settings that name a folder, by their names in the spec.
+    pub fn folders(&self) -> [(&'static str, &Text); 3] {
+        [
+            ("dockerfiles", &self.dockerfiles),
+            ("workflows", &self.workflows),
+            ("charts", &self.charts),
+        ]
     }
 }

@@ -7,7 +7,10 @@
 mod decode;
 mod reader;
 
-pub use decode::{INSTRUCTIONS, TOP_LEVEL, decode};
+pub use decode::{
+    CHART_CHILDREN, INSTRUCTIONS, OUTPUT_SETTINGS, SERVICE_CHILDREN, TOP_LEVEL, WORKFLOW_CHILDREN,
+    decode,
+};
 use miette::SourceSpan;
 
 /// A value and the place in the spec it came from.

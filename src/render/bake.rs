@@ -67,9 +67,7 @@ fn unrepresentable(errors: &mut Vec<Error>, what: String, reason: String, span: 
         span,
         help: "write the text in its composed (NFC) form".into(),
     };
-    if !errors.contains(&e) {
-        errors.push(e);
-    }
+    super::push_once(errors, e);
 }
 
 /// The bake variable a placeholder reads.

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::{RenderOptions, Rendered, escape, header, join, render_template};
+use super::{RenderOptions, Rendered, escape, header, join, push_once, render_template};
 use crate::check::{Checked, arg_reference};
 use crate::error::Error;
 use crate::model::{Instruction, InstructionKind, Mount, Spec, Text};
@@ -58,9 +58,7 @@ impl Lines<'_> {
             span: value.span,
             help: help.into(),
         };
-        if !self.errors.contains(&error) {
-            self.errors.push(error);
-        }
+        push_once(self.errors, error);
     }
 
     fn push(&mut self, keyword: &'static str, text: String) {
@@ -418,9 +416,7 @@ fn render_variant(
                 span: stage.name.span,
                 help: format!("rename it, e.g. `stage s{}`", stage.name.value),
             };
-            if !errors.contains(&e) {
-                errors.push(e);
-            }
+            push_once(errors, e);
         }
         if let Some(arg) = arg_reference(&stage.from.value)
             && !global_args.iter().any(|a| a.name == arg)
@@ -449,9 +445,7 @@ fn render_variant(
                             span: v.span,
                             help: "remove the line break".into(),
                         };
-                        if !errors.contains(&e) {
-                            errors.push(e);
-                        }
+                        push_once(errors, e);
                         "\"\"".into()
                     }
                 },
@@ -528,24 +522,26 @@ pub fn render(checked: &Checked, options: &RenderOptions, errors: &mut Vec<Error
         let built = image_variants(spec, image);
         // Render every variant, then write each distinct text once. The header names the
         // variants that share a file, which is known only after comparing the texts, so
-        // they are compared without that line and each distinct file is rendered again.
+        // they are compared without that line and each distinct file is rendered once
+        // more with it.
         let bare: Vec<(usize, String)> = built
             .iter()
             .filter_map(|&v| render_variant(checked, ii, v, options, &[], errors).map(|t| (v, t)))
             .collect();
-        let texts: Vec<(usize, String)> = bare
-            .iter()
-            .map(|(v, text)| {
+        let mut full: HashMap<&String, String> = HashMap::new();
+        let mut texts: Vec<(usize, String)> = Vec::with_capacity(bare.len());
+        for (v, text) in &bare {
+            let file = full.entry(text).or_insert_with(|| {
                 let sharing: Vec<usize> = bare
                     .iter()
                     .filter(|(_, other)| other == text)
                     .map(|(w, _)| *w)
                     .collect();
-                let full = render_variant(checked, ii, *v, options, &sharing, &mut Vec::new())
-                    .expect("rendered once already");
-                (*v, full)
-            })
-            .collect();
+                render_variant(checked, ii, *v, options, &sharing, &mut Vec::new())
+                    .expect("rendered once already")
+            });
+            texts.push((*v, file.clone()));
+        }
         let distinct: BTreeSet<&String> = texts.iter().map(|(_, t)| t).collect();
         let mut written: HashMap<&String, String> = HashMap::new();
         for (v, text) in &texts {
