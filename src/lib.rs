@@ -11,21 +11,19 @@
 
 pub mod check;
 pub mod cli;
+pub mod diagnostics;
 pub mod diagram;
-pub mod error;
-pub mod hash;
-pub mod lock;
-pub mod model;
-pub mod parse;
 pub mod plan;
 pub mod render;
-pub mod values;
-pub mod write;
+pub mod spec;
+pub mod sync;
+pub mod syntax;
+pub mod value;
 
 use std::sync::Arc;
 
 pub use check::Checked;
-pub use error::{Diagnostics, Error};
+pub use diagnostics::{Diagnostics, Error};
 pub use plan::{Plan, PlanOptions};
 
 /// Parses, decodes and checks the spec `text` named `name` (used in diagnostics).
@@ -34,8 +32,8 @@ pub use plan::{Plan, PlanOptions};
 /// the first stage that failed.
 pub fn compile(name: &str, text: &str) -> Result<Checked, Diagnostics> {
     let fail = |errors| Diagnostics::new(name, Arc::new(text.to_string()), errors);
-    let doc = parse::parse(text).map_err(fail)?;
-    match model::decode(&doc, text) {
+    let doc = syntax::parse(text).map_err(fail)?;
+    match spec::decode(&doc, text) {
         Ok(spec) => check::check(spec).map_err(fail),
         // A spec with shape problems but no dropped declarations is checked too, so one
         // run reports everything.
@@ -43,7 +41,7 @@ pub fn compile(name: &str, text: &str) -> Result<Checked, Diagnostics> {
             if let Err(more) = check::check(spec) {
                 errors.extend(more);
                 // Report problems in spec order, whichever stage found them.
-                error::sort_by_position(&mut errors);
+                diagnostics::sort_by_position(&mut errors);
             }
             Err(fail(errors))
         }

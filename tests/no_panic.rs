@@ -31,12 +31,12 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandl
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
-use specc::error::Error;
-use specc::hash::{Contexts, FsContexts};
-use specc::model::{
+use specc::diagnostics::Error;
+use specc::plan::contexts::{Contexts, FsContexts};
+use specc::render::{RenderOptions, render, render_with};
+use specc::spec::{
     CHART_CHILDREN, INSTRUCTIONS, OUTPUT_SETTINGS, SERVICE_CHILDREN, TOP_LEVEL, WORKFLOW_CHILDREN,
 };
-use specc::render::{RenderOptions, render, render_with};
 use specc::{Diagnostics, PlanOptions, compile, plan::plan};
 use support::kdl::string as quote;
 
@@ -2478,7 +2478,7 @@ fn arbitrary_lock_files_never_panic() {
     let mut runner = TestRunner::new(config(cases()));
     runner
         .run(&text, |text| {
-            let _ = specc::lock::Lock::parse(&text);
+            let _ = specc::sync::lock::Lock::parse(&text);
             Ok(())
         })
         .unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
-use specc::error::Error;
+use specc::diagnostics::Error;
 use specc::render::{RenderOptions, render};
 use specc::{Diagnostics, PlanOptions, compile, plan::plan};
 

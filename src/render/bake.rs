@@ -10,10 +10,10 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, escape, header, relative_path, render_template};
 use crate::check::Checked;
-use crate::error::Error;
-use crate::model::{CacheKind, Image, Registry, Spec, TagWhen};
+use crate::diagnostics::Error;
 use crate::plan::{Plan, image_variants, variant_tags};
-use crate::values::{self, Piece, Placeholder};
+use crate::spec::{CacheKind, Image, Registry, Spec, TagWhen};
+use crate::value::{self, Piece, Placeholder};
 
 #[derive(Serialize)]
 struct Context {
@@ -265,7 +265,7 @@ pub fn render(
             });
         }
     }
-    let version = values::parse_version(&spec.project.version.value);
+    let version = value::parse_version(&spec.project.version.value);
     let mut variables = vec![
         Variable {
             name: "VERSION".into(),
@@ -383,7 +383,7 @@ fn rule_bases(image: &Image, event: TagWhen, used: &mut BTreeSet<&'static str>) 
         .iter()
         .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
     {
-        let Ok(pieces) = values::parse_tag_template(&rule.template.value) else {
+        let Ok(pieces) = value::parse_tag_template(&rule.template.value) else {
             continue;
         };
         let text: String = pieces

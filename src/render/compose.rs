@@ -8,10 +8,10 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
-use crate::error::Error;
-use crate::model::{GpuCount, Healthcheck, Registry};
+use crate::diagnostics::Error;
 use crate::plan::{Plan, default_variant, image_variants};
-use crate::values;
+use crate::spec::{GpuCount, Healthcheck, Registry};
+use crate::value;
 
 #[derive(Serialize)]
 struct Context {
@@ -171,7 +171,7 @@ pub fn render(
             gpu: None,
         };
         for v in &s.volumes {
-            if let Some(name) = values::named_volume(&v.value) {
+            if let Some(name) = value::named_volume(&v.value) {
                 volumes.insert(name.to_string());
             }
         }

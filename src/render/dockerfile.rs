@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{RenderOptions, Rendered, escape, header, join, push_once, render_template};
 use crate::check::{Checked, arg_reference};
-use crate::error::Error;
-use crate::model::{Instruction, InstructionKind, Mount, Spec, Text};
+use crate::diagnostics::Error;
 use crate::plan::{bare_variant, build_order, image_variants};
+use crate::spec::{Instruction, InstructionKind, Mount, Spec, Text};
 
 /// The Dockerfiles of a spec and which one each target (image, variant) uses.
 pub struct Dockerfiles {

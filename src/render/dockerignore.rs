@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{RenderOptions, Rendered, header, join, relative_path, render_template};
 use crate::check::{Checked, reachable_stages};
-use crate::error::Error;
-use crate::model::InstructionKind;
+use crate::diagnostics::Error;
+use crate::spec::InstructionKind;
 
 const DEFAULTS: &[(&str, &[&str])] = &[
     ("Version control and CI", &[".git", ".github", ".gitignore"]),

@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 use super::workflow::chart_dir;
 use super::{RenderOptions, Rendered, escape, header, join, render_template};
 use crate::check::Checked;
-use crate::error::Error;
-use crate::model::{Chart, GpuCount, Spec};
+use crate::diagnostics::Error;
 use crate::plan::{Plan, default_variant, image_variants, target_name};
+use crate::spec::{Chart, GpuCount, Spec};
 
 /// A values node; `Free` maps accept any key in the schema.
 #[derive(Debug, Clone)]

@@ -12,7 +12,6 @@ mod dockerfile;
 mod dockerignore;
 pub mod escape;
 mod helm;
-pub(crate) mod inputs;
 mod verify;
 mod workflow;
 
@@ -22,7 +21,7 @@ use handlebars::{Handlebars, handlebars_helper};
 use serde::Serialize;
 
 use crate::check::Checked;
-use crate::error::Error;
+use crate::diagnostics::Error;
 use crate::plan::Plan;
 
 /// One generated file.
@@ -142,7 +141,7 @@ pub fn render(
     plan: &Plan,
     options: &RenderOptions,
 ) -> Result<Vec<Rendered>, Vec<Error>> {
-    render_with(checked, plan, options, &crate::hash::NoContexts).map(|g| g.files)
+    render_with(checked, plan, options, &crate::plan::contexts::NoContexts).map(|g| g.files)
 }
 
 /// Renders every output of the spec; `contexts` supplies the digests of build contexts.
@@ -150,7 +149,7 @@ pub fn render_with(
     checked: &Checked,
     plan: &Plan,
     options: &RenderOptions,
-    contexts: &dyn crate::hash::Contexts,
+    contexts: &dyn crate::plan::contexts::Contexts,
 ) -> Result<Generated, Vec<Error>> {
     trace("render");
     let mut errors = Vec::new();
@@ -198,7 +197,7 @@ pub fn render_with(
             spec.output.lock.value.clone(),
         ])
         .collect();
-    let hashes = inputs::input_hashes(
+    let hashes = crate::plan::inputs::input_hashes(
         checked,
         plan,
         &dockerfile_of,

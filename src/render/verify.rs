@@ -3,7 +3,7 @@
 //! comment or a continuation, before anything is written.
 
 use super::Rendered;
-use crate::error::Error;
+use crate::diagnostics::Error;
 
 const KEYWORDS: &[&str] = &[
     "FROM",

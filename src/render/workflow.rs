@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::{RenderOptions, Rendered, header, join, render_template};
 use crate::check::Checked;
-use crate::error::Error;
-use crate::model::{LoginMethod, Registry, Spec, Trigger, Workflow};
+use crate::diagnostics::Error;
 use crate::plan::{Plan, default_variant, image_variants, target_name};
+use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow};
 
 #[derive(Serialize)]
 struct Context {
@@ -127,7 +127,7 @@ fn registry<'s>(spec: &'s Spec, name: &str) -> Option<&'s Registry> {
 }
 
 /// The chart folder: its `path`, or `<output charts>/<name>`.
-pub fn chart_dir(spec: &Spec, chart: &crate::model::Chart) -> String {
+pub fn chart_dir(spec: &Spec, chart: &crate::spec::Chart) -> String {
     match &chart.path {
         Some(p) => p.value.clone(),
         None => join(&spec.output.charts.value, &chart.name.value),
@@ -235,7 +235,7 @@ fn render_one(
             .filter_map(|n| registry(spec, &n.value))
         {
             add_registry(r, &mut registries);
-            if crate::values::ecr_region(&r.host.value).is_some()
+            if crate::value::ecr_region(&r.host.value).is_some()
                 && let (Some(ns), Some(LoginMethod::Aws { region, .. })) =
                     (&r.namespace, r.login.as_ref().map(|l| &l.method))
             {
@@ -256,7 +256,7 @@ fn render_one(
     ctx.qemu = foreign.join(", ");
 
     // Charts: their push registries need logins too.
-    let charts: Vec<&crate::model::Chart> = w
+    let charts: Vec<&crate::spec::Chart> = w
         .charts
         .iter()
         .filter_map(|n| spec.charts.iter().find(|c| c.name.value == n.value))

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::{Checked, reachable_stages};
-use crate::hash::Contexts;
-use crate::model::InstructionKind;
+use crate::plan::contexts::Contexts;
 use crate::plan::{Plan, image_variants, target_name};
+use crate::spec::InstructionKind;
 
 /// Target name -> input hash (blake3, hex).
 pub(crate) fn input_hashes(

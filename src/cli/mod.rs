@@ -23,10 +23,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandler};
 use serde::Serialize;
 
-use crate::hash::FsContexts;
-use crate::lock::{LOCK_VERSION, Lock, hash};
+use crate::plan::contexts::FsContexts;
 use crate::render::{Generated, RenderOptions, render_with, templates_hash, trace};
-use crate::write::{Entry, Status, apply, compare};
+use crate::sync::apply::{Entry, Status, apply, compare};
+use crate::sync::lock::{LOCK_VERSION, Lock, hash};
 use crate::{Checked, Diagnostics, PlanOptions, compile, diagram, plan};
 
 #[derive(Debug, Parser)]
@@ -234,8 +234,8 @@ pub enum UsageError {
 
 /// The first tag rule that needs version parts when `version` has none (the generated
 /// workflow refuses such a version the same way).
-fn version_part_rule(spec: &crate::model::Spec, version: &str) -> Option<String> {
-    if crate::values::parse_version(version).is_some() {
+fn version_part_rule(spec: &crate::spec::Spec, version: &str) -> Option<String> {
+    if crate::value::parse_version(version).is_some() {
         return None;
     }
     plan::rule_needing_version_parts(spec.images.iter().flat_map(|i| &i.tags))
@@ -266,7 +266,7 @@ fn bad_given_tag(p: &plan::Plan, options: &PlanOptions) -> Option<UsageError> {
         if tag.contains('<') {
             continue;
         }
-        if let Err(reason) = crate::values::check_tag(tag) {
+        if let Err(reason) = crate::value::check_tag(tag) {
             let options = given
                 .iter()
                 .map(|(o, v)| format!("`{o} {v}`"))
@@ -606,7 +606,7 @@ pub fn run(cli: Cli) -> i32 {
             out,
         } => {
             if let Some(v) = &version
-                && crate::values::check_tag(v).is_err()
+                && crate::value::check_tag(v).is_err()
             {
                 printer.print(&UsageError::Version { value: v.clone() });
                 return 2;
@@ -1004,7 +1004,7 @@ fn normalized(path: &str) -> &str {
 
 /// The default path of the `output` setting `key`.
 fn default_output(key: &str) -> String {
-    let defaults = crate::model::Output::defaults();
+    let defaults = crate::spec::Output::defaults();
     defaults
         .files()
         .into_iter()
@@ -1271,7 +1271,7 @@ fn lock_is_fresh(s: &Loaded, root: &Path, lock: &Lock) -> bool {
         .cloned()
         .chain([spec.output.lock.value.clone()])
         .collect();
-    let hashes = crate::render::inputs::input_hashes(
+    let hashes = crate::plan::inputs::input_hashes(
         &s.checked,
         &p,
         &dockerfile_of,

@@ -95,11 +95,11 @@ pub fn check_platform(s: &str) -> Result<(), (String, String)> {
         ));
     }
     if !OSES.contains(&parts[0]) {
-        let h = crate::error::suggest("operating systems", parts[0], OSES.iter().copied());
+        let h = crate::diagnostics::suggest("operating systems", parts[0], OSES.iter().copied());
         return Err((format!("unknown operating system `{}`", parts[0]), h));
     }
     if !ARCHES.contains(&parts[1]) {
-        let mut h = crate::error::suggest("architectures", parts[1], ARCHES.iter().copied());
+        let mut h = crate::diagnostics::suggest("architectures", parts[1], ARCHES.iter().copied());
         if matches!(parts[1], "x86_64" | "x86" | "x64" | "amd") {
             h = "did you mean `amd64`?".into();
         } else if matches!(parts[1], "aarch64" | "armv8") {
@@ -493,7 +493,7 @@ pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
                     start: offset + open,
                     len: close + 4,
                     reason: format!("unknown placeholder `{name}`"),
-                    help: crate::error::suggest("placeholders", name, known),
+                    help: crate::diagnostics::suggest("placeholders", name, known),
                 });
             }
         }

@@ -11,7 +11,7 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::{Spanned, Text};
-use crate::error::{Error, closest, suggest};
+use crate::diagnostics::{Error, closest, suggest};
 
 pub(super) type Errors = RefCell<Vec<Error>>;
 

@@ -11,9 +11,9 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::error::{Error, and_also, plural, suggest};
-use crate::model::*;
-use crate::values::{self, Piece, Placeholder};
+use crate::diagnostics::{Error, and_also, plural, suggest};
+use crate::spec::*;
+use crate::value::{self, Piece, Placeholder};
 
 /// A vertex of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -132,7 +132,7 @@ pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
         graph,
         ..
     } = c;
-    crate::error::sort_by_position(&mut problems);
+    crate::diagnostics::sort_by_position(&mut problems);
     if problems.iter().any(|p| !p.is_warning()) {
         return Err(problems);
     }
@@ -292,7 +292,7 @@ impl<'s> Checker<'s> {
     }
 
     fn path(&mut self, p: &Text, what: &str) {
-        if let Err(reason) = values::check_relative_path(&p.value) {
+        if let Err(reason) = value::check_relative_path(&p.value) {
             self.push(Error::InvalidPath {
                 what: what.into(),
                 value: p.value.clone(),
@@ -300,7 +300,7 @@ impl<'s> Checker<'s> {
                 reason,
                 help: format!(
                     "write a path inside the repository, relative to the spec's folder, e.g. `{}`",
-                    values::to_relative_path(&p.value)
+                    value::to_relative_path(&p.value)
                 ),
             });
         }
@@ -323,7 +323,7 @@ impl<'s> Checker<'s> {
 
     /// Checks a value that must be the NAME of a secret.
     fn secret(&mut self, property: &str, value: &Text) {
-        if values::looks_like_credential(&value.value) {
+        if value::looks_like_credential(&value.value) {
             let example = match property {
                 "username-secret" => "DOCKERHUB_USERNAME",
                 "namespace-secret" => "DOCKERHUB_NAMESPACE",
@@ -338,9 +338,9 @@ impl<'s> Checker<'s> {
                     "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
                 ),
             });
-        } else if let Err(reason) = values::check_secret_name(&value.value) {
+        } else if let Err(reason) = value::check_secret_name(&value.value) {
             let upper = value.value.to_ascii_uppercase();
-            let name = values::to_variable_name(upper.trim_start_matches("GITHUB_"));
+            let name = value::to_variable_name(upper.trim_start_matches("GITHUB_"));
             self.push(Error::InvalidSecretName {
                 name: value.value.clone(),
                 span: value.span,
@@ -365,19 +365,19 @@ impl<'s> Checker<'s> {
                 self.registry_index(&r.name.value).unwrap_or(0),
             ));
             let host = r.host.as_str();
-            let ecr = values::ecr_region(host);
-            if let Err(reason) = values::check_host(host) {
+            let ecr = value::ecr_region(host);
+            if let Err(reason) = value::check_host(host) {
                 self.push(Error::InvalidHost {
                     value: host.into(),
                     span: r.host.span,
-                    help: match values::to_host(host) {
+                    help: match value::to_host(host) {
                         Some(fixed) => format!("write only the host: `host=\"{fixed}\"`"),
                         None if reason.contains("port") => "write a port from 1 to 65535 after the host, e.g. `localhost:5000`".into(),
                         None => "write only the host, e.g. `docker.io`, `ghcr.io` or `123456789012.dkr.ecr.us-west-2.amazonaws.com`".into(),
                     },
                     reason,
                 });
-            } else if ecr.is_none() && values::looks_like_ecr(host) {
+            } else if ecr.is_none() && value::looks_like_ecr(host) {
                 self.push(Error::InvalidHost {
                     value: host.into(),
                     span: r.host.span,
@@ -387,7 +387,7 @@ impl<'s> Checker<'s> {
                 });
             }
             if let Some(ns) = &r.namespace
-                && let Err(reason) = values::check_repository_path(&ns.value)
+                && let Err(reason) = value::check_repository_path(&ns.value)
             {
                 self.push(Error::InvalidRepository {
                     what: "namespace".into(),
@@ -489,7 +489,7 @@ impl<'s> Checker<'s> {
             self.graph.vertex(Vertex::Variant(i));
             let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
             for p in &v.platforms {
-                if let Err((reason, help)) = values::check_platform(&p.value) {
+                if let Err((reason, help)) = value::check_platform(&p.value) {
                     self.push(Error::InvalidPlatform {
                         value: p.value.clone(),
                         span: p.span,
@@ -512,7 +512,7 @@ impl<'s> Checker<'s> {
                 && !gpu.allow_any_platform
                 // An invalid platform has its own error.
                 && let Some(p) = v.platforms.iter().find(|p| {
-                    !p.value.starts_with("linux/amd64") && values::check_platform(&p.value).is_ok()
+                    !p.value.starts_with("linux/amd64") && value::check_platform(&p.value).is_ok()
                 })
             {
                 self.push(Error::GpuPlatform {
@@ -542,7 +542,7 @@ impl<'s> Checker<'s> {
                     reason,
                     help: format!(
                         "write e.g. `{what}=\"{}\"`; tags hold letters, digits, `_`, `.` and `-`",
-                        values::to_tag_text(&affix.value)
+                        value::to_tag_text(&affix.value)
                     ),
                 });
             }
@@ -561,18 +561,18 @@ impl<'s> Checker<'s> {
                     from.span,
                 );
             } else if let Some(arg) = arg_reference(&from.value) {
-                if !values::is_variable_name(arg) {
+                if !value::is_variable_name(arg) {
                     self.push(Error::InvalidVariableName {
                         what: "build argument".into(),
                         name: arg.into(),
                         span: from.span,
                         help: format!(
                             "write `from=\"${}\"` with a declared argument",
-                            values::to_variable_name(arg)
+                            value::to_variable_name(arg)
                         ),
                     });
                 }
-            } else if let Err(reason) = values::check_image_reference(&from.value) {
+            } else if let Err(reason) = value::check_image_reference(&from.value) {
                 let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
                 let mut help = reference_help(
                     &from.value,
@@ -596,7 +596,7 @@ impl<'s> Checker<'s> {
                         .stages
                         .iter()
                         .filter(|s| s.name.value != stage.name.value);
-                    crate::error::closest(&from.value, others.map(|s| s.name.as_str()))
+                    crate::diagnostics::closest(&from.value, others.map(|s| s.name.as_str()))
                 })
                 .flatten()
             {
@@ -661,7 +661,7 @@ impl<'s> Checker<'s> {
                             from.span,
                         );
                     } else if is_reference_like(&from.value) {
-                        match values::check_image_reference(&from.value) {
+                        match value::check_image_reference(&from.value) {
                             Ok(()) => self.graph.edge(
                                 Vertex::Stage(si),
                                 Vertex::External(from.value.clone()),
@@ -704,7 +704,7 @@ impl<'s> Checker<'s> {
                     } else if !["tcp", "udp", "sctp"].contains(&proto) {
                         Some(format!("unknown protocol `{proto}` (tcp, udp or sctp)"))
                     } else {
-                        values::check_port(num).err()
+                        value::check_port(num).err()
                     };
                     if let Some(reason) = reason {
                         self.push(Error::InvalidPort {
@@ -738,7 +738,7 @@ impl<'s> Checker<'s> {
                     value: m.value.clone(),
                     span: m.span,
                     reason: "expected an octal mode".into(),
-                    help: match values::symbolic_to_octal(&m.value) {
+                    help: match value::symbolic_to_octal(&m.value) {
                         Some(octal) => format!("write `chmod=\"{octal}\"`"),
                         None => "write e.g. `chmod=\"755\"` or `chmod=\"0644\"`".into(),
                     },
@@ -765,13 +765,13 @@ impl<'s> Checker<'s> {
             .into_iter()
             .flatten()
         {
-            if let Err(reason) = values::check_duration(&d.value) {
+            if let Err(reason) = value::check_duration(&d.value) {
                 self.push(Error::InvalidValue {
                     what: "duration".into(),
                     value: d.value.clone(),
                     span: d.span,
                     reason,
-                    help: match values::to_duration(&d.value) {
+                    help: match value::to_duration(&d.value) {
                         Some(fixed) => format!(
                             "write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`"
                         ),
@@ -856,7 +856,7 @@ impl<'s> Checker<'s> {
                 }
             }
             if let Some(repo) = &image.repository
-                && let Err(reason) = values::check_repository_path(&repo.value)
+                && let Err(reason) = value::check_repository_path(&repo.value)
             {
                 self.push(Error::InvalidRepository {
                     what: "repository".into(),
@@ -946,7 +946,7 @@ impl<'s> Checker<'s> {
         for s in reachable_stages(&self.graph, target) {
             let from = &self.spec.stages[s].from;
             // A malformed `$NAME` has its own error.
-            let Some(arg) = arg_reference(&from.value).filter(|a| values::is_variable_name(a))
+            let Some(arg) = arg_reference(&from.value).filter(|a| value::is_variable_name(a))
             else {
                 continue;
             };
@@ -1008,15 +1008,15 @@ impl<'s> Checker<'s> {
 
     fn tags(&mut self, image: &Image, variants: &[usize]) {
         let spec = self.spec;
-        let version = values::parse_version(&spec.project.version.value);
+        let version = value::parse_version(&spec.project.version.value);
         // Tag -> (variant, rule span), to find two variants pushing one tag.
         let mut produced: BTreeMap<String, (usize, SourceSpan)> = BTreeMap::new();
         for rule in &image.tags {
             let t = &rule.template;
-            let pieces = match values::parse_tag_template(&t.value) {
+            let pieces = match value::parse_tag_template(&t.value) {
                 Ok(p) => p,
                 Err(e) => {
-                    let span = crate::model::inner_span(t.span, &t.value, e.start, e.len);
+                    let span = crate::spec::inner_span(t.span, &t.value, e.start, e.len);
                     self.push(Error::InvalidTagTemplate {
                         template: t.value.clone(),
                         span,
@@ -1089,11 +1089,11 @@ impl<'s> Checker<'s> {
                     continue;
                 }
                 for tag in crate::plan::variant_tags(spec, image, v, &base) {
-                    if let Err(reason) = values::check_tag(&tag) {
+                    if let Err(reason) = value::check_tag(&tag) {
                         let help = if tag.len() > 128 {
                             "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
                         } else {
-                            let fixed = values::to_tag_text(&t.value);
+                            let fixed = value::to_tag_text(&t.value);
                             format!(
                                 "write e.g. `tag \"{}\"`; tags hold letters, digits, `_`, `.` and `-`, and start with a letter, digit or `_`",
                                 if fixed.is_empty() { "latest" } else { &fixed }
@@ -1144,7 +1144,7 @@ impl<'s> Checker<'s> {
             return Ok(Some(i));
         }
         if is_reference_like(&value.value) {
-            return match values::check_image_reference(&value.value) {
+            return match value::check_image_reference(&value.value) {
                 Ok(()) => Ok(None),
                 Err(reason) => {
                     self.push(Error::InvalidImageReference {
@@ -1240,7 +1240,7 @@ impl<'s> Checker<'s> {
                 Err(()) => {}
             }
             for p in &s.ports {
-                if let Err(reason) = values::check_port(&p.value) {
+                if let Err(reason) = value::check_port(&p.value) {
                     self.push(Error::InvalidPort {
                         value: p.value.clone(),
                         span: p.span,
@@ -1250,12 +1250,12 @@ impl<'s> Checker<'s> {
                 }
             }
             for v in &s.volumes {
-                if let Err(reason) = values::check_volume(&v.value) {
+                if let Err(reason) = value::check_volume(&v.value) {
                     self.push(Error::InvalidVolume {
                         value: v.value.clone(),
                         span: v.span,
                         reason,
-                        help: match values::to_volume(&v.value) {
+                        help: match value::to_volume(&v.value) {
                             Some(fixed) => format!("write `{fixed}`"),
                             None => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
                         },
@@ -1284,7 +1284,7 @@ impl<'s> Checker<'s> {
                 self.healthcheck(h);
             }
             for p in s.profiles.iter().flatten() {
-                if values::check_name(&p.value).is_err() {
+                if value::check_name(&p.value).is_err() {
                     self.push(Error::InvalidName {
                         kind: "profile".into(),
                         name: p.value.clone(),
@@ -1340,7 +1340,7 @@ impl<'s> Checker<'s> {
                 let env = t.env.iter().map(|e| &e.name);
                 self.unique_keys("environment variable", env, "keep one of them");
                 if let Some(p) = &t.port
-                    && let Err(reason) = values::check_port(&p.value)
+                    && let Err(reason) = value::check_port(&p.value)
                 {
                     self.push(Error::InvalidPort {
                         value: p.value.clone(),
@@ -1481,7 +1481,7 @@ impl<'s> Checker<'s> {
             }
             if let Some(push) = &chart.push {
                 self.registry(&push.registry);
-                if let Err(reason) = values::check_repository_path(&push.repository.value) {
+                if let Err(reason) = value::check_repository_path(&push.repository.value) {
                     self.push(Error::InvalidRepository {
                         what: "chart repository".into(),
                         value: push.repository.value.clone(),
@@ -1500,7 +1500,7 @@ impl<'s> Checker<'s> {
     /// Helm values hold a literal image repository: the registry that feeds a chart (the
     /// one named, else the image's first) must have a literal namespace, not one that only
     /// CI knows (`namespace-secret=`, or none: the GitHub owner).
-    fn chart_image_namespace(&mut self, ii: usize, ci_image: &crate::model::ChartImage) {
+    fn chart_image_namespace(&mut self, ii: usize, ci_image: &crate::spec::ChartImage) {
         let spec = self.spec;
         let image = &spec.images[ii];
         let name = match &ci_image.registry {
@@ -1726,8 +1726,8 @@ fn values_key_ok(key: &str) -> bool {
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.
 fn reference_help(value: &str, otherwise: &str) -> String {
-    let fixed = values::lowercase_reference(value);
-    if fixed != value && values::check_image_reference(&fixed).is_ok() {
+    let fixed = value::lowercase_reference(value);
+    if fixed != value && value::check_image_reference(&fixed).is_ok() {
         format!("image names are lowercase: write `{fixed}`")
     } else {
         otherwise.to_string()
@@ -1737,7 +1737,7 @@ fn reference_help(value: &str, otherwise: &str) -> String {
 /// Help for an invalid repository path: its lowercase spelling when that is valid.
 fn lowercase_help(value: &str, otherwise: &str) -> String {
     let lower = value.to_ascii_lowercase();
-    if lower != value && values::check_repository_path(&lower).is_ok() {
+    if lower != value && value::check_repository_path(&lower).is_ok() {
         format!("repository paths are lowercase: write `{lower}`")
     } else {
         otherwise.to_string()

@@ -10,8 +10,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::lock::{Lock, hash};
 use crate::render::Rendered;
+use crate::sync::lock::{Lock, hash};
 
 /// The state of one output path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,13 +2,16 @@
 //! build arguments, stage order and full tag list per registry. Pure: no I/O, and the
 //! same spec and options always give the same plan.
 
+pub mod contexts;
+pub(crate) mod inputs;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::check::{Checked, reachable_stages};
-use crate::model::{GpuCount, Image, Spec, TagWhen};
-use crate::values::{self, Piece, Placeholder};
+use crate::spec::{GpuCount, Image, Spec, TagWhen};
+use crate::value::{self, Piece, Placeholder};
 
 /// What CI event the plan is for; default: a release of the project's version.
 #[derive(Debug, Clone, Default)]
@@ -79,8 +82,8 @@ pub struct TagValues {
 
 impl TagValues {
     fn new(version: &str, sha: Option<&str>, branch: Option<&str>) -> Self {
-        let parsed = values::parse_version(version);
-        let part = |f: fn(&values::Version) -> &String| {
+        let parsed = value::parse_version(version);
+        let part = |f: fn(&value::Version) -> &String| {
             parsed
                 .as_ref()
                 .map_or_else(|| version.to_string(), |v| f(v).clone())
@@ -221,7 +224,7 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
                 .iter()
                 .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
             {
-                let Ok(pieces) = values::parse_tag_template(&rule.template.value) else {
+                let Ok(pieces) = value::parse_tag_template(&rule.template.value) else {
                     continue;
                 };
                 for tag in variant_tags(spec, image, v, &render_tag(&pieces, &values)) {
@@ -355,12 +358,12 @@ pub fn build_order(checked: &Checked, target: usize) -> Vec<usize> {
 /// without MAJOR.MINOR.PATCH parts cannot fill it, so `plan --set-version` and the
 /// generated workflow's version step refuse such a version.
 pub fn rule_needing_version_parts<'a>(
-    rules: impl IntoIterator<Item = &'a crate::model::TagRule>,
+    rules: impl IntoIterator<Item = &'a crate::spec::TagRule>,
 ) -> Option<String> {
     rules
         .into_iter()
         .find(|rule| {
-            values::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
+            value::parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
                 pieces.iter().any(|p| {
                     matches!(
                         p,

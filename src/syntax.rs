@@ -6,7 +6,7 @@
 use kdl::KdlDocument;
 use miette::SourceSpan;
 
-use crate::error::Error;
+use crate::diagnostics::Error;
 
 /// How deep children blocks, block comments and chains of `/-` may nest. kdl's parser
 /// recurses once per level, and a few hundred levels overflow the stack, which aborts the

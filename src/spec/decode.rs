@@ -11,8 +11,8 @@ use miette::SourceSpan;
 
 use super::reader::{Errors, Reader};
 use super::*;
-use crate::error::{Error, suggest};
-use crate::values::to_name;
+use crate::diagnostics::{Error, suggest};
+use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
     "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
@@ -92,7 +92,7 @@ pub fn decode(doc: &KdlDocument, src: &str) -> Result<Spec, (Option<Spec>, Vec<E
     };
     let spec = d.document(doc);
     let mut errors = errors.into_inner();
-    crate::error::sort_by_position(&mut errors);
+    crate::diagnostics::sort_by_position(&mut errors);
     if errors.is_empty()
         && let Some(spec) = spec
     {
@@ -135,7 +135,7 @@ impl<'a> Decoder<'a> {
     fn name(&self, r: &mut Reader<'a>, kind: &str) -> Option<Text> {
         let example = format!("{} my-{kind}", r.node_name());
         let name = r.arg(0, &format!("a {kind} name"), &example)?;
-        if let Err(reason) = crate::values::check_name(&name.value) {
+        if let Err(reason) = crate::value::check_name(&name.value) {
             self.push(Error::InvalidName {
                 kind: kind.to_string(),
                 name: name.value.clone(),
@@ -213,7 +213,7 @@ impl<'a> Decoder<'a> {
         let has_project_node = doc
             .nodes()
             .iter()
-            .any(|n| crate::error::closest(n.name().value(), ["project"]).is_some());
+            .any(|n| crate::diagnostics::closest(n.name().value(), ["project"]).is_some());
         if !has_project_node {
             self.push(Error::MissingProject {
                 span: SourceSpan::from((0, 0)),
@@ -364,14 +364,14 @@ impl<'a> Decoder<'a> {
     }
 
     fn variable_name(&self, name: &Text, what: &str) {
-        if !crate::values::is_variable_name(&name.value) {
+        if !crate::value::is_variable_name(&name.value) {
             self.push(Error::InvalidVariableName {
                 what: what.to_string(),
                 name: name.value.clone(),
                 span: name.span,
                 help: format!(
                     "write e.g. `{}`",
-                    crate::values::to_variable_name(&name.value)
+                    crate::value::to_variable_name(&name.value)
                 ),
             });
         }
@@ -873,7 +873,7 @@ impl<'a> Decoder<'a> {
         if choices.contains(&value.as_str()) {
             return true;
         }
-        let title = crate::error::plural(what);
+        let title = crate::diagnostics::plural(what);
         self.push(Error::InvalidChoice {
             what: what.to_string(),
             value: value.value.clone(),
