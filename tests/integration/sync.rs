@@ -1,12 +1,10 @@
 //! Content hashes, the lock, drift and atomic writes, through the real binary in temp repos
 //! (issue 5, acceptance 1, 2, 4 and 5).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use support::repo::Repo;
-use support::validators::repo_root;
+use crate::support::repo::Repo;
+use crate::support::validators::repo_root;
 
 /// Two images with their own build contexts (`api/`, `web/`), a service each, a release
 /// workflow and a chart: every kind of output, and outputs that belong to one image only.
@@ -406,7 +404,7 @@ fn change_several(repo: &Repo, extra: &str) {
 fn assert_untouched(
     repo: &Repo,
     before: &BTreeMap<String, Vec<u8>>,
-    out: &support::repo::Output,
+    out: &crate::support::repo::Output,
     path: &str,
 ) {
     assert_eq!(out.status.code(), Some(2), "{out}");

@@ -14,15 +14,13 @@
 //! control: the same invocation over a generated file with one realistic mistake
 //! added must fail, so a validator that silently checks nothing cannot pass.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::bake::{self, Bake, Expected};
+use crate::support::validators::{ToolOutput, repo_root, run_tool};
 use serde_json::Value as Json;
-use support::bake::{self, Bake, Expected};
-use support::validators::{ToolOutput, repo_root, run_tool};
 
 /// What the plans are made for and the bake files evaluated with.
 const VERSION: &str = "2.3.4";

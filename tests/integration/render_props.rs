@@ -6,7 +6,7 @@
 //! arbitrary string in one position, compiles and renders it in-process, and reads the
 //! outputs back the way their consumers do:
 //!
-//! * Dockerfiles with [`support::dockerfile_reader`] (BuildKit's parsing rules, including
+//! * Dockerfiles with [`crate::support::dockerfile_reader`] (BuildKit's parsing rules, including
 //!   variable expansion, which must not happen to a literal value);
 //! * `compose.yaml` with `serde_yaml`, then compose's interpolation (`$$` is a literal `$`;
 //!   any other `$` would be a variable);
@@ -23,13 +23,11 @@
 //!
 //! Cases per property: `PROPTEST_CASES` (default 100).
 
-mod support;
-
+use crate::support::dockerfile_reader::{self as df, Args};
+use crate::support::kdl::string as kdl_string;
 use proptest::prelude::*;
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 use specc::render::{RenderOptions, Rendered};
-use support::dockerfile_reader::{self as df, Args};
-use support::kdl::string as kdl_string;
 
 // ---------------------------------------------------------------------------------------
 // Spec text
@@ -338,7 +336,7 @@ fn gha_static(s: &str) -> Result<String, String> {
 }
 
 fn yaml(text: &str) -> Result<Yaml, String> {
-    serde_yaml::from_str(text).map_err(|e| format!("YAML does not parse: {e}\n{text}"))
+    serde_yaml_ng::from_str(text).map_err(|e| format!("YAML does not parse: {e}\n{text}"))
 }
 
 fn yaml_str<'a>(v: &'a Yaml, path: &[&str]) -> Result<&'a str, String> {
@@ -375,7 +373,10 @@ fn workflow_steps(files: &[Rendered]) -> Result<Vec<Yaml>, String> {
 /// The bake file evaluated as `docker buildx bake` would (variables at their defaults),
 /// strings normalised to NFC as go-cty does.
 fn bake(text: &str) -> Result<serde_json::Value, String> {
-    Ok(nfc(support::bake::evaluate(text, &Default::default())?))
+    Ok(nfc(crate::support::bake::evaluate(
+        text,
+        &Default::default(),
+    )?))
 }
 
 fn nfc(v: serde_json::Value) -> serde_json::Value {
@@ -1223,8 +1224,8 @@ fn dockerfile_reader_reads_the_forms_specc_writes() {
 /// the compose file, actionlint accepts the neutralised `${{` in the workflow.
 #[test]
 fn real_tools_read_the_values_back() {
-    use support::buildah::{Build, Buildah};
-    use support::validators::run_tool_ok;
+    use crate::support::buildah::{Build, Buildah};
+    use crate::support::validators::run_tool_ok;
 
     let nasty = "a \"q\" 'b' $HOME ${X} \\ \\\\ ${{ x }} %{y} #z 🦀 שלום e\u{301}";
     let file_name = "it's a \"file\" 🦀.txt";

@@ -7,17 +7,15 @@
 //! like a user would, then builds every plan target with exactly what its bake target
 //! passes (context, dockerfile, target stage, args, labels, tags), with `vfs` storage and
 //! `chroot` isolation in a private store, and runs each image's own ENTRYPOINT/CMD.
-//! A missing buildah or busybox fails the test (see `support::validators`).
-
-mod support;
+//! A missing buildah or busybox fails the test (see `crate::support::validators`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::support::buildah::{Build, Buildah};
+use crate::support::repo::Repo;
+use crate::support::validators::{repo_root, require_tool, run_tool};
 use serde_json::Value as Json;
-use support::buildah::{Build, Buildah};
-use support::repo::Repo;
-use support::validators::{repo_root, require_tool, run_tool};
 
 fn example_dir() -> PathBuf {
     repo_root().join("examples").join("hello")

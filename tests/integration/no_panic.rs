@@ -19,14 +19,13 @@
 //! Cases per property: `SPECC_FUZZ_CASES` (default [`DEFAULT_CASES`]); a fixed seed:
 //! `PROPTEST_RNG_SEED`. See `docs/fuzzing.md` for longer runs.
 
-mod support;
-
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
+use crate::support::kdl::string as quote;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, JSONReportHandler};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -38,7 +37,6 @@ use specc::spec::{
     CHART_CHILDREN, INSTRUCTIONS, OUTPUT_SETTINGS, SERVICE_CHILDREN, TOP_LEVEL, WORKFLOW_CHILDREN,
 };
 use specc::{Diagnostics, PlanOptions, compile, plan::plan};
-use support::kdl::string as quote;
 
 /// Cases per property when `SPECC_FUZZ_CASES` is not set: keeps the whole file to a few
 /// seconds in a debug build.
@@ -49,12 +47,12 @@ const NAME: &str = "specs/fuzz.kdl";
 const SPECS: [(&str, &str); 5] = [
     (
         "comfyui-runpod",
-        include_str!("../specs/comfyui-runpod.kdl"),
+        include_str!("../../specs/comfyui-runpod.kdl"),
     ),
-    ("dify", include_str!("../specs/dify.kdl")),
-    ("iopaint", include_str!("../specs/iopaint.kdl")),
-    ("new-api", include_str!("../specs/new-api.kdl")),
-    ("sd-on-eks", include_str!("../specs/sd-on-eks.kdl")),
+    ("dify", include_str!("../../specs/dify.kdl")),
+    ("iopaint", include_str!("../../specs/iopaint.kdl")),
+    ("new-api", include_str!("../../specs/new-api.kdl")),
+    ("sd-on-eks", include_str!("../../specs/sd-on-eks.kdl")),
 ];
 
 fn cases() -> u32 {

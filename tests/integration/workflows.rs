@@ -12,15 +12,13 @@
 //! evaluating the generated `docker-bake.hcl` with hcl-rs under the environment the
 //! workflow exports, as `docker buildx bake` does (env overrides variable defaults).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use serde_yaml::Value;
-use support::generate::{Generated, generate, generate_text, spec_names, spec_with};
+use crate::support::generate::{Generated, generate, generate_text, spec_names, spec_with};
+use serde_yaml_ng::Value;
 use tempfile::TempDir;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -34,7 +32,7 @@ trait GeneratedExt {
 impl GeneratedExt for Generated {
     fn workflow(&self, rel: &str) -> Workflow {
         let text = self.read(rel);
-        let doc: Value = serde_yaml::from_str(&text)
+        let doc: Value = serde_yaml_ng::from_str(&text)
             .unwrap_or_else(|e| panic!("{rel} is not YAML: {e}\n{text}"));
         Workflow { text, doc }
     }
@@ -487,7 +485,7 @@ fn eval_bake(text: &str, env: &BTreeMap<String, String>) -> serde_json::Value {
         "Octo-Org".to_string(),
     )]);
     vars.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    support::bake::evaluate(text, &vars).unwrap_or_else(|e| panic!("the bake file: {e}"))
+    crate::support::bake::evaluate(text, &vars).unwrap_or_else(|e| panic!("the bake file: {e}"))
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
@@ -772,7 +770,7 @@ fn no_string_in_a_workflow_looks_like_a_credential() {
         assert!(problems.is_empty(), "{spec}: {problems:#?}");
     }
     // The checks above can fail: a planted token and a literal password are caught.
-    let planted: Value = serde_yaml::from_str(
+    let planted: Value = serde_yaml_ng::from_str(
         "steps:\n  - with:\n      password: hunter2hunter2\n  - env:\n      X: dckr_pat_Ab3dEf6hIj9kLm2nOp5qRs8t\n",
     )
     .unwrap();

@@ -4,15 +4,13 @@
 //! of sync, 2 usage or I/O), never a panic and never a partly written output; the JSON
 //! message format holds for every kind of error; help and completions are complete.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use crate::support::repo::{Output, Repo, specc_bin};
 use clap::CommandFactory;
 use serde_json::Value;
-use support::repo::{Output, Repo, specc_bin};
 
 /// A spec with no problems and one image (3 outputs and the lock).
 const SPEC: &str = "project demo version=\"1.0.0\"\n\

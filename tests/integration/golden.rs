@@ -16,13 +16,11 @@
 //! Generating is deterministic: a second run into a fresh folder gives the same bytes,
 //! and a second run over the first run's output writes nothing.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use support::validators::repo_root;
+use crate::support::validators::repo_root;
 
 type Files = BTreeMap<String, Vec<u8>>;
 

@@ -1,14 +1,12 @@
 //! The pre-commit hook run for real (issue 5, acceptance 3): `pre-commit try-repo` clones a
 //! temp git repo holding this repository's `.pre-commit-hooks.yaml` and runs the
 //! `specc-check-system` hook (the built binary on PATH) in a temp project repo.
-//! Fails, never skips, when `pre-commit` is missing (see `support::validators`).
-
-mod support;
+//! Fails, never skips, when `pre-commit` is missing (see `crate::support::validators`).
 
 use std::path::{Path, PathBuf};
 
-use support::repo::{Output, Repo, command_in, specc_bin};
-use support::validators::{repo_root, require_tool, search_path};
+use crate::support::repo::{Output, Repo, command_in, specc_bin};
+use crate::support::validators::{repo_root, require_tool, search_path};
 
 const SPEC: &str = r#"project demo version="1.0.0"
 
@@ -234,9 +232,10 @@ fn hook_runs_on_every_commit_even_one_that_only_touches_a_build_context_source()
 /// its default name or given in `args:`).
 #[test]
 fn hooks_run_specc_check_always() {
-    let hooks: serde_yaml::Value =
-        serde_yaml::from_slice(&std::fs::read(repo_root().join(".pre-commit-hooks.yaml")).unwrap())
-            .unwrap();
+    let hooks: serde_yaml_ng::Value = serde_yaml_ng::from_slice(
+        &std::fs::read(repo_root().join(".pre-commit-hooks.yaml")).unwrap(),
+    )
+    .unwrap();
     let hooks = hooks.as_sequence().expect("a list of hooks");
     let ids: Vec<&str> = hooks.iter().map(|h| h["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["specc-check", HOOK]);

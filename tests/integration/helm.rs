@@ -5,17 +5,15 @@
 //! `kubernetes-validate --strict` then checks the rendered manifests. A misspelled key or
 //! a wrong type in a values file must fail the lint.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::generate::{Generated, generate_text, spec_names, spec_text};
+use crate::support::repo::Repo;
+use crate::support::validators::{ToolOutput, helm_lint, helm_template, repo_root, run_tool};
 use serde::Deserialize;
-use serde_yaml::Value;
-use support::generate::{Generated, generate_text, spec_names, spec_text};
-use support::repo::Repo;
-use support::validators::{ToolOutput, helm_lint, helm_template, repo_root, run_tool};
+use serde_yaml_ng::Value;
 use tempfile::TempDir;
 
 /// Every folder under `root` holding a generated `values.yaml`.
@@ -70,7 +68,7 @@ fn chart(dir: &TempDir) -> PathBuf {
 }
 
 fn read_yaml(path: &Path) -> Value {
-    serde_yaml::from_str(&fs::read_to_string(path).unwrap())
+    serde_yaml_ng::from_str(&fs::read_to_string(path).unwrap())
         .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
 }
 
@@ -95,7 +93,7 @@ fn lint_render_validate(chart_dir: &Path, extra: &[&Path]) -> Vec<Value> {
         !validated.combined().contains("ERROR"),
         "kubernetes-validate: {validated}"
     );
-    let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&rendered.stdout)
+    let objects: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&rendered.stdout)
         .map(|doc| Value::deserialize(doc).expect("rendered YAML"))
         .filter(|v| !v.is_null())
         .collect();

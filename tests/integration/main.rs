@@ -1,0 +1,18 @@
+//! The one integration-test binary: every test module shares one build of specc and the
+//! helpers in `support`.
+
+mod cli;
+mod diagnostics;
+mod docs;
+mod example_hello;
+mod golden;
+mod helm;
+mod no_panic;
+mod outputs_doc;
+mod plan;
+mod precommit;
+mod render_props;
+mod support;
+mod sync;
+mod validators;
+mod workflows;
