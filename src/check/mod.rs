@@ -4,6 +4,8 @@
 //! charts, resolves every name (with "did you mean"), finds cycles, checks each value
 //! against its grammar (`values`) and collects every problem, warnings included.
 
+pub mod targets;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use miette::{LabeledSpan, SourceSpan};
@@ -903,19 +905,19 @@ impl<'s> Checker<'s> {
             if self.image_index(&image.name.value) != Some(ii) {
                 continue;
             }
-            for v in crate::plan::image_variants(spec, image) {
+            for v in targets::image_variants(spec, image) {
                 // So is a second variant of one name.
                 if self.variant_index(&spec.variants[v].name.value) != Some(v) {
                     continue;
                 }
-                let name = crate::plan::target_name(spec, image, v);
+                let name = targets::target_name(spec, image, v);
                 let Some(&(fi, fv)) = seen.get(&name) else {
                     seen.insert(name, (ii, v));
                     continue;
                 };
                 let describe = |i: usize, v: usize| {
                     let image = &spec.images[i];
-                    if crate::plan::image_variants(spec, image).len() > 1 {
+                    if targets::image_variants(spec, image).len() > 1 {
                         format!(
                             "image `{}` in variant `{}`",
                             image.name.value, spec.variants[v].name.value
@@ -1080,15 +1082,15 @@ impl<'s> Checker<'s> {
                 }
                 continue;
             }
-            let sample = crate::plan::TagValues::sample(&spec.project.version.value);
-            let base = crate::plan::render_tag(&pieces, &sample);
+            let sample = value::tag::TagValues::sample(&spec.project.version.value);
+            let base = value::tag::render_tag(&pieces, &sample);
             'variants: for &v in variants {
                 let variant = &spec.variants[v];
                 // A bad tag prefix or suffix has its own error.
                 if !affixes_are_valid(variant) {
                     continue;
                 }
-                for tag in crate::plan::variant_tags(spec, image, v, &base) {
+                for tag in targets::TagAffixes::of(spec, image, v).apply(&base) {
                     if let Err(reason) = value::check_tag(&tag) {
                         let help = if tag.len() > 128 {
                             "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
@@ -1204,7 +1206,7 @@ impl<'s> Checker<'s> {
                 }
                 Some(vi)
             }
-            None => crate::plan::default_variant(self.spec, &built),
+            None => targets::default_variant(self.spec, &built),
         }
     }
 

@@ -238,7 +238,7 @@ fn version_part_rule(spec: &crate::spec::Spec, version: &str) -> Option<String> 
     if crate::value::parse_version(version).is_some() {
         return None;
     }
-    plan::rule_needing_version_parts(spec.images.iter().flat_map(|i| &i.tags))
+    plan::tags::rule_needing_version_parts(spec.images.iter().flat_map(|i| &i.tags))
 }
 
 /// A tag that `--branch` or `--sha` turned invalid (empty, too long, a bad first
@@ -625,8 +625,15 @@ pub fn run(cli: Cli) -> i32 {
                 version,
                 branch,
                 sha,
+                env: plan::RunEnv::empty(),
             };
             with_spec(&spec, &printer, deny, |s| {
+                // `specc plan` reads the run-time variables as bake and CI do.
+                let names = plan::runtime::names(&s.checked.spec);
+                let options = PlanOptions {
+                    env: plan::RunEnv::from_process(names.iter().map(String::as_str)),
+                    ..options.clone()
+                };
                 if let Some(v) = &options.version
                     && let Some(rule) = version_part_rule(&s.checked.spec, v)
                 {
@@ -1249,7 +1256,7 @@ fn lock_is_fresh(s: &Loaded, root: &Path, lock: &Lock) -> bool {
     let spec = &s.checked.spec;
     let p = plan::plan(&s.checked, &PlanOptions::default());
     let dockerfile_of = |ii: usize, v: usize| {
-        let name = plan::target_name(spec, &spec.images[ii], v);
+        let name = crate::check::targets::target_name(spec, &spec.images[ii], v);
         let entry = lock.targets.get(&name)?;
         std::fs::read_to_string(root.join(&entry.dockerfile)).ok()
     };

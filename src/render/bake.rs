@@ -10,10 +10,13 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, escape, header, relative_path, render_template};
 use crate::check::Checked;
+use crate::check::targets::{image_variants, target_name};
 use crate::diagnostics::Error;
-use crate::plan::{Plan, image_variants, variant_tags};
-use crate::spec::{CacheKind, Image, Registry, Spec, TagWhen};
-use crate::value::{self, Piece, Placeholder};
+use crate::plan::runtime::{self, Namespace};
+use crate::plan::tags::TagTemplate;
+use crate::plan::{CachePlan, Plan, Repository, Target as Planned};
+use crate::spec::{Image, Spec};
+use crate::value::{Piece, Placeholder};
 
 #[derive(Serialize)]
 struct Context {
@@ -70,238 +73,157 @@ fn unrepresentable(errors: &mut Vec<Error>, what: String, reason: String, span: 
     super::push_once(errors, e);
 }
 
-/// The bake variable a placeholder reads.
-fn variable(p: Placeholder) -> &'static str {
-    match p {
-        Placeholder::Version => "VERSION",
-        Placeholder::Major => "VERSION_MAJOR",
-        Placeholder::Minor => "VERSION_MINOR",
-        Placeholder::Patch => "VERSION_PATCH",
-        Placeholder::Sha => "GIT_SHA",
-        Placeholder::Branch => "GIT_BRANCH",
-    }
-}
-
 /// The inside of an HCL string literal (without the quotes).
 fn hcl_literal(s: &str) -> String {
     let quoted = escape::hcl(s);
     quoted[1..quoted.len() - 1].to_string()
 }
 
-/// The namespace of a registry as the inside of an HCL string.
-fn namespace(r: &Registry) -> String {
-    match (&r.namespace, &r.namespace_secret) {
-        (Some(ns), _) => hcl_literal(&ns.value),
-        (None, Some(secret)) => format!(
-            "${{lower({0} != \"\" ? {0} : GITHUB_REPOSITORY_OWNER)}}",
-            secret.value
-        ),
-        (None, None) => "${lower(GITHUB_REPOSITORY_OWNER)}".into(),
-    }
+/// `{{major}}`, `{{minor}}` and `{{patch}}` of a `X.Y.Z[-pre][+build]` version; any
+/// other version is left whole (as `plan` does). Written as the inside of an HCL string.
+const VERSION_PARTS: &str = r"^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$";
+
+/// Writes the plan's run-time rules (see `plan::runtime`) as HCL expressions, and
+/// records which variables they read.
+struct Exprs<'s> {
+    spec_version: &'s str,
+    used: BTreeSet<String>,
 }
 
-fn repository(r: &Registry, image: &Image) -> String {
-    let repo = image.repository.as_ref().unwrap_or(&image.name);
-    format!(
-        "{}/{}/{}",
-        hcl_literal(&r.host.value),
-        namespace(r),
-        hcl_literal(&repo.value)
-    )
+impl Exprs<'_> {
+    fn var(&mut self, name: &str) -> String {
+        self.used.insert(name.to_string());
+        name.to_string()
+    }
+
+    /// The version: `VERSION` when non-empty, else the spec's; one leading `v` dropped.
+    fn version(&mut self) -> String {
+        let v = self.var(runtime::VERSION_VARIABLE);
+        format!(
+            "trimprefix({v} != \"\" ? {v} : \"{}\", \"v\")",
+            hcl_literal(self.spec_version)
+        )
+    }
+
+    /// The HCL expression of one placeholder.
+    fn placeholder(&mut self, p: Placeholder) -> String {
+        let part = |n: u8, e: String| format!("regex_replace({e}, \"{VERSION_PARTS}\", \"${n}\")");
+        match p {
+            Placeholder::Version => self.version(),
+            Placeholder::Major => part(1, self.version()),
+            Placeholder::Minor => part(2, self.version()),
+            Placeholder::Patch => part(3, self.version()),
+            Placeholder::Sha => format!("substr({}, 0, 7)", self.var("GIT_SHA")),
+            Placeholder::Branch => format!(
+                "regex_replace({}, \"[^A-Za-z0-9_.-]\", \"-\")",
+                self.var("GIT_BRANCH")
+            ),
+        }
+    }
+
+    /// A tag template as the inside of an HCL string.
+    fn tag(&mut self, t: &TagTemplate) -> String {
+        t.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Literal(s) => hcl_literal(s),
+                Piece::Placeholder(ph) => format!("${{{}}}", self.placeholder(*ph)),
+            })
+            .collect()
+    }
+
+    /// A namespace rule as the inside of an HCL string.
+    fn namespace(&mut self, ns: &Namespace) -> String {
+        match ns {
+            Namespace::Literal { value } => hcl_literal(value),
+            Namespace::FromCi { fallback, .. } => {
+                let mut expr = format!("\"{}\"", hcl_literal(fallback));
+                for v in ns.variables().into_iter().rev() {
+                    let v = self.var(v);
+                    expr = if expr.contains('?') {
+                        format!("{v} != \"\" ? {v} : ({expr})")
+                    } else {
+                        format!("{v} != \"\" ? {v} : {expr}")
+                    };
+                }
+                format!("${{lower({expr})}}")
+            }
+        }
+    }
+
+    /// `host/namespace/path` as the inside of an HCL string.
+    fn repository(&mut self, r: &Repository) -> String {
+        format!(
+            "{}/{}/{}",
+            hcl_literal(&r.host),
+            self.namespace(&r.namespace),
+            hcl_literal(&r.path)
+        )
+    }
+
+    /// Every reference of `templates` in each of the target's repositories (or its local
+    /// name when it has none), as quoted HCL strings.
+    fn refs(&mut self, t: &Planned, templates: &[TagTemplate]) -> Vec<String> {
+        let repos: Vec<String> = if t.repositories.is_empty() {
+            vec![hcl_literal(&t.path)]
+        } else {
+            t.repositories.iter().map(|r| self.repository(r)).collect()
+        };
+        let mut exprs: Vec<String> = Vec::new();
+        for repo in &repos {
+            for tag in templates {
+                let expr = format!("\"{repo}:{}\"", self.tag(tag));
+                if !exprs.contains(&expr) {
+                    exprs.push(expr);
+                }
+            }
+        }
+        exprs
+    }
 }
 
 pub fn render(
     checked: &Checked,
     plan: &Plan,
     dockerfiles: &Dockerfiles,
-    hashes: &std::collections::BTreeMap<String, String>,
     options: &RenderOptions,
     errors: &mut Vec<Error>,
 ) -> Option<Rendered> {
     let spec: &Spec = &checked.spec;
     let path = spec.output.bake.value.clone();
-    let mut used: BTreeSet<&'static str> = BTreeSet::new();
-    let mut secrets: Vec<String> = Vec::new();
-    let mut owner = false;
+    let mut exprs = Exprs {
+        spec_version: &spec.project.version.value,
+        used: BTreeSet::new(),
+    };
     let mut targets = Vec::new();
-    for (ii, image) in spec.images.iter().enumerate() {
-        let release_bases = rule_bases(image, TagWhen::Release, &mut used);
-        // Branch tags only where the image has rules for branch pushes.
-        let branch_bases = if image.tags.iter().any(|r| r.when.value == TagWhen::Branch) {
-            used.insert("SPECC_EVENT");
-            rule_bases(image, TagWhen::Branch, &mut used)
-        } else {
-            Vec::new()
+    for planned in &plan.targets {
+        let Some(dockerfile) = dockerfiles
+            .by_target
+            .get(&(planned.image_index, planned.variant_index))
+        else {
+            continue;
         };
-        let registries: Vec<&Registry> = image
-            .registries
-            .iter()
-            .filter_map(|n| spec.registries.iter().find(|r| r.name.value == n.value))
-            .collect();
-        for r in &registries {
-            match (&r.namespace, &r.namespace_secret) {
-                (Some(_), _) => {}
-                (None, Some(s)) => {
-                    if !secrets.contains(&s.value) {
-                        secrets.push(s.value.clone());
-                    }
-                    owner = true;
-                }
-                (None, None) => owner = true,
-            }
-        }
-        for v in image_variants(spec, image) {
-            let Some(planned) = plan
-                .targets
-                .iter()
-                .find(|t| t.image == image.name.value && t.variant == spec.variants[v].name.value)
-            else {
-                continue;
-            };
-            let Some(dockerfile) = dockerfiles.by_target.get(&(ii, v)) else {
-                continue;
-            };
-            let hash = hashes.get(&planned.name).cloned().unwrap_or_default();
-            // The input hash is also a tag, so CI can find an image built from the same inputs.
-            let hash_tag = [format!("specc-{}", &hash[..hash.len().min(16)])];
-            let mut tag_exprs = tag_exprs(spec, image, v, &registries, &release_bases);
-            tag_exprs.extend(tag_exprs_for_hash(image, &registries, &hash_tag));
-            let mut branch_tag_exprs =
-                tag_exprs_for_branch(spec, image, v, &registries, &branch_bases);
-            if !branch_tag_exprs.is_empty() {
-                branch_tag_exprs.extend(tag_exprs_for_hash(image, &registries, &hash_tag));
-            }
-            let mut args: Vec<Entry> = Vec::new();
-            for (k, value) in planned.args.iter().filter(|(k, _)| k.as_str() != "VERSION") {
-                match escape::bake_string(value) {
-                    Ok(expr) => args.push(Entry {
-                        name: k.clone(),
-                        expr,
-                    }),
-                    Err(reason) => {
-                        let span = spec
-                            .variants
-                            .iter()
-                            .flat_map(|x| &x.args)
-                            .chain(&spec.args)
-                            .filter(|a| &a.name.value == k)
-                            .filter_map(|a| a.value.as_ref())
-                            .find(|x| &x.value == value)
-                            .map_or(image.name.span, |x| x.span);
-                        unrepresentable(errors, format!("build argument `{k}`"), reason, span);
-                    }
-                }
-            }
-            args.push(Entry {
-                name: "VERSION".into(),
-                expr: "\"${VERSION}\"".into(),
-            });
-            args.push(Entry {
-                name: "REVISION".into(),
-                expr: "\"${REVISION}\"".into(),
-            });
-            let mut labels = vec![Entry {
-                name: "org.opencontainers.image.title".into(),
-                expr: escape::hcl(&image.name.value),
-            }];
-            if let Some(s) = &spec.project.source {
-                match escape::bake_string(&s.value) {
-                    Ok(expr) => labels.push(Entry {
-                        name: "org.opencontainers.image.source".into(),
-                        expr,
-                    }),
-                    Err(reason) => {
-                        unrepresentable(errors, "the project source".into(), reason, s.span)
-                    }
-                }
-            }
-            labels.push(Entry {
-                name: "org.opencontainers.image.version".into(),
-                expr: "\"${VERSION}\"".into(),
-            });
-            labels.push(Entry {
-                name: "dev.specc.input-hash".into(),
-                expr: escape::hcl(&hash),
-            });
-            labels.push(Entry {
-                name: "org.opencontainers.image.revision".into(),
-                expr: "\"${REVISION}\"".into(),
-            });
-            let (mut cache_from, mut cache_to) = (Vec::new(), Vec::new());
-            for cache in &image.caches {
-                match cache.kind {
-                    CacheKind::Gha => {
-                        let scope = &planned.name;
-                        cache_from.push(format!("\"type=gha,scope={scope}\""));
-                        cache_to.push(format!("\"type=gha,mode=max,scope={scope}\""));
-                    }
-                    CacheKind::Registry => {
-                        let Some(r) = cache
-                            .registry
-                            .as_ref()
-                            .and_then(|n| spec.registries.iter().find(|r| r.name.value == n.value))
-                        else {
-                            continue;
-                        };
-                        let reference =
-                            format!("{}:buildcache-{}", repository(r, image), planned.name);
-                        cache_from.push(format!("\"type=registry,ref={reference}\""));
-                        cache_to.push(format!("\"type=registry,ref={reference},mode=max\""));
-                    }
-                }
-            }
-            targets.push(Target {
-                name: planned.name.clone(),
-                context: image.context.value.clone(),
-                dockerfile: relative_path(&image.context.value, dockerfile),
-                stage: image.stage.value.clone(),
-                platforms: planned.platforms.clone(),
-                args,
-                labels,
-                tag_exprs,
-                branch_tag_exprs,
-                cache_from,
-                cache_to,
-            });
-        }
-    }
-    let version = value::parse_version(&spec.project.version.value);
-    let mut variables = vec![
-        Variable {
-            name: "VERSION".into(),
-            default: spec.project.version.value.clone(),
-        },
-        Variable {
-            name: "REVISION".into(),
-            default: String::new(),
-        },
-    ];
-    for (name, part) in [
-        ("VERSION_MAJOR", version.as_ref().map(|v| v.major.clone())),
-        ("VERSION_MINOR", version.as_ref().map(|v| v.minor.clone())),
-        ("VERSION_PATCH", version.as_ref().map(|v| v.patch.clone())),
-        ("GIT_SHA", Some("0000000".into())),
-        ("GIT_BRANCH", Some("main".into())),
-        ("SPECC_EVENT", Some("release".into())),
-    ] {
-        if used.contains(name) {
-            variables.push(Variable {
-                name: name.into(),
-                default: part.unwrap_or_default(),
-            });
-        }
-    }
-    for s in &secrets {
-        variables.push(Variable {
-            name: s.clone(),
-            default: String::new(),
-        });
-    }
-    if owner {
-        // Set by GitHub Actions; the project name stands in for local builds.
-        variables.push(Variable {
-            name: "GITHUB_REPOSITORY_OWNER".into(),
-            default: spec.project.name.value.clone(),
+        let image = &spec.images[planned.image_index];
+        let tag_exprs = exprs.refs(planned, &planned.release_tags);
+        let branch_tag_exprs = if planned.branch_tags.is_empty() {
+            Vec::new()
+        } else {
+            exprs.var("SPECC_EVENT");
+            exprs.refs(planned, &planned.branch_tags)
+        };
+        let (cache_from, cache_to) = caches(&mut exprs, planned);
+        targets.push(Target {
+            name: planned.name.clone(),
+            context: planned.context.clone(),
+            dockerfile: relative_path(&planned.context, dockerfile),
+            stage: planned.stage.clone(),
+            platforms: planned.platforms.clone(),
+            args: args(&mut exprs, spec, planned, errors),
+            labels: labels(&mut exprs, spec, image, errors),
+            tag_exprs,
+            branch_tag_exprs,
+            cache_from,
+            cache_to,
         });
     }
     let mut head = header(options);
@@ -311,7 +233,7 @@ pub fn render(
     head.push("Release: VERSION=1.2.3 docker buildx bake --push   (tags and labels follow the VERSION variable)".into());
     let context = Context {
         header: head,
-        variables,
+        variables: variables(spec, &exprs.used),
         groups: groups(spec, &targets),
         targets,
     };
@@ -322,6 +244,127 @@ pub fn render(
             None
         }
     }
+}
+
+/// The build arguments: the plan's values, with `VERSION` and `REVISION` left to run time.
+fn args(exprs: &mut Exprs, spec: &Spec, planned: &Planned, errors: &mut Vec<Error>) -> Vec<Entry> {
+    let mut args: Vec<Entry> = Vec::new();
+    for (k, value) in &planned.args {
+        let expr = if k == runtime::VERSION_VARIABLE {
+            Ok(format!("\"${{{}}}\"", exprs.version()))
+        } else if k == runtime::REVISION_VARIABLE {
+            Ok(format!(
+                "\"${{{}}}\"",
+                exprs.var(runtime::REVISION_VARIABLE)
+            ))
+        } else {
+            escape::bake_string(value)
+        };
+        match expr {
+            Ok(expr) => args.push(Entry {
+                name: k.clone(),
+                expr,
+            }),
+            Err(reason) => {
+                let span = spec
+                    .variants
+                    .iter()
+                    .flat_map(|x| &x.args)
+                    .chain(&spec.args)
+                    .filter(|a| &a.name.value == k)
+                    .filter_map(|a| a.value.as_ref())
+                    .find(|x| &x.value == value)
+                    .map_or(spec.images[planned.image_index].name.span, |x| x.span);
+                unrepresentable(errors, format!("build argument `{k}`"), reason, span);
+            }
+        }
+    }
+    args
+}
+
+/// The OCI labels specc manages.
+fn labels(exprs: &mut Exprs, spec: &Spec, image: &Image, errors: &mut Vec<Error>) -> Vec<Entry> {
+    let mut labels = vec![Entry {
+        name: "org.opencontainers.image.title".into(),
+        expr: escape::hcl(&image.name.value),
+    }];
+    if let Some(s) = &spec.project.source {
+        match escape::bake_string(&s.value) {
+            Ok(expr) => labels.push(Entry {
+                name: "org.opencontainers.image.source".into(),
+                expr,
+            }),
+            Err(reason) => unrepresentable(errors, "the project source".into(), reason, s.span),
+        }
+    }
+    labels.push(Entry {
+        name: "org.opencontainers.image.version".into(),
+        expr: format!("\"${{{}}}\"", exprs.version()),
+    });
+    labels.push(Entry {
+        name: "org.opencontainers.image.revision".into(),
+        expr: format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE)),
+    });
+    labels
+}
+
+/// `cache-from` and `cache-to` entries of a target's caches.
+fn caches(exprs: &mut Exprs, planned: &Planned) -> (Vec<String>, Vec<String>) {
+    let (mut from, mut to) = (Vec::new(), Vec::new());
+    for cache in &planned.caches {
+        match cache {
+            CachePlan::Gha { scope } => {
+                let scope = hcl_literal(scope);
+                from.push(format!("\"type=gha,scope={scope}\""));
+                to.push(format!("\"type=gha,mode=max,scope={scope}\""));
+            }
+            CachePlan::Registry { repository, tag } => {
+                let reference = format!("{}:{}", exprs.repository(repository), hcl_literal(tag));
+                from.push(format!("\"type=registry,ref={reference}\""));
+                to.push(format!("\"type=registry,ref={reference},mode=max\""));
+            }
+        }
+    }
+    (from, to)
+}
+
+/// A `variable` block for every run-time variable the expressions read. Defaults: the
+/// spec's version, `main` and a zero commit for branch tags, empty for the rest (an
+/// empty namespace variable falls back, as in `plan`).
+fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
+    let order = [
+        runtime::VERSION_VARIABLE,
+        runtime::REVISION_VARIABLE,
+        "GIT_SHA",
+        "GIT_BRANCH",
+        "SPECC_EVENT",
+    ];
+    let default = |name: &str| match name {
+        runtime::VERSION_VARIABLE => spec.project.version.value.clone(),
+        "GIT_SHA" => "0000000".into(),
+        "GIT_BRANCH" => "main".into(),
+        "SPECC_EVENT" => "release".into(),
+        _ => String::new(),
+    };
+    let fixed = order
+        .iter()
+        .filter(|n| used.contains(**n))
+        .map(|n| n.to_string());
+    let rest = used
+        .iter()
+        .filter(|n| !order.contains(&n.as_str()) && n.as_str() != runtime::OWNER_VARIABLE)
+        .cloned();
+    let owner = used
+        .contains(runtime::OWNER_VARIABLE)
+        .then(|| runtime::OWNER_VARIABLE.to_string());
+    fixed
+        .chain(rest)
+        .chain(owner)
+        .map(|name| Variable {
+            default: default(&name),
+            name,
+        })
+        .collect()
 }
 
 /// `default` and `all`, then one group per variant and per multi-variant image; a group
@@ -338,7 +381,7 @@ fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
             targets: all.clone(),
         },
     ];
-    let target_of = |image: &Image, v: usize| crate::plan::target_name(spec, image, v);
+    let target_of = |image: &Image, v: usize| target_name(spec, image, v);
     for (v, variant) in spec.variants.iter().enumerate() {
         if variant.implicit {
             continue;
@@ -373,91 +416,4 @@ fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
     groups
         .retain(|g| !g.targets.is_empty() && !all.contains(&g.name) && seen.insert(g.name.clone()));
     groups
-}
-
-/// The image's tag rules that apply on `event` (and `always`), as HCL string insides.
-fn rule_bases(image: &Image, event: TagWhen, used: &mut BTreeSet<&'static str>) -> Vec<String> {
-    let mut bases = Vec::new();
-    for rule in image
-        .tags
-        .iter()
-        .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
-    {
-        let Ok(pieces) = value::parse_tag_template(&rule.template.value) else {
-            continue;
-        };
-        let text: String = pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Literal(s) => hcl_literal(s),
-                Piece::Placeholder(ph) => {
-                    used.insert(variable(*ph));
-                    format!("${{{}}}", variable(*ph))
-                }
-            })
-            .collect();
-        bases.push(text);
-    }
-    bases
-}
-
-/// Full tag references (quoted HCL strings) of variant `v` for every registry.
-fn tag_exprs(
-    spec: &Spec,
-    image: &Image,
-    v: usize,
-    registries: &[&Registry],
-    bases: &[String],
-) -> Vec<String> {
-    let mut tags: Vec<String> = Vec::new();
-    for base in bases {
-        tags.extend(variant_tags(spec, image, v, base));
-    }
-    let mut exprs = Vec::new();
-    for r in registries {
-        for t in &tags {
-            let expr = format!("\"{}:{t}\"", repository(r, image));
-            if !exprs.contains(&expr) {
-                exprs.push(expr);
-            }
-        }
-    }
-    if registries.is_empty() {
-        let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
-        for t in &tags {
-            let expr = format!("\"{repo}:{t}\"");
-            if !exprs.contains(&expr) {
-                exprs.push(expr);
-            }
-        }
-    }
-    exprs
-}
-
-fn tag_exprs_for_branch(
-    spec: &Spec,
-    image: &Image,
-    v: usize,
-    registries: &[&Registry],
-    bases: &[String],
-) -> Vec<String> {
-    if bases.is_empty() {
-        return Vec::new();
-    }
-    tag_exprs(spec, image, v, registries, bases)
-}
-
-/// The input-hash tag of an image for every registry (or locally).
-fn tag_exprs_for_hash(image: &Image, registries: &[&Registry], tags: &[String]) -> Vec<String> {
-    let mut exprs = Vec::new();
-    for t in tags {
-        if registries.is_empty() {
-            let repo = hcl_literal(&image.repository.as_ref().unwrap_or(&image.name).value);
-            exprs.push(format!("\"{repo}:{t}\""));
-        }
-        for r in registries {
-            exprs.push(format!("\"{}:{t}\"", repository(r, image)));
-        }
-    }
-    exprs
 }

@@ -8,9 +8,10 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
+use crate::check::targets::image_variants;
 use crate::diagnostics::Error;
-use crate::plan::{Plan, default_variant, image_variants};
-use crate::spec::{GpuCount, Healthcheck, Registry};
+use crate::plan::{Plan, Target, runtime};
+use crate::spec::{Healthcheck, Spec};
 use crate::value;
 
 #[derive(Serialize)]
@@ -43,7 +44,10 @@ struct Build {
     context: String,
     dockerfile: String,
     target: String,
+    platforms: Vec<String>,
+    /// Values already written as YAML scalars.
     args: Vec<Pair>,
+    labels: Vec<Pair>,
 }
 
 #[derive(Serialize)]
@@ -91,25 +95,49 @@ fn check(h: &Healthcheck) -> Check {
     }
 }
 
-/// `host/namespace/repo:tag` as a YAML scalar; a namespace known only in CI becomes a
-/// compose variable with the project name as fallback.
-fn image_expr(project: &str, registry: Option<&Registry>, repo: &str, tag: &str) -> String {
-    let Some(r) = registry else {
-        return super::escape::compose(&format!("{repo}:{tag}"));
-    };
-    let literal = |s: &str| s.replace('$', "$$");
-    let namespace = match (&r.namespace, &r.namespace_secret) {
-        (Some(ns), _) => literal(&ns.value),
-        (None, Some(secret)) => format!("${{{}:-{project}}}", secret.value),
-        (None, None) => format!("${{GITHUB_REPOSITORY_OWNER:-{project}}}"),
-    };
-    let text = format!(
-        "{}/{namespace}/{}:{}",
-        literal(&r.host.value),
-        literal(repo),
-        literal(tag)
-    );
-    super::escape::yaml(&text)
+/// The build section of a service of `planned`: the same Dockerfile, stage, arguments,
+/// platforms and labels as its bake target. Compose cannot transform a variable, so the
+/// version is the plan's; `REVISION` is passed through as it is.
+fn build(spec: &Spec, planned: &Target, compose_dir: &str, dockerfile: &str) -> Build {
+    let revision = format!("${{{}:-}}", runtime::REVISION_VARIABLE);
+    let args = planned
+        .args
+        .iter()
+        .map(|(k, v)| Pair {
+            name: k.clone(),
+            value: if k == runtime::REVISION_VARIABLE {
+                super::escape::yaml(&revision)
+            } else {
+                super::escape::compose(v)
+            },
+        })
+        .collect();
+    let mut labels = vec![Pair {
+        name: "org.opencontainers.image.title".into(),
+        value: super::escape::compose(&planned.image),
+    }];
+    if let Some(source) = &spec.project.source {
+        labels.push(Pair {
+            name: "org.opencontainers.image.source".into(),
+            value: super::escape::compose(&source.value),
+        });
+    }
+    labels.push(Pair {
+        name: "org.opencontainers.image.version".into(),
+        value: super::escape::compose(&planned.args[runtime::VERSION_VARIABLE]),
+    });
+    labels.push(Pair {
+        name: "org.opencontainers.image.revision".into(),
+        value: super::escape::yaml(&revision),
+    });
+    Build {
+        context: relative_path(compose_dir, &planned.context),
+        dockerfile: relative_path(&planned.context, dockerfile),
+        target: planned.stage.clone(),
+        platforms: planned.platforms.clone(),
+        args,
+        labels,
+    }
 }
 
 pub fn render(
@@ -175,65 +203,30 @@ pub fn render(
                 volumes.insert(name.to_string());
             }
         }
-        if let Some(ii) = spec
-            .images
+        if let Some(planned) = plan.services.iter().find(|x| x.service == s.name.value) {
+            service.image_expr = super::escape::compose(&planned.image);
+        }
+        let target = plan
+            .services
             .iter()
-            .position(|i| i.name.value == s.image.value)
-        {
-            let image = &spec.images[ii];
-            let built = image_variants(spec, image);
-            let v = match &s.variant {
-                Some(name) => spec
-                    .variants
-                    .iter()
-                    .position(|x| x.name.value == name.value),
-                None => default_variant(spec, &built),
-            };
-            let Some(v) = v else { continue };
-            let variant = &spec.variants[v];
-            let planned = plan
-                .targets
-                .iter()
-                .find(|t| t.image == image.name.value && t.variant == variant.name.value);
-            if let (Some(planned), Some(dockerfile)) =
-                (planned, dockerfiles.by_target.get(&(ii, v)))
+            .find(|x| x.service == s.name.value)
+            .and_then(|x| plan.target(x.target.as_deref()?));
+        if let Some(planned) = target {
+            let image = &spec.images[planned.image_index];
+            let variant = &spec.variants[planned.variant_index];
+            if let Some(dockerfile) = dockerfiles
+                .by_target
+                .get(&(planned.image_index, planned.variant_index))
             {
-                let registry = image
-                    .registries
-                    .first()
-                    .and_then(|n| spec.registries.iter().find(|r| r.name.value == n.value));
-                let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
-                let tag = planned
-                    .tags
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "latest".into());
-                service.image_expr = image_expr(&project, registry, repo, &tag);
-                let context = relative_path(compose_dir, &image.context.value);
-                service.build = Some(Build {
-                    context,
-                    dockerfile: relative_path(&image.context.value, dockerfile),
-                    target: image.stage.value.clone(),
-                    args: planned
-                        .args
-                        .iter()
-                        .map(|(k, v)| Pair {
-                            name: k.clone(),
-                            value: v.clone(),
-                        })
-                        .collect(),
-                });
+                service.build = Some(build(spec, planned, compose_dir, dockerfile));
             }
-            if s.profiles.is_none() && built.len() > 1 {
+            if s.profiles.is_none() && image_variants(spec, image).len() > 1 {
                 service.profiles = vec![variant.name.value.clone()];
             }
-            service.gpu = variant.gpu.as_ref().map(|g| Gpu {
-                driver: g.driver.value.clone(),
-                count: match g.count {
-                    GpuCount::All => "all".into(),
-                    GpuCount::Count(n) => n.to_string(),
-                },
-                capabilities: g.capabilities.iter().map(|c| c.value.clone()).collect(),
+            service.gpu = planned.gpu.as_ref().map(|g| Gpu {
+                driver: g.driver.clone(),
+                count: g.count.clone(),
+                capabilities: g.capabilities.clone(),
             });
         }
         services.push(service);

@@ -6,9 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::{RenderOptions, Rendered, escape, header, join, push_once, render_template};
+use crate::check::targets::image_variants;
 use crate::check::{Checked, arg_reference};
 use crate::diagnostics::Error;
-use crate::plan::{bare_variant, build_order, image_variants};
+use crate::plan::build_order;
 use crate::spec::{Instruction, InstructionKind, Mount, Spec, Text};
 
 /// The Dockerfiles of a spec and which one each target (image, variant) uses.
@@ -402,7 +403,6 @@ fn render_variant(
         .position(|s| s.name.value == img.stage.value)?;
     let variant = &spec.variants[v];
     let built = image_variants(spec, img);
-    let arg_source = bare_variant(spec, &built).unwrap_or(built[0]);
     let mut global_args: Vec<GlobalArg> = Vec::new();
     let mut stages = Vec::new();
     let order = build_order(checked, target);
@@ -421,19 +421,14 @@ fn render_variant(
         if let Some(arg) = arg_reference(&stage.from.value)
             && !global_args.iter().any(|a| a.name == arg)
         {
-            let value = spec.variants[arg_source]
+            // This variant's own value: a plain `docker build` of its file must use the
+            // base the spec names for it.
+            let value = variant
                 .args
                 .iter()
                 .chain(&spec.args)
                 .find(|a| a.name.value == arg)
-                .and_then(|a| a.value.clone())
-                .or_else(|| {
-                    variant
-                        .args
-                        .iter()
-                        .find(|a| a.name.value == arg)
-                        .and_then(|a| a.value.clone())
-                });
+                .and_then(|a| a.value.clone());
             let value = match value {
                 Some(v) => match escape::docker_quoted(&v.value, false) {
                     Ok(q) => q,

@@ -12,8 +12,8 @@ use super::workflow::chart_dir;
 use super::{RenderOptions, Rendered, escape, header, join, render_template};
 use crate::check::Checked;
 use crate::diagnostics::Error;
-use crate::plan::{Plan, default_variant, image_variants, target_name};
-use crate::spec::{Chart, GpuCount, Spec};
+use crate::plan::Plan;
+use crate::spec::Chart;
 
 /// A values node; `Free` maps accept any key in the schema.
 #[derive(Debug, Clone)]
@@ -150,71 +150,24 @@ fn insert(entries: &mut Vec<(String, Node)>, path: &[&str], value: Node) {
     }
 }
 
-/// `repository` and `tag` of image `name` (in `variant`, via `registry`) from the plan.
-fn image_ref(
-    spec: &Spec,
-    plan: &Plan,
-    name: &str,
-    variant: Option<&str>,
-    registry: Option<&str>,
-) -> Option<(String, String, Option<usize>)> {
-    let ii = spec.images.iter().position(|i| i.name.value == name)?;
-    let image = &spec.images[ii];
-    let built = image_variants(spec, image);
-    let v = match variant {
-        Some(n) => spec.variants.iter().position(|v| v.name.value == n)?,
-        None => default_variant(spec, &built)?,
-    };
-    let target = plan
-        .targets
-        .iter()
-        .find(|t| t.name == target_name(spec, image, v))?;
-    let tag = target
-        .tags
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "latest".into());
-    let repo = match registry {
-        Some(r) => target
-            .registries
-            .iter()
-            .find(|x| x.registry == r)
-            .map(|x| x.repository.clone()),
-        None => target.registries.first().map(|x| x.repository.clone()),
-    }
-    .unwrap_or_else(|| {
-        image
-            .repository
-            .as_ref()
-            .unwrap_or(&image.name)
-            .value
-            .clone()
-    });
-    Some((repo, tag, Some(v)))
-}
-
-fn values(spec: &Spec, plan: &Plan, chart: &Chart) -> Node {
+fn values(plan: &Plan, chart: &Chart) -> Node {
     let mut top: Vec<(String, Node)> = Vec::new();
     let mut gpu = None;
-    for ci in &chart.images {
-        let Some((repository, tag, v)) = image_ref(
-            spec,
-            plan,
-            &ci.image.value,
-            ci.variant.as_ref().map(|t| t.as_str()),
-            ci.registry.as_ref().map(|t| t.as_str()),
-        ) else {
-            continue;
-        };
+    let images = plan.charts.iter().filter(|c| c.chart == chart.name.value);
+    for ci in images.clone().filter(|c| c.runtime.is_none()) {
         if gpu.is_none() {
-            gpu = v.and_then(|v| spec.variants[v].gpu.as_ref());
+            gpu = ci
+                .target
+                .as_deref()
+                .and_then(|t| plan.target(t))
+                .and_then(|t| t.gpu.as_ref());
         }
         let node = Node::Map(vec![
-            ("repository".into(), Node::Str(repository)),
-            ("tag".into(), Node::Str(tag)),
+            ("repository".into(), Node::Str(ci.repository.clone())),
+            ("tag".into(), Node::Str(ci.tag.clone())),
             ("pullPolicy".into(), Node::Str("IfNotPresent".into())),
         ]);
-        let path: Vec<&str> = ci.key.value.split('.').collect();
+        let path: Vec<&str> = ci.key.split('.').collect();
         insert(&mut top, &path, node);
     }
     top.push(("imagePullSecrets".into(), Node::List(Vec::new())));
@@ -229,16 +182,13 @@ fn values(spec: &Spec, plan: &Plan, chart: &Chart) -> Node {
         }
     }
     if let Some(g) = gpu {
-        let resource = match g.driver.value.as_str() {
+        let resource = match g.driver.as_str() {
             "amd" => "amd.com/gpu",
             "intel" => "gpu.intel.com/i915",
             _ => "nvidia.com/gpu",
         };
         // Kubernetes counts devices; "all" means one whole device per pod.
-        let count = match g.count {
-            GpuCount::All => 1,
-            GpuCount::Count(n) => n,
-        };
+        let count = g.count.parse::<u32>().unwrap_or(1);
         limits.push((resource.into(), Node::Int(count)));
     }
     let mut resources = Vec::new();
@@ -283,7 +233,8 @@ fn values(spec: &Spec, plan: &Plan, chart: &Chart) -> Node {
         let runtimes = chart
             .runtimes
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let mut e = vec![
                     ("name".to_string(), Node::Str(r.name.value.clone())),
                     ("type".to_string(), Node::Str(r.kind.value.clone())),
@@ -299,14 +250,9 @@ fn values(spec: &Spec, plan: &Plan, chart: &Chart) -> Node {
                     ));
                 }
                 if let Some(img) = &r.image {
-                    let (repository, tag) = match image_ref(
-                        spec,
-                        plan,
-                        &img.value,
-                        r.variant.as_ref().map(|t| t.as_str()),
-                        None,
-                    ) {
-                        Some((repo, tag, _)) => (repo, tag),
+                    let planned = images.clone().find(|c| c.runtime == Some(i));
+                    let (repository, tag) = match planned {
+                        Some(c) => (c.repository.clone(), c.tag.clone()),
                         None => split_reference(&img.value),
                     };
                     e.push((
@@ -350,7 +296,7 @@ pub fn render(
     let mut out = Vec::new();
     for chart in &spec.charts {
         let dir = chart_dir(spec, chart);
-        let tree = values(spec, plan, chart);
+        let tree = values(plan, chart);
         let mut body = String::new();
         emit(&tree, 0, &mut body);
         let path = join(&dir, "values.yaml");

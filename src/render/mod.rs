@@ -206,20 +206,18 @@ pub fn render_with(
         &generated,
     );
     let mut targets = std::collections::BTreeMap::new();
-    for (ii, image) in spec.images.iter().enumerate() {
-        for v in crate::plan::image_variants(spec, image) {
-            let name = crate::plan::target_name(spec, image, v);
-            if let (Some(hash), Some(dockerfile)) =
-                (hashes.get(&name), dockerfiles.by_target.get(&(ii, v)))
-            {
-                targets.insert(
-                    name,
-                    TargetInputs {
-                        input_hash: hash.clone(),
-                        dockerfile: dockerfile.clone(),
-                    },
-                );
-            }
+    for t in &plan.targets {
+        if let (Some(hash), Some(dockerfile)) = (
+            hashes.get(&t.name),
+            dockerfiles.by_target.get(&(t.image_index, t.variant_index)),
+        ) {
+            targets.insert(
+                t.name.clone(),
+                TargetInputs {
+                    input_hash: hash.clone(),
+                    dockerfile: dockerfile.clone(),
+                },
+            );
         }
     }
     if !plan.targets.is_empty() {
@@ -227,7 +225,6 @@ pub fn render_with(
             checked,
             plan,
             &dockerfiles,
-            &hashes,
             options,
             &mut errors,
         ));

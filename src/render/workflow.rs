@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::{RenderOptions, Rendered, header, join, render_template};
 use crate::check::Checked;
+use crate::check::targets::{default_variant, image_variants, target_name};
 use crate::diagnostics::Error;
-use crate::plan::{Plan, default_variant, image_variants, target_name};
+use crate::plan::{Namespace, Plan};
 use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow};
 
 #[derive(Serialize)]
@@ -38,8 +39,15 @@ struct Context {
     ecr_repositories: Vec<EcrRepository>,
     checks: Vec<LocalCheck>,
     bake_file: String,
+    /// Targets pushed to their registries.
     targets: Vec<String>,
     targets_label: String,
+    /// The same, as bake-action's comma-separated list.
+    targets_list: String,
+    /// Targets of images that name no registry: built, never pushed.
+    build_only: Vec<String>,
+    build_only_label: String,
+    build_only_list: String,
     description: Option<Description>,
     charts: Vec<ChartStep>,
 }
@@ -96,7 +104,9 @@ struct Description {
     repository_label: String,
     username: String,
     password: String,
-    repository: String,
+    /// Bash lines that set `ns` to the repository's namespace (the plan's rule).
+    namespace_script: Vec<String>,
+    path: String,
     readme: String,
 }
 
@@ -113,13 +123,26 @@ fn secret(name: &str) -> String {
     format!("${{{{ secrets.{name} }}}}")
 }
 
-/// The registry's namespace as a workflow expression or literal.
-fn namespace_expr(r: &Registry) -> String {
-    match (&r.namespace, &r.namespace_secret) {
-        (Some(ns), _) => ns.value.clone(),
-        (None, Some(s)) => format!("${{{{ secrets.{} || github.repository_owner }}}}", s.value),
-        (None, None) => "${{ github.repository_owner }}".into(),
+/// The plan's namespace rule as bash lines that set `ns`: the variables it reads are in
+/// the job's environment (a secret is passed under its own name).
+fn namespace_script(ns: &Namespace) -> Vec<String> {
+    match ns {
+        Namespace::Literal { value } => vec![format!("ns={}", shell_quote(value))],
+        Namespace::FromCi { fallback, .. } => {
+            let mut lines = vec!["ns=''".to_string()];
+            for v in ns.variables() {
+                lines.push(format!("[ -n \"$ns\" ] || ns=\"${{{v}:-}}\""));
+            }
+            lines.push(format!("[ -n \"$ns\" ] || ns={}", shell_quote(fallback)));
+            lines.push("ns=\"${ns,,}\"".into());
+            lines
+        }
     }
+}
+
+/// A bash word that means exactly `s`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn registry<'s>(spec: &'s Spec, name: &str) -> Option<&'s Registry> {
@@ -187,7 +210,7 @@ fn render_one(
         runner: w.runner.value.clone(),
         env: Vec::new(),
         default_version: spec.project.version.value.clone(),
-        version_parts_rule: crate::plan::rule_needing_version_parts(
+        version_parts_rule: crate::plan::tags::rule_needing_version_parts(
             images.iter().flat_map(|&ii| &spec.images[ii].tags),
         ),
         qemu: String::new(),
@@ -198,6 +221,10 @@ fn render_one(
         bake_file: spec.output.bake.value.clone(),
         targets: Vec::new(),
         targets_label: String::new(),
+        targets_list: String::new(),
+        build_only: Vec::new(),
+        build_only_label: String::new(),
+        build_only_list: String::new(),
         description: None,
         charts: Vec::new(),
     };
@@ -224,9 +251,13 @@ fn render_one(
         let image = &spec.images[ii];
         for v in image_variants(spec, image) {
             let name = target_name(spec, image, v);
-            if let Some(t) = plan.targets.iter().find(|t| t.name == name) {
+            if let Some(t) = plan.target(&name) {
                 platforms.extend(t.platforms.iter().cloned());
-                ctx.targets.push(name);
+                if t.repositories.is_empty() {
+                    ctx.build_only.push(name);
+                } else {
+                    ctx.targets.push(name);
+                }
             }
         }
         for r in image
@@ -248,6 +279,9 @@ fn render_one(
         }
     }
     ctx.targets_label = ctx.targets.join(", ");
+    ctx.build_only_label = ctx.build_only.join(", ");
+    ctx.targets_list = ctx.targets.join(",");
+    ctx.build_only_list = ctx.build_only.join(",");
     let foreign: Vec<String> = platforms
         .iter()
         .filter(|p| !p.starts_with("linux/amd64") && !p.starts_with("linux/386"))
@@ -326,7 +360,7 @@ fn render_one(
     // Local builds for smoke tests and scans, before anything is pushed.
     let mut check_targets: Vec<String> = Vec::new();
     if w.scan.is_some() {
-        check_targets.extend(ctx.targets.iter().cloned());
+        check_targets.extend(ctx.targets.iter().chain(&ctx.build_only).cloned());
     }
     for t in &w.smoke_tests {
         if let Some(ii) = spec
@@ -437,14 +471,26 @@ fn render_one(
             }),
         ) = (image, r.login.as_ref().map(|l| &l.method))
         {
-            let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
-            ctx.description = Some(Description {
-                repository_label: repo.clone(),
-                username: secret(&username_secret.value),
-                password: secret(&password_secret.value),
-                repository: format!("{}/{repo}", namespace_expr(r)),
-                readme: d.readme.value.clone(),
-            });
+            let ii = spec
+                .images
+                .iter()
+                .position(|i| i.name.value == image.name.value);
+            let repository = plan
+                .targets
+                .iter()
+                .filter(|t| Some(t.image_index) == ii)
+                .flat_map(|t| &t.repositories)
+                .find(|x| x.registry == r.name.value);
+            if let Some(repository) = repository {
+                ctx.description = Some(Description {
+                    repository_label: repository.path.clone(),
+                    username: secret(&username_secret.value),
+                    password: secret(&password_secret.value),
+                    namespace_script: namespace_script(&repository.namespace),
+                    path: repository.path.clone(),
+                    readme: d.readme.value.clone(),
+                });
+            }
         }
     }
 

@@ -5,6 +5,8 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod tag;
+
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
 pub fn check_name(s: &str) -> Result<(), &'static str> {
     let mut chars = s.chars();

@@ -507,6 +507,7 @@ fn events() -> impl Strategy<Value = Vec<PlanOptions>> {
                     version,
                     branch,
                     sha,
+                    ..PlanOptions::default()
                 },
             ]
         })
@@ -2451,6 +2452,7 @@ fn real_specs_render_deterministically() {
                 version: Some("9.8.7".into()),
                 branch: Some("feature/x".into()),
                 sha: Some("0123456789abcdef".into()),
+                ..PlanOptions::default()
             },
         ];
         assert_eq!(

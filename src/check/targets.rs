@@ -1,0 +1,85 @@
+//! Which targets a spec builds and what they are called: an image in each of its
+//! variants. These facts are resolved here, once, so that `check` can refuse clashes and
+//! `plan` can build on the same answers (check never calls plan).
+
+use crate::spec::{Image, Spec};
+
+/// Variant indices an image is built in, in spec order.
+pub fn image_variants(spec: &Spec, image: &Image) -> Vec<usize> {
+    match &image.variants {
+        Some(list) => list
+            .iter()
+            .filter_map(|n| spec.variants.iter().position(|v| v.name.value == n.value))
+            .collect(),
+        None => (0..spec.variants.len()).collect(),
+    }
+}
+
+/// The variant that gets an image's bare tags: the spec's default variant when the image
+/// is built in it, or the image's only variant.
+pub fn bare_variant(spec: &Spec, built: &[usize]) -> Option<usize> {
+    let default = spec
+        .variants
+        .iter()
+        .position(|v| v.default.as_ref().is_some_and(|d| d.value));
+    match default {
+        Some(d) if built.contains(&d) => Some(d),
+        _ if built.len() == 1 => Some(built[0]),
+        _ => None,
+    }
+}
+
+/// The variant a reference to an image means when it names none.
+pub fn default_variant(spec: &Spec, built: &[usize]) -> Option<usize> {
+    bare_variant(spec, built).or(built.first().copied())
+}
+
+/// How variant `v` of `image` decorates a tag: a prefix, a suffix, and whether the
+/// undecorated tag is pushed too (for the image's bare variant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagAffixes {
+    pub prefix: String,
+    pub suffix: String,
+    pub also_bare: bool,
+}
+
+impl TagAffixes {
+    pub fn of(spec: &Spec, image: &Image, v: usize) -> Self {
+        let built = image_variants(spec, image);
+        let variant = &spec.variants[v];
+        let prefix = match &variant.tag_prefix {
+            Some(p) => p.value.clone(),
+            None if built.len() > 1 => format!("{}-", variant.name.value),
+            None => String::new(),
+        };
+        let suffix = variant
+            .tag_suffix
+            .as_ref()
+            .map_or(String::new(), |s| s.value.clone());
+        let decorated = !prefix.is_empty() || !suffix.is_empty();
+        TagAffixes {
+            also_bare: decorated && bare_variant(spec, &built) == Some(v),
+            prefix,
+            suffix,
+        }
+    }
+
+    /// The tags one rendered rule `base` gives: decorated, then bare where it applies.
+    pub fn apply(&self, base: &str) -> Vec<String> {
+        let mut tags = vec![format!("{}{base}{}", self.prefix, self.suffix)];
+        if self.also_bare {
+            tags.push(base.to_string());
+        }
+        tags
+    }
+}
+
+/// The bake target name of image `image` in variant `v`.
+pub fn target_name(spec: &Spec, image: &Image, v: usize) -> String {
+    let name = if image_variants(spec, image).len() > 1 {
+        format!("{}-{}", image.name.value, spec.variants[v].name.value)
+    } else {
+        image.name.value.clone()
+    };
+    name.replace('.', "_")
+}

@@ -1,0 +1,154 @@
+//! What the committed files that run images refer to: the image of each compose service
+//! and the reference of each chart value. These files are committed, so they cannot
+//! follow run-time variables: each reference is one that is the same in every build.
+
+use serde::Serialize;
+
+use super::tags::TagTemplate;
+use super::target::Target;
+use crate::check::Checked;
+use crate::check::targets::{default_variant, image_variants};
+use crate::value::tag::TagValues;
+
+/// The image a compose service runs.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceImage {
+    pub service: String,
+    /// The target it builds, when its image is one of the spec's.
+    pub target: Option<String>,
+    /// The reference compose names it by.
+    pub image: String,
+}
+
+/// An image reference held by a chart value.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChartImage {
+    pub chart: String,
+    /// Dot path of the value (`image`, `runtime.queueAgent.image`), or the runtime's
+    /// `modelsRuntime` entry.
+    pub key: String,
+    /// Index into the chart's `runtime` list, for a runtime's image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<usize>,
+    pub target: Option<String>,
+    pub repository: String,
+    pub tag: String,
+}
+
+/// A target's name in compose: its first reference that is the same in every build (a
+/// literal namespace, a tag without placeholders), else a local name no registry
+/// serves, which compose builds.
+fn compose_reference(project: &str, t: &Target) -> String {
+    let fixed: Vec<&TagTemplate> = t.release_tags.iter().filter(|x| x.is_fixed()).collect();
+    let no_values = TagValues::new("", None, None);
+    let stable_repo = t
+        .repositories
+        .iter()
+        .find(|r| matches!(r.namespace, super::Namespace::Literal { .. }))
+        .map(|r| r.resolve(&super::RunEnv::empty()))
+        .or_else(|| t.repositories.is_empty().then(|| t.path.clone()));
+    match (stable_repo, fixed.first()) {
+        (Some(repo), Some(tag)) => format!("{repo}:{}", tag.render(&no_values)),
+        _ => format!("localhost/{}/{}:local", project.to_lowercase(), t.name),
+    }
+}
+
+/// The image of every compose service, in spec order.
+pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
+    let spec = &checked.spec;
+    spec.services
+        .iter()
+        .map(|s| {
+            let target = spec
+                .images
+                .iter()
+                .position(|i| i.name.value == s.image.value)
+                .and_then(|ii| {
+                    let v = variant_of(checked, ii, s.variant.as_ref().map(|t| t.as_str()))?;
+                    targets
+                        .iter()
+                        .find(|t| t.image_index == ii && t.variant_index == v)
+                });
+            ServiceImage {
+                service: s.name.value.clone(),
+                target: target.map(|t| t.name.clone()),
+                image: target.map_or_else(
+                    || s.image.value.clone(),
+                    |t| compose_reference(&spec.project.name.value, t),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// The variant a reference to image `ii` means: the named one, or the image's default.
+fn variant_of(checked: &Checked, ii: usize, named: Option<&str>) -> Option<usize> {
+    let spec = &checked.spec;
+    match named {
+        Some(n) => spec.variants.iter().position(|v| v.name.value == n),
+        None => default_variant(spec, &image_variants(spec, &spec.images[ii])),
+    }
+}
+
+/// The reference a chart value of `target` holds: in `registry` (or the first), with the
+/// first release tag known from the spec alone, at the spec's version.
+fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (String, String) {
+    let repo = match registry {
+        Some(name) => t.repositories.iter().find(|r| r.registry == name),
+        None => t.repositories.first(),
+    };
+    let repository = repo.map_or_else(|| t.path.clone(), |r| r.resolve(&super::RunEnv::empty()));
+    let tag = t
+        .release_tags
+        .iter()
+        .find(|x| x.is_known_from_spec())
+        .or(t.release_tags.first())
+        .map_or_else(|| "latest".to_string(), |x| x.render(values));
+    (repository, tag)
+}
+
+/// Every image value of every chart: its `image` entries, then its runtimes' images.
+pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<ChartImage> {
+    let spec = &checked.spec;
+    let find = |image: &str, variant: Option<&str>| {
+        let ii = spec.images.iter().position(|i| i.name.value == image)?;
+        let v = variant_of(checked, ii, variant)?;
+        targets
+            .iter()
+            .find(|t| t.image_index == ii && t.variant_index == v)
+    };
+    let mut out = Vec::new();
+    for chart in &spec.charts {
+        for ci in &chart.images {
+            let Some(t) = find(&ci.image.value, ci.variant.as_ref().map(|x| x.as_str())) else {
+                continue;
+            };
+            let (repository, tag) =
+                chart_reference(t, ci.registry.as_ref().map(|x| x.as_str()), values);
+            out.push(ChartImage {
+                chart: chart.name.value.clone(),
+                key: ci.key.value.clone(),
+                runtime: None,
+                target: Some(t.name.clone()),
+                repository,
+                tag,
+            });
+        }
+        for (i, r) in chart.runtimes.iter().enumerate() {
+            let Some(img) = &r.image else { continue };
+            let Some(t) = find(&img.value, r.variant.as_ref().map(|x| x.as_str())) else {
+                continue;
+            };
+            let (repository, tag) = chart_reference(t, None, values);
+            out.push(ChartImage {
+                chart: chart.name.value.clone(),
+                key: format!("modelsRuntime.{i}.image"),
+                runtime: Some(i),
+                target: Some(t.name.clone()),
+                repository,
+                tag,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,124 @@
+//! Values an output may leave to run time, and the one rule that fixes them.
+//!
+//! Committed outputs cannot know the release version or a namespace that only CI knows,
+//! so the bake file and the workflow read them from the environment. `plan` reads the
+//! same variables with the same rule, so what `specc plan` prints is what bake and CI
+//! push:
+//! - `VERSION`: when set and non-empty, the version, with one leading `v` dropped;
+//!   otherwise the spec's `project version=`.
+//! - a registry's namespace: literal (`namespace=`), or from CI: the `namespace-secret`
+//!   variable when non-empty, else `GITHUB_REPOSITORY_OWNER` when non-empty, else the
+//!   project name; lower-cased, as image references must be.
+//! - `REVISION`: the commit an image is built from (a build argument and label), empty
+//!   by default.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The variable GitHub Actions sets to the repository owner.
+pub const OWNER_VARIABLE: &str = "GITHUB_REPOSITORY_OWNER";
+/// The variable that overrides the spec's version.
+pub const VERSION_VARIABLE: &str = "VERSION";
+/// The variable that names the commit being built.
+pub const REVISION_VARIABLE: &str = "REVISION";
+
+/// The run-time variables a plan is resolved under (unset ones are absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunEnv {
+    vars: BTreeMap<String, String>,
+}
+
+impl RunEnv {
+    /// No variable set: what a local build without an environment gets.
+    pub fn empty() -> Self {
+        RunEnv::default()
+    }
+
+    /// Reads the variables named in `names` from the process environment.
+    pub fn from_process<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let vars = names
+            .into_iter()
+            .filter_map(|n| Some((n.to_string(), std::env::var(n).ok()?)))
+            .collect();
+        RunEnv { vars }
+    }
+
+    /// Sets `name` to `value`.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// The value of `name` when it is set and not empty.
+    pub fn non_empty(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The version a build uses: `VERSION` when set and non-empty, else the spec's.
+pub fn version(env: &RunEnv, spec_version: &str) -> String {
+    env.non_empty(VERSION_VARIABLE)
+        .unwrap_or(spec_version)
+        .to_string()
+}
+
+/// Where a registry's namespace comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Namespace {
+    /// Written in the spec.
+    Literal { value: String },
+    /// Known in CI: `variable` (when the registry names one), then the repository owner,
+    /// then `fallback` (the project name); lower-cased.
+    FromCi {
+        variable: Option<String>,
+        fallback: String,
+    },
+}
+
+impl Namespace {
+    /// The namespace under `env`.
+    pub fn resolve(&self, env: &RunEnv) -> String {
+        match self {
+            Namespace::Literal { value } => value.clone(),
+            Namespace::FromCi { variable, fallback } => variable
+                .as_deref()
+                .and_then(|v| env.non_empty(v))
+                .or_else(|| env.non_empty(OWNER_VARIABLE))
+                .unwrap_or(fallback)
+                .to_lowercase(),
+        }
+    }
+
+    /// The variables the namespace reads, in the order it tries them.
+    pub fn variables(&self) -> Vec<&str> {
+        match self {
+            Namespace::Literal { .. } => Vec::new(),
+            Namespace::FromCi { variable, .. } => variable
+                .iter()
+                .map(String::as_str)
+                .chain([OWNER_VARIABLE])
+                .collect(),
+        }
+    }
+}
+
+/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
+/// each registry's `namespace-secret` variable.
+pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
+    let mut names: Vec<String> = [VERSION_VARIABLE, REVISION_VARIABLE, OWNER_VARIABLE]
+        .map(String::from)
+        .to_vec();
+    for r in &spec.registries {
+        if let Some(s) = &r.namespace_secret
+            && !names.contains(&s.value)
+        {
+            names.push(s.value.clone());
+        }
+    }
+    names
+}

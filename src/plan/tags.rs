@@ -1,0 +1,109 @@
+//! The one tag computation: a target's tag templates per event, with its variant's
+//! affixes applied, and their values for one build. Bake and the workflow defer the
+//! same templates to run time; `plan` fills them here.
+
+use crate::check::targets::TagAffixes;
+use crate::spec::{Image, TagWhen};
+use crate::value::tag::{TagValues, render_tag};
+use crate::value::{Piece, Placeholder, parse_tag_template};
+
+/// A tag with its placeholders still open, affixes included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagTemplate {
+    pub pieces: Vec<Piece>,
+}
+
+impl TagTemplate {
+    /// The tag under `values`.
+    pub fn render(&self, values: &TagValues) -> String {
+        render_tag(&self.pieces, values)
+    }
+
+    /// The placeholders the template reads.
+    pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Placeholder(p) => Some(*p),
+            Piece::Literal(_) => None,
+        })
+    }
+
+    /// True when the tag is the same in every build (no placeholder).
+    pub fn is_fixed(&self) -> bool {
+        self.placeholders().next().is_none()
+    }
+
+    /// True when the tag is known from the spec alone: it reads at most the version
+    /// (not the commit or the branch of a CI run).
+    pub fn is_known_from_spec(&self) -> bool {
+        self.placeholders().all(Placeholder::is_version_part)
+    }
+}
+
+/// The tag templates of variant `affixes` of `image` on `event` (rules marked `always`
+/// included), in rule order, without repeats.
+pub fn templates(image: &Image, affixes: &TagAffixes, event: TagWhen) -> Vec<TagTemplate> {
+    let mut out: Vec<TagTemplate> = Vec::new();
+    for rule in image
+        .tags
+        .iter()
+        .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
+    {
+        // `check` refused every template that does not parse.
+        let Ok(base) = parse_tag_template(&rule.template.value) else {
+            continue;
+        };
+        let mut decorated = Vec::with_capacity(base.len() + 2);
+        if !affixes.prefix.is_empty() {
+            decorated.push(Piece::Literal(affixes.prefix.clone()));
+        }
+        decorated.extend(base.iter().cloned());
+        if !affixes.suffix.is_empty() {
+            decorated.push(Piece::Literal(affixes.suffix.clone()));
+        }
+        let mut found = vec![TagTemplate { pieces: decorated }];
+        if affixes.also_bare {
+            found.push(TagTemplate { pieces: base });
+        }
+        for t in found {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The tags `templates` give under `values`, in order, without repeats.
+pub fn render_all(templates: &[TagTemplate], values: &TagValues) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in templates {
+        let tag = t.render(values);
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+/// The first of `rules` that uses `{{major}}`, `{{minor}}` or `{{patch}}`: a version
+/// without MAJOR.MINOR.PATCH parts cannot fill it, so `plan --set-version` and the
+/// generated workflow's version step refuse such a version.
+pub fn rule_needing_version_parts<'a>(
+    rules: impl IntoIterator<Item = &'a crate::spec::TagRule>,
+) -> Option<String> {
+    rules
+        .into_iter()
+        .find(|rule| {
+            parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
+                pieces.iter().any(|p| {
+                    matches!(
+                        p,
+                        Piece::Placeholder(
+                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+                        )
+                    )
+                })
+            })
+        })
+        .map(|rule| rule.template.value.clone())
+}

@@ -1,0 +1,309 @@
+//! One target (an image in one variant) resolved: what it builds, with which arguments
+//! and platforms, and where its tags go.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::runtime::{self, Namespace, RunEnv};
+use super::tags::{self, TagTemplate};
+use crate::check::Checked;
+use crate::check::targets::{TagAffixes, target_name};
+use crate::spec::{CacheKind, GpuCount, Image, InstructionKind, Mount, Registry, Spec, TagWhen};
+use crate::value::tag::TagValues;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Target {
+    /// Bake target name: the image, plus `-<variant>` when the image has several variants.
+    pub name: String,
+    pub image: String,
+    pub variant: String,
+    /// The final stage (`--target`).
+    pub stage: String,
+    /// Stages this target builds, dependencies first.
+    pub stages: Vec<String>,
+    pub context: String,
+    pub platforms: Vec<String>,
+    /// Build arguments, `VERSION` and `REVISION` included.
+    pub args: BTreeMap<String, String>,
+    /// Ids of the build secrets its `RUN --mount=type=secret` steps use.
+    pub secrets: Vec<String>,
+    pub gpu: Option<GpuPlan>,
+    /// Tags without registry, in rule order, for this plan's event.
+    pub tags: Vec<String>,
+    pub registries: Vec<RegistryTags>,
+    /// Local names (`repository:tag`) of an image that goes to no registry: it is built
+    /// and loaded, never pushed.
+    pub local_refs: Vec<String>,
+    pub caches: Vec<CachePlan>,
+    #[serde(skip)]
+    pub image_index: usize,
+    #[serde(skip)]
+    pub variant_index: usize,
+    /// Tag templates of a release and of a branch push.
+    #[serde(skip)]
+    pub release_tags: Vec<TagTemplate>,
+    #[serde(skip)]
+    pub branch_tags: Vec<TagTemplate>,
+    /// Where the image goes, with namespaces still as rules.
+    #[serde(skip)]
+    pub repositories: Vec<Repository>,
+    /// The repository path (`namespace/` excluded), for local names.
+    #[serde(skip)]
+    pub path: String,
+}
+
+impl Target {
+    /// The tag templates of `event`.
+    pub fn templates(&self, event: TagWhen) -> &[TagTemplate] {
+        match event {
+            TagWhen::Branch => &self.branch_tags,
+            _ => &self.release_tags,
+        }
+    }
+}
+
+/// A build cache a target reads and writes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum CachePlan {
+    /// GitHub Actions' cache, in a scope of its own.
+    Gha { scope: String },
+    /// An image in a registry: `repository:tag` (`mode=max`).
+    Registry {
+        #[serde(skip)]
+        repository: Repository,
+        tag: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GpuPlan {
+    /// A number, or `all`.
+    pub count: String,
+    pub driver: String,
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegistryTags {
+    pub registry: String,
+    /// `host/namespace/repository`, the namespace resolved under the plan's environment.
+    pub repository: String,
+    /// Full references, `repository:tag`.
+    pub refs: Vec<String>,
+}
+
+/// A repository a target is pushed to: `host/namespace/path`, the namespace a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub registry: String,
+    pub host: String,
+    pub namespace: Namespace,
+    pub path: String,
+}
+
+impl Repository {
+    pub fn of(spec: &Spec, registry: &Registry, image: &Image) -> Self {
+        let namespace = match (&registry.namespace, &registry.namespace_secret) {
+            (Some(ns), _) => Namespace::Literal {
+                value: ns.value.clone(),
+            },
+            (None, secret) => Namespace::FromCi {
+                variable: secret.as_ref().map(|s| s.value.clone()),
+                fallback: spec.project.name.value.to_lowercase(),
+            },
+        };
+        Repository {
+            registry: registry.name.value.clone(),
+            host: registry.host.value.clone(),
+            namespace,
+            path: image_path(image),
+        }
+    }
+
+    /// `host/namespace/path` under `env`.
+    pub fn resolve(&self, env: &RunEnv) -> String {
+        format!(
+            "{}/{}/{}",
+            self.host,
+            self.namespace.resolve(env),
+            self.path
+        )
+    }
+}
+
+/// The repository path of an image: `repository=`, else its name.
+pub fn image_path(image: &Image) -> String {
+    image
+        .repository
+        .as_ref()
+        .unwrap_or(&image.name)
+        .value
+        .clone()
+}
+
+/// What every target of one plan shares.
+pub(super) struct Build<'a> {
+    pub checked: &'a Checked,
+    pub env: &'a RunEnv,
+    /// The version tags and arguments use.
+    pub version: &'a str,
+    pub values: &'a TagValues,
+    pub event: TagWhen,
+}
+
+impl Build<'_> {
+    /// Image `ii` in variant `v`; `None` when its stage does not exist (refused by check).
+    pub fn target(&self, ii: usize, v: usize) -> Option<Target> {
+        let spec = &self.checked.spec;
+        let image = &spec.images[ii];
+        let stage = spec
+            .stages
+            .iter()
+            .position(|s| s.name.value == image.stage.value)?;
+        let stages = super::build_order(self.checked, stage);
+        let variant = &spec.variants[v];
+        let affixes = TagAffixes::of(spec, image, v);
+        let release_tags = tags::templates(image, &affixes, TagWhen::Release);
+        let branch_tags = tags::templates(image, &affixes, TagWhen::Branch);
+        let this_event = match self.event {
+            TagWhen::Branch => &branch_tags,
+            _ => &release_tags,
+        };
+        let tags = tags::render_all(this_event, self.values);
+        let repositories: Vec<Repository> = image
+            .registries
+            .iter()
+            .filter_map(|r| spec.registries.iter().find(|x| x.name.value == r.value))
+            .map(|r| Repository::of(spec, r, image))
+            .collect();
+        let registries = repositories
+            .iter()
+            .map(|r| {
+                let repository = r.resolve(self.env);
+                RegistryTags {
+                    registry: r.registry.clone(),
+                    refs: tags.iter().map(|t| format!("{repository}:{t}")).collect(),
+                    repository,
+                }
+            })
+            .collect();
+        let path = image_path(image);
+        let local_refs = if repositories.is_empty() {
+            tags.iter().map(|t| format!("{path}:{t}")).collect()
+        } else {
+            Vec::new()
+        };
+        Some(Target {
+            name: target_name(spec, image, v),
+            image: image.name.value.clone(),
+            variant: variant.name.value.clone(),
+            stage: image.stage.value.clone(),
+            stages: stages
+                .iter()
+                .map(|s| spec.stages[*s].name.value.clone())
+                .collect(),
+            context: image.context.value.clone(),
+            platforms: platforms(spec, v),
+            args: self.args(v),
+            secrets: secrets(spec, &stages, &variant.name.value),
+            gpu: variant.gpu.as_ref().map(|g| GpuPlan {
+                count: match g.count {
+                    GpuCount::All => "all".into(),
+                    GpuCount::Count(n) => n.to_string(),
+                },
+                driver: g.driver.value.clone(),
+                capabilities: g.capabilities.iter().map(|c| c.value.clone()).collect(),
+            }),
+            caches: caches(spec, image, &target_name(spec, image, v)),
+            tags,
+            registries,
+            local_refs,
+            image_index: ii,
+            variant_index: v,
+            release_tags,
+            branch_tags,
+            repositories,
+            path,
+        })
+    }
+
+    /// Top-level arguments, overridden by the variant's, then `VERSION` and `REVISION`.
+    fn args(&self, v: usize) -> BTreeMap<String, String> {
+        let spec = &self.checked.spec;
+        let mut args: BTreeMap<String, String> = spec
+            .args
+            .iter()
+            .chain(&spec.variants[v].args)
+            .filter_map(|a| Some((a.name.value.clone(), a.value.as_ref()?.value.clone())))
+            .collect();
+        args.insert(runtime::VERSION_VARIABLE.into(), self.version.to_string());
+        args.insert(
+            runtime::REVISION_VARIABLE.into(),
+            self.env
+                .non_empty(runtime::REVISION_VARIABLE)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        args
+    }
+}
+
+/// The variant's platforms; `linux/amd64` when it names none.
+fn platforms(spec: &Spec, v: usize) -> Vec<String> {
+    let variant = &spec.variants[v];
+    if variant.platforms.is_empty() {
+        vec!["linux/amd64".to_string()]
+    } else {
+        variant.platforms.iter().map(|p| p.value.clone()).collect()
+    }
+}
+
+/// Secret ids mounted by the `run` steps of `stages` that apply to `variant`.
+fn secrets(spec: &Spec, stages: &[usize], variant: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for &s in stages {
+        for ins in &spec.stages[s].instructions {
+            let applies = ins
+                .variants
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|n| n.value == variant));
+            let InstructionKind::Run(run) = &ins.kind else {
+                continue;
+            };
+            for m in run.mounts.iter().filter(|_| applies) {
+                if let Mount::Secret { id, .. } = m
+                    && !ids.contains(&id.value)
+                {
+                    ids.push(id.value.clone());
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// The image's caches, scoped to target `name` so that variants do not evict each other.
+fn caches(spec: &Spec, image: &Image, name: &str) -> Vec<CachePlan> {
+    image
+        .caches
+        .iter()
+        .filter_map(|c| match c.kind {
+            CacheKind::Gha => Some(CachePlan::Gha {
+                scope: name.to_string(),
+            }),
+            CacheKind::Registry => {
+                let registry = c.registry.as_ref()?;
+                let r = spec
+                    .registries
+                    .iter()
+                    .find(|r| r.name.value == registry.value)?;
+                Some(CachePlan::Registry {
+                    repository: Repository::of(spec, r, image),
+                    tag: format!("buildcache-{name}"),
+                })
+            }
+        })
+        .collect()
+}
