@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobMatcher};
+use globset::Glob;
+
+use crate::value::ignore::IgnoreRules;
 
 /// Reads build contexts; [`crate::render`] asks it for digests and stays free of I/O.
 pub trait Contexts {
@@ -49,59 +51,6 @@ impl Contexts for NoContexts {
         h.update(ignore.as_bytes());
         h.finalize().to_hex().to_string()
     }
-}
-
-/// One `.dockerignore` rule: a glob, negated with `!`.
-struct Rule {
-    matcher: GlobMatcher,
-    negated: bool,
-}
-
-/// The rules of a `.dockerignore` text, in order (later rules win, as in Docker).
-fn rules(ignore: &str) -> Vec<Rule> {
-    ignore
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let (negated, pattern) = match l.strip_prefix('!') {
-                Some(p) => (true, p),
-                None => (false, l),
-            };
-            let pattern = pattern.trim_start_matches('/').trim_end_matches('/');
-            let glob = globset::GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .ok()?;
-            Some(Rule {
-                matcher: glob.compile_matcher(),
-                negated,
-            })
-        })
-        .collect()
-}
-
-/// True when `path` (relative to the context) or one of its parent folders is excluded.
-fn excluded(rules: &[Rule], path: &str) -> bool {
-    let mut result = false;
-    for rule in rules {
-        let mut prefix = String::new();
-        let mut hit = false;
-        for part in path.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            if rule.matcher.is_match(&prefix) {
-                hit = true;
-                break;
-            }
-        }
-        if hit {
-            result = !rule.negated;
-        }
-    }
-    result
 }
 
 /// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`.
@@ -171,7 +120,7 @@ impl Contexts for FsContexts {
     ) -> String {
         let dir = self.root.join(context);
         let context = context.trim_start_matches("./").trim_end_matches('/');
-        let rules = rules(ignore);
+        let rules = IgnoreRules::from_text(ignore);
         let mut files: Vec<String> = Vec::new();
         for s in sources {
             if s.contains("://") {
@@ -180,7 +129,7 @@ impl Contexts for FsContexts {
             files.extend(
                 reached(&dir, s)
                     .into_iter()
-                    .filter(|f| !excluded(&rules, f))
+                    .filter(|f| !rules.excludes(f))
                     .filter(|f| !generated.contains(&crate::render::join(context, f))),
             );
         }
@@ -208,16 +157,6 @@ impl Contexts for FsContexts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dockerignore_rules() {
-        let r = rules("models\n**/*.pyc\n*.md\n!README.md\n");
-        assert!(excluded(&r, "models/a.bin"));
-        assert!(!excluded(&r, "src/models/a.bin"));
-        assert!(excluded(&r, "a/b/c.pyc"));
-        assert!(excluded(&r, "NOTES.md"));
-        assert!(!excluded(&r, "README.md"));
-    }
 
     #[test]
     fn digest_follows_reached_files() {

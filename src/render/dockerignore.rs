@@ -10,6 +10,7 @@ use super::{RenderOptions, Rendered, header, join, relative_path, render_templat
 use crate::check::{Checked, reachable_stages};
 use crate::diagnostics::Error;
 use crate::spec::InstructionKind;
+use crate::value::ignore::IgnoreRules;
 
 const DEFAULTS: &[(&str, &[&str])] = &[
     ("Version control and CI", &[".git", ".github", ".gitignore"]),
@@ -50,17 +51,10 @@ struct Section {
     patterns: Vec<String>,
 }
 
-/// True when `pattern` could exclude `source` (both relative to the context).
+/// True when `pattern` alone would exclude `source` (a COPY/ADD source, relative to the
+/// context), read by the same matcher as the input hash and BuildKit.
 fn hides(pattern: &str, source: &str) -> bool {
-    let source = source.trim_start_matches("./");
-    if source == "." || source.is_empty() {
-        return false;
-    }
-    let bare = pattern.trim_start_matches("**/");
-    source == bare
-        || source.starts_with(&format!("{bare}/"))
-        || source.split('/').any(|part| part == bare)
-        || (bare.contains('*') && source.ends_with(bare.trim_start_matches('*')))
+    IgnoreRules::from_patterns([pattern]).excludes(source)
 }
 
 pub fn render(

@@ -29,6 +29,22 @@ pub fn yaml(s: &str) -> String {
     out
 }
 
+/// Words a YAML 1.1 reader (Helm's go-yaml v2, PyYAML) takes as a boolean or null.
+const YAML11_SPECIAL: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+    "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
+];
+
+/// A YAML mapping key: plain when every YAML reader (1.1 and 1.2) takes it as the same
+/// string, double-quoted otherwise.
+pub fn yaml_key(k: &str) -> String {
+    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+        && !YAML11_SPECIAL.contains(&k);
+    if plain { k.to_string() } else { yaml(k) }
+}
+
 /// A compose value: compose interpolates `$`, so a literal `$` is written `$$`.
 pub fn compose(s: &str) -> String {
     yaml(&s.replace('$', "$$"))

@@ -32,24 +32,13 @@ struct Context {
     body: String,
 }
 
-fn key(k: &str) -> String {
-    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
-    if plain {
-        k.to_string()
-    } else {
-        escape::yaml(k)
-    }
-}
-
 /// Block-style YAML for `node` at `indent` spaces.
 fn emit(node: &Node, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match node {
         Node::Map(entries) | Node::Free(entries) => {
             for (k, v) in entries {
-                out.push_str(&format!("{pad}{}:", key(k)));
+                out.push_str(&format!("{pad}{}:", escape::yaml_key(k)));
                 inline_or_block(v, indent, out);
             }
         }

@@ -54,6 +54,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 handlebars_helper!(yaml_helper: |s: str| escape::yaml(s));
+handlebars_helper!(yaml_key_helper: |s: str| escape::yaml_key(s));
 handlebars_helper!(compose_helper: |s: str| escape::compose(s));
 handlebars_helper!(gha_helper: |s: str| escape::gha(s));
 handlebars_helper!(hcl_helper: |s: str| escape::hcl(s));
@@ -67,6 +68,7 @@ fn registry() -> &'static Handlebars<'static> {
         h.set_strict_mode(true);
         h.register_escape_fn(handlebars::no_escape);
         h.register_helper("yaml", Box::new(yaml_helper));
+        h.register_helper("yaml_key", Box::new(yaml_key_helper));
         h.register_helper("compose", Box::new(compose_helper));
         h.register_helper("hcl", Box::new(hcl_helper));
         h.register_helper("gha", Box::new(gha_helper));

@@ -5,6 +5,7 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod ignore;
 pub mod tag;
 
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
