@@ -31,8 +31,8 @@ pub fn yaml(s: &str) -> String {
 
 /// Words a YAML 1.1 reader (Helm's go-yaml v2, PyYAML) takes as a boolean or null.
 const YAML11_SPECIAL: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-    "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
 ];
 
 /// A YAML mapping key: plain when every YAML reader (1.1 and 1.2) takes it as the same

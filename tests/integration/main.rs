@@ -11,6 +11,7 @@ mod no_panic;
 mod outputs_doc;
 mod plan;
 mod precommit;
+mod regressions;
 mod render_props;
 mod support;
 mod sync;
