@@ -111,7 +111,12 @@ image app stage=app registries="ghcr" {
 }
 chart app {
     image app key="image"
-    node-selector on="a" yes="b" y="c" "null"="d" "true"="e" off="f"
+    node-selector "on" "a"
+    node-selector "yes" "b"
+    node-selector "y" "c"
+    node-selector "null" "d"
+    node-selector "true" "e"
+    node-selector "off" "f"
 }
 "#,
     );
