@@ -54,6 +54,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// The name a CI job loads the image under for its checks (smoke tests, scans)
+    /// before anything is pushed; never pushed itself.
+    pub fn ci_check_ref(&self) -> String {
+        format!("specc-local/{}:ci", self.name)
+    }
+
     /// The tag templates of `event`.
     pub fn templates(&self, event: TagWhen) -> &[TagTemplate] {
         match event {
@@ -119,6 +125,15 @@ impl Repository {
             host: registry.host.value.clone(),
             namespace,
             path: image_path(image),
+        }
+    }
+
+    /// `namespace/path`, the repository's name inside its registry, when the namespace
+    /// is written in the spec (ECR repositories are created by that name).
+    pub fn name_in_registry(&self) -> Option<String> {
+        match &self.namespace {
+            Namespace::Literal { value } => Some(format!("{value}/{}", self.path)),
+            Namespace::FromCi { .. } => None,
         }
     }
 

@@ -266,14 +266,20 @@ fn render_one(
             .filter_map(|n| registry(spec, &n.value))
         {
             add_registry(r, &mut registries);
+        }
+        let planned = plan.targets.iter().filter(|t| t.image_index == ii);
+        for repo in planned.flat_map(|t| &t.repositories) {
+            let Some(r) = registry(spec, &repo.registry) else {
+                continue;
+            };
             if crate::value::ecr_region(&r.host.value).is_some()
-                && let (Some(ns), Some(LoginMethod::Aws { region, .. })) =
-                    (&r.namespace, r.login.as_ref().map(|l| &l.method))
+                && let (Some(name), Some(LoginMethod::Aws { region, .. })) =
+                    (repo.name_in_registry(), r.login.as_ref().map(|l| &l.method))
+                && !ctx.ecr_repositories.iter().any(|e| e.repository == name)
             {
-                let repo = &image.repository.as_ref().unwrap_or(&image.name).value;
                 ctx.ecr_repositories.push(EcrRepository {
                     region: region.value.clone(),
-                    repository: format!("{}/{repo}", ns.value),
+                    repository: name,
                 });
             }
         }
@@ -437,8 +443,12 @@ fn render_one(
         let severity = scan
             .and_then(|s| s.severity.as_ref())
             .map_or_else(|| "CRITICAL,HIGH".to_string(), |s| s.value.clone());
+        let local_tag = plan
+            .target(&target)
+            .map(|t| t.ci_check_ref())
+            .unwrap_or_default();
         ctx.checks.push(LocalCheck {
-            local_tag: format!("specc-local/{target}:ci"),
+            local_tag,
             target,
             smoke,
             trivy: scan
