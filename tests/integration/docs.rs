@@ -35,7 +35,7 @@ use specc::{Diagnostics, PlanOptions};
 
 /// What a block must do, from its info string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Expect {
+pub(crate) enum Expect {
     /// Compiles and renders with no diagnostics at all.
     Clean,
     /// Reports exactly these codes (at least one of them an error when `fails`).
@@ -286,7 +286,7 @@ fn list(codes: &BTreeSet<String>) -> String {
 }
 
 /// Every KDL block of every doc file, with its name and expectation (or a problem).
-fn kdl_blocks() -> (Vec<(String, Expect, String)>, Vec<String>) {
+pub(crate) fn kdl_blocks() -> (Vec<(String, Expect, String)>, Vec<String>) {
     let mut blocks = Vec::new();
     let mut failures = Vec::new();
     for file in doc_files() {

@@ -2,6 +2,7 @@
 //! helpers in `support`.
 
 mod cli;
+mod consistency;
 mod diagnostics;
 mod docs;
 mod example_hello;

@@ -102,34 +102,219 @@ fn literal(source: &str) -> Result<String, String> {
     }
 }
 
-fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
-    let s = args[0].as_str().ok_or("lower() takes a string")?;
-    Ok(hcl::Value::String(s.to_lowercase()))
+// The functions of buildx bake's standard library (go-cty's stdlib) that a bake file may
+// use, with go-cty's semantics. A function not declared here fails the evaluation, so a
+// bake file cannot pass by calling something this evaluator does not know.
+
+/// The `i`-th argument, a string (hcl-rs has checked the parameter types).
+fn arg(args: &FuncArgs, i: usize) -> &str {
+    args[i].as_str().expect("a string parameter")
 }
 
-/// The bake file evaluated with hcl-rs as `docker buildx bake --print` would, bake's
-/// `lower()` included: each `variable` takes its value from `overrides` when set there,
-/// else its default (a variable with neither is an error). Returns the file as JSON.
-pub fn evaluate(text: &str, overrides: &BTreeMap<String, String>) -> Result<Json, String> {
+/// `lower(s)`: Go's `strings.ToLower`.
+fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
+    Ok(hcl::Value::String(arg(&args, 0).to_lowercase()))
+}
+
+/// `upper(s)`: Go's `strings.ToUpper`.
+fn upper(args: FuncArgs) -> Result<hcl::Value, String> {
+    Ok(hcl::Value::String(arg(&args, 0).to_uppercase()))
+}
+
+/// `trimprefix(s, prefix)`: Go's `strings.TrimPrefix`, which removes the prefix once.
+fn trimprefix(args: FuncArgs) -> Result<hcl::Value, String> {
+    let (s, prefix) = (arg(&args, 0), arg(&args, 1));
+    Ok(hcl::Value::String(
+        s.strip_prefix(prefix).unwrap_or(s).to_string(),
+    ))
+}
+
+/// `trimsuffix(s, suffix)`: Go's `strings.TrimSuffix`.
+fn trimsuffix(args: FuncArgs) -> Result<hcl::Value, String> {
+    let (s, suffix) = (arg(&args, 0), arg(&args, 1));
+    Ok(hcl::Value::String(
+        s.strip_suffix(suffix).unwrap_or(s).to_string(),
+    ))
+}
+
+/// `regex_replace(s, pattern, replacement)`: go-cty's `RegexReplaceFunc`, i.e. Go's
+/// `regexp.MustCompile(pattern).ReplaceAllString(s, replacement)`. The `regex` crate has
+/// RE2's syntax and Go's replacement syntax: `$1`, `${1}`, `$name` (the longest run of
+/// letters, digits and `_`, so `$1a` is the group named `1a`), `$$`; a group that does
+/// not exist is replaced by nothing.
+fn regex_replace(args: FuncArgs) -> Result<hcl::Value, String> {
+    let (s, pattern, replacement) = (arg(&args, 0), arg(&args, 1), arg(&args, 2));
+    let re = regex::Regex::new(pattern)
+        .map_err(|e| format!("regex_replace: invalid pattern `{pattern}`: {e}"))?;
+    Ok(hcl::Value::String(
+        re.replace_all(s, replacement).into_owned(),
+    ))
+}
+
+/// Declares the functions above in `ctx`.
+fn declare_stdlib(ctx: &mut Context) {
+    use ParamType::String as S;
+    ctx.declare_func("lower", FuncDef::new(lower, [S]));
+    ctx.declare_func("upper", FuncDef::new(upper, [S]));
+    ctx.declare_func("trimprefix", FuncDef::new(trimprefix, [S, S]));
+    ctx.declare_func("trimsuffix", FuncDef::new(trimsuffix, [S, S]));
+    ctx.declare_func("regex_replace", FuncDef::new(regex_replace, [S, S, S]));
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The values of the bake file's `variable`s as `docker buildx bake` computes them under
+/// the environment `env` (buildx `bake/hcl/parser.go`, `resolveValue`, with
+/// `LookupVar = os.LookupEnv`):
+/// - a variable without `default` is its environment variable, or `""` when unset;
+/// - otherwise an environment variable that is SET overrides the default, even when it
+///   is empty (`LookupEnv` reports presence, not emptiness): parsed as a bool when the
+///   default is a bool, a number when it is a number, else taken as a string;
+/// - a default may refer to other variables (resolved in dependency order).
+pub fn variables(
+    body: &hcl::Body,
+    env: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, hcl::Value>, String> {
+    let mut pending: Vec<(String, Option<hcl::Expression>)> = Vec::new();
+    for block in body.blocks().filter(|b| b.identifier() == "variable") {
+        let name = block
+            .labels()
+            .first()
+            .ok_or("a variable block without a name")?
+            .as_str()
+            .to_string();
+        let default = block
+            .body()
+            .attributes()
+            .find(|a| a.key() == "default")
+            .map(|a| a.expr().clone());
+        pending.push((name, default));
+    }
+    let mut done: BTreeMap<String, hcl::Value> = BTreeMap::new();
+    while !pending.is_empty() {
+        let mut ctx = Context::new();
+        declare_stdlib(&mut ctx);
+        for (k, v) in &done {
+            ctx.declare_var(k.as_str(), v.clone());
+        }
+        let before = pending.len();
+        let mut errors = Vec::new();
+        pending.retain(|(name, default)| {
+            let from_env = env.get(name);
+            let value = match (default, from_env) {
+                (None, _) => Ok(hcl::Value::String(from_env.cloned().unwrap_or_default())),
+                (Some(expr), _) => match expr.evaluate(&ctx) {
+                    Err(e) => Err(format!("default of variable `{name}`: {e}")),
+                    Ok(d) => match (from_env, d) {
+                        (None, d) => Ok(d),
+                        (Some(e), hcl::Value::Bool(_)) => go_bool(e)
+                            .map(hcl::Value::Bool)
+                            .ok_or_else(|| format!("failed to parse {name} as bool: `{e}`")),
+                        (Some(e), hcl::Value::Number(_)) => e
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(hcl::Number::from_f64)
+                            .map(hcl::Value::Number)
+                            .ok_or_else(|| format!("failed to parse {name} as a number: `{e}`")),
+                        (Some(e), _) => Ok(hcl::Value::String(e.clone())),
+                    },
+                },
+            };
+            match value {
+                Ok(v) => {
+                    done.insert(name.clone(), v);
+                    false
+                }
+                Err(e) => {
+                    errors.push(e);
+                    true
+                }
+            }
+        });
+        if pending.len() == before {
+            return Err(errors.join("; "));
+        }
+    }
+    Ok(done)
+}
+
+/// The bake file evaluated with hcl-rs as `docker buildx bake --print` would under the
+/// environment `env` (see [`variables`]; only the variables the file declares are read
+/// from it). Returns the file as JSON.
+pub fn evaluate(text: &str, env: &BTreeMap<String, String>) -> Result<Json, String> {
     let body: hcl::Body = hcl::from_str(text).map_err(|e| format!("HCL: {e}\n{text}"))?;
     let mut ctx = Context::new();
-    ctx.declare_func("lower", FuncDef::new(lower, [ParamType::String]));
-    for block in body.blocks().filter(|b| b.identifier() == "variable") {
-        let name = block.labels()[0].as_str().to_string();
-        let value = match overrides.get(&name) {
-            Some(v) => hcl::Value::String(v.clone()),
-            None => block
-                .body()
-                .attributes()
-                .find(|a| a.key() == "default")
-                .ok_or_else(|| format!("variable {name} has no default"))?
-                .expr()
-                .evaluate(&ctx)
-                .map_err(|e| format!("default of variable `{name}`: {e}"))?,
-        };
+    declare_stdlib(&mut ctx);
+    for (name, value) in variables(&body, env)? {
         ctx.declare_var(name, value);
     }
     hcl::eval::from_str(text, &ctx).map_err(|e| format!("HCL evaluation: {e}\n{text}"))
+}
+
+/// What a bake target builds, evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evaluated {
+    pub tags: Vec<String>,
+    pub platforms: Vec<String>,
+    pub args: BTreeMap<String, String>,
+}
+
+/// The targets of a bake file evaluated under `env`, by name.
+pub fn evaluated_targets(
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Evaluated>, String> {
+    let json = evaluate(text, env)?;
+    let strings = |v: &Json, what: &str| -> Result<Vec<String>, String> {
+        match v {
+            Json::Null => Ok(Vec::new()),
+            Json::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("{what}: not a string: {i}"))
+                })
+                .collect(),
+            other => Err(format!("{what}: not a list: {other}")),
+        }
+    };
+    let mut out = BTreeMap::new();
+    if let Some(targets) = json.get("target") {
+        let targets = targets
+            .as_object()
+            .ok_or_else(|| format!("`target` is not an object: {targets}"))?;
+        for (name, t) in targets {
+            let args = match &t["args"] {
+                Json::Null => BTreeMap::new(),
+                Json::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        v.as_str()
+                            .map(|s| (k.clone(), s.to_owned()))
+                            .ok_or_else(|| format!("target `{name}`: arg {k} is not a string: {v}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => return Err(format!("target `{name}`: args: {other}")),
+            };
+            out.insert(
+                name.clone(),
+                Evaluated {
+                    tags: strings(&t["tags"], &format!("target `{name}`: tags"))?,
+                    platforms: strings(&t["platforms"], &format!("target `{name}`: platforms"))?,
+                    args,
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Evaluates attribute values with the bake file's variables, some of them overridden
@@ -141,7 +326,7 @@ pub struct Eval {
 impl Eval {
     pub fn new(bake: &Bake, overrides: &BTreeMap<String, String>) -> Result<Eval, String> {
         let mut ctx = Context::new();
-        ctx.declare_func("lower", FuncDef::new(lower, [ParamType::String]));
+        declare_stdlib(&mut ctx);
         for (name, attrs) in &bake.variables {
             let value = match overrides.get(name) {
                 Some(v) => hcl::Value::String(v.clone()),

@@ -10,4 +10,5 @@ pub mod dockerfile_reader;
 pub mod generate;
 pub mod kdl;
 pub mod repo;
+pub mod specgen;
 pub mod validators;
