@@ -13,7 +13,8 @@ use crate::value::tag::TagValues;
 /// The image a compose service runs.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ServiceImage {
-    pub service: String,
+    /// The service's name.
+    pub name: String,
     /// The target it builds, when its image is one of the spec's.
     pub target: Option<String>,
     /// The reference compose names it by.
@@ -70,7 +71,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
                         .find(|t| t.image_index == ii && t.variant_index == v)
                 });
             ServiceImage {
-                service: s.name.value.clone(),
+                name: s.name.value.clone(),
                 target: target.map(|t| t.name.clone()),
                 image: target.map_or_else(
                     || s.image.value.clone(),

@@ -36,7 +36,8 @@ pub struct PlanOptions {
     pub version: Option<String>,
     /// Plans a push to this branch instead of a release.
     pub branch: Option<String>,
-    /// The commit, for `{{sha}}` (shortened to 7 characters).
+    /// The commit, for `{{sha}}` (shortened to 7 characters); default: `GIT_SHA` in
+    /// `env` (see [`runtime::sha`]).
     pub sha: Option<String>,
     /// The run-time variables (see [`runtime`]).
     pub env: RunEnv,
@@ -82,7 +83,11 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
     } else {
         TagWhen::Release
     };
-    let values = TagValues::new(&version, options.sha.as_deref(), options.branch.as_deref());
+    let sha = options
+        .sha
+        .clone()
+        .unwrap_or_else(|| runtime::sha(&options.env));
+    let values = TagValues::new(&version, Some(&sha), options.branch.as_deref());
     let build = target::Build {
         checked,
         env: &options.env,

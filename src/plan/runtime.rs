@@ -11,6 +11,8 @@
 //!   project name; lower-cased, as image references must be.
 //! - `REVISION`: the commit an image is built from (a build argument and label), empty
 //!   by default.
+//! - `GIT_SHA`: the commit `{{sha}}` shortens to 7 characters; `0000000` when unset or
+//!   empty.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,10 @@ pub const OWNER_VARIABLE: &str = "GITHUB_REPOSITORY_OWNER";
 pub const VERSION_VARIABLE: &str = "VERSION";
 /// The variable that names the commit being built.
 pub const REVISION_VARIABLE: &str = "REVISION";
+/// The commit `{{sha}}` shortens (the workflow sets it).
+pub const SHA_VARIABLE: &str = "GIT_SHA";
+/// What `{{sha}}` is when `GIT_SHA` is unset or empty: a local build still gets a tag.
+pub const SHA_DEFAULT: &str = "0000000";
 
 /// The run-time variables a plan is resolved under (unset ones are absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +70,11 @@ pub fn version(env: &RunEnv, spec_version: &str) -> String {
     env.non_empty(VERSION_VARIABLE)
         .unwrap_or(spec_version)
         .to_string()
+}
+
+/// The commit `{{sha}}` shortens: `GIT_SHA` when set and non-empty, else a zero commit.
+pub fn sha(env: &RunEnv) -> String {
+    env.non_empty(SHA_VARIABLE).unwrap_or(SHA_DEFAULT).to_string()
 }
 
 /// Where a registry's namespace comes from.
@@ -110,7 +121,7 @@ impl Namespace {
 /// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
 /// each registry's `namespace-secret` variable.
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
-    let mut names: Vec<String> = [VERSION_VARIABLE, REVISION_VARIABLE, OWNER_VARIABLE]
+    let mut names: Vec<String> = [VERSION_VARIABLE, REVISION_VARIABLE, SHA_VARIABLE, OWNER_VARIABLE]
         .map(String::from)
         .to_vec();
     for r in &spec.registries {

@@ -113,7 +113,13 @@ impl Exprs<'_> {
             Placeholder::Major => part(1, self.version()),
             Placeholder::Minor => part(2, self.version()),
             Placeholder::Patch => part(3, self.version()),
-            Placeholder::Sha => format!("substr({}, 0, 7)", self.var("GIT_SHA")),
+            Placeholder::Sha => {
+                let v = self.var(runtime::SHA_VARIABLE);
+                format!(
+                    "substr({v} != \"\" ? {v} : \"{}\", 0, 7)",
+                    runtime::SHA_DEFAULT
+                )
+            }
             Placeholder::Branch => format!(
                 "regex_replace({}, \"[^A-Za-z0-9_.-]\", \"-\")",
                 self.var("GIT_BRANCH")
@@ -341,7 +347,7 @@ fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
     ];
     let default = |name: &str| match name {
         runtime::VERSION_VARIABLE => spec.project.version.value.clone(),
-        "GIT_SHA" => "0000000".into(),
+        runtime::SHA_VARIABLE => runtime::SHA_DEFAULT.into(),
         "GIT_BRANCH" => "main".into(),
         "SPECC_EVENT" => "release".into(),
         _ => String::new(),

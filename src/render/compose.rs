@@ -203,13 +203,13 @@ pub fn render(
                 volumes.insert(name.to_string());
             }
         }
-        if let Some(planned) = plan.services.iter().find(|x| x.service == s.name.value) {
+        if let Some(planned) = plan.services.iter().find(|x| x.name == s.name.value) {
             service.image_expr = super::escape::compose(&planned.image);
         }
         let target = plan
             .services
             .iter()
-            .find(|x| x.service == s.name.value)
+            .find(|x| x.name == s.name.value)
             .and_then(|x| plan.target(x.target.as_deref()?));
         if let Some(planned) = target {
             let image = &spec.images[planned.image_index];

@@ -251,11 +251,13 @@ impl Plan {
                     .flatten()
                     .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
                     .collect(),
+                // An image with no registry is tagged with local names only.
                 refs: t["registries"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .flat_map(|r| strings(&r["refs"]))
+                    .chain(strings(&t["local_refs"]))
                     .collect(),
             };
             plan.targets.insert(text(t, "name")?, target);
@@ -304,13 +306,6 @@ fn plan_in(dir: &Path, extra: &[&str], env: &BTreeMap<String, String>) -> Result
 // The comparisons; each returns the mismatches it found
 // ---------------------------------------------------------------------------------------
 
-/// True for `<repository>:specc-<12+ hex>`, the input-hash tag: the plan lists a target's
-/// input hash only with `--changed`, so the bake file's hash tag is not compared.
-fn is_hash_tag(tag: &str) -> bool {
-    tag.rsplit_once(":specc-")
-        .is_some_and(|(_, h)| h.len() >= 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 /// The bake file's targets under `env` against the plan made under the same `env`.
 fn compare_bake(bake_text: &str, env: &BTreeMap<String, String>, plan: &Plan) -> Vec<String> {
     let evaluated = match bake::evaluated_targets(bake_text, env) {
@@ -327,7 +322,7 @@ fn compare_bake(bake_text: &str, env: &BTreeMap<String, String>, plan: &Plan) ->
         let Some(p) = plan.targets.get(name) else {
             continue;
         };
-        let tags: Vec<String> = t.tags.iter().filter(|t| !is_hash_tag(t)).cloned().collect();
+        let tags = t.tags.clone();
         if tags != p.refs {
             problems.push(format!(
                 "bake target `{name}`: tags\n    bake: {tags:?}\n    plan: {:?}",
@@ -842,7 +837,7 @@ fn compare_workflows(dir: &Path, workflows: &[String], bake_text: Option<&str>) 
                 for (name, p) in &plan.targets {
                     let tags: Vec<String> = evaluated
                         .get(name)
-                        .map(|t| t.tags.iter().filter(|t| !is_hash_tag(t)).cloned().collect())
+                        .map(|t| t.tags.clone())
                         .unwrap_or_default();
                     if tags != p.refs {
                         problems.push(format!(

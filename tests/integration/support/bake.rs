@@ -151,6 +151,31 @@ fn regex_replace(args: FuncArgs) -> Result<hcl::Value, String> {
     ))
 }
 
+/// `substr(s, offset, length)`: go-cty's `SubstrFunc` (characters, not bytes; a length
+/// past the end stops at the end; `-1` means to the end).
+fn substr(args: FuncArgs) -> Result<hcl::Value, String> {
+    let s = arg(&args, 0);
+    let number = |i: usize| {
+        args[i]
+            .as_number()
+            .and_then(|n| n.as_i64())
+            .ok_or_else(|| format!("substr: argument {i} is not a whole number"))
+    };
+    let (offset, length) = (number(1)?, number(2)?);
+    let chars: Vec<char> = s.chars().collect();
+    let start = if offset < 0 {
+        chars.len().saturating_sub(offset.unsigned_abs() as usize)
+    } else {
+        (offset as usize).min(chars.len())
+    };
+    let end = if length < 0 {
+        chars.len()
+    } else {
+        (start + length as usize).min(chars.len())
+    };
+    Ok(hcl::Value::String(chars[start..end].iter().collect()))
+}
+
 /// Declares the functions above in `ctx`.
 fn declare_stdlib(ctx: &mut Context) {
     use ParamType::String as S;
@@ -159,6 +184,8 @@ fn declare_stdlib(ctx: &mut Context) {
     ctx.declare_func("trimprefix", FuncDef::new(trimprefix, [S, S]));
     ctx.declare_func("trimsuffix", FuncDef::new(trimsuffix, [S, S]));
     ctx.declare_func("regex_replace", FuncDef::new(regex_replace, [S, S, S]));
+    let n = || ParamType::Number;
+    ctx.declare_func("substr", FuncDef::new(substr, [S, n(), n()]));
 }
 
 /// Go's `strconv.ParseBool`.
