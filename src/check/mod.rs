@@ -15,6 +15,8 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Piece, Placeholder};
 
+mod representable;
+
 /// A vertex of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Vertex {
@@ -289,6 +291,7 @@ impl<'s> Checker<'s> {
         self.workflows();
         self.charts();
         self.unused_stages();
+        self.representable();
     }
 
     fn path(&mut self, p: &Text, what: &str) {
@@ -456,8 +459,7 @@ impl<'s> Checker<'s> {
                         (Some(role), None, None) => {
                             if !role.value.starts_with("arn:aws") || !role.value.contains(":role/")
                             {
-                                self.push(Error::InvalidValue {
-                                    what: "IAM role ARN".into(),
+                                self.push(Error::InvalidRoleArn {
                                     value: role.value.clone(),
                                     span: role.span,
                                     reason: "expected `arn:aws:iam::<account>:role/<name>`".into(),
@@ -535,7 +537,7 @@ impl<'s> Checker<'s> {
                     }
                     None => continue,
                 };
-                self.push(Error::InvalidValue {
+                self.push(Error::InvalidTagAffix {
                     what: what.into(),
                     value: affix.value.clone(),
                     span: affix.span,
@@ -641,8 +643,7 @@ impl<'s> Checker<'s> {
                 && (v.starts_with("DL") || v.starts_with("SC"))
                 && v[2..].chars().all(|c| c.is_ascii_digit());
             if !ok {
-                self.push(Error::InvalidValue {
-                    what: "hadolint rule".into(),
+                self.push(Error::InvalidLintRule {
                     value: v.clone(),
                     span: rule.span,
                     reason: "expected a rule code like `DL3008` or `SC2086`".into(),
@@ -695,7 +696,19 @@ impl<'s> Checker<'s> {
                 }
                 self.permissions(&copy.chown, &copy.chmod);
             }
-            InstructionKind::Add(add) => self.permissions(&add.chown, &add.chmod),
+            InstructionKind::Add(add) => {
+                self.permissions(&add.chown, &add.chmod);
+                if let Some(sum) = &add.checksum
+                    && let Err(reason) = value::dockerfile::check_checksum(&sum.value)
+                {
+                    self.push(Error::InvalidChecksum {
+                        value: sum.value.clone(),
+                        span: sum.span,
+                        reason,
+                        help: "write e.g. `checksum=\"sha256:<64 hex digits>\"`".into(),
+                    });
+                }
+            }
             InstructionKind::Expose(ports) => {
                 for p in ports {
                     let (num, proto) = p.value.split_once('/').unwrap_or((&p.value, "tcp"));
@@ -717,13 +730,6 @@ impl<'s> Checker<'s> {
                 }
             }
             InstructionKind::Healthcheck(h) => self.healthcheck(h),
-            InstructionKind::Workdir(p) if p.value.is_empty() => self.push(Error::InvalidValue {
-                what: "working directory".into(),
-                value: String::new(),
-                span: p.span,
-                reason: "empty path".into(),
-                help: "write an absolute path, e.g. `workdir \"/app\"`".into(),
-            }),
             _ => {}
         }
     }
@@ -733,8 +739,7 @@ impl<'s> Checker<'s> {
             let ok = (3..=4).contains(&m.value.len())
                 && m.value.chars().all(|c| ('0'..='7').contains(&c));
             if !ok {
-                self.push(Error::InvalidValue {
-                    what: "file mode".into(),
+                self.push(Error::InvalidFileMode {
                     value: m.value.clone(),
                     span: m.span,
                     reason: "expected an octal mode".into(),
@@ -748,13 +753,13 @@ impl<'s> Checker<'s> {
         if let Some(o) = chown
             && (o.value.is_empty()
                 || o.value.contains(char::is_whitespace)
+                || !o.value.is_ascii()
                 || o.value.matches(':').count() > 1)
         {
-            self.push(Error::InvalidValue {
-                what: "owner".into(),
+            self.push(Error::InvalidOwner {
                 value: o.value.clone(),
                 span: o.span,
-                reason: "expected `user` or `user:group`".into(),
+                reason: "expected `user` or `user:group` in ASCII".into(),
                 help: "write e.g. `chown=\"1000:1000\"` or `chown=\"app:app\"`".into(),
             });
         }
@@ -766,8 +771,7 @@ impl<'s> Checker<'s> {
             .flatten()
         {
             if let Err(reason) = value::check_duration(&d.value) {
-                self.push(Error::InvalidValue {
-                    what: "duration".into(),
+                self.push(Error::InvalidDuration {
                     value: d.value.clone(),
                     span: d.span,
                     reason,
@@ -781,11 +785,9 @@ impl<'s> Checker<'s> {
             }
         }
         if h.command.value.trim().is_empty() {
-            self.push(Error::InvalidValue {
-                what: "health check command".into(),
-                value: h.command.value.clone(),
+            self.push(Error::EmptyValue {
+                what: "the health check command".into(),
                 span: h.command.span,
-                reason: "empty command".into(),
                 help: "write e.g. `healthcheck \"curl -f http://localhost:8080/\"`".into(),
             });
         }
@@ -1227,13 +1229,9 @@ impl<'s> Checker<'s> {
                         s.image.span,
                     );
                     if let Some(v) = &s.variant {
-                        self.push(Error::InvalidValue {
-                            what: "variant here".into(),
+                        self.push(Error::ExternalVariant {
                             value: v.value.clone(),
                             span: v.span,
-                            reason: "an external image has no variants".into(),
-                            help: "remove `variant=`, or point `image=` at an image of this spec"
-                                .into(),
                         });
                     }
                 }
@@ -1352,8 +1350,7 @@ impl<'s> Checker<'s> {
                 if let Some(path) = &t.path
                     && !path.value.starts_with('/')
                 {
-                    self.push(Error::InvalidValue {
-                        what: "probe path".into(),
+                    self.push(Error::InvalidProbePath {
                         value: path.value.clone(),
                         span: path.span,
                         reason: "must start with `/`".into(),
@@ -1368,12 +1365,10 @@ impl<'s> Checker<'s> {
                         && host != "index.docker.io"
                         && host != "registry-1.docker.io"
                     {
-                        self.push(Error::InvalidValue {
-                            what: "Docker Hub registry".into(),
-                            value: d.registry.value.clone(),
+                        self.push(Error::NotDockerHub {
+                            name: d.registry.value.clone(),
+                            host: host.clone(),
                             span: d.registry.span,
-                            reason: format!("this registry's host is `{host}`, not docker.io"),
-                            help: "name a registry with `host=\"docker.io\"`".into(),
                         });
                     }
                 }
@@ -1407,8 +1402,7 @@ impl<'s> Checker<'s> {
                     Trigger::Push { branch } => Some(branch),
                     Trigger::Schedule { cron } => {
                         if cron.value.split_whitespace().count() != 5 {
-                            self.push(Error::InvalidValue {
-                                what: "cron schedule".into(),
+                            self.push(Error::InvalidCron {
                                 value: cron.value.clone(),
                                 span: cron.span,
                                 reason: "expected five fields".into(),
@@ -1420,11 +1414,9 @@ impl<'s> Checker<'s> {
                     _ => None,
                 };
                 if let Some(text) = text.filter(|t| t.value.trim().is_empty()) {
-                    self.push(Error::InvalidValue {
-                        what: "pattern".into(),
-                        value: text.value.clone(),
+                    self.push(Error::EmptyValue {
+                        what: "the pattern".into(),
                         span: text.span,
-                        reason: "empty".into(),
                         help: "write e.g. `pattern=\"v*\"` or `branch=\"main\"`".into(),
                     });
                 }
@@ -1535,8 +1527,7 @@ impl<'s> Checker<'s> {
             .registry
             .as_ref()
             .map_or(ci_image.image.span, |r| r.span);
-        self.push(Error::InvalidValue {
-            what: "image repository for Helm values".into(),
+        self.push(Error::HelmNamespace {
             value: format!("{}/{placeholder}/{}", registry.host.value, repo.value),
             span,
             reason,
@@ -1584,8 +1575,7 @@ impl<'s> Checker<'s> {
             } else {
                 continue;
             };
-            self.push(Error::InvalidValue {
-                what: "values key".into(),
+            self.push(Error::ValuesKeyClash {
                 value: key.value.clone(),
                 span: key.span,
                 reason,
@@ -1596,8 +1586,7 @@ impl<'s> Checker<'s> {
 
     fn values_key(&mut self, key: &Text) {
         if !values_key_ok(&key.value) {
-            self.push(Error::InvalidValue {
-                what: "values key".into(),
+            self.push(Error::InvalidValuesKey {
                 value: key.value.clone(),
                 span: key.span,
                 reason: "expected dotted identifiers".into(),

@@ -558,8 +558,7 @@ impl<'a> Decoder<'a> {
             Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
             Some((KdlValue::Integer(n), _)) if (1..=1024).contains(n) => GpuCount::Count(*n as u32),
             Some((value, span)) => {
-                self.push(Error::InvalidValue {
-                    what: "GPU count".into(),
+                self.push(Error::InvalidGpuCount {
                     value: match value {
                         KdlValue::String(s) => s.clone(),
                         other => other.to_string(),

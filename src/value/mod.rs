@@ -5,6 +5,11 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod dockerfile;
+mod duration;
+
+pub use duration::{check_duration, parse_go_duration};
+
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
 pub fn check_name(s: &str) -> Result<(), &'static str> {
     let mut chars = s.chars();
@@ -660,31 +665,6 @@ pub fn check_volume(s: &str) -> Result<(), String> {
 pub fn named_volume(s: &str) -> Option<&str> {
     let (src, _) = s.split_once(':')?;
     (!(src.starts_with('.') || src.starts_with('/') || src.starts_with('~'))).then_some(src)
-}
-
-/// A Go duration as Docker takes it: `30s`, `1m30s`, `500ms`.
-pub fn check_duration(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err("expected a number before each unit".into());
-        }
-        let after = &rest[digits..];
-        let unit = ["ns", "us", "ms", "h", "m", "s"]
-            .into_iter()
-            .find(|u| after.starts_with(u));
-        let Some(unit) = unit else {
-            return Err("each number needs a unit: h, m, s, ms, us or ns".into());
-        };
-        rest = &after[unit.len()..];
-    }
-    Ok(())
 }
 
 /// A GitHub secret or variable name.
