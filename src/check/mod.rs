@@ -15,6 +15,7 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Piece, Placeholder};
 
+mod outputs;
 mod representable;
 
 /// A vertex of the dependency graph.
@@ -117,7 +118,17 @@ pub struct Checked {
 
 /// Checks `spec`; `Err` holds every problem (errors and warnings) when any is an error.
 pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
+    check_file(spec, None)
+}
+
+/// [`check`] for the spec in the file `spec_file` (its path as given): no output may be
+/// written over it.
+pub fn check_file(spec: Spec, spec_file: Option<&str>) -> Result<Checked, Vec<Error>> {
+    let spec_file = spec_file
+        .and_then(|f| std::path::Path::new(f).file_name())
+        .map(|f| f.to_string_lossy().into_owned());
     let mut c = Checker {
+        spec_file,
         spec: &spec,
         problems: Vec::new(),
         graph: SpecGraph::default(),
@@ -156,6 +167,8 @@ struct Checker<'s> {
     /// Stage name -> index of the first stage of that name (a linear search per reference
     /// would make a spec with thousands of stages take quadratic time).
     stage_names: HashMap<&'s str, usize>,
+    /// The spec's file name (outputs are written relative to its folder), when known.
+    spec_file: Option<String>,
 }
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
@@ -292,6 +305,7 @@ impl<'s> Checker<'s> {
         self.charts();
         self.unused_stages();
         self.representable();
+        self.output_clashes();
     }
 
     fn path(&mut self, p: &Text, what: &str) {

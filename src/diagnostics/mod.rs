@@ -811,7 +811,7 @@ pub enum Error {
 
     /// Two outputs at one path, or an output at the spec's or the lock's path:
     /// `output { bake "compose.yaml" }`
-    #[error("`{value}` is written twice")]
+    #[error("output path `{value}` is already taken")]
     #[diagnostic(code(specc::check::output_clash))]
     OutputClash {
         value: String,
