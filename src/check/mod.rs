@@ -16,6 +16,7 @@ use crate::spec::*;
 use crate::value::{self, Piece, Placeholder};
 
 mod outputs;
+mod references;
 mod representable;
 
 /// A vertex of the dependency graph.
@@ -129,6 +130,7 @@ pub fn check_file(spec: Spec, spec_file: Option<&str>) -> Result<Checked, Vec<Er
         .map(|f| f.to_string_lossy().into_owned());
     let mut c = Checker {
         spec_file,
+        pushed: Vec::new(),
         spec: &spec,
         problems: Vec::new(),
         graph: SpecGraph::default(),
@@ -169,6 +171,8 @@ struct Checker<'s> {
     stage_names: HashMap<&'s str, usize>,
     /// The spec's file name (outputs are written relative to its folder), when known.
     spec_file: Option<String>,
+    /// Every tag each image pushes, for [`Self::shared_references`].
+    pushed: Vec<references::Pushed>,
 }
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
@@ -899,7 +903,7 @@ impl<'s> Checker<'s> {
                     });
                 }
             }
-            self.tags(image, &variants);
+            self.tags(ii, image, &variants);
             if let Some(t) = target {
                 for &v in &variants {
                     self.build_args(t, v);
@@ -907,6 +911,7 @@ impl<'s> Checker<'s> {
             }
         }
         self.target_names();
+        self.shared_references();
     }
 
     /// Two images whose bake targets get one name (image `app` in variant `cpu` and image
@@ -1022,7 +1027,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn tags(&mut self, image: &Image, variants: &[usize]) {
+    fn tags(&mut self, ii: usize, image: &Image, variants: &[usize]) {
         let spec = self.spec;
         let version = value::parse_version(&spec.project.version.value);
         // Tag -> (variant, rule span), to find two variants pushing one tag.
@@ -1125,6 +1130,12 @@ impl<'s> Checker<'s> {
                         // One report per rule, not one per variant.
                         break 'variants;
                     }
+                    self.pushed.push(references::Pushed {
+                        image: ii,
+                        tag: tag.clone(),
+                        when,
+                        span: t.span,
+                    });
                     match produced.get(&tag) {
                         // Two variants of one name are reported as declared twice.
                         Some((other, first))
@@ -1359,6 +1370,18 @@ impl<'s> Checker<'s> {
                         span: p.span,
                         reason,
                         help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
+                    });
+                } else if let Some(p) = &t.port
+                    && let Err(reason) = value::check_smoke_port(&p.value)
+                {
+                    self.push(Error::SmokeTestPort {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason,
+                        help: format!(
+                            "publish a fixed host port, e.g. `port=\"{}\"`; the probe reads `http://localhost:<host port>`",
+                            smoke_port_example(&p.value)
+                        ),
                     });
                 }
                 if let Some(path) = &t.path
@@ -1725,6 +1748,17 @@ fn values_key_ok(key: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     })
+}
+
+/// A fixed `HOST:CONTAINER` mapping for the container port of `mapping`.
+fn smoke_port_example(mapping: &str) -> String {
+    let spec = mapping.split('/').next().unwrap_or(mapping);
+    let container = spec
+        .rsplit(':')
+        .next()
+        .filter(|c| !c.is_empty())
+        .unwrap_or("8080");
+    format!("{container}:{container}")
 }
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.

@@ -782,19 +782,16 @@ pub enum Error {
         span: SourceSpan,
     },
 
-    /// An image built in no variant: `image app stage=runtime variants=""`
-    #[error("image `{image}` is built in no variant")]
-    #[diagnostic(
-        code(specc::check::no_variants),
-        help(
-            "list at least one variant, e.g. `variants=\"{example}\"`, or remove `variants=` to build every variant"
-        )
-    )]
+    /// An empty `variants=` list, which would drop an image or an instruction from every
+    /// variant: `image app stage=runtime variants=""`
+    #[error("`variants=` lists no variant")]
+    #[diagnostic(code(specc::model::no_variants))]
     NoVariants {
-        image: String,
-        example: String,
-        #[label("an empty list: the image would have no target")]
+        #[label("{consequence}")]
         span: SourceSpan,
+        consequence: String,
+        #[help]
+        help: String,
     },
 
     /// A smoke test port without a host port the probe can reach: `smoke-test image=app port="127.0.0.1::80"`

@@ -76,6 +76,9 @@ fn component(s: &str) -> Result<(u64, &str), String> {
     let unit_len = rest
         .find(|c: char| c == '.' || c.is_ascii_digit())
         .unwrap_or(rest.len());
+    if unit_len == 0 && rest.starts_with('.') {
+        return Err("a number has at most one `.`".into());
+    }
     if unit_len == 0 {
         return Err("each number needs a unit: h, m, s, ms, us or ns".into());
     }

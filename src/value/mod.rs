@@ -611,6 +611,24 @@ pub fn check_port(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why the smoke test of a generated workflow cannot reach `mapping` (already a valid
+/// port mapping) at `http://localhost:<host port>`: it must publish a fixed TCP host port.
+pub fn check_smoke_port(mapping: &str) -> Result<(), String> {
+    let (spec, proto) = mapping.rsplit_once('/').unwrap_or((mapping, "tcp"));
+    if proto != "tcp" {
+        return Err(format!("the probe speaks HTTP over TCP, not {proto}"));
+    }
+    if spec.starts_with('[') {
+        return Err("the probe connects to `localhost`, not to an IPv6 address".into());
+    }
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        [_] => Err("one port publishes the container port on a random host port".into()),
+        [_, "", _] => Err("an empty host port makes Docker pick a random one".into()),
+        _ => Ok(()),
+    }
+}
+
 /// A compose short-syntax volume: `target`, or `source:target[:mode]`.
 pub fn check_volume(s: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.split(':').collect();
