@@ -136,8 +136,19 @@ impl Checker<'_> {
     /// variants' Dockerfiles differ, so both are kept free).
     fn dockerfile_outputs(&self, out: &mut Vec<Output>) {
         let spec = self.spec;
-        let dir = &spec.output.dockerfiles.value;
-        for image in &spec.images {
+        let setting = &spec.output.dockerfiles;
+        let dir = &setting.value;
+        for (ii, image) in spec.images.iter().enumerate() {
+            // An image declared twice has its own error.
+            if self.image_index(&image.name.value) != Some(ii) {
+                continue;
+            }
+            // The folder setting, when the spec writes one, is what places the file.
+            let span = if setting.span.len() > 0 {
+                setting.span
+            } else {
+                image.name.span
+            };
             let name = &image.name.value;
             let help = format!(
                 "rename image `{name}`, or write the Dockerfiles to another folder: `output {{ dockerfiles \"...\" }}`"
@@ -151,11 +162,14 @@ impl Checker<'_> {
                         .map(|v| format!("{name}.{}.Dockerfile", spec.variants[*v].name.value)),
                 );
             }
+            // A variant declared twice has its own error too.
+            let mut seen = std::collections::HashSet::new();
+            files.retain(|f| seen.insert(f.clone()));
             for file in files {
                 out.push(Output {
                     path: join(dir, &file),
                     what: format!("the Dockerfile of image `{name}`"),
-                    span: image.name.span,
+                    span,
                     help: help.clone(),
                 });
             }
