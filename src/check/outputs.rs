@@ -81,11 +81,11 @@ impl Checker<'_> {
     /// Labels the output written in the spec (a default setting has no place in it).
     fn clash(&mut self, out: &Output, first: Option<&Output>, reason: String) {
         let (at, other) = match first {
-            Some(f) if out.span.len() == 0 && f.span.len() > 0 => (f, Some(out)),
+            Some(f) if out.span.is_empty() && !f.span.is_empty() => (f, Some(out)),
             _ => (out, first),
         };
         let help = match other {
-            Some(o) if o.span.len() > 0 && at.span.len() == 0 => o.help.clone(),
+            Some(o) if !o.span.is_empty() && at.span.is_empty() => o.help.clone(),
             _ => at.help.clone(),
         };
         self.push(Error::OutputClash {
@@ -144,7 +144,7 @@ impl Checker<'_> {
                 continue;
             }
             // The folder setting, when the spec writes one, is what places the file.
-            let span = if setting.span.len() > 0 {
+            let span = if !setting.span.is_empty() {
                 setting.span
             } else {
                 image.name.span

@@ -281,8 +281,12 @@ impl Checker<'_> {
                 span: p.span,
                 help: "give each pattern its own argument: `ignore \"a\" \"b\"`".into(),
             });
-        } else if !self.empty("an ignore pattern", p, help) {
-        } else if p.value.starts_with('#') {
+            return;
+        }
+        if !self.empty("an ignore pattern", p, help) {
+            return;
+        }
+        if p.value.starts_with('#') {
             self.push(Error::IgnoreComment {
                 value: p.value.clone(),
                 span: p.span,
