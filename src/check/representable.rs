@@ -31,6 +31,13 @@ impl Checker<'_> {
                 self.instruction_values(ins);
             }
         }
+        // Every argument reaches the bake file; one a `from="$NAME"` reads is also the
+        // default of a Dockerfile `ARG` line.
+        let in_from = |name: &str| {
+            spec.stages
+                .iter()
+                .any(|s| super::arg_reference(&s.from.value) == Some(name))
+        };
         for arg in spec
             .args
             .iter()
@@ -38,7 +45,9 @@ impl Checker<'_> {
         {
             if let Some(v) = &arg.value {
                 let what = format!("the value of build argument `{}`", arg.name.value);
-                self.one_line(&what, v, "write the value on one line");
+                if in_from(&arg.name.value) {
+                    self.one_line(&what, v, "write the value on one line");
+                }
                 self.nfc(&what, v);
             }
         }
