@@ -90,6 +90,7 @@ fixtures! {
     shared_reference: "54-shared-reference" => 1,
     tool_values: "55-tool-values" => 1,
     misplaced_values: "56-misplaced-values" => 1,
+    duplicate_login: "57-duplicate-login" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
 
