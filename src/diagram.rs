@@ -2,14 +2,17 @@
 
 use std::fmt::Write;
 
+use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
 use crate::check::{Checked, Vertex};
 
-/// The label and a stable id of a vertex.
-fn describe(checked: &Checked, v: &Vertex) -> (String, String) {
+/// The label and a stable id of the vertex `n`: distinct vertices get distinct ids
+/// (`node:18` and `node/18` differ only in characters an id cannot hold, so an external
+/// image's id carries its vertex number).
+fn describe(checked: &Checked, n: NodeIndex) -> (String, String) {
     let s = &checked.spec;
-    match v {
+    match &checked.graph.graph[n] {
         Vertex::Stage(i) => (
             format!("stage_{i}"),
             format!("stage {}", s.stages[*i].name.value),
@@ -43,7 +46,7 @@ fn describe(checked: &Checked, v: &Vertex) -> (String, String) {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect();
-            (format!("ext_{id}"), r.clone())
+            (format!("ext_{}_{id}", n.index()), r.clone())
         }
     }
 }
@@ -55,7 +58,7 @@ pub fn dot(checked: &Checked) -> String {
         "digraph specc {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
     for n in g.node_indices() {
-        let (id, label) = describe(checked, &g[n]);
+        let (id, label) = describe(checked, n);
         let shape = if matches!(g[n], Vertex::External(_)) {
             ", style=dashed"
         } else {
@@ -64,8 +67,8 @@ pub fn dot(checked: &Checked) -> String {
         let _ = writeln!(out, "  {id} [label={:?}{shape}];", label);
     }
     for e in g.edge_references() {
-        let (a, _) = describe(checked, &g[e.source()]);
-        let (b, _) = describe(checked, &g[e.target()]);
+        let (a, _) = describe(checked, e.source());
+        let (b, _) = describe(checked, e.target());
         let _ = writeln!(out, "  {a} -> {b} [label={:?}];", e.weight().0.label());
     }
     out.push_str("}\n");
@@ -77,12 +80,12 @@ pub fn mermaid(checked: &Checked) -> String {
     let g = &checked.graph.graph;
     let mut out = String::from("flowchart LR\n");
     for n in g.node_indices() {
-        let (id, label) = describe(checked, &g[n]);
+        let (id, label) = describe(checked, n);
         let _ = writeln!(out, "  {id}[\"{}\"]", label.replace('"', "#quot;"));
     }
     for e in g.edge_references() {
-        let (a, _) = describe(checked, &g[e.source()]);
-        let (b, _) = describe(checked, &g[e.target()]);
+        let (a, _) = describe(checked, e.source());
+        let (b, _) = describe(checked, e.target());
         let _ = writeln!(out, "  {a} -->|{}| {b}", e.weight().0.label());
     }
     out

@@ -34,11 +34,11 @@ pub fn compile(name: &str, text: &str) -> Result<Checked, Diagnostics> {
     let fail = |errors| Diagnostics::new(name, Arc::new(text.to_string()), errors);
     let doc = syntax::parse(text).map_err(fail)?;
     match spec::decode(&doc, text) {
-        Ok(spec) => check::check(spec).map_err(fail),
+        Ok(spec) => check::check_file(spec, Some(name)).map_err(fail),
         // A spec with shape problems but no dropped declarations is checked too, so one
         // run reports everything.
         Err((Some(spec), mut errors)) => {
-            if let Err(more) = check::check(spec) {
+            if let Err(more) = check::check_file(spec, Some(name)) {
                 errors.extend(more);
                 // Report problems in spec order, whichever stage found them.
                 diagnostics::sort_by_position(&mut errors);

@@ -17,6 +17,10 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Piece, Placeholder};
 
+mod outputs;
+mod references;
+mod representable;
+
 /// A vertex of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Vertex {
@@ -117,7 +121,18 @@ pub struct Checked {
 
 /// Checks `spec`; `Err` holds every problem (errors and warnings) when any is an error.
 pub fn check(spec: Spec) -> Result<Checked, Vec<Error>> {
+    check_file(spec, None)
+}
+
+/// [`check`] for the spec in the file `spec_file` (its path as given): no output may be
+/// written over it.
+pub fn check_file(spec: Spec, spec_file: Option<&str>) -> Result<Checked, Vec<Error>> {
+    let spec_file = spec_file
+        .and_then(|f| std::path::Path::new(f).file_name())
+        .map(|f| f.to_string_lossy().into_owned());
     let mut c = Checker {
+        spec_file,
+        pushed: Vec::new(),
         spec: &spec,
         problems: Vec::new(),
         graph: SpecGraph::default(),
@@ -156,6 +171,10 @@ struct Checker<'s> {
     /// Stage name -> index of the first stage of that name (a linear search per reference
     /// would make a spec with thousands of stages take quadratic time).
     stage_names: HashMap<&'s str, usize>,
+    /// The spec's file name (outputs are written relative to its folder), when known.
+    spec_file: Option<String>,
+    /// Every tag each image pushes, for [`Self::shared_references`].
+    pushed: Vec<references::Pushed>,
 }
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
@@ -291,6 +310,8 @@ impl<'s> Checker<'s> {
         self.workflows();
         self.charts();
         self.unused_stages();
+        self.representable();
+        self.output_clashes();
     }
 
     fn path(&mut self, p: &Text, what: &str) {
@@ -458,8 +479,7 @@ impl<'s> Checker<'s> {
                         (Some(role), None, None) => {
                             if !role.value.starts_with("arn:aws") || !role.value.contains(":role/")
                             {
-                                self.push(Error::InvalidValue {
-                                    what: "IAM role ARN".into(),
+                                self.push(Error::InvalidRoleArn {
                                     value: role.value.clone(),
                                     span: role.span,
                                     reason: "expected `arn:aws:iam::<account>:role/<name>`".into(),
@@ -537,7 +557,7 @@ impl<'s> Checker<'s> {
                     }
                     None => continue,
                 };
-                self.push(Error::InvalidValue {
+                self.push(Error::InvalidTagAffix {
                     what: what.into(),
                     value: affix.value.clone(),
                     span: affix.span,
@@ -643,8 +663,7 @@ impl<'s> Checker<'s> {
                 && (v.starts_with("DL") || v.starts_with("SC"))
                 && v[2..].chars().all(|c| c.is_ascii_digit());
             if !ok {
-                self.push(Error::InvalidValue {
-                    what: "hadolint rule".into(),
+                self.push(Error::InvalidLintRule {
                     value: v.clone(),
                     span: rule.span,
                     reason: "expected a rule code like `DL3008` or `SC2086`".into(),
@@ -697,7 +716,19 @@ impl<'s> Checker<'s> {
                 }
                 self.permissions(&copy.chown, &copy.chmod);
             }
-            InstructionKind::Add(add) => self.permissions(&add.chown, &add.chmod),
+            InstructionKind::Add(add) => {
+                self.permissions(&add.chown, &add.chmod);
+                if let Some(sum) = &add.checksum
+                    && let Err(reason) = value::dockerfile::check_checksum(&sum.value)
+                {
+                    self.push(Error::InvalidChecksum {
+                        value: sum.value.clone(),
+                        span: sum.span,
+                        reason,
+                        help: "write e.g. `checksum=\"sha256:<64 hex digits>\"`".into(),
+                    });
+                }
+            }
             InstructionKind::Expose(ports) => {
                 for p in ports {
                     let (num, proto) = p.value.split_once('/').unwrap_or((&p.value, "tcp"));
@@ -719,13 +750,6 @@ impl<'s> Checker<'s> {
                 }
             }
             InstructionKind::Healthcheck(h) => self.healthcheck(h),
-            InstructionKind::Workdir(p) if p.value.is_empty() => self.push(Error::InvalidValue {
-                what: "working directory".into(),
-                value: String::new(),
-                span: p.span,
-                reason: "empty path".into(),
-                help: "write an absolute path, e.g. `workdir \"/app\"`".into(),
-            }),
             _ => {}
         }
     }
@@ -735,8 +759,7 @@ impl<'s> Checker<'s> {
             let ok = (3..=4).contains(&m.value.len())
                 && m.value.chars().all(|c| ('0'..='7').contains(&c));
             if !ok {
-                self.push(Error::InvalidValue {
-                    what: "file mode".into(),
+                self.push(Error::InvalidFileMode {
                     value: m.value.clone(),
                     span: m.span,
                     reason: "expected an octal mode".into(),
@@ -750,13 +773,13 @@ impl<'s> Checker<'s> {
         if let Some(o) = chown
             && (o.value.is_empty()
                 || o.value.contains(char::is_whitespace)
+                || !o.value.is_ascii()
                 || o.value.matches(':').count() > 1)
         {
-            self.push(Error::InvalidValue {
-                what: "owner".into(),
+            self.push(Error::InvalidOwner {
                 value: o.value.clone(),
                 span: o.span,
-                reason: "expected `user` or `user:group`".into(),
+                reason: "expected `user` or `user:group` in ASCII".into(),
                 help: "write e.g. `chown=\"1000:1000\"` or `chown=\"app:app\"`".into(),
             });
         }
@@ -768,8 +791,7 @@ impl<'s> Checker<'s> {
             .flatten()
         {
             if let Err(reason) = value::check_duration(&d.value) {
-                self.push(Error::InvalidValue {
-                    what: "duration".into(),
+                self.push(Error::InvalidDuration {
                     value: d.value.clone(),
                     span: d.span,
                     reason,
@@ -783,11 +805,9 @@ impl<'s> Checker<'s> {
             }
         }
         if h.command.value.trim().is_empty() {
-            self.push(Error::InvalidValue {
-                what: "health check command".into(),
-                value: h.command.value.clone(),
+            self.push(Error::EmptyValue {
+                what: "the health check command".into(),
                 span: h.command.span,
-                reason: "empty command".into(),
                 help: "write e.g. `healthcheck \"curl -f http://localhost:8080/\"`".into(),
             });
         }
@@ -885,7 +905,7 @@ impl<'s> Checker<'s> {
                     });
                 }
             }
-            self.tags(image, &variants);
+            self.tags(ii, image, &variants);
             if let Some(t) = target {
                 for &v in &variants {
                     self.build_args(t, v);
@@ -893,6 +913,7 @@ impl<'s> Checker<'s> {
             }
         }
         self.target_names();
+        self.shared_references();
     }
 
     /// Two images whose bake targets get one name (image `app` in variant `cpu` and image
@@ -1008,7 +1029,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn tags(&mut self, image: &Image, variants: &[usize]) {
+    fn tags(&mut self, ii: usize, image: &Image, variants: &[usize]) {
         let spec = self.spec;
         let version = value::parse_version(&spec.project.version.value);
         // Tag -> (variant, rule span), to find two variants pushing one tag.
@@ -1111,6 +1132,12 @@ impl<'s> Checker<'s> {
                         // One report per rule, not one per variant.
                         break 'variants;
                     }
+                    self.pushed.push(references::Pushed {
+                        image: ii,
+                        tag: tag.clone(),
+                        when,
+                        span: t.span,
+                    });
                     match produced.get(&tag) {
                         // Two variants of one name are reported as declared twice.
                         Some((other, first))
@@ -1229,13 +1256,9 @@ impl<'s> Checker<'s> {
                         s.image.span,
                     );
                     if let Some(v) = &s.variant {
-                        self.push(Error::InvalidValue {
-                            what: "variant here".into(),
+                        self.push(Error::ExternalVariant {
                             value: v.value.clone(),
                             span: v.span,
-                            reason: "an external image has no variants".into(),
-                            help: "remove `variant=`, or point `image=` at an image of this spec"
-                                .into(),
                         });
                     }
                 }
@@ -1350,12 +1373,23 @@ impl<'s> Checker<'s> {
                         reason,
                         help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
                     });
+                } else if let Some(p) = &t.port
+                    && let Err(reason) = value::check_smoke_port(&p.value)
+                {
+                    self.push(Error::SmokeTestPort {
+                        value: p.value.clone(),
+                        span: p.span,
+                        reason,
+                        help: format!(
+                            "publish a fixed host port, e.g. `port=\"{}\"`; the probe reads `http://localhost:<host port>`",
+                            smoke_port_example(&p.value)
+                        ),
+                    });
                 }
                 if let Some(path) = &t.path
                     && !path.value.starts_with('/')
                 {
-                    self.push(Error::InvalidValue {
-                        what: "probe path".into(),
+                    self.push(Error::InvalidProbePath {
                         value: path.value.clone(),
                         span: path.span,
                         reason: "must start with `/`".into(),
@@ -1370,12 +1404,10 @@ impl<'s> Checker<'s> {
                         && host != "index.docker.io"
                         && host != "registry-1.docker.io"
                     {
-                        self.push(Error::InvalidValue {
-                            what: "Docker Hub registry".into(),
-                            value: d.registry.value.clone(),
+                        self.push(Error::NotDockerHub {
+                            name: d.registry.value.clone(),
+                            host: host.clone(),
                             span: d.registry.span,
-                            reason: format!("this registry's host is `{host}`, not docker.io"),
-                            help: "name a registry with `host=\"docker.io\"`".into(),
                         });
                     }
                 }
@@ -1409,8 +1441,7 @@ impl<'s> Checker<'s> {
                     Trigger::Push { branch } => Some(branch),
                     Trigger::Schedule { cron } => {
                         if cron.value.split_whitespace().count() != 5 {
-                            self.push(Error::InvalidValue {
-                                what: "cron schedule".into(),
+                            self.push(Error::InvalidCron {
                                 value: cron.value.clone(),
                                 span: cron.span,
                                 reason: "expected five fields".into(),
@@ -1422,11 +1453,9 @@ impl<'s> Checker<'s> {
                     _ => None,
                 };
                 if let Some(text) = text.filter(|t| t.value.trim().is_empty()) {
-                    self.push(Error::InvalidValue {
-                        what: "pattern".into(),
-                        value: text.value.clone(),
+                    self.push(Error::EmptyValue {
+                        what: "the pattern".into(),
                         span: text.span,
-                        reason: "empty".into(),
                         help: "write e.g. `pattern=\"v*\"` or `branch=\"main\"`".into(),
                     });
                 }
@@ -1537,8 +1566,7 @@ impl<'s> Checker<'s> {
             .registry
             .as_ref()
             .map_or(ci_image.image.span, |r| r.span);
-        self.push(Error::InvalidValue {
-            what: "image repository for Helm values".into(),
+        self.push(Error::HelmNamespace {
             value: format!("{}/{placeholder}/{}", registry.host.value, repo.value),
             span,
             reason,
@@ -1586,8 +1614,7 @@ impl<'s> Checker<'s> {
             } else {
                 continue;
             };
-            self.push(Error::InvalidValue {
-                what: "values key".into(),
+            self.push(Error::ValuesKeyClash {
                 value: key.value.clone(),
                 span: key.span,
                 reason,
@@ -1598,8 +1625,7 @@ impl<'s> Checker<'s> {
 
     fn values_key(&mut self, key: &Text) {
         if !values_key_ok(&key.value) {
-            self.push(Error::InvalidValue {
-                what: "values key".into(),
+            self.push(Error::InvalidValuesKey {
                 value: key.value.clone(),
                 span: key.span,
                 reason: "expected dotted identifiers".into(),
@@ -1724,6 +1750,17 @@ fn values_key_ok(key: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     })
+}
+
+/// A fixed `HOST:CONTAINER` mapping for the container port of `mapping`.
+fn smoke_port_example(mapping: &str) -> String {
+    let spec = mapping.split('/').next().unwrap_or(mapping);
+    let container = spec
+        .rsplit(':')
+        .next()
+        .filter(|c| !c.is_empty())
+        .unwrap_or("8080");
+    format!("{container}:{container}")
 }
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.

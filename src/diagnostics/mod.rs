@@ -407,11 +407,194 @@ pub enum Error {
         help: String,
     },
 
-    /// A value that does not match its format: `healthcheck "true" interval="30 seconds"`
+    /// A duration Go (and so Docker and compose) refuses: `healthcheck "true" interval="1.2.3s"`
+    #[error("`{value}` is not a valid duration")]
+    #[diagnostic(code(specc::check::invalid_duration))]
+    InvalidDuration {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A file mode that is not octal: `copy "a" to="/a" chmod="rwxr-xr-x"`
+    #[error("`{value}` is not a valid file mode")]
+    #[diagnostic(code(specc::check::invalid_file_mode))]
+    InvalidFileMode {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// An owner that is not `user[:group]` in ASCII: `copy "a" to="/a" chown="app user"`
+    #[error("`{value}` is not a valid owner")]
+    #[diagnostic(code(specc::check::invalid_owner))]
+    InvalidOwner {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// An `add` checksum that is not a digest: `add "https://x/a.tgz" to="/a" checksum="abc"`
+    #[error("`{value}` is not a valid checksum")]
+    #[diagnostic(code(specc::check::invalid_checksum))]
+    InvalidChecksum {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A GPU count that is not a whole number or `"all"`: `gpu count=0`
+    #[error("`{value}` is not a valid GPU count")]
+    #[diagnostic(code(specc::model::invalid_gpu_count))]
+    InvalidGpuCount {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A hadolint rule code that is not one: `run "x" lint-ignore="3008"`
+    #[error("`{value}` is not a valid hadolint rule")]
+    #[diagnostic(code(specc::check::invalid_lint_rule))]
+    InvalidLintRule {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A tag prefix or suffix that cannot be part of a tag: `variant gpu tag-prefix="gpu/"`
     #[error("`{value}` is not a valid {what}")]
-    #[diagnostic(code(specc::check::invalid_value))]
-    InvalidValue {
+    #[diagnostic(code(specc::check::invalid_tag_affix))]
+    InvalidTagAffix {
         what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// An IAM role that is not a role ARN: `login "aws" region="us-east-1" role="push"`
+    #[error("`{value}` is not a valid IAM role ARN")]
+    #[diagnostic(code(specc::check::invalid_role_arn))]
+    InvalidRoleArn {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A cron schedule without five fields: `on "schedule" cron="every night"`
+    #[error("`{value}` is not a valid cron schedule")]
+    #[diagnostic(code(specc::check::invalid_cron))]
+    InvalidCron {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A smoke test probe path that is not absolute: `smoke-test image=app path="health"`
+    #[error("`{value}` is not a valid probe path")]
+    #[diagnostic(code(specc::check::invalid_probe_path))]
+    InvalidProbePath {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A Helm values key that is not dotted identifiers: `image app key="image..repository"`
+    #[error("`{value}` is not a valid values key")]
+    #[diagnostic(code(specc::check::invalid_values_key))]
+    InvalidValuesKey {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// Two images of one chart, or an image and specc's own values, at one values key:
+    /// `image web key="image"` and `image worker key="image.sidecar"`
+    #[error("values key `{value}` clashes with another")]
+    #[diagnostic(code(specc::check::values_key_clash))]
+    ValuesKeyClash {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// An empty value where a Dockerfile, a workflow or `.dockerignore` needs text:
+    /// `workdir ""`
+    #[error("{what} is empty")]
+    #[diagnostic(code(specc::check::empty_value))]
+    EmptyValue {
+        what: String,
+        #[label("empty")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// `variant=` on a service that runs an external image: `service db image="postgres:16" variant=cpu`
+    #[error("an external image has no variants")]
+    #[diagnostic(
+        code(specc::check::external_variant),
+        help("remove `variant=`, or point `image=` at an image of this spec")
+    )]
+    ExternalVariant {
+        #[label("`{value}` is a variant of this spec's images only")]
+        span: SourceSpan,
+        value: String,
+    },
+
+    /// A `dockerhub-description` registry that is not Docker Hub: `dockerhub-description registry=ghcr`
+    #[error("registry `{name}` is not Docker Hub")]
+    #[diagnostic(
+        code(specc::check::not_docker_hub),
+        help("name a registry with `host=\"docker.io\"`")
+    )]
+    NotDockerHub {
+        name: String,
+        host: String,
+        #[label("its host is `{host}`, not docker.io")]
+        span: SourceSpan,
+    },
+
+    /// Helm values need a literal repository, but the image's registry has a namespace only
+    /// CI knows: `registry hub host="docker.io" namespace-secret=NS` feeding a chart
+    #[error("Helm values cannot name the repository `{value}`")]
+    #[diagnostic(code(specc::check::helm_namespace))]
+    HelmNamespace {
         value: String,
         #[label("{reason}")]
         span: SourceSpan,
@@ -472,6 +655,184 @@ pub enum Error {
         name: String,
         #[label("never built")]
         span: SourceSpan,
+    },
+
+    /// A line break (or NUL) in a value a Dockerfile writes on one line: `run "echo a\necho b"`
+    #[error("{what} cannot hold a line break")]
+    #[diagnostic(code(specc::check::line_break))]
+    LineBreak {
+        what: String,
+        /// Where the value goes: "a Dockerfile instruction", "a .dockerignore pattern".
+        place: String,
+        #[label("{place} takes one line")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A `<<WORD` in a `run` command, which Docker reads as a heredoc: `run "cat <<EOF"`
+    #[error("`{word}` would start a Dockerfile heredoc")]
+    #[diagnostic(code(specc::check::heredoc))]
+    Heredoc {
+        word: String,
+        #[label("Docker would read the following lines as this heredoc's body")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A `run` command Docker would read differently from what it says: `run "make \\"`
+    #[error("Docker would not run this command as written")]
+    #[diagnostic(code(specc::check::run_command))]
+    RunCommand {
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A `$` in a COPY/ADD path, which Docker expands as a variable: `copy "$HOME/a" to="/a"`
+    #[error("`$` in a {keyword} {what} would be expanded by Docker")]
+    #[diagnostic(code(specc::check::dollar_in_path))]
+    DollarInPath {
+        keyword: String,
+        what: String,
+        #[label("Docker reads `$...` here as a build variable")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// White space at the ends of a value the output would trim: `workdir " /app"`
+    #[error("{what} has white space at its ends")]
+    #[diagnostic(code(specc::check::surrounding_space))]
+    SurroundingSpace {
+        what: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A character a `--mount` option cannot hold: `mount "cache" target="/a,b"`
+    #[error("`{value}` cannot be a --mount option")]
+    #[diagnostic(
+        code(specc::check::mount_option),
+        help("choose a plain path or id: letters, digits and `/._-`")
+    )]
+    MountOption {
+        value: String,
+        #[label(
+            "`,`, `=`, quotes, `\\`, `$`, white space and non-ASCII characters end or break the option"
+        )]
+        span: SourceSpan,
+    },
+
+    /// A LABEL key with `=`, which Docker splits at: `label "a=b" "c"`
+    #[error("label key `{value}` contains `=`")]
+    #[diagnostic(
+        code(specc::check::label_key),
+        help("use a key like `com.example.team`; Docker splits a label at its first `=`")
+    )]
+    LabelKey {
+        value: String,
+        #[label("Docker would split the label here")]
+        span: SourceSpan,
+    },
+
+    /// Text `docker buildx bake` would change (it normalises strings to Unicode NFC):
+    /// `arg NAME "cafe\u{301}"`
+    #[error("{what} is not in Unicode NFC, which docker buildx bake would change")]
+    #[diagnostic(
+        code(specc::check::not_nfc),
+        help("write the text in its composed (NFC) form")
+    )]
+    NotNfc {
+        what: String,
+        #[label("bake normalises this string")]
+        span: SourceSpan,
+    },
+
+    /// `${{` in a workflow's name or trigger, where GitHub allows no expression:
+    /// `on "push" branch="${{ x }}"`
+    #[error("{what} cannot contain `${{{{`")]
+    #[diagnostic(
+        code(specc::check::workflow_expression),
+        help("remove `${{{{`; GitHub evaluates no expression in a workflow's name or triggers")
+    )]
+    WorkflowExpression {
+        what: String,
+        #[label("GitHub allows no `${{{{` here")]
+        span: SourceSpan,
+    },
+
+    /// An ignore pattern `.dockerignore` would read as a comment: `ignore "# models"`
+    #[error("ignore pattern `{value}` starts with `#`")]
+    #[diagnostic(
+        code(specc::check::ignore_comment),
+        help(
+            "remove the `#`, e.g. `ignore \"models/\"`; `.dockerignore` reads a line starting with `#` as a comment"
+        )
+    )]
+    IgnoreComment {
+        value: String,
+        #[label("would be a comment")]
+        span: SourceSpan,
+    },
+
+    /// An empty `variants=` list, which would drop an image or an instruction from every
+    /// variant: `image app stage=runtime variants=""`
+    #[error("`variants=` lists no variant")]
+    #[diagnostic(code(specc::model::no_variants))]
+    NoVariants {
+        #[label("{consequence}")]
+        span: SourceSpan,
+        consequence: String,
+        #[help]
+        help: String,
+    },
+
+    /// A smoke test port without a host port the probe can reach: `smoke-test image=app port="127.0.0.1::80"`
+    #[error("smoke test port `{value}` names no host port")]
+    #[diagnostic(code(specc::check::smoke_test_port))]
+    SmokeTestPort {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// Two outputs at one path, or an output at the spec's or the lock's path:
+    /// `output { bake "compose.yaml" }`
+    #[error("output path `{value}` is already taken")]
+    #[diagnostic(code(specc::check::output_clash))]
+    OutputClash {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// Two images pushing one reference: `image a repository="app"` and `image b repository="app"`
+    /// with the same tag rules
+    #[error("images `{first_image}` and `{second_image}` both push `{reference}`")]
+    #[diagnostic(code(specc::check::shared_reference))]
+    SharedReference {
+        reference: String,
+        first_image: String,
+        second_image: String,
+        #[label("`{first_image}` pushes it")]
+        first: SourceSpan,
+        #[label("`{second_image}` pushes it too")]
+        span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     /// A value the output format cannot carry: `run "echo a\\\nb"` (a line break in a RUN line)

@@ -2,7 +2,10 @@
 //!
 //! One function per format and position. A value a format cannot carry (a newline in a
 //! Dockerfile shell line, say) gives `Err(reason)`; callers turn that into a diagnostic
-//! rather than write a file that means something else.
+//! rather than write a file that means something else. `check` refuses such values first
+//! (the facts live in `crate::value::dockerfile`); these refusals are a second line.
+
+use crate::value::dockerfile::heredoc_word;
 
 /// A YAML double-quoted scalar.
 pub fn yaml(s: &str) -> String {
@@ -85,13 +88,7 @@ pub fn hcl(s: &str) -> String {
 /// An HCL string for `docker buildx bake`, which normalises every string to Unicode NFC
 /// (go-cty's `StringVal`): a value that normalisation would change is refused.
 pub fn bake_string(s: &str) -> Result<String, String> {
-    use unicode_normalization::{IsNormalized, is_nfc_quick};
-    let nfc = match is_nfc_quick(s.chars()) {
-        IsNormalized::Yes => true,
-        IsNormalized::No => false,
-        IsNormalized::Maybe => unicode_normalization::is_nfc(s),
-    };
-    if !nfc {
+    if !crate::value::dockerfile::is_nfc(s) {
         return Err(
             "docker buildx bake normalises strings to Unicode NFC, which changes this one".into(),
         );
@@ -286,44 +283,6 @@ pub fn later_shell_command(s: &str) -> Result<&str, String> {
         return Err("Docker would drop a continuation line starting with `#` as a comment".into());
     }
     Ok(s)
-}
-
-/// A word of `s` that BuildKit takes for a heredoc (`<<EOF`, `2<<-X`), splitting words
-/// as its lexer does (quotes and escapes kept in the word).
-fn heredoc_word(s: &str) -> Option<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, c) if c.is_whitespace() => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            (None | Some('"'), '\\') => {
-                word.push(c);
-                word.extend(chars.next());
-            }
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                word.push(c);
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                word.push(c);
-            }
-            _ => word.push(c),
-        }
-    }
-    words.push(word);
-    words.into_iter().find(|w| {
-        let rest = w.trim_start_matches(|c: char| c.is_ascii_digit());
-        rest.strip_prefix("<<")
-            .map(|r| r.strip_prefix('-').unwrap_or(r))
-            .is_some_and(|r| !r.is_empty() && !r.contains('<'))
-    })
 }
 
 /// Text for a `#` comment line: line breaks would end the comment, so they are folded.

@@ -384,20 +384,22 @@ impl<'a> Decoder<'a> {
         let namespace = r.prop("namespace");
         let namespace_secret = r.prop("namespace-secret");
         let mut login = None;
+        // The first `login` node, whether or not it decoded.
+        let mut first_login: Option<miette::SourceSpan> = None;
         for child in r.children() {
-            match child.name().value() {
-                "login" if login.is_some() => self.push(Error::DuplicateName {
+            match (child.name().value(), first_login) {
+                ("login", Some(first)) => self.push(Error::DuplicateName {
                     kind: "node".into(),
                     name: "login".into(),
-                    first: node
-                        .children()
-                        .map(|c| c.nodes()[0].span())
-                        .unwrap_or(child.span()),
+                    first,
                     span: child.name().span(),
                     help: "a registry has one login; keep one".into(),
                 }),
-                "login" => login = self.login(child),
-                _ => self.unknown_node(child, "in `registry`", &["login"]),
+                ("login", None) => {
+                    first_login = Some(child.name().span());
+                    login = self.login(child);
+                }
+                (_, _) => self.unknown_node(child, "in `registry`", &["login"]),
             }
         }
         let span = r.span();
@@ -558,8 +560,7 @@ impl<'a> Decoder<'a> {
             Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
             Some((KdlValue::Integer(n), _)) if (1..=1024).contains(n) => GpuCount::Count(*n as u32),
             Some((value, span)) => {
-                self.push(Error::InvalidValue {
-                    what: "GPU count".into(),
+                self.push(Error::InvalidGpuCount {
                     value: match value {
                         KdlValue::String(s) => s.clone(),
                         other => other.to_string(),
@@ -654,7 +655,10 @@ impl<'a> Decoder<'a> {
             }
         };
         let mut r = self.reader(node, props);
-        let variants = r.prop_list("variants");
+        let variants = r.prop_variants(
+            "this instruction would be left out of every Dockerfile",
+            "list the variants it applies to, e.g. `variants=\"gpu\"`, or leave `variants=` out to apply it in every variant",
+        );
         let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let span = r.span();
         let kind = match keyword {
@@ -765,7 +769,10 @@ impl<'a> Decoder<'a> {
     /// `env NAME "value"` or `env A="1" B="2"`.
     fn env_instruction(&self, node: &'a KdlNode, props: Vec<&str>) -> Option<Instruction> {
         let mut r = self.reader(node, &props);
-        let variants = r.prop_list("variants");
+        let variants = r.prop_variants(
+            "this instruction would be left out of every Dockerfile",
+            "list the variants it applies to, e.g. `variants=\"gpu\"`, or leave `variants=` out to apply it in every variant",
+        );
         let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let pairs = self.env_pairs(&mut r);
         let span = r.span();
@@ -913,7 +920,10 @@ impl<'a> Decoder<'a> {
         );
         let name = self.name(&mut r, "image");
         let stage = r.prop_required("stage", "image app stage=runtime");
-        let variants = r.prop_list("variants");
+        let variants = r.prop_variants(
+            "the image would have no target: nothing would be built",
+            "list the variants to build it in, e.g. `variants=\"cpu gpu\"`, or leave `variants=` out to build it in every variant",
+        );
         let registries = r.prop_list("registries").unwrap_or_default();
         let repository = r.prop("repository");
         let context = r

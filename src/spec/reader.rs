@@ -312,6 +312,23 @@ impl<'a> Reader<'a> {
         Some(split_list(self.src, entry, &text.value))
     }
 
+    /// `variants="a b"`; an empty list is reported, since it would leave the node out of
+    /// every variant (`consequence` says how) rather than mean "all variants".
+    pub fn prop_variants(&self, consequence: &str, help: &str) -> Option<Vec<Text>> {
+        let list = self.prop_list("variants")?;
+        if list.is_empty() {
+            let span = self
+                .prop_entry("variants")
+                .map_or(self.span(), |e| e.span());
+            self.push(Error::NoVariants {
+                span,
+                consequence: consequence.into(),
+                help: help.into(),
+            });
+        }
+        Some(list)
+    }
+
     /// The child nodes; a node whose children are never asked for rejects a block.
     pub fn children(&mut self) -> &'a [KdlNode] {
         self.children_read = true;

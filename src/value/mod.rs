@@ -5,8 +5,12 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod dockerfile;
 pub mod ignore;
 pub mod tag;
+mod duration;
+
+pub use duration::{check_duration, parse_go_duration};
 
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
 pub fn check_name(s: &str) -> Result<(), &'static str> {
@@ -609,6 +613,24 @@ pub fn check_port(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why the smoke test of a generated workflow cannot reach `mapping` (already a valid
+/// port mapping) at `http://localhost:<host port>`: it must publish a fixed TCP host port.
+pub fn check_smoke_port(mapping: &str) -> Result<(), String> {
+    let (spec, proto) = mapping.rsplit_once('/').unwrap_or((mapping, "tcp"));
+    if proto != "tcp" {
+        return Err(format!("the probe speaks HTTP over TCP, not {proto}"));
+    }
+    if spec.starts_with('[') {
+        return Err("the probe connects to `localhost`, not to an IPv6 address".into());
+    }
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        [_] => Err("one port publishes the container port on a random host port".into()),
+        [_, "", _] => Err("an empty host port makes Docker pick a random one".into()),
+        _ => Ok(()),
+    }
+}
+
 /// A compose short-syntax volume: `target`, or `source:target[:mode]`.
 pub fn check_volume(s: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.split(':').collect();
@@ -663,31 +685,6 @@ pub fn check_volume(s: &str) -> Result<(), String> {
 pub fn named_volume(s: &str) -> Option<&str> {
     let (src, _) = s.split_once(':')?;
     (!(src.starts_with('.') || src.starts_with('/') || src.starts_with('~'))).then_some(src)
-}
-
-/// A Go duration as Docker takes it: `30s`, `1m30s`, `500ms`.
-pub fn check_duration(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err("expected a number before each unit".into());
-        }
-        let after = &rest[digits..];
-        let unit = ["ns", "us", "ms", "h", "m", "s"]
-            .into_iter()
-            .find(|u| after.starts_with(u));
-        let Some(unit) = unit else {
-            return Err("each number needs a unit: h, m, s, ms, us or ns".into());
-        };
-        rest = &after[unit.len()..];
-    }
-    Ok(())
 }
 
 /// A GitHub secret or variable name.

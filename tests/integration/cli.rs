@@ -560,7 +560,7 @@ fn two_outputs_on_one_path_are_a_spec_error_not_a_bug() {
     let repo = with_spec(&spec);
     let out = repo.run(&["generate"]).code(1);
     assert!(
-        out.stderr.contains("specc::check::invalid_path")
+        out.stderr.contains("specc::check::output_clash")
             && out.stderr.contains("would both write this file")
             && !out.stderr.contains("bug in specc"),
         "{out}"

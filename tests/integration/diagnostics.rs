@@ -78,13 +78,19 @@ fixtures! {
     invalid_secret_name: "42-invalid-secret-name" => 1,
     invalid_duration: "43-invalid-duration" => 1,
     invalid_path: "44-invalid-path" => 1,
-    invalid_value: "45-invalid-value" => 1,
+    value_formats: "45-value-formats" => 1,
     variant_not_built: "46-variant-not-built" => 1,
     gpu_platform_warning: "47-gpu-platform" => 0,
     unused_stage_warning: "48-unused-stage" => 0,
     not_utf8: "49-not-utf8" => 2,
     missing_file: "50-missing-file" => 2,
     unrepresentable: "51-unrepresentable" => 1,
+    check_implies_generate: "52-check-implies-generate" => 1,
+    output_clash: "53-output-clash" => 1,
+    shared_reference: "54-shared-reference" => 1,
+    tool_values: "55-tool-values" => 1,
+    misplaced_values: "56-misplaced-values" => 1,
+    duplicate_login: "57-duplicate-login" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
 
@@ -92,10 +98,16 @@ fixtures! {
 const ABSENT: &[&str] = &["50-missing-file"];
 
 /// Codes nothing can trigger, and why.
-const UNTRIGGERABLE: &[(&str, &str)] = &[(
-    "specc::render::invalid_output",
-    "a generated file that does not parse back is a bug in specc, not in a spec",
-)];
+const UNTRIGGERABLE: &[(&str, &str)] = &[
+    (
+        "specc::render::unrepresentable",
+        "`check` refuses every value a generated file cannot carry first (`52-check-implies-generate`); the renderers' own refusal is a second line",
+    ),
+    (
+        "specc::render::invalid_output",
+        "a generated file that does not parse back is a bug in specc, not in a spec",
+    ),
+];
 
 /// A run of specc (JSON messages) in a fresh folder it sets up first.
 type Scenario = fn(&Path) -> Run;

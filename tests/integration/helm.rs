@@ -543,7 +543,7 @@ chart iopaint {
         .run(&["check", "--spec-only", "--color", "never"])
         .code(1);
     for part in [
-        "specc::check::invalid_value",
+        "specc::check::helm_namespace",
         "docker.io/<DOCKERHUB_USERNAME>/iopaint",
         "Helm values cannot read",
         "namespace=\"my-org\"",

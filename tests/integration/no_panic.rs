@@ -722,9 +722,10 @@ fn chart_values_keys_must_not_collide() {
         ));
         assert_eq!(regression(&text), Outcome::Parsed, "{images}");
         let d = compile(NAME, &text).expect_err(images);
-        let flagged = d.errors.iter().any(|e| {
-            matches!(e, Error::InvalidValue { what, value, .. } if what == "values key" && value == key)
-        });
+        let flagged = d
+            .errors
+            .iter()
+            .any(|e| matches!(e, Error::ValuesKeyClash { value, .. } if value == key));
         assert!(flagged, "{images}: {:?}", d.errors);
     }
     let apart = around(

@@ -653,7 +653,7 @@ fn accepted_in(slots: &[Slot], values: &[&str]) {
     }
 }
 
-/// The code of a value the target format cannot carry.
+/// The code of a value the target format cannot carry, had `check` let it through.
 const UNREPRESENTABLE: &str = "specc::render::unrepresentable";
 
 /// The value must be refused with a diagnostic with this code.
@@ -964,7 +964,11 @@ fn github_expressions_in_values_stay_literal() {
 #[test]
 fn workflow_name_cannot_hold_an_expression() {
     accepted(Slot::WorkflowName, "Release 'images' \"now\" $x {{ y }} 🦀");
-    refused(Slot::WorkflowName, "CI ${{ github.ref }}", UNREPRESENTABLE);
+    refused(
+        Slot::WorkflowName,
+        "CI ${{ github.ref }}",
+        "specc::check::workflow_expression",
+    );
 }
 
 #[test]
@@ -974,7 +978,11 @@ fn workflow_triggers_cannot_hold_an_expression() {
         "on \"push\" branch=\"main${{ x }}\"",
     ] {
         let text = edit(Slot::EnvValue, "on \"dispatch\"", trigger);
-        assert_eq!(codes(&text), [UNREPRESENTABLE], "{trigger}");
+        assert_eq!(
+            codes(&text),
+            ["specc::check::workflow_expression"],
+            "{trigger}"
+        );
     }
 }
 
@@ -982,8 +990,8 @@ fn workflow_triggers_cannot_hold_an_expression() {
 fn bake_values_must_be_nfc() {
     // buildx (go-cty) normalises strings to NFC: a decomposed `é` would change.
     accepted(Slot::VariantArg, "caf\u{e9}");
-    refused(Slot::VariantArg, "cafe\u{301}", UNREPRESENTABLE);
-    refused(Slot::Source, "\u{212b}", UNREPRESENTABLE);
+    refused(Slot::VariantArg, "cafe\u{301}", "specc::check::not_nfc");
+    refused(Slot::Source, "\u{212b}", "specc::check::not_nfc");
     // Compose and Dockerfiles carry it as it is.
     accepted(Slot::ServiceEnv, "cafe\u{301}");
     accepted(Slot::EnvValue, "cafe\u{301}");
@@ -1010,9 +1018,9 @@ fn line_breaks_survive_yaml_and_hcl_and_are_refused_in_dockerfiles() {
         &[Slot::ServiceEnv, Slot::VariantArg, Slot::SmokeEnv],
         &["a\nb", "a\r\nb", "\n", "x\u{2028}y", "x\u{85}y"],
     );
-    refused(Slot::EnvValue, "a\nb", UNREPRESENTABLE);
-    refused(Slot::RunFirst, "echo a\necho b", UNREPRESENTABLE);
-    refused(Slot::LabelValue, "a\rb", UNREPRESENTABLE);
+    refused(Slot::EnvValue, "a\nb", "specc::check::line_break");
+    refused(Slot::RunFirst, "echo a\necho b", "specc::check::line_break");
+    refused(Slot::LabelValue, "a\rb", "specc::check::line_break");
 }
 
 #[test]
@@ -1052,20 +1060,24 @@ fn run_commands_keep_their_shell_text() {
 #[test]
 fn run_commands_docker_would_misread_are_refused() {
     // A JSON array at the start would make the RUN an exec form (and drop the rest).
-    refused(Slot::RunFirst, "[ \"$x\" ] && echo set", UNREPRESENTABLE);
+    refused(
+        Slot::RunFirst,
+        "[ \"$x\" ] && echo set",
+        "specc::check::run_command",
+    );
     // `<<WORD` starts a heredoc: BuildKit would read the next lines as its body.
-    refused(Slot::RunFirst, "cat <<EOF", UNREPRESENTABLE);
-    refused(Slot::RunLater, "cat <<-END", UNREPRESENTABLE);
+    refused(Slot::RunFirst, "cat <<EOF", "specc::check::heredoc");
+    refused(Slot::RunLater, "cat <<-END", "specc::check::heredoc");
     // A later command starting with `#` would be dropped as a Dockerfile comment.
-    refused(Slot::RunLater, "# note", UNREPRESENTABLE);
+    refused(Slot::RunLater, "# note", "specc::check::run_command");
     // A leading `--` word would be read as a RUN flag.
     refused(
         Slot::RunFirst,
         "--mount=type=cache,target=/x echo",
-        UNREPRESENTABLE,
+        "specc::check::run_command",
     );
     // A trailing backslash would continue into the next line.
-    refused(Slot::RunFirst, "echo \\", UNREPRESENTABLE);
+    refused(Slot::RunFirst, "echo \\", "specc::check::run_command");
 }
 
 #[test]
@@ -1088,7 +1100,7 @@ fn paths_with_spaces_quotes_and_unicode() {
 
 #[test]
 fn dollar_in_paths_is_refused() {
-    refused(Slot::CopySource, "$HOME/x", UNREPRESENTABLE);
+    refused(Slot::CopySource, "$HOME/x", "specc::check::dollar_in_path");
 }
 
 #[test]
@@ -1098,8 +1110,8 @@ fn label_keys() {
         &["com.example.team", "my key", "k\"q\"", "ключ", "$x"],
     );
     // BuildKit splits `key=value` at the first `=`, quoted or not.
-    refused(Slot::LabelKey, "a=b", UNREPRESENTABLE);
-    refused(Slot::LabelKey, "", UNREPRESENTABLE);
+    refused(Slot::LabelKey, "a=b", "specc::check::label_key");
+    refused(Slot::LabelKey, "", "specc::check::empty_value");
 }
 
 #[test]
@@ -1150,14 +1162,14 @@ fn flag_values_are_escaped_twice() {
         "copy \"src\" to=\"/app/\"",
         "copy \"src\" to=\"/app/\" chown=\"jürgen\"",
     );
-    assert_eq!(codes(&text), [UNREPRESENTABLE]);
+    assert_eq!(codes(&text), ["specc::check::invalid_owner"]);
     // A checksum with a space would split the instruction.
     let text = edit(
         Slot::EnvValue,
         "copy \"src\" to=\"/app/\"",
         "add \"https://example.com/a.tgz\" to=\"/app/\" checksum=\"sha256:ab cd\"",
     );
-    assert_eq!(codes(&text), [UNREPRESENTABLE]);
+    assert_eq!(codes(&text), ["specc::check::invalid_checksum"]);
     // Mount options: no `$` (BuildKit expands it), no quotes, no non-ASCII.
     for target in ["/cache/$HOME", "/it's", "/café"] {
         let text = edit(
@@ -1168,7 +1180,7 @@ fn flag_values_are_escaped_twice() {
                 kdl_string(target)
             ),
         );
-        assert_eq!(codes(&text), [UNREPRESENTABLE], "{target:?}");
+        assert_eq!(codes(&text), ["specc::check::mount_option"], "{target:?}");
     }
 }
 
@@ -1184,7 +1196,7 @@ fn defaults_that_cannot_be_written_are_reported_not_emptied() {
         "arg XARG \"1\"",
         "arg XARG \"1\"\n    arg BASE \"busybox:1.36\\nx\"",
     );
-    assert_eq!(codes(&text), [UNREPRESENTABLE]);
+    assert_eq!(codes(&text), ["specc::check::line_break"]);
 }
 
 #[test]

@@ -1,0 +1,122 @@
+//! Two images that push to one repository (same registry host, same namespace rule, same
+//! repository path) and plan one tag would overwrite each other's image in the registry:
+//! refused, naming both images.
+
+use std::collections::HashMap;
+
+use miette::SourceSpan;
+
+use super::Checker;
+use crate::diagnostics::Error;
+use crate::spec::{Image, TagWhen};
+
+/// One tag an image pushes, from the rule at `span`, on the event `when`.
+pub(super) struct Pushed {
+    pub image: usize,
+    pub tag: String,
+    pub when: TagWhen,
+    pub span: SourceSpan,
+}
+
+/// Where an image is pushed, as far as the spec says: host, namespace (a literal, or the
+/// CI value it is read from) and repository path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Repository {
+    host: String,
+    namespace: String,
+    path: String,
+}
+
+impl Repository {
+    fn shown(&self) -> String {
+        format!("{}/{}/{}", self.host, self.namespace, self.path)
+    }
+}
+
+/// Docker Hub answers to several host names.
+fn canonical_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        _ => host,
+    }
+}
+
+/// True when a tag of event `a` and one of event `b` are pushed by one run.
+fn same_event(a: TagWhen, b: TagWhen) -> bool {
+    a == b || a == TagWhen::Always || b == TagWhen::Always
+}
+
+impl Checker<'_> {
+    /// The repositories `image` is pushed to.
+    fn repositories(&self, image: &Image) -> Vec<Repository> {
+        let path = image
+            .repository
+            .as_ref()
+            .unwrap_or(&image.name)
+            .value
+            .clone();
+        image
+            .registries
+            .iter()
+            .filter_map(|r| self.registry_index(&r.value))
+            .map(|ri| {
+                let r = &self.spec.registries[ri];
+                let namespace = match (&r.namespace, &r.namespace_secret) {
+                    (Some(ns), _) => ns.value.clone(),
+                    (None, Some(secret)) => format!("<{}>", secret.value),
+                    (None, None) => "<github-owner>".into(),
+                };
+                Repository {
+                    host: canonical_host(&r.host.value),
+                    namespace,
+                    path: path.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// One error per pair of images that push one reference (the first such reference).
+    pub(super) fn shared_references(&mut self) {
+        let spec = self.spec;
+        let pushed = std::mem::take(&mut self.pushed);
+        let repositories: Vec<Vec<Repository>> =
+            spec.images.iter().map(|i| self.repositories(i)).collect();
+        let mut first: HashMap<(&Repository, &str), Vec<&Pushed>> = HashMap::new();
+        let mut reported: Vec<(usize, usize)> = Vec::new();
+        for p in &pushed {
+            for repo in &repositories[p.image] {
+                let earlier = first.entry((repo, p.tag.as_str())).or_default();
+                let other = earlier
+                    .iter()
+                    .find(|o| o.image != p.image && same_event(o.when, p.when));
+                if let Some(o) = other
+                    && !reported.contains(&(o.image, p.image))
+                {
+                    reported.push((o.image, p.image));
+                    let reference = format!("{}:{}", repo.shown(), p.tag);
+                    self.push(shared(spec, o, p, reference));
+                }
+                earlier.push(p);
+            }
+        }
+    }
+}
+
+fn shared(spec: &crate::spec::Spec, first: &Pushed, second: &Pushed, reference: String) -> Error {
+    let (a, b) = (&spec.images[first.image], &spec.images[second.image]);
+    Error::SharedReference {
+        reference,
+        first_image: a.name.value.clone(),
+        second_image: b.name.value.clone(),
+        first: first.span,
+        span: second.span,
+        help: format!(
+            "push image `{}` to a repository of its own (`repository=\"{}-{}\"`), or give its tags a distinct prefix (e.g. `tag \"{}-{{{{version}}}}\"`)",
+            b.name.value,
+            a.repository.as_ref().unwrap_or(&a.name).value,
+            b.name.value,
+            b.name.value
+        ),
+    }
+}
