@@ -9,6 +9,7 @@ use miette::SourceSpan;
 use super::Checker;
 use crate::diagnostics::Error;
 use crate::spec::{Image, TagWhen};
+use crate::value::reference::Namespace;
 
 /// One tag an image pushes, from the rule at `span`, on the event `when`.
 pub(super) struct Pushed {
@@ -18,8 +19,8 @@ pub(super) struct Pushed {
     pub span: SourceSpan,
 }
 
-/// Where an image is pushed, as far as the spec says: host, namespace (a literal, or the
-/// CI value it is read from) and repository path.
+/// A pushed repository as a comparison key: canonical host, namespace (a literal, or
+/// the CI variable it is read from) and path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Repository {
     host: String,
@@ -48,30 +49,20 @@ fn same_event(a: TagWhen, b: TagWhen) -> bool {
 }
 
 impl Checker<'_> {
-    /// The repositories `image` is pushed to.
+    /// The repositories `image` is pushed to, as `check::targets` resolves them, keyed
+    /// by their canonical host.
     fn repositories(&self, image: &Image) -> Vec<Repository> {
-        let path = image
-            .repository
-            .as_ref()
-            .unwrap_or(&image.name)
-            .value
-            .clone();
-        image
-            .registries
-            .iter()
-            .filter_map(|r| self.registry_index(&r.value))
-            .map(|ri| {
-                let r = &self.spec.registries[ri];
-                let namespace = match (&r.namespace, &r.namespace_secret) {
-                    (Some(ns), _) => ns.value.clone(),
-                    (None, Some(secret)) => format!("<{}>", secret.value),
-                    (None, None) => "<github-owner>".into(),
-                };
-                Repository {
-                    host: canonical_host(&r.host.value),
-                    namespace,
-                    path: path.clone(),
-                }
+        super::targets::repositories(self.spec, image)
+            .into_iter()
+            .map(|r| Repository {
+                host: canonical_host(&r.host),
+                namespace: match &r.namespace {
+                    Namespace::Literal { value } => value.clone(),
+                    Namespace::FromCi { variable, .. } => {
+                        format!("<{}>", variable.as_deref().unwrap_or("github-owner"))
+                    }
+                },
+                path: r.path,
             })
             .collect()
     }

@@ -2,7 +2,8 @@
 //! variants. These facts are resolved here, once, so that `check` can refuse clashes and
 //! `plan` can build on the same answers (check never calls plan).
 
-use crate::spec::{Image, Spec};
+use crate::spec::{Image, Registry, Spec};
+use crate::value::reference::{Namespace, Repository};
 
 /// Variant indices an image is built in, in spec order.
 pub fn image_variants(spec: &Spec, image: &Image) -> Vec<usize> {
@@ -82,4 +83,43 @@ pub fn target_name(spec: &Spec, image: &Image, v: usize) -> String {
         image.name.value.clone()
     };
     name.replace('.', "_")
+}
+
+/// The repository path of an image: `repository=`, else its name.
+pub fn image_path(image: &Image) -> String {
+    image
+        .repository
+        .as_ref()
+        .unwrap_or(&image.name)
+        .value
+        .clone()
+}
+
+/// Where `image` goes in `registry`: the namespace as the spec gives it.
+pub fn repository(spec: &Spec, registry: &Registry, image: &Image) -> Repository {
+    let namespace = match (&registry.namespace, &registry.namespace_secret) {
+        (Some(ns), _) => Namespace::Literal {
+            value: ns.value.clone(),
+        },
+        (None, secret) => Namespace::FromCi {
+            variable: secret.as_ref().map(|s| s.value.clone()),
+            fallback: spec.project.name.value.to_lowercase(),
+        },
+    };
+    Repository {
+        registry: registry.name.value.clone(),
+        host: registry.host.value.clone(),
+        namespace,
+        path: image_path(image),
+    }
+}
+
+/// The repositories `image` is pushed to, in the order of its `registries=`.
+pub fn repositories(spec: &Spec, image: &Image) -> Vec<Repository> {
+    image
+        .registries
+        .iter()
+        .filter_map(|r| spec.registries.iter().find(|x| x.name.value == r.value))
+        .map(|r| repository(spec, r, image))
+        .collect()
 }

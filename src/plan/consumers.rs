@@ -46,7 +46,7 @@ fn compose_reference(project: &str, t: &Target) -> String {
         .repositories
         .iter()
         .find(|r| matches!(r.namespace, super::Namespace::Literal { .. }))
-        .map(|r| r.resolve(&super::RunEnv::empty()))
+        .map(|r| r.resolve(|_| None))
         .or_else(|| t.repositories.is_empty().then(|| t.path.clone()));
     match (stable_repo, fixed.first()) {
         (Some(repo), Some(tag)) => format!("{repo}:{}", tag.render(&no_values)),
@@ -98,7 +98,7 @@ fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (S
         Some(name) => t.repositories.iter().find(|r| r.registry == name),
         None => t.repositories.first(),
     };
-    let repository = repo.map_or_else(|| t.path.clone(), |r| r.resolve(&super::RunEnv::empty()));
+    let repository = repo.map_or_else(|| t.path.clone(), |r| r.resolve(|_| None));
     let tag = t
         .release_tags
         .iter()

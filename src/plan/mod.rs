@@ -18,10 +18,11 @@ mod target;
 
 use serde::Serialize;
 
+pub use crate::value::reference::{Namespace, Repository};
 pub use build_order::build_order;
 pub use consumers::{ChartImage, ServiceImage};
-pub use runtime::{Namespace, RunEnv};
-pub use target::{CachePlan, GpuPlan, RegistryTags, Repository, Target};
+pub use runtime::RunEnv;
+pub use target::{CachePlan, GpuPlan, RegistryTags, Target};
 
 use crate::check::Checked;
 use crate::check::targets::image_variants;

@@ -16,10 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-/// The variable GitHub Actions sets to the repository owner.
-pub const OWNER_VARIABLE: &str = "GITHUB_REPOSITORY_OWNER";
+pub use crate::value::reference::OWNER_VARIABLE;
 /// The variable that overrides the spec's version.
 pub const VERSION_VARIABLE: &str = "VERSION";
 /// The variable that names the commit being built.
@@ -74,56 +71,22 @@ pub fn version(env: &RunEnv, spec_version: &str) -> String {
 
 /// The commit `{{sha}}` shortens: `GIT_SHA` when set and non-empty, else a zero commit.
 pub fn sha(env: &RunEnv) -> String {
-    env.non_empty(SHA_VARIABLE).unwrap_or(SHA_DEFAULT).to_string()
-}
-
-/// Where a registry's namespace comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Namespace {
-    /// Written in the spec.
-    Literal { value: String },
-    /// Known in CI: `variable` (when the registry names one), then the repository owner,
-    /// then `fallback` (the project name); lower-cased.
-    FromCi {
-        variable: Option<String>,
-        fallback: String,
-    },
-}
-
-impl Namespace {
-    /// The namespace under `env`.
-    pub fn resolve(&self, env: &RunEnv) -> String {
-        match self {
-            Namespace::Literal { value } => value.clone(),
-            Namespace::FromCi { variable, fallback } => variable
-                .as_deref()
-                .and_then(|v| env.non_empty(v))
-                .or_else(|| env.non_empty(OWNER_VARIABLE))
-                .unwrap_or(fallback)
-                .to_lowercase(),
-        }
-    }
-
-    /// The variables the namespace reads, in the order it tries them.
-    pub fn variables(&self) -> Vec<&str> {
-        match self {
-            Namespace::Literal { .. } => Vec::new(),
-            Namespace::FromCi { variable, .. } => variable
-                .iter()
-                .map(String::as_str)
-                .chain([OWNER_VARIABLE])
-                .collect(),
-        }
-    }
+    env.non_empty(SHA_VARIABLE)
+        .unwrap_or(SHA_DEFAULT)
+        .to_string()
 }
 
 /// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
 /// each registry's `namespace-secret` variable.
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
-    let mut names: Vec<String> = [VERSION_VARIABLE, REVISION_VARIABLE, SHA_VARIABLE, OWNER_VARIABLE]
-        .map(String::from)
-        .to_vec();
+    let mut names: Vec<String> = [
+        VERSION_VARIABLE,
+        REVISION_VARIABLE,
+        SHA_VARIABLE,
+        OWNER_VARIABLE,
+    ]
+    .map(String::from)
+    .to_vec();
     for r in &spec.registries {
         if let Some(s) = &r.namespace_secret
             && !names.contains(&s.value)

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::runtime::{self, Namespace, RunEnv};
+use super::runtime::{self, RunEnv};
 use super::tags::{self, TagTemplate};
 use crate::check::Checked;
-use crate::check::targets::{TagAffixes, target_name};
-use crate::spec::{CacheKind, GpuCount, Image, InstructionKind, Mount, Registry, Spec, TagWhen};
+use crate::check::targets::{TagAffixes, image_path, repositories, repository, target_name};
+use crate::spec::{CacheKind, GpuCount, Image, InstructionKind, Mount, Spec, TagWhen};
+use crate::value::reference::Repository;
 use crate::value::tag::TagValues;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -100,64 +101,6 @@ pub struct RegistryTags {
     pub refs: Vec<String>,
 }
 
-/// A repository a target is pushed to: `host/namespace/path`, the namespace a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Repository {
-    pub registry: String,
-    pub host: String,
-    pub namespace: Namespace,
-    pub path: String,
-}
-
-impl Repository {
-    pub fn of(spec: &Spec, registry: &Registry, image: &Image) -> Self {
-        let namespace = match (&registry.namespace, &registry.namespace_secret) {
-            (Some(ns), _) => Namespace::Literal {
-                value: ns.value.clone(),
-            },
-            (None, secret) => Namespace::FromCi {
-                variable: secret.as_ref().map(|s| s.value.clone()),
-                fallback: spec.project.name.value.to_lowercase(),
-            },
-        };
-        Repository {
-            registry: registry.name.value.clone(),
-            host: registry.host.value.clone(),
-            namespace,
-            path: image_path(image),
-        }
-    }
-
-    /// `namespace/path`, the repository's name inside its registry, when the namespace
-    /// is written in the spec (ECR repositories are created by that name).
-    pub fn name_in_registry(&self) -> Option<String> {
-        match &self.namespace {
-            Namespace::Literal { value } => Some(format!("{value}/{}", self.path)),
-            Namespace::FromCi { .. } => None,
-        }
-    }
-
-    /// `host/namespace/path` under `env`.
-    pub fn resolve(&self, env: &RunEnv) -> String {
-        format!(
-            "{}/{}/{}",
-            self.host,
-            self.namespace.resolve(env),
-            self.path
-        )
-    }
-}
-
-/// The repository path of an image: `repository=`, else its name.
-pub fn image_path(image: &Image) -> String {
-    image
-        .repository
-        .as_ref()
-        .unwrap_or(&image.name)
-        .value
-        .clone()
-}
-
 /// What every target of one plan shares.
 pub(super) struct Build<'a> {
     pub checked: &'a Checked,
@@ -187,16 +130,11 @@ impl Build<'_> {
             _ => &release_tags,
         };
         let tags = tags::render_all(this_event, self.values);
-        let repositories: Vec<Repository> = image
-            .registries
-            .iter()
-            .filter_map(|r| spec.registries.iter().find(|x| x.name.value == r.value))
-            .map(|r| Repository::of(spec, r, image))
-            .collect();
+        let repositories = repositories(spec, image);
         let registries = repositories
             .iter()
             .map(|r| {
-                let repository = r.resolve(self.env);
+                let repository = r.resolve(|v| self.env.non_empty(v));
                 RegistryTags {
                     registry: r.registry.clone(),
                     refs: tags.iter().map(|t| format!("{repository}:{t}")).collect(),
@@ -315,7 +253,7 @@ fn caches(spec: &Spec, image: &Image, name: &str) -> Vec<CachePlan> {
                     .iter()
                     .find(|r| r.name.value == registry.value)?;
                 Some(CachePlan::Registry {
-                    repository: Repository::of(spec, r, image),
+                    repository: repository(spec, r, image),
                     tag: format!("buildcache-{name}"),
                 })
             }

@@ -12,10 +12,11 @@ use super::{RenderOptions, Rendered, escape, header, relative_path, render_templ
 use crate::check::Checked;
 use crate::check::targets::{image_variants, target_name};
 use crate::diagnostics::Error;
-use crate::plan::runtime::{self, Namespace};
+use crate::plan::runtime;
 use crate::plan::tags::TagTemplate;
 use crate::plan::{CachePlan, Plan, Repository, Target as Planned};
 use crate::spec::{Image, Spec};
+use crate::value::reference::Namespace;
 use crate::value::{Piece, Placeholder};
 
 #[derive(Serialize)]

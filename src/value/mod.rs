@@ -6,9 +6,10 @@
 //! attach the reason to the value's span.
 
 pub mod dockerfile;
-pub mod ignore;
-pub mod tag;
 mod duration;
+pub mod ignore;
+pub mod reference;
+pub mod tag;
 
 pub use duration::{check_duration, parse_go_duration};
 
