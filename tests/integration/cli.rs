@@ -945,3 +945,49 @@ image demo stage=runtime registries=hub {\n    tag \"{{branch}}\" when=\"branch\
         .stdout_contains("docker.io/me/demo:feature-log-in")
         .stdout_contains("docker.io/me/demo:sha-0a1b2c3");
 }
+
+// ---------------------------------------------------------------- discovery and JSON
+
+/// With no spec argument, `specc.kdl` is found in the nearest folder above, as git finds
+/// its repository; outputs go beside it, named as from its folder.
+#[test]
+fn the_spec_is_found_from_a_subfolder() {
+    let repo = with_spec(SPEC).file("app/deep/x.txt", "x\n");
+    let deep = repo.join("app/deep");
+    let run = |args: &[&str]| run_in(&deep, specc_bin(), args, &[]);
+    run(&["check", "--spec-only"])
+        .success()
+        .stdout_contains("../../specc.kdl: ok (");
+    run(&["generate"]).success();
+    assert!(repo.exists("specc.lock") && !deep.join("specc.lock").exists());
+    let from_root = repo.run(&["generate"]).success();
+    assert!(from_root.stdout.contains(" 0 written, "), "{from_root}");
+    run(&["check"]).success();
+    // A nearer spec wins.
+    repo.write("app/specc.kdl", "project nearer version=\"1.0.0\"\n");
+    run(&["check", "--spec-only"])
+        .success()
+        .stdout_contains("../specc.kdl: ok (0 images");
+}
+
+/// Every label of a JSON diagnostic gives its place as byte offset and length, and as
+/// 1-based line and column in characters (here after two 2-byte characters).
+#[test]
+fn json_diagnostics_carry_line_and_column() {
+    let repo = Repo::new().spec(
+        "project demo version=\"1.0.0\"\nstage runtime from=\"alpine:3.20\" {\n    expose 8080\n}\n/* é ü */ image demo stage=runtme\n",
+    );
+    let out = repo
+        .run(&["--message-format", "json", "check", "--spec-only"])
+        .code(1);
+    assert_eq!(
+        out.stderr,
+        concat!(
+            r#"{"message": "the spec has 1 error","code": "specc::spec","severity": "error","causes": [],"filename": "","labels": [],"related": ["#,
+            r#"{"message": "unknown stage `runtme`","code": "specc::check::unknown_reference","severity": "error","causes": [],"help": "did you mean `runtime`?","filename": "specc.kdl","#,
+            r#""labels": [{"label": "no stage is named `runtme`","span": {"offset": 105,"length": 12,"line": 5,"column": 22,"end_line": 5,"end_column": 34}}],"related": []}]}"#,
+            "\n"
+        ),
+        "{out}"
+    );
+}

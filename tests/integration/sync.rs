@@ -624,3 +624,240 @@ fn a_no_op_check_of_iopaint_does_not_render() {
         .stderr_contains("specc-trace: check: fast path")
         .stderr_lacks("specc-trace: render");
 }
+
+// ----------------------------------------------------------------------------- acceptance (issue 8)
+
+/// A file a COPY/ADD of the spec reaches: its path under the root, its build context and
+/// the source (relative to the context) it was made for.
+struct Probe {
+    path: String,
+    context: String,
+}
+
+/// The local sources (no `from=`) each stage's `copy` and `add` name, with the variants
+/// the instruction is limited to (`None`: every variant), read from the KDL itself.
+fn stage_sources(spec: &str) -> BTreeMap<String, Vec<(String, Option<Vec<String>>)>> {
+    let doc = kdl::KdlDocument::parse_v2(spec).expect("a bundled spec is KDL v2");
+    let mut stages = BTreeMap::new();
+    for stage in doc.nodes().iter().filter(|n| n.name().value() == "stage") {
+        let name = stage.entries()[0]
+            .value()
+            .as_string()
+            .expect("a stage name");
+        let mut sources = Vec::new();
+        for ins in stage.children().map(|c| c.nodes()).unwrap_or_default() {
+            let kind = ins.name().value();
+            if !(kind == "copy" || kind == "add") || ins.get("from").is_some() {
+                continue;
+            }
+            let variants = ins
+                .get("variants")
+                .and_then(|v| v.as_string())
+                .map(|v| v.split_whitespace().map(str::to_string).collect());
+            for e in ins.entries().iter().filter(|e| e.name().is_none()) {
+                let source = e.value().as_string().expect("a source path");
+                sources.push((source.to_string(), variants.clone()));
+            }
+        }
+        stages.insert(name.to_string(), sources);
+    }
+    stages
+}
+
+/// True when the source `source` (relative to its context) reaches the file `file`.
+fn reaches(source: &str, file: &str) -> bool {
+    let source = source.trim_end_matches('/');
+    source == "." || file == source || file.starts_with(&format!("{source}/"))
+}
+
+/// One probe file per local COPY/ADD source of the spec: a folder source gets a file
+/// inside it, a file source is that file.
+fn probes(spec: &str, plan: &serde_json::Value) -> Vec<Probe> {
+    let stages = stage_sources(spec);
+    let mut probes: Vec<Probe> = Vec::new();
+    for t in plan["targets"].as_array().expect("targets") {
+        let context = t["context"].as_str().expect("a context").to_string();
+        for stage in t["stages"].as_array().expect("stages") {
+            for (source, _) in &stages[stage.as_str().expect("a stage")] {
+                let file = source.trim_end_matches('/');
+                let last = file.rsplit('/').next().unwrap_or(file);
+                let rel = if file == "." {
+                    "specc-probe.txt".to_string()
+                } else if source.ends_with('/') || !last.contains('.') {
+                    format!("{file}/specc-probe.txt")
+                } else {
+                    file.to_string()
+                };
+                let path = if context == "." {
+                    rel
+                } else {
+                    format!("{context}/{rel}")
+                };
+                if !probes.iter().any(|p| p.path == path) {
+                    probes.push(Probe {
+                        path,
+                        context: context.clone(),
+                    });
+                }
+            }
+        }
+    }
+    probes
+}
+
+/// The targets of `plan` whose COPY/ADD reach the probe, read from the spec alone.
+fn reaching(spec: &str, plan: &serde_json::Value, probe: &Probe) -> BTreeSet<String> {
+    let stages = stage_sources(spec);
+    let in_context = match probe.context.as_str() {
+        "." => probe.path.clone(),
+        c => probe.path[c.len() + 1..].to_string(),
+    };
+    let mut targets = BTreeSet::new();
+    for t in plan["targets"].as_array().expect("targets") {
+        let variant = t["variant"].as_str().expect("a variant");
+        let hit = t["context"] == probe.context.as_str()
+            && t["stages"].as_array().expect("stages").iter().any(|s| {
+                stages[s.as_str().expect("a stage")]
+                    .iter()
+                    .any(|(src, only)| {
+                        only.as_ref().is_none_or(|v| v.iter().any(|v| v == variant))
+                            && reaches(src, &in_context)
+                    })
+            });
+        if hit {
+            targets.insert(t["name"].as_str().expect("a name").to_string());
+        }
+    }
+    targets
+}
+
+/// Acceptance "No regenerate for source changes": in a repository generated from each
+/// bundled spec, changing a build-context file leaves `specc check` passing and the
+/// outputs untouched, while `specc plan --changed` lists exactly the targets it reaches.
+#[test]
+fn no_regenerate_for_source_changes() {
+    for name in crate::support::generate::spec_names() {
+        let spec = crate::support::generate::spec_text(&name);
+        let repo = Repo::new().spec(&spec);
+        let plan: serde_json::Value =
+            serde_json::from_str(&repo.run(&["plan", "--json"]).success().stdout).unwrap();
+        let probes = probes(&spec, &plan);
+        assert!(!probes.is_empty(), "{name}: no COPY source to change");
+        for p in &probes {
+            repo.write(&p.path, "v1\n");
+        }
+        repo.run(&["generate"]).success();
+        repo.commit("generated");
+        let outputs = repo.files();
+        for p in &probes {
+            let expected = reaching(&spec, &plan, p);
+            assert!(!expected.is_empty(), "{name}: nothing copies {}", p.path);
+            repo.write(&p.path, "v2\n");
+            repo.run(&["check"]).success();
+            let m = matrix(&repo, &[]);
+            let listed: BTreeSet<String> = m["include"]
+                .as_array()
+                .unwrap_or_else(|| panic!("a GitHub Actions matrix: {m}"))
+                .iter()
+                .map(|e| e["target"].as_str().expect("a target").to_string())
+                .collect();
+            assert_eq!(listed, expected, "{name}: changing {}", p.path);
+            repo.write(&p.path, "v1\n");
+        }
+        let mut now = repo.files();
+        now.retain(|k, _| !k.starts_with(".git/"));
+        let mut before = outputs;
+        before.retain(|k, _| !k.starts_with(".git/"));
+        assert_eq!(now, before, "{name}: files changed");
+    }
+}
+
+/// One way of running `generate` and `plan --changed`: the folder it starts in and its
+/// arguments before the command's own.
+type Invocation<'a> = (&'a str, &'a [&'a str], &'a [&'a str]);
+
+/// Acceptance "Invocation-independent output": generating one repository from its root,
+/// from a subfolder (`-C`, relative paths, discovery), or with `--out` spelt differently
+/// writes nothing the second time, and `plan --changed` reports nothing.
+#[test]
+fn output_does_not_depend_on_the_invocation() {
+    // The spec beside its outputs, found or named in many ways.
+    let repo = demo().file("docs/x.md", "x\n");
+    repo.run(&["generate"]).success();
+    repo.commit("generated");
+    let before = repo.files();
+    let root = repo.path().to_str().expect("a UTF-8 path").to_string();
+    let runs: &[Invocation] = &[
+        (".", &[], &[]),
+        ("docs", &[], &[]),
+        ("docs", &[], &["../specc.kdl"]),
+        ("docs", &["-C", ".."], &[]),
+        ("/", &["-C", &root], &["specc.kdl"]),
+        (".", &[], &["./specc.kdl", "--out", "."]),
+        (".", &[], &["specc.kdl", "--out", "./"]),
+        (".", &[], &["specc.kdl", "--out", &root]),
+        (".", &[], &["specc.kdl", "--out", "docs/.."]),
+        ("docs", &[], &["../specc.kdl", "--out", ".."]),
+    ];
+    for (dir, global, args) in runs {
+        let cwd = if *dir == "/" {
+            std::path::PathBuf::from("/")
+        } else {
+            repo.join(dir)
+        };
+        let run = |command: &[&str]| {
+            let all = [*global, command, *args].concat();
+            crate::support::repo::run_in(&cwd, crate::support::repo::specc_bin(), &all, &[])
+        };
+        let out = run(&["generate"]).success();
+        assert!(out.stdout.contains(" 0 written, "), "{out}");
+        assert_eq!(repo.files(), before, "{dir} {global:?} {args:?}");
+        run(&["check"]).success();
+        let out = run(&["plan", "--changed"]).success();
+        assert_eq!(out.stdout, "no target changed since HEAD\n", "{out}");
+    }
+}
+
+/// The same with the spec elsewhere than its outputs (`--out`): from the root, a
+/// subfolder, `-C` and an absolute `--out`, every file and the lock name the spec the
+/// same way, relative to the outputs.
+#[test]
+fn output_elsewhere_does_not_depend_on_the_invocation() {
+    let repo = Repo::new()
+        .file("specs/demo.kdl", SPEC)
+        .file("out/api/main.py", "print('api')\n")
+        .file("out/web/index.html", "<h1>web</h1>\n");
+    repo.run(&["generate", "specs/demo.kdl", "--out", "out"])
+        .success();
+    assert!(
+        repo.read_text("out/docker-bake.hcl").starts_with(
+            "# Generated by specc from ../specs/demo.kdl. Do not edit by hand:\n# change the spec, then run `specc generate ../specs/demo.kdl --out .`.\n"
+        )
+    );
+    repo.commit("generated");
+    let before = repo.files();
+    let out_abs = repo.join("out").to_str().expect("a UTF-8 path").to_string();
+    let runs: &[Invocation] = &[
+        ("specs", &[], &["demo.kdl", "--out", "../out"]),
+        ("out", &[], &["../specs/demo.kdl", "--out", "."]),
+        ("out", &[], &["../specs/demo.kdl", "--out", "./"]),
+        ("/", &["-C", &out_abs], &["../specs/demo.kdl", "--out", "."]),
+        (".", &[], &["specs/../specs/demo.kdl", "--out", &out_abs]),
+    ];
+    for (dir, global, args) in runs {
+        let cwd = if *dir == "/" {
+            std::path::PathBuf::from("/")
+        } else {
+            repo.join(dir)
+        };
+        let run = |command: &[&str]| {
+            let all = [*global, command, *args].concat();
+            crate::support::repo::run_in(&cwd, crate::support::repo::specc_bin(), &all, &[])
+        };
+        let out = run(&["generate"]).success();
+        assert!(out.stdout.contains(" 0 written, "), "{out}");
+        assert_eq!(repo.files(), before, "{dir} {global:?} {args:?}");
+        let out = run(&["plan", "--changed"]).success();
+        assert_eq!(out.stdout, "no target changed since HEAD\n", "{out}");
+    }
+}
