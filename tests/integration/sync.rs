@@ -627,16 +627,19 @@ fn a_no_op_check_of_iopaint_does_not_render() {
 
 // ----------------------------------------------------------------------------- acceptance (issue 8)
 
-/// A file a COPY/ADD of the spec reaches: its path under the root, its build context and
-/// the source (relative to the context) it was made for.
+/// A file a COPY/ADD of the spec reaches: its path under the root and its build context.
 struct Probe {
     path: String,
     context: String,
 }
 
-/// The local sources (no `from=`) each stage's `copy` and `add` name, with the variants
-/// the instruction is limited to (`None`: every variant), read from the KDL itself.
-fn stage_sources(spec: &str) -> BTreeMap<String, Vec<(String, Option<Vec<String>>)>> {
+/// A local source of a `copy` or `add`, with the variants the instruction is limited to
+/// (`None`: every variant).
+type Source = (String, Option<Vec<String>>);
+
+/// The local sources (no `from=`) each stage's `copy` and `add` name, read from the KDL
+/// itself.
+fn stage_sources(spec: &str) -> BTreeMap<String, Vec<Source>> {
     let doc = kdl::KdlDocument::parse_v2(spec).expect("a bundled spec is KDL v2");
     let mut stages = BTreeMap::new();
     for stage in doc.nodes().iter().filter(|n| n.name().value() == "stage") {
