@@ -816,7 +816,15 @@ fn output_does_not_depend_on_the_invocation() {
         assert!(out.stdout.contains(" 0 written, "), "{out}");
         assert_eq!(repo.files(), before, "{dir} {global:?} {args:?}");
         run(&["check"]).success();
-        let out = run(&["plan", "--changed"]).success();
+    }
+    for (dir, global, args) in runs {
+        let cwd = if *dir == "/" {
+            std::path::PathBuf::from("/")
+        } else {
+            repo.join(dir)
+        };
+        let all = [*global, &["plan", "--changed"], *args].concat();
+        let out = crate::support::repo::run_in(&cwd, crate::support::repo::specc_bin(), &all, &[]);
         assert_eq!(out.stdout, "no target changed since HEAD\n", "{out}");
     }
 }
@@ -860,7 +868,16 @@ fn output_elsewhere_does_not_depend_on_the_invocation() {
         let out = run(&["generate"]).success();
         assert!(out.stdout.contains(" 0 written, "), "{out}");
         assert_eq!(repo.files(), before, "{dir} {global:?} {args:?}");
-        let out = run(&["plan", "--changed"]).success();
+        run(&["check"]).success();
+    }
+    for (dir, global, args) in runs {
+        let cwd = if *dir == "/" {
+            std::path::PathBuf::from("/")
+        } else {
+            repo.join(dir)
+        };
+        let all = [*global, &["plan", "--changed"], *args].concat();
+        let out = crate::support::repo::run_in(&cwd, crate::support::repo::specc_bin(), &all, &[]);
         assert_eq!(out.stdout, "no target changed since HEAD\n", "{out}");
     }
 }
