@@ -2,8 +2,10 @@
 //!
 //! The pipeline, one module per stage, data flowing one way:
 //! `parse` (text -> KDL) -> `model` (KDL -> typed spec) -> `check` (graph, references,
-//! values) -> `plan` (targets and tags) -> `render` (files) -> `write` (disk, lock).
-//! [`compile`] runs the first three.
+//! values) -> `plan` (targets and tags) -> `render` (files) -> `sync` (disk, lock).
+//! [`compile`] runs the first three; [`sync::generate`], [`sync::check`] and
+//! [`sync::changed::changed`] run the rest for a [`sync::Loaded`] spec and its
+//! [`sync::Layout`], and return reports that [`cli`] prints.
 
 // Diagnostics are large (source spans, help text) but travel only on the cold error path,
 // once per run; boxing every variant would only add noise.

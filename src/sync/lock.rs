@@ -1,31 +1,41 @@
 //! The lock file in and out: what `specc generate` wrote, as deterministic TOML.
 //!
-//! It records specc's version, the spec's and the templates' hashes, the blake3 of every
-//! output, and each target's input hash and Dockerfile. `generate` reads it to tell
+//! It records specc's version, the spec (relative to the output root) and its hash, the
+//! templates' hash and the blake3 of every output: nothing about build contexts, so a
+//! change to application source never makes the lock stale. `generate` reads it to tell
 //! hand-edited files and stale outputs apart; `check` reads it to skip rendering when
-//! nothing changed; `plan --changed` compares input hashes with it.
+//! nothing changed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::render::TargetInputs;
+use crate::render::{Rendered, templates_hash};
+use crate::sync::error::SyncError;
+use crate::sync::layout::Layout;
+use crate::sync::source::Loaded;
 
-pub const LOCK_VERSION: u32 = 1;
+/// The format version this specc writes.
+pub const LOCK_VERSION: u32 = 2;
 
-const HEADER: &str = "# specc.lock: what `specc generate` wrote and from which inputs.\n# Generated; do not edit by hand. Commit it with the outputs.\n\n";
+/// The oldest format version this specc reads (version 1 also held per-target input
+/// hashes, which are ignored: the next `generate` writes version 2).
+const OLDEST_READ: u32 = 1;
+
+const HEADER: &str = "# specc.lock: what `specc generate` wrote and from which spec.\n# Generated; do not edit by hand. Commit it with the outputs.\n\n";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Lock {
     pub version: u32,
     pub specc: String,
+    /// The spec's path relative to the output root, `/`-separated.
     pub spec: String,
     pub spec_hash: String,
     pub templates_hash: String,
     /// Output path (relative to the output root) -> blake3 of its bytes.
     pub outputs: BTreeMap<String, String>,
-    pub targets: BTreeMap<String, TargetInputs>,
 }
 
 /// The blake3 of some bytes, as lowercase hex.
@@ -34,6 +44,21 @@ pub fn hash(bytes: &[u8]) -> String {
 }
 
 impl Lock {
+    /// The lock for `files` generated from the spec `s` laid out as `layout`.
+    pub fn new(s: &Loaded, layout: &Layout, files: &[Rendered]) -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            specc: env!("CARGO_PKG_VERSION").into(),
+            spec: layout.spec.clone(),
+            spec_hash: hash(s.text.as_bytes()),
+            templates_hash: templates_hash(),
+            outputs: files
+                .iter()
+                .map(|f| (f.path.clone(), hash(f.contents.as_bytes())))
+                .collect(),
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let body = toml::to_string(self).expect("a lock serializes");
         format!("{HEADER}{body}")
@@ -51,7 +76,7 @@ impl Lock {
             version: Some(version),
             specc,
         }) = toml::from_str::<Version>(text)
-            && version != LOCK_VERSION
+            && !(OLDEST_READ..=LOCK_VERSION).contains(&version)
         {
             let by = specc.map_or(String::new(), |v| format!(", written by specc {v},"));
             let hint = if version > LOCK_VERSION {
@@ -60,12 +85,45 @@ impl Lock {
                 ""
             };
             return Err(format!(
-                "lock format version {version}{by} is not supported: this specc {} reads and writes version {LOCK_VERSION}{hint}",
+                "lock format version {version}{by} is not supported: this specc {} reads versions {OLDEST_READ} to {LOCK_VERSION} and writes version {LOCK_VERSION}{hint}",
                 env!("CARGO_PKG_VERSION")
             ));
         }
-        let lock: Lock = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-        Ok(lock)
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// True when the spec, its place, specc, the templates and every output on disk still
+    /// match this lock: then nothing needs rendering. Build contexts are never read.
+    pub fn is_fresh(&self, s: &Loaded, layout: &Layout) -> bool {
+        let on_disk = |path: &str| std::fs::read(layout.root.join(path)).ok();
+        self.version == LOCK_VERSION
+            && self.specc == env!("CARGO_PKG_VERSION")
+            && self.spec == layout.spec
+            && self.spec_hash == hash(s.text.as_bytes())
+            && self.templates_hash == templates_hash()
+            && self
+                .outputs
+                .iter()
+                .all(|(path, h)| on_disk(path).is_some_and(|b| hash(&b) == *h))
+    }
+}
+
+/// The lock at `path` and its text (`None`: there is no lock yet).
+pub fn read(path: &Path) -> Result<Option<(Lock, String)>, SyncError> {
+    let error = |reason| SyncError::Lock {
+        path: crate::sync::layout::shown(path),
+        reason,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Lock::parse(&text)
+            .map(|lock| Some((lock, text)))
+            .map_err(error),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(if path.is_dir() {
+            "it is a folder, not a file".into()
+        } else {
+            e.to_string()
+        })),
     }
 }
 
@@ -85,11 +143,27 @@ mod tests {
             spec_hash: hash(b"spec"),
             templates_hash: hash(b"t"),
             outputs,
-            targets: BTreeMap::new(),
         };
         let text = lock.to_text();
         assert_eq!(Lock::parse(&text).unwrap(), lock);
         // Keys come sorted, so the file diffs well: `a` (a bare key) before `"b file"`.
         assert!(text.find("\na = ").unwrap() < text.find("\"b file\"").unwrap());
+    }
+
+    #[test]
+    fn a_version_1_lock_is_read_without_its_input_hashes() {
+        let text = "version = 1\nspecc = \"0.1.0\"\nspec = \"specc.kdl\"\nspec-hash = \"s\"\ntemplates-hash = \"t\"\n\n[outputs]\na = \"h\"\n\n[targets.demo]\ninput-hash = \"i\"\ndockerfile = \"a\"\n";
+        let lock = Lock::parse(text).unwrap();
+        assert_eq!(
+            lock,
+            Lock {
+                version: 1,
+                specc: "0.1.0".into(),
+                spec: "specc.kdl".into(),
+                spec_hash: "s".into(),
+                templates_hash: "t".into(),
+                outputs: BTreeMap::from([("a".to_string(), "h".to_string())]),
+            }
+        );
     }
 }

@@ -1,5 +1,202 @@
-//! The sync stage: compare rendered outputs with the disk and the lock, then write
-//! what changed atomically.
+//! The sync stage: a loaded spec and its [`Layout`] in, reports out. It renders the
+//! outputs, compares them with the disk and the lock, writes what changed atomically
+//! ([`generate`]), tells whether they are in sync ([`check`]) and which targets' inputs
+//! changed since a git revision ([`changed::changed`]). Nothing here prints: the CLI
+//! prints the reports and errors.
 
 pub mod apply;
+pub mod changed;
+pub(crate) mod clash;
+pub mod compare;
+pub mod error;
+pub mod layout;
 pub mod lock;
+pub mod options;
+pub mod source;
+
+use crate::plan::contexts::{Contexts, NoContexts};
+use crate::render::{Generated, Rendered, render_with, trace};
+use crate::{Diagnostics, PlanOptions};
+
+pub use apply::Applied;
+pub use compare::{Entry, Status};
+pub use error::SyncError;
+pub use layout::Layout;
+pub use source::Loaded;
+
+/// Why a sync command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Problems in the spec found while rendering, e.g. clashing output paths (exit 1).
+    Spec(Diagnostics),
+    /// Outputs not as the spec says: the errors, then the entries concerned, each with
+    /// its diff (exit 1).
+    Drift {
+        errors: Vec<SyncError>,
+        entries: Vec<Entry>,
+    },
+    /// A failure outside the spec: a lock that cannot be read, a write that failed (exit 2).
+    Io(SyncError),
+}
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// What `check` found when every output is in sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InSync {
+    /// How many outputs there are.
+    pub outputs: usize,
+    /// True when the lock answered without rendering.
+    pub from_lock: bool,
+}
+
+/// Renders every output of `s` in memory; committed outputs never read build contexts.
+pub fn render(s: &Loaded, layout: &Layout) -> Result<Vec<Rendered>, Failure> {
+    render_reading(s, layout, &NoContexts).map(|g| g.files)
+}
+
+/// Renders every output of `s`, reading build contexts through `contexts`; refuses
+/// outputs that would land on the spec, the lock or each other.
+fn render_reading(
+    s: &Loaded,
+    layout: &Layout,
+    contexts: &dyn Contexts,
+) -> Result<Generated, Failure> {
+    let clashes = clash::setting_clashes(s, layout);
+    if !clashes.is_empty() {
+        return Err(Failure::Spec(s.diagnostics(clashes)));
+    }
+    let p = crate::plan::plan(&s.checked, &PlanOptions::default());
+    let g = render_with(&s.checked, &p, &layout.render_options(), contexts)
+        .map_err(|errors| Failure::Spec(s.diagnostics(errors)))?;
+    let clashes = clash::rendered_clashes(s, layout, &g.files);
+    if clashes.is_empty() {
+        Ok(g)
+    } else {
+        Err(Failure::Spec(s.diagnostics(clashes)))
+    }
+}
+
+/// [`compare::compare`], except that the spec itself is never removed, even when a lock
+/// (written by a specc that let an output land on the spec) lists it.
+fn compare_outputs(layout: &Layout, files: &[Rendered], lock: Option<&lock::Lock>) -> Vec<Entry> {
+    let mut entries = compare::compare(&layout.root, files, lock);
+    entries.retain(|e| {
+        !(matches!(e.status, Status::Removed | Status::RemovedEdited)
+            && clash::is_the_spec(layout, &e.path))
+    });
+    entries
+}
+
+/// Writes every output of `s` whose bytes change, removes outputs no longer produced,
+/// then the lock. Refuses (writing nothing) outputs edited by hand unless `force`.
+pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Failure> {
+    let files = render(s, layout)?;
+    let lock_path = s.checked.spec.output.lock.value.clone();
+    let old = match lock::read(&layout.root.join(&lock_path)) {
+        Ok(l) => l.map(|(lock, _)| lock),
+        // A broken lock is replaced by --force; without it, say so.
+        Err(_) if force => None,
+        Err(e) => return Err(e.into()),
+    };
+    let entries = compare_outputs(layout, &files, old.as_ref());
+    let blocked: Vec<Entry> = entries.iter().filter(|e| e.blocks()).cloned().collect();
+    if !blocked.is_empty() && !force {
+        let edited = SyncError::Edited {
+            count: blocked.len(),
+            paths: paths(&blocked),
+        };
+        return Err(Failure::Drift {
+            errors: vec![edited],
+            entries: blocked,
+        });
+    }
+    let lock = lock::Lock::new(s, layout, &files);
+    apply::apply(&layout.root, &entries, &lock_path, &lock.to_text()).map_err(|e| {
+        Failure::Io(SyncError::Write {
+            path: layout::shown(&e.path),
+            reason: e.error.to_string(),
+        })
+    })
+}
+
+/// Tells whether every output of `s` and the lock are as the spec says, writing nothing.
+/// Without a lock nothing was generated yet: every output is missing.
+pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
+    let lock_name = s.checked.spec.output.lock.value.clone();
+    let (lock, lock_text) = match lock::read(&layout.root.join(&lock_name))? {
+        Some((lock, text)) => (Some(lock), Some(text)),
+        None => (None, None),
+    };
+    if let Some(lock) = &lock
+        && lock.is_fresh(s, layout)
+    {
+        trace("check: fast path, outputs match the lock");
+        return Ok(InSync {
+            outputs: lock.outputs.len(),
+            from_lock: true,
+        });
+    }
+    let files = render(s, layout)?;
+    let mut entries = compare_outputs(layout, &files, lock.as_ref());
+    let expected = lock::Lock::new(s, layout, &files).to_text();
+    if lock_text.as_deref() != Some(expected.as_str()) {
+        entries.push(Entry {
+            status: Status::Stale,
+            current: lock_text.map(String::into_bytes),
+            new: Some(expected),
+            path: lock_name,
+        });
+    }
+    let bad: Vec<Entry> = entries.into_iter().filter(Entry::out_of_sync).collect();
+    if bad.is_empty() {
+        return Ok(InSync {
+            outputs: files.len(),
+            from_lock: false,
+        });
+    }
+    Err(drift(bad, layout))
+}
+
+/// The errors for outputs out of sync: those edited by hand, then the stale ones.
+fn drift(bad: Vec<Entry>, layout: &Layout) -> Failure {
+    let (edited, stale): (Vec<Entry>, Vec<Entry>) = bad.iter().cloned().partition(Entry::blocks);
+    let mut errors = Vec::new();
+    if !edited.is_empty() {
+        errors.push(SyncError::Edited {
+            count: edited.len(),
+            paths: paths(&edited),
+        });
+    }
+    if !stale.is_empty() {
+        errors.push(SyncError::Stale {
+            count: stale.len(),
+            paths: paths(&stale),
+            command: layout.regenerate(),
+        });
+    }
+    Failure::Drift {
+        errors,
+        entries: bad,
+    }
+}
+
+/// The paths of `entries` for a message: the first ten, then how many more (the diffs
+/// and `missing:` lines that follow name them all).
+fn paths(entries: &[Entry]) -> String {
+    const SHOWN: usize = 10;
+    let mut list = entries
+        .iter()
+        .take(SHOWN)
+        .map(|e| format!("`{}`", e.path))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if entries.len() > SHOWN {
+        list.push_str(&format!(" and {} more", entries.len() - SHOWN));
+    }
+    list
+}

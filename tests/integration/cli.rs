@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use crate::support::repo::{Output, Repo, specc_bin};
+use crate::support::repo::{Output, Repo, run_in, specc_bin};
 use clap::CommandFactory;
 use serde_json::Value;
 
@@ -93,11 +93,27 @@ fn codes(lines: &[Value]) -> Vec<String> {
 
 #[test]
 fn missing_spec_exits_2_and_says_where_to_look() {
-    let repo = Repo::new();
-    repo.run(&["check"])
-        .code(2)
-        .stderr_contains("cannot read spec `specc.kdl`")
-        .stderr_contains("-C DIR");
+    let repo = Repo::new().file("sub/x.txt", "x\n");
+    // A repository's root ends the search: a `specc.kdl` above it is not this repository's.
+    std::fs::create_dir(repo.join(".git")).expect("a repository boundary");
+    let args = ["--message-format", "json", "check"];
+    let out = run_in(&repo.join("sub"), specc_bin(), &args, &[]).code(2);
+    let root = repo.path().canonicalize().expect("the root");
+    let expected = serde_json::json!({
+        "message": format!(
+            "no `specc.kdl` in `{}` or any folder above it (searched up to `{}`)",
+            root.join("sub").display(),
+            root.display()
+        ),
+        "code": "specc::io",
+        "severity": "error",
+        "causes": [],
+        "help": "pass the spec's path (e.g. `specc check specs/app.kdl`), run in the folder that holds `specc.kdl` or below it, or use `-C DIR`",
+        "filename": "",
+        "labels": [],
+        "related": []
+    });
+    assert_eq!(json_lines(&out), [expected]);
     repo.run(&["plan", "nope.kdl"])
         .code(2)
         .stderr_contains("`nope.kdl`");
@@ -264,6 +280,7 @@ fn huge_spec_compiles_plans_renders_and_checks() {
         .stdout_contains(&format!("s{}", STAGES - 1));
     repo.run(&["generate"]).success();
     repo.run(&["check"]).success().stdout_contains("in sync");
+    repo.commit("generated");
     // A changed context file changes exactly the target whose COPY reaches it.
     repo.write("src/f7.txt", "changed\n");
     let changed: Value =
@@ -289,6 +306,7 @@ fn copy_sources_reach_their_own_files_only() {
     std::os::unix::fs::symlink(repo.join("elsewhere"), repo.join("app/link"))
         .expect("a symbolic link");
     repo.run(&["generate"]).success();
+    repo.commit("generated");
     let changed = |r: &Repo| r.run(&["plan", "--changed"]).success().stdout;
     repo.write("app2/c.py", "changed\n");
     repo.write("elsewhere/d.py", "changed\n");
@@ -436,7 +454,7 @@ fn unreadable_locks_exit_2_and_leave_everything_alone() {
         repo.run(&["generate"]).success();
         breaks(&repo);
         let before = repo.files();
-        for args in [&["check"][..], &["generate"], &["plan", "--changed"]] {
+        for args in [&["check"][..], &["generate"]] {
             let out = repo.run(args).code(2);
             assert!(
                 out.stderr.contains("cannot read lock file `specc.lock`")
@@ -745,7 +763,10 @@ fn help_of_every_command_documents_every_option_and_the_exit_codes() {
     }
     for name in ["check", "plan", "generate", "graph"] {
         let help = repo.run(&[name, "--help"]).success().stdout;
-        assert!(help.contains("[default: specc.kdl]"), "{help}");
+        assert!(
+            help.contains("default: `specc.kdl` here or above"),
+            "{help}"
+        );
     }
     let generate = repo.run(&["generate", "--help"]).success().stdout;
     assert!(generate.contains("created when missing"), "{generate}");
@@ -776,16 +797,30 @@ fn completions_for_bash_zsh_and_fish() {
 }
 
 #[test]
-fn plan_changed_since_a_missing_lock_is_an_error_not_everything_changed() {
+fn plan_changed_since_an_unknown_revision_is_an_error_not_everything_changed() {
     let repo = with_spec(SPEC);
     repo.run(&["generate"]).success();
-    repo.run(&["plan", "--changed", "--since", "old.lokc"])
-        .code(2)
-        .stderr_contains("`old.lokc` given to --since: no such file");
-    std::fs::copy(repo.join("specc.lock"), repo.join("old.lock")).expect("save the lock");
-    repo.run(&["plan", "--changed", "--since", "old.lock"])
+    let message = |args: &[&str]| {
+        let out = repo
+            .run(&[&["--message-format", "json"], args].concat())
+            .code(2);
+        let lines = json_lines(&out);
+        assert_eq!(codes(&lines), ["specc::io::since"], "{out}");
+        lines[0]["message"].as_str().expect("a message").to_string()
+    };
+    let root = repo.path().canonicalize().expect("the root");
+    assert!(message(&["plan", "--changed"]).starts_with(&format!(
+        "cannot compare with `HEAD` (given to --since): `{}` is not in a git repository",
+        root.display()
+    )));
+    repo.commit("generated");
+    assert_eq!(
+        message(&["plan", "--changed", "--since", "v9.9.9"]),
+        "cannot compare with `v9.9.9` (given to --since): no such commit in the repository"
+    );
+    repo.run(&["plan", "--changed", "--since", "HEAD"])
         .success()
-        .stdout_contains("no target changed since old.lock");
+        .stdout_contains("no target changed since HEAD");
 }
 
 // ---------------------------------------------------------------- hostile shapes
@@ -909,4 +944,50 @@ image demo stage=runtime registries=hub {\n    tag \"{{branch}}\" when=\"branch\
         .success()
         .stdout_contains("docker.io/me/demo:feature-log-in")
         .stdout_contains("docker.io/me/demo:sha-0a1b2c3");
+}
+
+// ---------------------------------------------------------------- discovery and JSON
+
+/// With no spec argument, `specc.kdl` is found in the nearest folder above, as git finds
+/// its repository; outputs go beside it, named as from its folder.
+#[test]
+fn the_spec_is_found_from_a_subfolder() {
+    let repo = with_spec(SPEC).file("app/deep/x.txt", "x\n");
+    let deep = repo.join("app/deep");
+    let run = |args: &[&str]| run_in(&deep, specc_bin(), args, &[]);
+    run(&["check", "--spec-only"])
+        .success()
+        .stdout_contains("../../specc.kdl: ok (");
+    run(&["generate"]).success();
+    assert!(repo.exists("specc.lock") && !deep.join("specc.lock").exists());
+    let from_root = repo.run(&["generate"]).success();
+    assert!(from_root.stdout.contains(" 0 written, "), "{from_root}");
+    run(&["check"]).success();
+    // A nearer spec wins.
+    repo.write("app/specc.kdl", "project nearer version=\"1.0.0\"\n");
+    run(&["check", "--spec-only"])
+        .success()
+        .stdout_contains("../specc.kdl: ok (0 images");
+}
+
+/// Every label of a JSON diagnostic gives its place as byte offset and length, and as
+/// 1-based line and column in characters (here after two 2-byte characters).
+#[test]
+fn json_diagnostics_carry_line_and_column() {
+    let repo = Repo::new().spec(
+        "project demo version=\"1.0.0\"\nstage runtime from=\"alpine:3.20\" {\n    expose 8080\n}\n/* é ü */ image demo stage=runtme\n",
+    );
+    let out = repo
+        .run(&["--message-format", "json", "check", "--spec-only"])
+        .code(1);
+    assert_eq!(
+        out.stderr,
+        concat!(
+            r#"{"message": "the spec has 1 error","code": "specc::spec","severity": "error","causes": [],"filename": "","labels": [],"related": ["#,
+            r#"{"message": "unknown stage `runtme`","code": "specc::check::unknown_reference","severity": "error","causes": [],"help": "did you mean `runtime`?","filename": "specc.kdl","#,
+            r#""labels": [{"label": "no stage is named `runtme`","span": {"offset": 105,"length": 12,"line": 5,"column": 22,"end_line": 5,"end_column": 34}}],"related": []}]}"#,
+            "\n"
+        ),
+        "{out}"
+    );
 }

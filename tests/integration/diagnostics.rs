@@ -118,6 +118,7 @@ const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
     ("specc::usage::version", bad_set_version, 2),
     ("specc::io::write", folder_in_the_way, 2),
     ("specc::io::lock", broken_lock, 2),
+    ("specc::io::since", changed_outside_git, 2),
     ("specc::drift::edited", output_edited_by_hand, 1),
     ("specc::drift::stale", spec_changed_since_generate, 1),
     ("specc::usage::arguments", unknown_option, 2),
@@ -161,6 +162,11 @@ fn broken_lock(dir: &Path) -> Run {
     generated(dir);
     std::fs::write(dir.join("specc.lock"), "not a lock\n").expect("break the lock");
     run_in(&json_args(&["check"]), dir)
+}
+
+fn changed_outside_git(dir: &Path) -> Run {
+    generated(dir);
+    run_in(&json_args(&["plan", "--changed"]), dir)
 }
 
 fn output_edited_by_hand(dir: &Path) -> Run {
@@ -661,7 +667,7 @@ fn problems_outside_the_spec_are_reported() {
     for part in [
         "specc::drift::stale",
         "docker/demo.Dockerfile",
-        "run `specc generate specc.kdl`",
+        "run `specc generate` and commit the result",
         "-EXPOSE 8080",
         "+EXPOSE 9090",
     ] {

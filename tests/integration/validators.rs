@@ -366,15 +366,25 @@ fn plan_json(spec: &str, branch: bool) -> Json {
     serde_json::from_slice(&out.stdout).expect("plan --json prints JSON")
 }
 
+/// Target name -> the input hash the generated bake file labels it with.
+///
+/// Transitional (issue 8): the lock no longer records input hashes, and the bake file's
+/// label and `specc-<hash>` tag are being removed; until then the label is the
+/// expectation, so the checks still catch a tag that disagrees with its label.
 fn input_hashes(root: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root.join("specc.lock")).expect("read specc.lock");
-    let lock: toml::Value = toml::from_str(&text).expect("specc.lock is TOML");
-    lock.get("targets")
-        .and_then(|t| t.as_table())
-        .into_iter()
-        .flatten()
-        .filter_map(|(name, t)| Some((name.clone(), t.get("input-hash")?.as_str()?.to_owned())))
-        .collect()
+    let text = std::fs::read_to_string(root.join("docker-bake.hcl")).expect("read the bake file");
+    let mut target = None;
+    let mut hashes = BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("target \"") {
+            target = name.split('"').next().map(str::to_owned);
+        } else if let Some(rest) = line.strip_prefix("\"dev.specc.input-hash\" = \"")
+            && let Some(name) = &target
+        {
+            hashes.insert(name.clone(), rest.trim_end_matches('"').to_owned());
+        }
+    }
+    hashes
 }
 
 fn texts(set: &Set) -> BTreeMap<String, String> {
@@ -511,7 +521,8 @@ fn bake_checks_negative_controls() {
         (
             "a wrong input-hash label",
             original.replacen("\"dev.specc.input-hash\" = \"", "\"dev.specc.input-hash\" = \"0", 1),
-            "the lock says",
+            // Its `specc-<hash>` tag no longer matches it (see `input_hashes`).
+            "/iopaint:specc-",
         ),
         (
             "a stage the Dockerfile does not define",

@@ -10,6 +10,7 @@
 //! The spec goes to `specc.kdl` at the repository root, so the bare commands
 //! (`specc generate`, `specc check`, `specc plan --changed`) find it; [`Repo::run`]
 //! starts the binary in that folder with `SPECC_TRACE` unset (see [`Repo::run_env`]).
+//! [`Repo::commit`] makes it a git repository, for `plan --changed` to compare with.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -152,6 +153,19 @@ impl Repo {
         old
     }
 
+    /// Makes the root a git repository (once) and commits every file in it: the baseline
+    /// `specc plan --changed` compares with (`HEAD`).
+    pub fn commit(&self, message: &str) {
+        if !self.exists(".git") {
+            git(self.path(), &["init", "--quiet"]);
+        }
+        git(self.path(), &["add", "--all"]);
+        git(
+            self.path(),
+            &["commit", "--quiet", "--allow-empty", "--message", message],
+        );
+    }
+
     /// Runs `specc ARGS` in the root.
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
@@ -161,6 +175,30 @@ impl Repo {
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         run_in(self.path(), specc_bin(), args, env)
     }
+}
+
+/// Runs `git ARGS` in `dir` as a fixed author, without the user's configuration.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Output::of(
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=specc",
+                "-c",
+                "user.email=specc@example.com",
+            ])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1"),
+    );
+    assert!(out.status.success(), "{out}");
 }
 
 /// Runs `program ARGS` in `dir` with `SPECC_TRACE` unset unless given in `env`.

@@ -1,0 +1,120 @@
+//! Command-line plan options (`--set-version`, `--branch`, `--sha`) checked against the
+//! spec, so that `specc plan` never shows references no registry accepts.
+
+use miette::Diagnostic;
+
+use crate::plan::{self, Plan, PlanOptions};
+use crate::sync::source::Loaded;
+
+/// A plan option the spec cannot use (exit 2).
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum OptionError {
+    #[error("{message}")]
+    #[diagnostic(code(specc::usage::arguments), help("{help}"))]
+    Arguments { message: String, help: String },
+    #[error("`{value}` is not a valid version for `--set-version`")]
+    #[diagnostic(
+        code(specc::usage::version),
+        help("tags need a version made of tag characters, e.g. `--set-version 1.2.3`")
+    )]
+    Version { value: String },
+    #[error("`{value}` has no MAJOR.MINOR.PATCH parts, which the tag rule `{rule}` needs")]
+    #[diagnostic(
+        code(specc::usage::version),
+        help("give a semantic version, e.g. `--set-version 1.4.0` (a leading `v` is fine)")
+    )]
+    VersionParts { value: String, rule: String },
+}
+
+/// `--set-version VALUE` checked before the spec is read: it must be tag characters.
+pub fn check_version(version: Option<&str>) -> Result<(), OptionError> {
+    match version {
+        Some(v) if crate::value::check_tag(v).is_err() => Err(OptionError::Version {
+            value: v.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The plan of `s` under `options` and the run-time variables of the process
+/// environment (`VERSION`, the namespace variables, ...: the rule bake and CI follow,
+/// see `plan::runtime`), or why they do not fit the spec.
+pub fn plan(s: &Loaded, options: &PlanOptions) -> Result<Plan, OptionError> {
+    let names = plan::runtime::names(&s.checked.spec);
+    let options = &PlanOptions {
+        env: plan::RunEnv::from_process(names.iter().map(String::as_str)),
+        ..options.clone()
+    };
+    let version = options.version.clone().or_else(|| {
+        options
+            .env
+            .non_empty(plan::runtime::VERSION_VARIABLE)
+            .map(str::to_string)
+    });
+    check_version(version.as_deref())?;
+    if let Some(v) = &version
+        && let Some(rule) = version_part_rule(&s.checked.spec, v)
+    {
+        return Err(OptionError::VersionParts {
+            value: v.clone(),
+            rule,
+        });
+    }
+    let p = plan::plan(&s.checked, options);
+    match bad_given_tag(&p, options) {
+        Some(e) => Err(e),
+        None => Ok(p),
+    }
+}
+
+/// The first tag rule that needs version parts when `version` has none (the generated
+/// workflow refuses such a version the same way).
+fn version_part_rule(spec: &crate::spec::Spec, version: &str) -> Option<String> {
+    if crate::value::parse_version(version).is_some() {
+        return None;
+    }
+    plan::tags::rule_needing_version_parts(spec.images.iter().flat_map(|i| &i.tags))
+}
+
+/// A tag that `--branch` or `--sha` turned invalid (empty, too long, a bad first
+/// character): the plan would show references no registry accepts.
+fn bad_given_tag(p: &plan::Plan, options: &PlanOptions) -> Option<OptionError> {
+    let given: Vec<(&str, &String)> = [("--branch", &options.branch), ("--sha", &options.sha)]
+        .into_iter()
+        .filter_map(|(o, v)| v.as_ref().map(|v| (o, v)))
+        .collect();
+    if let Some((option, _)) = given.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Some(OptionError::Arguments {
+            message: format!("`{option}` is empty"),
+            help: format!(
+                "give {option} a value, e.g. `{}`, or leave the option out",
+                if *option == "--sha" {
+                    "--sha 0a1b2c3d"
+                } else {
+                    "--branch main"
+                }
+            ),
+        });
+    }
+    for tag in p.targets.iter().flat_map(|t| &t.tags) {
+        // `<sha>` and `<branch>` stand for values not given.
+        if tag.contains('<') {
+            continue;
+        }
+        if let Err(reason) = crate::value::check_tag(tag) {
+            let options = given
+                .iter()
+                .map(|(o, v)| format!("`{o} {v}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            return Some(OptionError::Arguments {
+                message: format!(
+                    "{options} {} the invalid tag `{tag}`: {reason}",
+                    if given.len() > 1 { "give" } else { "gives" }
+                ),
+                help: "a branch or commit must leave a tag of 1 to 128 characters from `A-Za-z0-9_.-`, starting with a letter, digit or `_`; pass the real branch name and commit, e.g. `--branch main --sha 0a1b2c3d`".into(),
+            });
+        }
+    }
+    None
+}
