@@ -37,22 +37,20 @@ target "hello-en" {
   target     = "hello"
   platforms  = ["linux/amd64"]
   args = {
-    "VARIANT" = "en"
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VARIANT" = "en"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "hello"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "0fae43aba73c5d7705bea0a77d398e0ad538f741d5ee0ca286e1480a863f5f99"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "hello:en-${VERSION}",
-    "hello:${VERSION}",
+    "hello:en-${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
+    "hello:${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
     "hello:en-latest",
-    "hello:latest",
-    "hello:specc-0fae43aba73c5d77"
+    "hello:latest"
   ]
 }
 
@@ -62,19 +60,17 @@ target "hello-fr" {
   target     = "hello"
   platforms  = ["linux/amd64"]
   args = {
-    "VARIANT" = "fr"
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VARIANT" = "fr"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "hello"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "f5c6cc39422cdfc9ba41d630ac52ba2837fb03e89efc14c69de0f3bfc695377d"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "hello:fr-${VERSION}",
-    "hello:fr-latest",
-    "hello:specc-f5c6cc39422cdfc9"
+    "hello:fr-${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
+    "hello:fr-latest"
   ]
 }

@@ -24,7 +24,7 @@ variable "DOCKERHUB_USERNAME" {
 }
 
 variable "GITHUB_REPOSITORY_OWNER" {
-  default = "runpod-comfyui-custom"
+  default = ""
 }
 
 group "default" {
@@ -45,21 +45,18 @@ target "runpod-comfyui-custom" {
   target     = "comfyui"
   platforms  = ["linux/amd64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "runpod-comfyui-custom"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "889cd68a2aa2988989c485d3a69be3ca9c4f96ab4477c1053aa91292d3936526"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = SPECC_EVENT == "branch" ? [
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/runpod-comfyui-custom:dev-${GIT_SHA}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/runpod-comfyui-custom:specc-889cd68a2aa29889"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:dev-${substr(GIT_SHA != "" ? GIT_SHA : "0000000", 0, 7)}"
   ] : [
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/runpod-comfyui-custom:v${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/runpod-comfyui-custom:latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/runpod-comfyui-custom:specc-889cd68a2aa29889"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:v${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:latest"
   ]
 }

@@ -16,7 +16,7 @@ variable "DOCKERHUB_USERNAME" {
 }
 
 variable "GITHUB_REPOSITORY_OWNER" {
-  default = "dify"
+  default = ""
 }
 
 group "default" {
@@ -37,23 +37,20 @@ target "dify-api" {
   target     = "api"
   platforms  = ["linux/amd64", "linux/arm64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "dify-api"
     "org.opencontainers.image.source" = "https://github.com/langgenius/dify"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "6f9c88faad545619aea0a4f4af489f8d02d316757e8b6263a3f4c87e07084d7b"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-api:${VERSION}",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-api:latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-api:${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-api:latest",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-api:specc-6f9c88faad545619",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-api:specc-6f9c88faad545619"
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-api:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-api:latest",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-api:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-api:latest"
   ]
   cache-from = ["type=gha,scope=dify-api"]
   cache-to   = ["type=gha,mode=max,scope=dify-api"]
@@ -65,23 +62,20 @@ target "dify-worker" {
   target     = "worker"
   platforms  = ["linux/amd64", "linux/arm64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "dify-worker"
     "org.opencontainers.image.source" = "https://github.com/langgenius/dify"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "cd23c2f165bc5eb3cdb52dc4d52d2b84ca6f29bb7c85f5aa2c71030caea33fcb"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-worker:${VERSION}",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-worker:latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-worker:${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-worker:latest",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-worker:specc-cd23c2f165bc5eb3",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-worker:specc-cd23c2f165bc5eb3"
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-worker:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-worker:latest",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-worker:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-worker:latest"
   ]
   cache-from = ["type=gha,scope=dify-worker"]
   cache-to   = ["type=gha,mode=max,scope=dify-worker"]
@@ -93,23 +87,20 @@ target "dify-web" {
   target     = "web"
   platforms  = ["linux/amd64", "linux/arm64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "dify-web"
     "org.opencontainers.image.source" = "https://github.com/langgenius/dify"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "1539b73547d8f51293f669c4c6cd3f1410003553bb06063059d3dd92ec23ed1e"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-web:${VERSION}",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-web:latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-web:${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-web:latest",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER)}/dify-web:specc-1539b73547d8f512",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/dify-web:specc-1539b73547d8f512"
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-web:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-web:latest",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-web:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-web:latest"
   ]
   cache-from = ["type=gha,scope=dify-web"]
   cache-to   = ["type=gha,mode=max,scope=dify-web"]

@@ -16,7 +16,7 @@ variable "DOCKERHUB_USERNAME" {
 }
 
 variable "GITHUB_REPOSITORY_OWNER" {
-  default = "iopaint"
+  default = ""
 }
 
 group "default" {
@@ -46,20 +46,18 @@ target "iopaint-cpu" {
   platforms  = ["linux/amd64"]
   args = {
     "BASE_IMAGE" = "python:3.10-slim-bookworm"
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "iopaint"
     "org.opencontainers.image.source" = "https://github.com/Sanster/IOPaint"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "228f7d9b71d5581d4b12ea67bed2adbac72dac80f8546636265903ec8a4e2cfc"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:cpu-${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:cpu-latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-228f7d9b71d5581d"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:cpu-${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:cpu-latest"
   ]
 }
 
@@ -70,19 +68,17 @@ target "iopaint-gpu" {
   platforms  = ["linux/amd64"]
   args = {
     "BASE_IMAGE" = "nvidia/cuda:11.8.0-runtime-ubuntu22.04"
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "iopaint"
     "org.opencontainers.image.source" = "https://github.com/Sanster/IOPaint"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "9d06ff00779969387ebdd4f6ffda81817f40852c64159dda32d3513243688308"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:gpu-${VERSION}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:gpu-latest",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : GITHUB_REPOSITORY_OWNER)}/iopaint:specc-9d06ff0077996938"
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:gpu-${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}",
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:gpu-latest"
   ]
 }

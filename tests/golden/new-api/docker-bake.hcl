@@ -16,7 +16,7 @@ variable "DOCKER_USERNAME" {
 }
 
 variable "GITHUB_REPOSITORY_OWNER" {
-  default = "new-api"
+  default = ""
 }
 
 group "default" {
@@ -33,22 +33,20 @@ target "new-api" {
   target     = "runtime"
   platforms  = ["linux/amd64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "new-api"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "601eadd20c819553adfaec7dd0b95237132acba70c36367ec0333d56459c8da3"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:v${VERSION}-conversation",
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:latest",
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:v${VERSION}",
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:conversation",
-    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:specc-601eadd20c819553"
+    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:v${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}-conversation",
+    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:latest",
+    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:v${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}",
+    "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:conversation"
   ]
-  cache-from = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:buildcache-new-api"]
-  cache-to   = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : GITHUB_REPOSITORY_OWNER)}/new-api:buildcache-new-api,mode=max"]
+  cache-from = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:buildcache-new-api"]
+  cache-to   = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:buildcache-new-api,mode=max"]
 }

@@ -25,20 +25,18 @@ target "queue-agent" {
   target     = "queue-agent"
   platforms  = ["linux/amd64"]
   args = {
-    "VERSION" = "${VERSION}"
     "REVISION" = "${REVISION}"
+    "VERSION" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
   }
   labels = {
     "org.opencontainers.image.title" = "queue-agent"
     "org.opencontainers.image.source" = "https://github.com/aws-samples/stable-diffusion-on-eks"
-    "org.opencontainers.image.version" = "${VERSION}"
-    "dev.specc.input-hash" = "595c2c47d2fc339046b1efc96119dbd1c1e4c7f230590fadd493c4bfe6c4ffd9"
+    "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
   tags = [
-    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:${VERSION}",
-    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:latest",
-    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:specc-595c2c47d2fc3390"
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}",
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:latest"
   ]
   cache-from = ["type=gha,scope=queue-agent"]
   cache-to   = ["type=gha,mode=max,scope=queue-agent"]

@@ -2,7 +2,7 @@
 # change the spec, then run `specc generate ../../../specs/iopaint.kdl --out .`.
 # Image `iopaint`, variant: gpu.
 
-ARG BASE_IMAGE="python:3.10-slim-bookworm"
+ARG BASE_IMAGE="nvidia/cuda:11.8.0-runtime-ubuntu22.04"
 
 FROM node:18-alpine AS frontend-builder
 WORKDIR /app/web_app
