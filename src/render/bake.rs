@@ -56,7 +56,10 @@ struct Target {
     args: Vec<Entry>,
     labels: Vec<Entry>,
     tag_exprs: Vec<String>,
-    /// Tags of a branch push, when the image has branch rules (chosen by `SPECC_EVENT`).
+    /// Whether `SPECC_EVENT` chooses between release and branch tags.
+    by_event: bool,
+    /// Tags of a branch push (chosen by `SPECC_EVENT`); none when the image has no
+    /// branch rules, so a branch push never moves release tags.
     branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
@@ -202,6 +205,13 @@ pub fn render(
         spec_version: &spec.project.version.value,
         used: BTreeSet::new(),
     };
+    // Branch pushes happen when an image has branch rules or a workflow runs on them.
+    let by_event = plan.targets.iter().any(|t| !t.branch_tags.is_empty())
+        || spec
+            .workflows
+            .iter()
+            .flat_map(|w| &w.triggers)
+            .any(|t| matches!(t.value, crate::spec::Trigger::Push { .. }));
     let mut targets = Vec::new();
     for planned in &plan.targets {
         let Some(dockerfile) = dockerfiles
@@ -212,12 +222,10 @@ pub fn render(
         };
         let image = &spec.images[planned.image_index];
         let tag_exprs = exprs.refs(planned, &planned.release_tags);
-        let branch_tag_exprs = if planned.branch_tags.is_empty() {
-            Vec::new()
-        } else {
+        if by_event {
             exprs.var("SPECC_EVENT");
-            exprs.refs(planned, &planned.branch_tags)
-        };
+        }
+        let branch_tag_exprs = exprs.refs(planned, &planned.branch_tags);
         let (cache_from, cache_to) = caches(&mut exprs, planned);
         targets.push(Target {
             name: planned.name.clone(),
@@ -228,6 +236,7 @@ pub fn render(
             args: args(&mut exprs, spec, planned, errors),
             labels: labels(&mut exprs, spec, image, errors),
             tag_exprs,
+            by_event,
             branch_tag_exprs,
             cache_from,
             cache_to,

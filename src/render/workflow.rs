@@ -42,8 +42,10 @@ struct Context {
     /// Targets pushed to their registries.
     targets: Vec<String>,
     targets_label: String,
-    /// The same, as bake-action's comma-separated list.
-    targets_list: String,
+    /// The pushed targets that have tags on a release, and on a branch push, as
+    /// bake-action's comma-separated lists (the version step picks one).
+    release_list: String,
+    branch_list: String,
     /// Targets of images that name no registry: built, never pushed.
     build_only: Vec<String>,
     build_only_label: String,
@@ -221,7 +223,8 @@ fn render_one(
         bake_file: spec.output.bake.value.clone(),
         targets: Vec::new(),
         targets_label: String::new(),
-        targets_list: String::new(),
+        release_list: String::new(),
+        branch_list: String::new(),
         build_only: Vec::new(),
         build_only_label: String::new(),
         build_only_list: String::new(),
@@ -286,7 +289,25 @@ fn render_one(
     }
     ctx.targets_label = ctx.targets.join(", ");
     ctx.build_only_label = ctx.build_only.join(", ");
-    ctx.targets_list = ctx.targets.join(",");
+    let with_tags = |branch: bool| {
+        ctx.targets
+            .iter()
+            .filter(|n| {
+                plan.target(n).is_some_and(|t| {
+                    !if branch {
+                        &t.branch_tags
+                    } else {
+                        &t.release_tags
+                    }
+                    .is_empty()
+                })
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    ctx.release_list = with_tags(false);
+    ctx.branch_list = with_tags(true);
     ctx.build_only_list = ctx.build_only.join(",");
     let foreign: Vec<String> = platforms
         .iter()

@@ -86,27 +86,10 @@ fn hello_repo() -> Repo {
 }
 
 /// The targets of a bake file, evaluated the way `docker buildx bake` does with no
-/// overrides: every `variable` at its default.
+/// variable set: every `variable` at its default.
 fn bake_targets(text: &str) -> BTreeMap<String, Json> {
-    use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
-
-    fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
-        Ok(args[0].as_str().unwrap_or_default().to_lowercase().into())
-    }
-
-    let raw: Json = hcl::from_str(text).expect("docker-bake.hcl parses as HCL");
-    let mut ctx = Context::new();
-    ctx.declare_func("lower", FuncDef::new(lower, [ParamType::String]));
-    if let Some(variables) = raw["variable"].as_object() {
-        for (name, block) in variables {
-            let default = block["default"].as_str().unwrap_or_else(|| {
-                panic!("variable {name} has no string default: {block}");
-            });
-            ctx.declare_var(name.as_str(), default);
-        }
-    }
-    let evaluated: Json =
-        hcl::eval::from_str(text, &ctx).expect("docker-bake.hcl evaluates with its defaults");
+    let evaluated = crate::support::bake::evaluate(text, &BTreeMap::new())
+        .expect("docker-bake.hcl evaluates with its defaults");
     evaluated["target"]
         .as_object()
         .expect("docker-bake.hcl has targets")

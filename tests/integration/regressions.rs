@@ -3,8 +3,6 @@
 //! buildah builds Dockerfiles with their `.dockerignore`, PyYAML (a YAML 1.1 reader like
 //! Helm's) loads values, serde_yaml_ng reads workflows.
 
-use std::collections::BTreeMap;
-
 use crate::support::buildah::{Build, Buildah};
 use crate::support::repo::Repo;
 use crate::support::validators::run_tool_ok;
@@ -159,23 +157,45 @@ workflow release {
     repo.run(&["generate"]).success();
     let text = repo.read_text(".github/workflows/release.yml");
     let workflow: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("workflow YAML");
-    let mut bake_steps: BTreeMap<String, bool> = BTreeMap::new();
-    for step in workflow["jobs"]["release"]["steps"]
+    let steps = workflow["jobs"]["release"]["steps"]
         .as_sequence()
-        .expect("steps")
-    {
+        .expect("steps");
+    let mut bake_steps: Vec<(String, bool)> = Vec::new();
+    for step in steps {
         let uses = step["uses"].as_str().unwrap_or_default();
         if uses.starts_with("docker/bake-action") && step["with"]["load"].as_bool() != Some(true) {
             let targets = step["with"]["targets"]
                 .as_str()
                 .expect("targets")
                 .to_string();
-            bake_steps.insert(targets, step["with"]["push"].as_bool().expect("push"));
+            bake_steps.push((targets, step["with"]["push"].as_bool().expect("push")));
         }
     }
     assert_eq!(
         bake_steps,
-        BTreeMap::from([("local-only".into(), false), ("published".into(), true)]),
-        "bake steps of the workflow (targets -> push)"
+        [
+            ("${{ steps.version.outputs.targets }}".to_string(), true),
+            ("local-only".to_string(), false)
+        ],
+        "bake steps of the workflow (targets, push)"
+    );
+    // On a release the image with a registry is pushed; on a branch push nothing (no
+    // branch tag rules), and the image without a registry never.
+    let version_step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("version"))
+        .expect("the version step");
+    let script = version_step["run"].as_str().expect("a run script");
+    let lists: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("echo \"targets="))
+        .collect();
+    assert_eq!(
+        lists,
+        [
+            "\" >> \"$GITHUB_OUTPUT\"",
+            "published\" >> \"$GITHUB_OUTPUT\""
+        ],
+        "targets pushed on a branch push and on a release"
     );
 }

@@ -1020,14 +1020,20 @@ fn version_step_computes_the_version_parts_of_the_ref() {
         if wf.version_step().is_none() {
             continue;
         }
+        // The step sets exactly the run-time variables; bake derives the version's
+        // parts from VERSION itself (docs/architecture.md).
         let env = version_env(&wf, &Event::tag("v1.2.3"));
-        assert_eq!(env["VERSION"], "1.2.3", "{spec}: {env:?}");
-        let minor = format!("{}.{}", env["VERSION_MAJOR"], env["VERSION_MINOR"]);
-        assert_eq!(minor, "1.2", "{spec}");
-        assert_eq!(env["VERSION_MAJOR"], "1", "{spec}");
-        assert_eq!(env["VERSION_PATCH"], "3", "{spec}");
-        assert_eq!(env["GIT_SHA"], &SHA[..7], "{spec}");
-        assert_eq!(env["REVISION"], SHA, "{spec}");
+        let expected: BTreeMap<String, String> = [
+            ("GIT_BRANCH", "v1.2.3"),
+            ("GIT_SHA", &SHA[..7]),
+            ("REVISION", SHA),
+            ("SPECC_EVENT", "release"),
+            ("VERSION", "1.2.3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(env, expected, "{spec}");
 
         // A release event takes the release's tag; a manual run its input.
         assert_eq!(
@@ -1041,7 +1047,6 @@ fn version_step_computes_the_version_parts_of_the_ref() {
         // A pre-release keeps its suffix in VERSION, not in the numeric parts.
         let pre = version_env(&wf, &Event::tag("v1.2.3-rc.1"));
         assert_eq!(pre["VERSION"], "1.2.3-rc.1");
-        assert_eq!(pre["VERSION_PATCH"], "3");
     }
 }
 
@@ -1194,40 +1199,6 @@ fn dify_logs_in_to_both_registries_and_pushes_three_images_for_two_platforms() {
         wf.job_env().get("DOCKERHUB_USERNAME").map(String::as_str),
         Some("${{ secrets.DOCKERHUB_USERNAME }}")
     );
-}
-
-#[test]
-fn unchanged_targets_are_retagged_instead_of_rebuilt() {
-    let g = generate("dify");
-    let wf = g.workflow(".github/workflows/sync-dify.yml");
-    let event = Event::tag("1.9.3");
-    let exported = version_env(&wf, &event);
-    let mut env = wf.job_env();
-    env.extend(exported.clone());
-    env.insert("DOCKERHUB_USERNAME".into(), "exampleuser".into());
-    let bake = eval_bake(&g.bake(), &env);
-    let sandbox = Sandbox::new();
-    for (name, target) in bake["target"].as_object().unwrap() {
-        sandbox.set_bake_print(name, &strings(&target["tags"]));
-    }
-    let (_, step) = wf.find("has id changed", |s| s["id"].as_str() == Some("changed"));
-    // Every `specc-<hash>` image exists already: nothing to build, every tag re-pointed.
-    let result = sandbox.run_step(
-        step,
-        &event,
-        g.dir.path(),
-        &wf.job_env(),
-        &exported,
-        &[("FAKE_INSPECT_RC", "0")],
-    );
-    assert!(result.ok, "{result}");
-    assert_eq!(result.outputs["targets"], "", "{result}");
-    let tags = strings(&bake["target"]["dify-web"]["tags"]);
-    let hash_ref = tags.iter().find(|t| t.contains(":specc-")).unwrap();
-    for tag in &tags {
-        let call = format!("docker buildx imagetools create --tag {tag} {hash_ref}");
-        assert!(result.calls.contains(&call), "missing `{call}`: {result}");
-    }
 }
 
 #[test]

@@ -497,15 +497,14 @@ pub struct Expected<'a> {
     pub version: &'a str,
     pub sha: &'a str,
     pub branch_name: &'a str,
-    /// Target name -> input hash, from the `specc.lock` written with the bake file.
-    pub input_hashes: &'a BTreeMap<String, String>,
     /// Every generated file (path relative to the output root -> text), to resolve each
     /// target's Dockerfile.
     pub files: &'a BTreeMap<String, String>,
 }
 
-/// The GitHub owner the tags are evaluated with (mixed case: bake must lower it).
-const OWNER: &str = "Some-Owner";
+/// The GitHub owner the tags are evaluated with (mixed case: bake must lower it); the
+/// plans in [`Expected`] are made with the same `GITHUB_REPOSITORY_OWNER`.
+pub const OWNER: &str = "Some-Owner";
 
 /// Variable values for one event, and the plan's `<NAME>` placeholders -> what they
 /// become with those values.
@@ -516,13 +515,9 @@ fn overrides(
     problems: &mut Vec<String>,
 ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut vars = BTreeMap::new();
-    let parts: Vec<&str> = exp.version.split('.').collect();
     let known = [
         ("VERSION", exp.version.to_string()),
-        ("VERSION_MAJOR", parts.first().unwrap_or(&"").to_string()),
-        ("VERSION_MINOR", parts.get(1).unwrap_or(&"").to_string()),
-        ("VERSION_PATCH", parts.get(2).unwrap_or(&"").to_string()),
-        ("GIT_SHA", exp.sha.chars().take(7).collect()),
+        ("GIT_SHA", exp.sha.to_string()),
         ("GIT_BRANCH", exp.branch_name.to_string()),
         ("SPECC_EVENT", event.to_string()),
         ("GITHUB_REPOSITORY_OWNER", OWNER.to_string()),
@@ -532,39 +527,9 @@ fn overrides(
             vars.insert(name.to_string(), v);
         }
     }
-    let mut placeholders = BTreeMap::new();
-    placeholders.insert("<github-owner>".to_string(), OWNER.to_lowercase());
-    for plan in [exp.release, exp.branch] {
-        let Ok(targets) = plan_targets(plan) else {
-            continue;
-        };
-        for t in targets.values() {
-            for (repo, refs) in &t.registries {
-                for text in std::iter::once(repo).chain(refs) {
-                    for piece in text.split('<').skip(1) {
-                        let Some((name, _)) = piece.split_once('>') else {
-                            continue;
-                        };
-                        let key = format!("<{name}>");
-                        if placeholders.contains_key(&key) {
-                            continue;
-                        }
-                        if bake.variables.contains_key(name) {
-                            let v = format!("user-{}", name.to_lowercase().replace('_', "-"));
-                            vars.insert(name.to_string(), v.clone());
-                            placeholders.insert(key, v);
-                        } else {
-                            problems.push(format!(
-                                "the plan's `{key}` (in `{text}`) has no bake variable `{name}`"
-                            ));
-                            placeholders.insert(key, String::new());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (vars, placeholders)
+    // The plan resolves every namespace itself (under the same owner): no placeholders.
+    let _ = problems;
+    (vars, BTreeMap::new())
 }
 
 fn substitute(text: &str, placeholders: &BTreeMap<String, String>) -> String {
@@ -838,22 +803,21 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
             None => {}
         }
 
-        let hash = exp.input_hashes.get(name);
+        // Committed outputs never carry an input hash: it covers application source.
         match get("labels").map(|l| eval.string_map(l)) {
-            Some(Ok(labels)) => match (labels.get("dev.specc.input-hash"), hash) {
-                (Some(got), Some(want)) if got != want => problem(format!(
-                    "label dev.specc.input-hash is `{got}`, the lock says `{want}`"
-                )),
-                (None, Some(_)) => problem("no dev.specc.input-hash label".into()),
-                (_, None) => problem("the lock has no input hash for it".into()),
-                _ => {}
-            },
+            Some(Ok(labels)) => {
+                if let Some(k) = labels.keys().find(|k| k.contains("input-hash")) {
+                    problem(format!(
+                        "label `{k}` would make the bake file follow source files"
+                    ));
+                }
+            }
             Some(Err(e)) => problem(format!("labels: {e}")),
             None => problem("no `labels`".into()),
         }
 
         // Tags: the plan's references for every registry, on a release and on a branch
-        // push, plus the input-hash tag `<repository>:specc-<hash prefix>`.
+        // push.
         // Branch tags need the `SPECC_EVENT` switch; without it, a branch push must have
         // nothing to tag.
         let switch = bake.variables.contains_key("SPECC_EVENT");
@@ -912,22 +876,15 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
                 problem(format!("tags repeat on a {event}: {tags:?}"));
             }
             if !any_planned {
-                // Nothing to push on this event; the bake file must not invent tags
-                // (only the input-hash tags may remain).
+                // Nothing to push on this event; the bake file must not invent tags.
                 for t in &tags {
-                    if !is_hash_tag(t, &wanted_refs, hash) {
-                        problem(format!("tag `{t}` on a {event}, where the plan has none"));
-                    }
+                    problem(format!("tag `{t}` on a {event}, where the plan has none"));
                 }
                 continue;
             }
             for (repo, refs) in &wanted_refs {
                 let in_repo = |t: &&String| t.starts_with(&format!("{repo}:"));
-                if !tags
-                    .iter()
-                    .filter(in_repo)
-                    .any(|t| !is_hash_tag(t, &wanted_refs, hash))
-                {
+                if !tags.iter().any(|t| in_repo(&t)) {
                     problem(format!(
                         "no tag for registry repository `{repo}` on a {event}"
                     ));
@@ -942,7 +899,7 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
             }
             for t in &tags {
                 let planned = wanted_refs.iter().any(|(_, refs)| refs.contains(t));
-                if !planned && !is_hash_tag(t, &wanted_refs, hash) {
+                if !planned {
                     problem(format!("tag `{t}` on a {event} is not in the plan"));
                 }
             }
@@ -974,15 +931,4 @@ pub fn check(bake: &Bake, exp: &Expected) -> Vec<String> {
         }
     }
     problems
-}
-
-/// True for `<repository>:specc-<prefix of the target's input hash>`.
-fn is_hash_tag(tag: &str, refs: &[(String, Vec<String>)], hash: Option<&String>) -> bool {
-    let Some(hash) = hash else {
-        return false;
-    };
-    refs.iter().any(|(repo, _)| {
-        tag.strip_prefix(&format!("{repo}:specc-"))
-            .is_some_and(|p| p.len() >= 12 && hash.starts_with(p))
-    })
 }
