@@ -5,7 +5,9 @@
 //! file and lock hold the hashes), so that a second `generate` gives the same hashes as
 //! the first; each remaining file's path and bytes feed one blake3 digest.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 use std::path::{Path, PathBuf};
 
 use globset::Glob;
@@ -30,7 +32,28 @@ pub trait Contexts {
 
 /// Contexts on disk, relative to the output root.
 pub struct FsContexts {
-    pub root: PathBuf,
+    root: PathBuf,
+    /// `.dockerignore` text -> its compiled rules: globs are compiled once per context,
+    /// not once per target.
+    ignores: RefCell<HashMap<String, Rc<IgnoreRules>>>,
+}
+
+impl FsContexts {
+    /// Build contexts under `root` (the output root).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FsContexts {
+            root: root.into(),
+            ignores: RefCell::default(),
+        }
+    }
+
+    fn rules(&self, ignore: &str) -> Rc<IgnoreRules> {
+        let mut cache = self.ignores.borrow_mut();
+        let rules = cache
+            .entry(ignore.to_string())
+            .or_insert_with(|| Rc::new(IgnoreRules::from_text(ignore)));
+        Rc::clone(rules)
+    }
 }
 
 /// Contexts with no files (for rendering without a repository at hand).
@@ -120,7 +143,7 @@ impl Contexts for FsContexts {
     ) -> String {
         let dir = self.root.join(context);
         let context = context.trim_start_matches("./").trim_end_matches('/');
-        let rules = IgnoreRules::from_text(ignore);
+        let rules = self.rules(ignore);
         let mut files: Vec<String> = Vec::new();
         for s in sources {
             if s.contains("://") {
@@ -165,9 +188,7 @@ mod tests {
         std::fs::write(dir.path().join("app/a.py"), "a").unwrap();
         std::fs::write(dir.path().join("app/sub/b.py"), "b").unwrap();
         std::fs::write(dir.path().join("other.txt"), "x").unwrap();
-        let c = FsContexts {
-            root: dir.path().to_path_buf(),
-        };
+        let c = FsContexts::new(dir.path().to_path_buf());
         let sources = vec!["app".to_string()];
         let none = BTreeSet::new();
         let before = c.digest(".", &sources, "", &none);
@@ -189,9 +210,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("api")).unwrap();
         std::fs::write(dir.path().join("api/a.py"), "a").unwrap();
-        let c = FsContexts {
-            root: dir.path().to_path_buf(),
-        };
+        let c = FsContexts::new(dir.path().to_path_buf());
         let sources = vec![".".to_string()];
         let generated: BTreeSet<String> = ["api/.dockerignore".to_string()].into();
         let before = c.digest("api", &sources, "", &generated);

@@ -72,9 +72,7 @@ fn input_hashes(
     layout: &Layout,
     root: &Path,
 ) -> Result<BTreeMap<String, String>, Failure> {
-    let contexts = FsContexts {
-        root: root.to_path_buf(),
-    };
+    let contexts = FsContexts::new(root.to_path_buf());
     let g = render_reading(s, layout, &contexts)?;
     Ok(g.targets
         .into_iter()

@@ -149,9 +149,7 @@ impl Fixture {
             std::fs::write(path, bytes).unwrap();
         }
         Fixture {
-            inner: FsContexts {
-                root: dir.to_path_buf(),
-            },
+            inner: FsContexts::new(dir.to_path_buf()),
         }
     }
 }
