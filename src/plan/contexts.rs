@@ -7,14 +7,15 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use globset::Glob;
 
 use crate::value::ignore::IgnoreRules;
 
-/// Reads build contexts; [`crate::render`] asks it for digests and stays free of I/O.
+/// Reads build contexts for input hashes, so that the rest of the pipeline stays free of
+/// I/O.
 pub trait Contexts {
     /// The digest of the files under `context` reached by `sources`, skipping what the
     /// `.dockerignore` text `ignore` excludes and the files specc itself writes
@@ -153,7 +154,7 @@ impl Contexts for FsContexts {
                 reached(&dir, s)
                     .into_iter()
                     .filter(|f| !rules.excludes(f))
-                    .filter(|f| !generated.contains(&crate::render::join(context, f))),
+                    .filter(|f| !generated.contains(&crate::value::repo_path::join(context, f))),
             );
         }
         files.sort();

@@ -9,6 +9,7 @@ pub mod dockerfile;
 mod duration;
 pub mod ignore;
 pub mod reference;
+pub mod repo_path;
 pub mod tag;
 
 pub use duration::{check_duration, parse_go_duration};

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test module shares one build of specc and the
 //! helpers in `support`.
 
+mod architecture;
 mod check_rules;
 mod cli;
 mod consistency;
