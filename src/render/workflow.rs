@@ -166,29 +166,8 @@ fn render_one(
     options: &RenderOptions,
 ) -> Result<Rendered, Error> {
     let spec = &checked.spec;
-    // The name and the triggers are static fields: GitHub refuses any expression there,
-    // so a literal `${{` can be neither written nor neutralised.
-    let name = w.display_name.as_ref().unwrap_or(&w.name);
-    let statics =
-        std::iter::once(("a workflow name", name)).chain(w.triggers.iter().filter_map(|t| {
-            match &t.value {
-                Trigger::Tag { pattern } => Some(("a tag pattern", pattern)),
-                Trigger::Push { branch } => Some(("a branch", branch)),
-                Trigger::Schedule { cron } => Some(("a schedule", cron)),
-                Trigger::Release | Trigger::Dispatch => None,
-            }
-        }));
-    for (what, text) in statics {
-        if text.value.contains("${{") {
-            return Err(Error::Unrepresentable {
-                what: what.into(),
-                format: "a GitHub Actions workflow".into(),
-                reason: "GitHub allows no `${{` in a workflow's name or triggers".into(),
-                span: text.span,
-                help: "remove `${{`".into(),
-            });
-        }
-    }
+    // `check` refuses `${{` in the name and the triggers (static fields) and an empty
+    // scan severity, so neither needs a refusal here.
     let images: Vec<usize> = match &w.images {
         Some(list) => list
             .iter()
@@ -447,20 +426,6 @@ fn render_one(
             }
         });
         let scan = w.scan.as_ref();
-        if let Some(empty) = scan
-            .and_then(|s| s.severity.as_ref())
-            .filter(|s| s.value.is_empty())
-        {
-            // The template leaves a scan with an empty severity out altogether.
-            return Err(Error::Unrepresentable {
-                what: "a scan severity".into(),
-                format: "a GitHub Actions workflow".into(),
-                reason: "an empty severity would leave the scan out".into(),
-                span: empty.span,
-                help: "list severities, e.g. `severity=\"CRITICAL,HIGH\"`, or leave `severity` out"
-                    .into(),
-            });
-        }
         let severity = scan
             .and_then(|s| s.severity.as_ref())
             .map_or_else(|| "CRITICAL,HIGH".to_string(), |s| s.value.clone());
