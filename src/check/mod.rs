@@ -1264,16 +1264,6 @@ impl<'s> Checker<'s> {
                 }
                 Err(()) => {}
             }
-            for p in &s.ports {
-                if let Err(reason) = value::check_port(&p.value) {
-                    self.push(Error::InvalidPort {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help: "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`".into(),
-                    });
-                }
-            }
             for v in &s.volumes {
                 if let Err(reason) = value::check_volume(&v.value) {
                     self.push(Error::InvalidVolume {
@@ -1365,24 +1355,15 @@ impl<'s> Checker<'s> {
                 let env = t.env.iter().map(|e| &e.name);
                 self.unique_keys("environment variable", env, "keep one of them");
                 if let Some(p) = &t.port
-                    && let Err(reason) = value::check_port(&p.value)
+                    && let Some(reason) = p.value.smoke_problem()
                 {
-                    self.push(Error::InvalidPort {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
-                    });
-                } else if let Some(p) = &t.port
-                    && let Err(reason) = value::check_smoke_port(&p.value)
-                {
+                    let container = p.value.container;
                     self.push(Error::SmokeTestPort {
-                        value: p.value.clone(),
+                        value: p.value.to_string(),
                         span: p.span,
                         reason,
                         help: format!(
-                            "publish a fixed host port, e.g. `port=\"{}\"`; the probe reads `http://localhost:<host port>`",
-                            smoke_port_example(&p.value)
+                            "publish a fixed host port, e.g. `port=\"{container}:{container}\"`; the probe reads `http://localhost:<host port>`"
                         ),
                     });
                 }
@@ -1750,17 +1731,6 @@ fn values_key_ok(key: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     })
-}
-
-/// A fixed `HOST:CONTAINER` mapping for the container port of `mapping`.
-fn smoke_port_example(mapping: &str) -> String {
-    let spec = mapping.split('/').next().unwrap_or(mapping);
-    let container = spec
-        .rsplit(':')
-        .next()
-        .filter(|c| !c.is_empty())
-        .unwrap_or("8080");
-    format!("{container}:{container}")
 }
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.

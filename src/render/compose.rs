@@ -163,7 +163,7 @@ pub fn render(
                 .as_ref()
                 .map(|c| c.iter().map(|w| w.value.clone()).collect()),
             restart: s.restart.as_ref().map(|r| r.value.clone()),
-            ports: s.ports.iter().map(|p| p.value.clone()).collect(),
+            ports: s.ports.iter().map(|p| p.value.to_string()).collect(),
             volumes: s.volumes.iter().map(|v| v.value.clone()).collect(),
             environment: s
                 .env

@@ -402,9 +402,9 @@ fn render_one(
                 })
         });
         let smoke = smoke.map(|t| {
-            let host_port = t.port.as_ref().map(|p| host_port(&p.value));
+            let host_port = t.port.as_ref().map(|p| p.value.host_port().to_string());
             Smoke {
-                port: t.port.as_ref().map(|p| p.value.clone()),
+                port: t.port.as_ref().map(|p| p.value.to_string()),
                 url: match (&host_port, &t.path) {
                     (Some(port), Some(path)) => format!("http://localhost:{port}{}", path.value),
                     (Some(port), None) => format!("http://localhost:{port}/"),
@@ -553,18 +553,6 @@ fn render_one(
     );
     let contents = render_template("workflow", &path, &ctx)?;
     Ok(Rendered { path, contents })
-}
-
-/// The host side of a port mapping (`3001:3000` gives `3001`; `3000` gives `3000`).
-fn host_port(mapping: &str) -> String {
-    let spec = mapping.split('/').next().unwrap_or(mapping);
-    let parts: Vec<&str> = spec.split(':').collect();
-    let host = match parts.len() {
-        1 => parts[0],
-        2 => parts[0],
-        _ => parts[1],
-    };
-    host.split('-').next().unwrap_or(host).to_string()
 }
 
 fn push_permission(permissions: &mut Vec<Pair>, name: &str, value: &str) {

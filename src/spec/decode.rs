@@ -150,6 +150,33 @@ impl<'a> Decoder<'a> {
         Some(name)
     }
 
+    /// `text` parsed by `parse`; a value that does not parse is reported (as `error`
+    /// says) and left out, so that nothing downstream reads it again.
+    fn typed<T>(
+        &self,
+        text: Text,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        error: impl FnOnce(Text, String) -> Error,
+    ) -> Option<Spanned<T>> {
+        match parse(&text.value) {
+            Ok(value) => Some(Spanned::new(value, text.span)),
+            Err(reason) => {
+                self.push(error(text, reason));
+                None
+            }
+        }
+    }
+
+    /// A compose port mapping.
+    fn port(&self, text: Text, help: &str) -> Option<Spanned<PortMapping>> {
+        self.typed(text, PortMapping::parse, |t, reason| Error::InvalidPort {
+            value: t.value,
+            span: t.span,
+            reason,
+            help: help.into(),
+        })
+    }
+
     fn document(&self, doc: &'a KdlDocument) -> Option<Spec> {
         let mut project: Option<Project> = None;
         let mut output: Option<(Output, SourceSpan)> = None;
@@ -1068,9 +1095,12 @@ impl<'a> Decoder<'a> {
             };
             let mut c = self.reader(child, props);
             match key {
-                "port" => s
-                    .ports
-                    .extend(c.rest_required(0, "a port", "port \"8080:8080\"")),
+                "port" => {
+                    let ports = c.rest_required(0, "a port", "port \"8080:8080\"");
+                    s.ports.extend(ports.into_iter().filter_map(|p| {
+                        self.port(p, "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`")
+                    }))
+                }
                 "volume" => {
                     s.volumes
                         .extend(c.rest_required(0, "a volume", "volume \"./data:/data\""))
@@ -1189,7 +1219,9 @@ impl<'a> Decoder<'a> {
                     let test = image.map(|image| SmokeTest {
                         image,
                         variant: c.prop("variant"),
-                        port: c.prop("port"),
+                        port: c.prop("port").and_then(|p| {
+                            self.port(p, "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`")
+                        }),
                         path: c.prop("path"),
                         command: c.prop("command"),
                         env,

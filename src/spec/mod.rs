@@ -13,6 +13,8 @@ pub use decode::{
 };
 use miette::SourceSpan;
 
+pub use crate::value::port::PortMapping;
+
 /// A value and the place in the spec it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -310,7 +312,7 @@ pub struct Service {
     /// A spec image name or an external image reference.
     pub image: Text,
     pub variant: Option<Text>,
-    pub ports: Vec<Text>,
+    pub ports: Vec<Spanned<PortMapping>>,
     pub volumes: Vec<Text>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<DependsOn>,
@@ -354,7 +356,7 @@ pub enum Trigger {
 pub struct SmokeTest {
     pub image: Text,
     pub variant: Option<Text>,
-    pub port: Option<Text>,
+    pub port: Option<Spanned<PortMapping>>,
     pub path: Option<Text>,
     pub command: Option<Text>,
     pub env: Vec<EnvVar>,

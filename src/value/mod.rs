@@ -8,6 +8,7 @@
 pub mod dockerfile;
 mod duration;
 pub mod ignore;
+pub mod port;
 pub mod reference;
 pub mod tag;
 
@@ -559,77 +560,7 @@ pub fn parse_version(s: &str) -> Option<Version> {
 
 /// A compose port: `[ip:][host[-host]:]container[-container][/tcp|udp|sctp]`.
 pub fn check_port(s: &str) -> Result<(), String> {
-    let (spec, proto) = match s.rsplit_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    if let Some(p) = proto
-        && !["tcp", "udp", "sctp"].contains(&p)
-    {
-        return Err(format!("unknown protocol `{p}` (tcp, udp or sctp)"));
-    }
-    // An IPv6 host address is bracketed: `[::1]:8080:80`.
-    let spec = match spec.strip_prefix('[') {
-        Some(rest) => match rest.split_once("]:") {
-            Some((_, after)) => after,
-            None => return Err("unclosed `[` in the host address".into()),
-        },
-        None => spec,
-    };
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (ranges, ip): (&[&str], Option<&str>) = match parts.len() {
-        1 | 2 => (&parts[..], None),
-        3 => (&parts[1..], Some(parts[0])),
-        _ => return Err("too many `:`".into()),
-    };
-    if let Some(ip) = ip
-        && ip.parse::<std::net::Ipv4Addr>().is_err()
-    {
-        return Err(format!("`{ip}` is not an IP address"));
-    }
-    let mut sizes = Vec::new();
-    for (i, range) in ranges.iter().enumerate() {
-        // An empty host part means "any free port" only when an IP is given (`ip::80`).
-        if range.is_empty() && i == 0 && ranges.len() == 2 && ip.is_some() {
-            continue;
-        }
-        let (a, b) = match range.split_once('-') {
-            Some((a, b)) => (a, b),
-            None => (*range, *range),
-        };
-        let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
-        match (port(a), port(b)) {
-            (Some(x), Some(y)) if x <= y => sizes.push(y - x),
-            (Some(_), Some(_)) => return Err(format!("range `{range}` runs backwards")),
-            _ => return Err(format!("`{range}` is not a port number from 1 to 65535")),
-        }
-    }
-    if let [host, container] = sizes[..]
-        && host != container
-        && host != 0
-        && container != 0
-    {
-        return Err("the host and container ranges differ in size".into());
-    }
-    Ok(())
-}
-
-/// Why the smoke test of a generated workflow cannot reach `mapping` (already a valid
-/// port mapping) at `http://localhost:<host port>`: it must publish a fixed TCP host port.
-pub fn check_smoke_port(mapping: &str) -> Result<(), String> {
-    let (spec, proto) = mapping.rsplit_once('/').unwrap_or((mapping, "tcp"));
-    if proto != "tcp" {
-        return Err(format!("the probe speaks HTTP over TCP, not {proto}"));
-    }
-    if spec.starts_with('[') {
-        return Err("the probe connects to `localhost`, not to an IPv6 address".into());
-    }
-    let parts: Vec<&str> = spec.split(':').collect();
-    match parts.as_slice() {
-        [_] => Err("one port publishes the container port on a random host port".into()),
-        [_, "", _] => Err("an empty host port makes Docker pick a random one".into()),
-        _ => Ok(()),
-    }
+    port::PortMapping::parse(s).map(|_| ())
 }
 
 /// A compose short-syntax volume: `target`, or `source:target[:mode]`.
