@@ -15,7 +15,7 @@ use petgraph::visit::EdgeRef;
 
 use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
-use crate::value::{self, Piece, Placeholder};
+use crate::value::{self, Placeholder};
 
 mod outputs;
 mod references;
@@ -1031,37 +1031,18 @@ impl<'s> Checker<'s> {
 
     fn tags(&mut self, ii: usize, image: &Image, variants: &[usize]) {
         let spec = self.spec;
-        let version = value::parse_version(&spec.project.version.value);
+        let version = &spec.project.version;
         // Tag -> (variant, rule span), to find two variants pushing one tag.
         let mut produced: BTreeMap<String, (usize, SourceSpan)> = BTreeMap::new();
         for rule in &image.tags {
             let t = &rule.template;
-            let pieces = match value::parse_tag_template(&t.value) {
-                Ok(p) => p,
-                Err(e) => {
-                    let span = crate::spec::inner_span(t.span, &t.value, e.start, e.len);
-                    self.push(Error::InvalidTagTemplate {
-                        template: t.value.clone(),
-                        span,
-                        reason: e.reason,
-                        help: e.help,
-                    });
-                    continue;
-                }
-            };
-            let placeholders: Vec<Placeholder> = pieces
-                .iter()
-                .filter_map(|p| match p {
-                    Piece::Placeholder(p) => Some(*p),
-                    Piece::Literal(_) => None,
-                })
-                .collect();
+            let placeholders: Vec<Placeholder> = t.value.placeholders().collect();
             let uses_version = placeholders.iter().any(|p| p.is_version_part());
             let uses_branch = placeholders.contains(&Placeholder::Branch);
             let when = rule.when.value;
             if uses_version && when != TagWhen::Release {
                 self.push(Error::InvalidTagTemplate {
-                    template: t.value.clone(),
+                    template: t.value.to_string(),
                     span: rule.when.span,
                     reason: "a branch push has no version".into(),
                     help: "use `when=\"release\"` for version tags, or `{{branch}}`/`{{sha}}` on branches".into(),
@@ -1070,26 +1051,17 @@ impl<'s> Checker<'s> {
             }
             if uses_branch && when == TagWhen::Release {
                 self.push(Error::InvalidTagTemplate {
-                    template: t.value.clone(),
+                    template: t.value.to_string(),
                     span: t.span,
                     reason: "a release has no branch".into(),
                     help: "add `when=\"branch\"` to this tag rule".into(),
                 });
                 continue;
             }
-            let version_part = placeholders.iter().find(|p| {
-                matches!(
-                    p,
-                    Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-                )
-            });
-            if let Some(part) = version_part
-                && version.is_none()
+            if let Some(part) = t.value.version_part()
+                && version.value.parts().is_none()
             {
-                let (v, vspan) = (
-                    spec.project.version.value.clone(),
-                    spec.project.version.span,
-                );
+                let (v, vspan) = (version.value.to_string(), version.span);
                 if !self
                     .problems
                     .iter()
@@ -1103,8 +1075,8 @@ impl<'s> Checker<'s> {
                 }
                 continue;
             }
-            let sample = value::tag::TagValues::sample(&spec.project.version.value);
-            let base = value::tag::render_tag(&pieces, &sample);
+            let sample = value::tag::TagValues::sample(version.value.as_str());
+            let base = value::tag::render_tag(t.value.pieces(), &sample);
             'variants: for &v in variants {
                 let variant = &spec.variants[v];
                 // A bad tag prefix or suffix has its own error.
@@ -1116,14 +1088,14 @@ impl<'s> Checker<'s> {
                         let help = if tag.len() > 128 {
                             "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
                         } else {
-                            let fixed = value::to_tag_text(&t.value);
+                            let fixed = value::to_tag_text(t.value.as_str());
                             format!(
                                 "write e.g. `tag \"{}\"`; tags hold letters, digits, `_`, `.` and `-`, and start with a letter, digit or `_`",
                                 if fixed.is_empty() { "latest" } else { &fixed }
                             )
                         };
                         self.push(Error::InvalidTag {
-                            template: t.value.clone(),
+                            template: t.value.to_string(),
                             tag,
                             span: t.span,
                             reason,

@@ -189,7 +189,7 @@ pub fn render(
     let spec: &Spec = &checked.spec;
     let path = spec.output.bake.value.clone();
     let mut exprs = Exprs {
-        spec_version: &spec.project.version.value,
+        spec_version: spec.project.version.value.as_str(),
         used: BTreeSet::new(),
     };
     // Branch pushes happen when an image has branch rules or a workflow runs on them.
@@ -324,7 +324,7 @@ fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
         "SPECC_EVENT",
     ];
     let default = |name: &str| match name {
-        runtime::VERSION_VARIABLE => spec.project.version.value.clone(),
+        runtime::VERSION_VARIABLE => spec.project.version.value.to_string(),
         runtime::SHA_VARIABLE => runtime::SHA_DEFAULT.into(),
         "GIT_BRANCH" => "main".into(),
         "SPECC_EVENT" => "release".into(),

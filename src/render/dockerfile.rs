@@ -256,7 +256,10 @@ fn oci_labels(spec: &Spec, image: usize, out: &mut Lines) {
     items.push("org.opencontainers.image.version=\"${VERSION}\"".into());
     items.push("org.opencontainers.image.revision=\"${REVISION}\"".into());
     // Declared last so a new version does not invalidate the cache of earlier layers.
-    out.push("ARG", format!("VERSION={}", quoted(&p.version.value)));
+    out.push(
+        "ARG",
+        format!("VERSION={}", quoted(p.version.value.as_str())),
+    );
     out.push("ARG", "REVISION=\"\"".into());
     out.push("LABEL", items.join(" \\\n      "));
 }

@@ -190,7 +190,7 @@ fn render_one(
         }],
         runner: w.runner.value.clone(),
         env: Vec::new(),
-        default_version: spec.project.version.value.clone(),
+        default_version: spec.project.version.value.to_string(),
         version_parts_rule: crate::plan::tags::rule_needing_version_parts(
             images.iter().flat_map(|&ii| &spec.images[ii].tags),
         ),

@@ -177,6 +177,22 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// A tag rule's template; one that does not parse is reported at the culprit.
+    fn tag_template(&self, text: Text) -> Option<Spanned<TagTemplate>> {
+        match TagTemplate::parse(&text.value) {
+            Ok(t) => Some(Spanned::new(t, text.span)),
+            Err(e) => {
+                self.push(Error::InvalidTagTemplate {
+                    span: inner_span(text.span, &text.value, e.start, e.len),
+                    template: text.value,
+                    reason: e.reason,
+                    help: e.help,
+                });
+                None
+            }
+        }
+    }
+
     fn document(&self, doc: &'a KdlDocument) -> Option<Spec> {
         let mut project: Option<Project> = None;
         let mut output: Option<(Output, SourceSpan)> = None;
@@ -315,6 +331,7 @@ impl<'a> Decoder<'a> {
         let version = r
             .prop("version")
             .unwrap_or_else(|| Spanned::new("0.0.0".into(), r.name_span()));
+        let version = Spanned::new(Version::parse(&version.value), version.span);
         let description = r.prop("description");
         let source = r.prop("source");
         let license = r.prop("license");
@@ -984,10 +1001,12 @@ impl<'a> Decoder<'a> {
                     };
                     let span = c.span();
                     c.finish("one argument, the tag template");
-                    tags.extend(template.map(|template| TagRule {
-                        template,
-                        when,
-                        span,
+                    tags.extend(template.and_then(|t| self.tag_template(t)).map(|template| {
+                        TagRule {
+                            template,
+                            when,
+                            span,
+                        }
                     }));
                 }
                 "cache" => {
@@ -1029,8 +1048,9 @@ impl<'a> Decoder<'a> {
         {
             let span = r.name_span();
             for template in ["{{version}}", "latest"] {
+                let template = TagTemplate::parse(template).expect("a valid template");
                 tags.push(TagRule {
-                    template: Spanned::new(template.into(), span),
+                    template: Spanned::new(template, span),
                     when: Spanned::new(TagWhen::Release, span),
                     span,
                 });

@@ -14,6 +14,8 @@ pub use decode::{
 use miette::SourceSpan;
 
 pub use crate::value::port::PortMapping;
+pub use crate::value::tag_template::TagTemplate;
+pub use crate::value::version::Version;
 
 /// A value and the place in the spec it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +58,7 @@ pub struct Spec {
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: Text,
-    pub version: Text,
+    pub version: Spanned<Version>,
     pub description: Option<Text>,
     pub source: Option<Text>,
     pub license: Option<Text>,
@@ -279,7 +281,7 @@ pub struct Image {
 
 #[derive(Debug, Clone)]
 pub struct TagRule {
-    pub template: Text,
+    pub template: Spanned<TagTemplate>,
     pub when: Spanned<TagWhen>,
     pub span: SourceSpan,
 }

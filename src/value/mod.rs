@@ -11,8 +11,11 @@ pub mod ignore;
 pub mod port;
 pub mod reference;
 pub mod tag;
+pub mod tag_template;
+pub mod version;
 
 pub use duration::{check_duration, parse_go_duration};
+pub use version::{VersionParts, parse_version};
 
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
 pub fn check_name(s: &str) -> Result<(), &'static str> {
@@ -531,31 +534,6 @@ pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
         });
     }
     Ok(pieces)
-}
-
-/// A version split for tags: `v1.2.3-rc.1` gives (1, 2, 3); the `v` is dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    pub full: String,
-    pub major: String,
-    pub minor: String,
-    pub patch: String,
-}
-
-pub fn parse_version(s: &str) -> Option<Version> {
-    let v = s.strip_prefix('v').unwrap_or(s);
-    let core = v.split(['-', '+']).next()?;
-    let nums: Vec<&str> = core.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
-    if nums.len() != 3 || !nums.iter().all(numeric) {
-        return None;
-    }
-    Some(Version {
-        full: v.to_string(),
-        major: nums[0].into(),
-        minor: nums[1].into(),
-        patch: nums[2].into(),
-    })
 }
 
 /// A compose port: `[ip:][host[-host]:]container[-container][/tcp|udp|sctp]`.
