@@ -574,7 +574,8 @@ impl<'s> Checker<'s> {
     fn stages(&mut self) {
         let spec = self.spec;
         for (si, stage) in spec.stages.iter().enumerate() {
-            let from = &stage.from;
+            let from = Text::new(stage.from.value.to_string(), stage.from.span);
+            let from = &from;
             if let Some(dep) = self.stage_index(&from.value) {
                 self.graph.edge(
                     Vertex::Stage(si),
@@ -594,7 +595,8 @@ impl<'s> Checker<'s> {
                         ),
                     });
                 }
-            } else if let Err(reason) = value::check_image_reference(&from.value) {
+            } else if let Err(reason) = stage.from.value.reference() {
+                let reason = reason.to_string();
                 let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
                 let mut help = reference_help(
                     &from.value,
@@ -969,7 +971,8 @@ impl<'s> Checker<'s> {
         for s in reachable_stages(&self.graph, target) {
             let from = &self.spec.stages[s].from;
             // A malformed `$NAME` has its own error.
-            let Some(arg) = arg_reference(&from.value).filter(|a| value::is_variable_name(a))
+            let Some(arg) =
+                arg_reference(from.value.as_str()).filter(|a| value::is_variable_name(a))
             else {
                 continue;
             };
@@ -992,7 +995,7 @@ impl<'s> Checker<'s> {
         for (s, mut variants) in std::mem::take(&mut self.undefined) {
             variants.sort();
             let from = &spec.stages[s].from;
-            let Some(arg) = arg_reference(&from.value) else {
+            let Some(arg) = arg_reference(from.value.as_str()) else {
                 continue;
             };
             let names: Vec<String> = variants
@@ -1140,20 +1143,22 @@ impl<'s> Checker<'s> {
     }
 
     /// A spec image or an external reference: `Some(index)` for a spec image.
-    fn image_or_reference(&mut self, value: &Text) -> Result<Option<usize>, ()> {
-        if let Some(i) = self.image_index(&value.value) {
+    fn image_or_reference(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
+        let text = source.value.as_str();
+        if let Some(i) = self.image_index(text) {
             return Ok(Some(i));
         }
-        if is_reference_like(&value.value) {
-            return match value::check_image_reference(&value.value) {
-                Ok(()) => Ok(None),
+        let value = &Text::new(text.to_string(), source.span);
+        if is_reference_like(text) {
+            return match source.value.reference() {
+                Ok(_) => Ok(None),
                 Err(reason) => {
                     self.push(Error::InvalidImageReference {
-                        value: value.value.clone(),
-                        span: value.span,
-                        reason,
+                        value: text.to_string(),
+                        span: source.span,
+                        reason: reason.to_string(),
                         help: reference_help(
-                            &value.value,
+                            text,
                             "write a spec image name or a reference like `postgres:16-alpine`",
                         ),
                     });
@@ -1223,7 +1228,7 @@ impl<'s> Checker<'s> {
                 Ok(None) => {
                     self.graph.edge(
                         me.clone(),
-                        Vertex::External(s.image.value.clone()),
+                        Vertex::External(s.image.value.to_string()),
                         EdgeKind::Runs,
                         s.image.span,
                     );

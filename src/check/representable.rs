@@ -36,7 +36,7 @@ impl Checker<'_> {
         let in_from = |name: &str| {
             spec.stages
                 .iter()
-                .any(|s| super::arg_reference(&s.from.value) == Some(name))
+                .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
         };
         for arg in spec
             .args

@@ -156,7 +156,7 @@ pub fn render(
     for s in &spec.services {
         let mut service = Service {
             name: s.name.value.clone(),
-            image_expr: super::escape::compose(&s.image.value),
+            image_expr: super::escape::compose(s.image.value.as_str()),
             build: None,
             command: s
                 .command

@@ -286,7 +286,7 @@ fn render_variant(
     let order = build_order(checked, target);
     for &s in &order {
         let stage = &spec.stages[s];
-        if let Some(arg) = arg_reference(&stage.from.value)
+        if let Some(arg) = arg_reference(stage.from.value.as_str())
             && !global_args.iter().any(|a| a.name == arg)
         {
             // This variant's own value: a plain `docker build` of its file must use the
@@ -321,7 +321,7 @@ fn render_variant(
             oci_labels(spec, image, &mut lines);
         }
         stages.push(StageContext {
-            from: stage.from.value.clone(),
+            from: stage.from.value.to_string(),
             name: stage.name.value.clone(),
             lines: lines.lines,
         });

@@ -647,7 +647,7 @@ impl<'a> Decoder<'a> {
         r.finish("one argument, the stage name");
         Some(Stage {
             name: name?,
-            from: from?,
+            from: source(from?),
             instructions,
             span,
         })
@@ -1079,7 +1079,7 @@ impl<'a> Decoder<'a> {
         let variant = r.prop("variant");
         let mut s = Service {
             name: name?,
-            image: image?,
+            image: source(image?),
             variant,
             ports: Vec::new(),
             volumes: Vec::new(),
@@ -1426,7 +1426,7 @@ impl<'a> Decoder<'a> {
                             namespace: c.prop("namespace"),
                             chart_repository: c.prop("chart-repository"),
                             chart_version: c.prop("chart-version"),
-                            image: c.prop("image"),
+                            image: c.prop("image").map(source),
                             variant: c.prop("variant"),
                             span: c.span(),
                         });
@@ -1538,4 +1538,10 @@ impl Output {
             ("charts", &self.charts),
         ]
     }
+}
+
+/// A value naming an image, parsed once as a reference (`check` decides whether it is
+/// meant as one).
+fn source(text: Text) -> Spanned<ImageSource> {
+    Spanned::new(ImageSource::parse(&text.value), text.span)
 }

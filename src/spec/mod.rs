@@ -13,6 +13,7 @@ pub use decode::{
 };
 use miette::SourceSpan;
 
+pub use crate::value::image_ref::{ImageRef, ImageSource};
 pub use crate::value::port::PortMapping;
 pub use crate::value::tag_template::TagTemplate;
 pub use crate::value::version::Version;
@@ -149,7 +150,7 @@ pub enum GpuCount {
 #[derive(Debug, Clone)]
 pub struct Stage {
     pub name: Text,
-    pub from: Text,
+    pub from: Spanned<ImageSource>,
     pub instructions: Vec<Instruction>,
     pub span: SourceSpan,
 }
@@ -312,7 +313,7 @@ pub enum CacheKind {
 pub struct Service {
     pub name: Text,
     /// A spec image name or an external image reference.
-    pub image: Text,
+    pub image: Spanned<ImageSource>,
     pub variant: Option<Text>,
     pub ports: Vec<Spanned<PortMapping>>,
     pub volumes: Vec<Text>,
@@ -409,7 +410,7 @@ pub struct Runtime {
     pub namespace: Option<Text>,
     pub chart_repository: Option<Text>,
     pub chart_version: Option<Text>,
-    pub image: Option<Text>,
+    pub image: Option<Spanned<ImageSource>>,
     pub variant: Option<Text>,
     pub span: SourceSpan,
 }

@@ -8,6 +8,7 @@
 pub mod dockerfile;
 mod duration;
 pub mod ignore;
+pub mod image_ref;
 pub mod port;
 pub mod reference;
 pub mod tag;
@@ -299,42 +300,7 @@ pub fn looks_like_ecr(host: &str) -> bool {
 
 /// An image reference: `[host[:port]/]path[:tag][@digest]`, or `scratch`.
 pub fn check_image_reference(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty".into());
-    }
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
-    };
-    if let Some(d) = digest {
-        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
-            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
-        });
-        if !ok {
-            return Err(format!(
-                "`@{d}` is not a digest like `@sha256:<64 hex digits>`"
-            ));
-        }
-    }
-    // The tag is after the last `:` that follows the last `/`.
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
-    if let Some(t) = tag {
-        check_tag(t).map_err(|r| format!("tag `{t}`: {r}"))?;
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1 {
-        let first = parts[0];
-        if first.contains('.') || first.contains(':') || first == "localhost" {
-            check_host(first).map_err(|r| format!("registry host `{first}`: {r}"))?;
-            parts.remove(0);
-        }
-    }
-    let path = parts.join("/");
-    check_repository_path(&path)
+    image_ref::ImageRef::parse(s).map(|_| ())
 }
 
 /// An image reference with its name (not its tag or digest) in lowercase, for help texts.
