@@ -788,24 +788,6 @@ impl<'s> Checker<'s> {
     }
 
     fn healthcheck(&mut self, h: &Healthcheck) {
-        for d in [&h.interval, &h.timeout, &h.start_period]
-            .into_iter()
-            .flatten()
-        {
-            if let Err(reason) = value::check_duration(&d.value) {
-                self.push(Error::InvalidDuration {
-                    value: d.value.clone(),
-                    span: d.span,
-                    reason,
-                    help: match value::to_duration(&d.value) {
-                        Some(fixed) => format!(
-                            "write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`"
-                        ),
-                        None => "write e.g. `30s`, `1m30s` or `500ms`".into(),
-                    },
-                });
-            }
-        }
         if h.command.value.trim().is_empty() {
             self.push(Error::EmptyValue {
                 what: "the health check command".into(),

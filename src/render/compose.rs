@@ -88,9 +88,9 @@ struct Gpu {
 fn check(h: &Healthcheck) -> Check {
     Check {
         command: h.command.value.clone(),
-        interval: h.interval.as_ref().map(|t| t.value.clone()),
-        timeout: h.timeout.as_ref().map(|t| t.value.clone()),
-        start_period: h.start_period.as_ref().map(|t| t.value.clone()),
+        interval: h.interval.as_ref().map(|t| t.value.to_string()),
+        timeout: h.timeout.as_ref().map(|t| t.value.to_string()),
+        start_period: h.start_period.as_ref().map(|t| t.value.to_string()),
         retries: h.retries.as_ref().map(|r| r.value),
     }
 }

@@ -193,6 +193,24 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A health check duration.
+    fn duration(&self, text: Text) -> Option<Spanned<Duration>> {
+        self.typed(text, Duration::parse, |t, reason| {
+            let help = match crate::value::to_duration(&t.value) {
+                Some(fixed) => {
+                    format!("write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`")
+                }
+                None => "write e.g. `30s`, `1m30s` or `500ms`".into(),
+            };
+            Error::InvalidDuration {
+                value: t.value,
+                span: t.span,
+                reason,
+                help,
+            }
+        })
+    }
+
     fn document(&self, doc: &'a KdlDocument) -> Option<Spec> {
         let mut project: Option<Project> = None;
         let mut output: Option<(Output, SourceSpan)> = None;
@@ -940,11 +958,12 @@ impl<'a> Decoder<'a> {
             "a command",
             "healthcheck \"curl -f http://localhost:8080/\" interval=\"30s\"",
         );
+        let command = command?;
         Some(Healthcheck {
-            command: command?,
-            interval: r.prop("interval"),
-            timeout: r.prop("timeout"),
-            start_period: r.prop("start-period"),
+            command,
+            interval: r.prop("interval").and_then(|d| self.duration(d)),
+            timeout: r.prop("timeout").and_then(|d| self.duration(d)),
+            start_period: r.prop("start-period").and_then(|d| self.duration(d)),
             retries: r.prop_u32("retries"),
             span: r.span(),
         })

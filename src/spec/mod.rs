@@ -13,6 +13,7 @@ pub use decode::{
 };
 use miette::SourceSpan;
 
+pub use crate::value::duration::Duration;
 pub use crate::value::image_ref::{ImageRef, ImageSource};
 pub use crate::value::port::PortMapping;
 pub use crate::value::tag_template::TagTemplate;
@@ -258,9 +259,9 @@ pub enum Mount {
 #[derive(Debug, Clone)]
 pub struct Healthcheck {
     pub command: Text,
-    pub interval: Option<Text>,
-    pub timeout: Option<Text>,
-    pub start_period: Option<Text>,
+    pub interval: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<Duration>>,
+    pub start_period: Option<Spanned<Duration>>,
     pub retries: Option<Spanned<u32>>,
     pub span: SourceSpan,
 }

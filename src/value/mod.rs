@@ -6,7 +6,7 @@
 //! attach the reason to the value's span.
 
 pub mod dockerfile;
-mod duration;
+pub mod duration;
 pub mod ignore;
 pub mod image_ref;
 pub mod port;
