@@ -511,35 +511,29 @@ impl<'s> Checker<'s> {
             self.graph.vertex(Vertex::Variant(i));
             let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
             for p in &v.platforms {
-                if let Err((reason, help)) = value::check_platform(&p.value) {
-                    self.push(Error::InvalidPlatform {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help,
-                    });
-                } else if let Some(first) = seen.get(p.as_str()) {
+                if let Some(first) = seen.get(p.value.as_str()) {
                     self.push(Error::DuplicateName {
                         kind: "platform".into(),
-                        name: p.value.clone(),
+                        name: p.value.to_string(),
                         first: *first,
                         span: p.span,
                         help: "remove the repeated platform".into(),
                     });
                 } else {
-                    seen.insert(p.as_str(), p.span);
+                    seen.insert(p.value.as_str(), p.span);
                 }
             }
             if let Some(gpu) = &v.gpu
                 && !gpu.allow_any_platform
                 // An invalid platform has its own error.
-                && let Some(p) = v.platforms.iter().find(|p| {
-                    !p.value.starts_with("linux/amd64") && value::check_platform(&p.value).is_ok()
-                })
+                && let Some(p) = v
+                    .platforms
+                    .iter()
+                    .find(|p| (p.value.os.as_str(), p.value.arch.as_str()) != ("linux", "amd64"))
             {
                 self.push(Error::GpuPlatform {
                     variant: v.name.value.clone(),
-                    platform: p.value.clone(),
+                    platform: p.value.to_string(),
                     span: p.span,
                 });
             }

@@ -193,6 +193,22 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A platform, `os/arch[/variant]`.
+    fn platform(&self, text: Text) -> Option<Spanned<Platform>> {
+        match Platform::parse(&text.value) {
+            Ok(p) => Some(Spanned::new(p, text.span)),
+            Err((reason, help)) => {
+                self.push(Error::InvalidPlatform {
+                    value: text.value,
+                    span: text.span,
+                    reason,
+                    help,
+                });
+                None
+            }
+        }
+    }
+
     /// A health check duration.
     fn duration(&self, text: Text) -> Option<Spanned<Duration>> {
         self.typed(text, Duration::parse, |t, reason| {
@@ -577,7 +593,7 @@ impl<'a> Decoder<'a> {
         let tag_prefix = r.prop("tag-prefix");
         let tag_suffix = r.prop("tag-suffix");
         let mut args = Vec::new();
-        let mut platforms: Option<Vec<Text>> = None;
+        let mut platforms: Option<Vec<Spanned<Platform>>> = None;
         let mut gpu = None;
         for child in r.children() {
             match child.name().value() {
@@ -590,6 +606,7 @@ impl<'a> Decoder<'a> {
                         "platforms \"linux/amd64\" \"linux/arm64\"",
                     );
                     c.finish("platforms");
+                    let list = list.into_iter().filter_map(|p| self.platform(p));
                     platforms.get_or_insert_with(Vec::new).extend(list);
                 }
                 "gpu" => gpu = self.gpu(child),

@@ -15,6 +15,7 @@ use miette::SourceSpan;
 
 pub use crate::value::duration::Duration;
 pub use crate::value::image_ref::{ImageRef, ImageSource};
+pub use crate::value::platform::Platform;
 pub use crate::value::port::PortMapping;
 pub use crate::value::tag_template::TagTemplate;
 pub use crate::value::version::Version;
@@ -126,7 +127,7 @@ pub struct Variant {
     pub tag_prefix: Option<Text>,
     pub tag_suffix: Option<Text>,
     pub args: Vec<ArgDecl>,
-    pub platforms: Vec<Text>,
+    pub platforms: Vec<Spanned<Platform>>,
     pub gpu: Option<Gpu>,
     /// True for the variant specc makes up when the spec declares none.
     pub implicit: bool,
