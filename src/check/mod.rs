@@ -669,7 +669,8 @@ impl<'s> Checker<'s> {
         }
         match &ins.kind {
             InstructionKind::Copy(copy) => {
-                if let Some(from) = &copy.from {
+                if let Some(source) = &copy.from {
+                    let from = &Text::new(source.value.to_string(), source.span);
                     if let Some(dep) = self.stage_index(&from.value) {
                         self.graph.edge(
                             Vertex::Stage(si),
@@ -678,8 +679,8 @@ impl<'s> Checker<'s> {
                             from.span,
                         );
                     } else if is_reference_like(&from.value) {
-                        match value::check_image_reference(&from.value) {
-                            Ok(()) => self.graph.edge(
+                        match source.value.reference() {
+                            Ok(_) => self.graph.edge(
                                 Vertex::Stage(si),
                                 Vertex::External(from.value.clone()),
                                 EdgeKind::CopiesFrom,
@@ -688,7 +689,7 @@ impl<'s> Checker<'s> {
                             Err(reason) => self.push(Error::InvalidImageReference {
                                 value: from.value.clone(),
                                 span: from.span,
-                                reason,
+                                reason: reason.to_string(),
                                 help: reference_help(
                                     &from.value,
                                     "write a stage name or an image like `busybox:1.36`",

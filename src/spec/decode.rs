@@ -752,7 +752,7 @@ impl<'a> Decoder<'a> {
                 let copy = Copy {
                     sources,
                     to: to?,
-                    from: r.prop("from"),
+                    from: r.prop("from").map(source),
                     chown: r.prop("chown"),
                     chmod: r.prop("chmod"),
                     link: r.prop_bool("link").is_some_and(|b| b.value),

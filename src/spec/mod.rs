@@ -221,7 +221,7 @@ pub struct Copy {
     pub sources: Vec<Text>,
     pub to: Text,
     /// A stage name or an image reference.
-    pub from: Option<Text>,
+    pub from: Option<Spanned<ImageSource>>,
     pub chown: Option<Text>,
     pub chmod: Option<Text>,
     pub link: bool,
