@@ -1,8 +1,11 @@
 //! The typed spec: a KDL document in, a [`Spec`] out, every value [`Spanned`].
 //!
 //! `decode` turns KDL nodes into these types and reports unknown nodes and properties,
-//! wrong types and missing values. It checks only the shape of single values; how names
-//! refer to each other is the business of `check`.
+//! wrong types and missing values. Values with a grammar of their own (port mappings,
+//! platforms, durations, tag templates, the version, image references) are parsed here,
+//! once, into `value` types; one that does not parse is reported and left out. How names
+//! refer to each other is the business of `check` (which also reports an image reference
+//! that does not parse where the value is meant as one).
 
 mod decode;
 mod reader;
