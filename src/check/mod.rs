@@ -344,35 +344,6 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Checks a value that must be the NAME of a secret.
-    fn secret(&mut self, property: &str, value: &Text) {
-        if value::looks_like_credential(&value.value) {
-            let example = match property {
-                "username-secret" => "DOCKERHUB_USERNAME",
-                "namespace-secret" => "DOCKERHUB_NAMESPACE",
-                "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
-                "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
-                _ => "DOCKERHUB_TOKEN",
-            };
-            self.push(Error::CredentialLiteral {
-                property: property.into(),
-                span: value.span,
-                help: format!(
-                    "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
-                ),
-            });
-        } else if let Err(reason) = value::check_secret_name(&value.value) {
-            let upper = value.value.to_ascii_uppercase();
-            let name = value::to_variable_name(upper.trim_start_matches("GITHUB_"));
-            self.push(Error::InvalidSecretName {
-                name: value.value.clone(),
-                span: value.span,
-                reason,
-                help: format!("write e.g. `{property}={name}`"),
-            });
-        }
-    }
-
     fn login_error(&mut self, span: SourceSpan, message: String, label: &str, help: String) {
         self.push(Error::Login {
             message,
@@ -423,17 +394,9 @@ impl<'s> Checker<'s> {
                     ),
                 });
             }
-            if let Some(secret) = &r.namespace_secret {
-                self.secret("namespace-secret", secret);
-            }
             let Some(login) = &r.login else { continue };
             match &login.method {
-                LoginMethod::Basic {
-                    username_secret,
-                    password_secret,
-                } => {
-                    self.secret("username-secret", username_secret);
-                    self.secret("password-secret", password_secret);
+                LoginMethod::Basic { .. } => {
                     if ecr.is_some() {
                         self.login_error(
                             login.span,
@@ -465,14 +428,6 @@ impl<'s> Checker<'s> {
                             self.login_error(region.span, format!("login region `{rv}` differs from the registry's region `{hr}`"), "does not match the host", format!("write `region=\"{hr}\"`"));
                         }
                         _ => {}
-                    }
-                    for (prop, s) in [
-                        ("access-key-id-secret", access_key_id_secret),
-                        ("secret-access-key-secret", secret_access_key_secret),
-                    ] {
-                        if let Some(s) = s {
-                            self.secret(prop, s);
-                        }
                     }
                     let account = host.split('.').next().unwrap_or_default();
                     match (role, access_key_id_secret, secret_access_key_secret) {

@@ -316,11 +316,11 @@ fn render_one(
             push_permission(&mut ctx.permissions, "packages", "write");
         }
         if let Some(s) = &r.namespace_secret
-            && !ctx.env.iter().any(|p| p.name == s.value)
+            && !ctx.env.iter().any(|p| p.name == s.value.as_str())
         {
             ctx.env.push(Pair {
-                name: s.value.clone(),
-                value: secret(&s.value),
+                name: s.value.to_string(),
+                value: secret(s.value.as_str()),
             });
         }
         let Some(login) = &r.login else { continue };
@@ -329,8 +329,8 @@ fn render_one(
                 username_secret,
                 password_secret,
             } => (
-                Some(secret(&username_secret.value)),
-                Some(secret(&password_secret.value)),
+                Some(secret(username_secret.value.as_str())),
+                Some(secret(password_secret.value.as_str())),
             ),
             LoginMethod::GithubToken => (
                 Some("${{ github.actor }}".into()),
@@ -349,8 +349,10 @@ fn render_one(
                     registry: r.name.value.clone(),
                     region: region.value.clone(),
                     role: role.as_ref().map(|r| r.value.clone()),
-                    access_key_secret: access_key_id_secret.as_ref().map(|s| s.value.clone()),
-                    secret_key_secret: secret_access_key_secret.as_ref().map(|s| s.value.clone()),
+                    access_key_secret: access_key_id_secret.as_ref().map(|s| s.value.to_string()),
+                    secret_key_secret: secret_access_key_secret
+                        .as_ref()
+                        .map(|s| s.value.to_string()),
                 });
                 (None, None)
             }
@@ -480,8 +482,8 @@ fn render_one(
             if let Some(repository) = repository {
                 ctx.description = Some(Description {
                     repository_label: repository.path.clone(),
-                    username: secret(&username_secret.value),
-                    password: secret(&password_secret.value),
+                    username: secret(username_secret.value.as_str()),
+                    password: secret(password_secret.value.as_str()),
                     namespace_script: namespace_script(&repository.namespace),
                     path: repository.path.clone(),
                     readme: d.readme.value.clone(),
@@ -508,11 +510,11 @@ fn render_one(
             }) => {
                 env.push(Pair {
                     name: "HELM_USERNAME".into(),
-                    value: secret(&username_secret.value),
+                    value: secret(username_secret.value.as_str()),
                 });
                 env.push(Pair {
                     name: "HELM_PASSWORD".into(),
-                    value: secret(&password_secret.value),
+                    value: secret(password_secret.value.as_str()),
                 });
                 format!(
                     "printf '%s' \"$HELM_PASSWORD\" | helm registry login {host} --username \"$HELM_USERNAME\" --password-stdin"

@@ -193,6 +193,42 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// The name of a secret, the value of `property`; one that is not is reported (and
+    /// kept, so that its node is still checked).
+    fn secret(&self, property: &str, text: Text) -> Spanned<SecretName> {
+        let error = match SecretName::parse(&text.value) {
+            Ok(name) => return Spanned::new(name, text.span),
+            Err(SecretProblem::Credential) => {
+                let example = match property {
+                    "username-secret" => "DOCKERHUB_USERNAME",
+                    "namespace-secret" => "DOCKERHUB_NAMESPACE",
+                    "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
+                    "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
+                    _ => "DOCKERHUB_TOKEN",
+                };
+                Error::CredentialLiteral {
+                    property: property.into(),
+                    span: text.span,
+                    help: format!(
+                        "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
+                    ),
+                }
+            }
+            Err(SecretProblem::Invalid(reason)) => {
+                let upper = text.value.to_ascii_uppercase();
+                let name = crate::value::to_variable_name(upper.trim_start_matches("GITHUB_"));
+                Error::InvalidSecretName {
+                    name: text.value.clone(),
+                    span: text.span,
+                    reason,
+                    help: format!("write e.g. `{property}={name}`"),
+                }
+            }
+        };
+        self.push(error);
+        Spanned::new(SecretName::reported(&text.value), text.span)
+    }
+
     /// A platform, `os/arch[/variant]`.
     fn platform(&self, text: Text) -> Option<Spanned<Platform>> {
         match Platform::parse(&text.value) {
@@ -460,7 +496,9 @@ impl<'a> Decoder<'a> {
         let name = self.name(&mut r, "registry");
         let host = r.prop_required("host", "registry hub host=\"docker.io\"");
         let namespace = r.prop("namespace");
-        let namespace_secret = r.prop("namespace-secret");
+        let namespace_secret = r
+            .prop("namespace-secret")
+            .map(|s| self.secret("namespace-secret", s));
         let mut login = None;
         // The first `login` node, whether or not it decoded.
         let mut first_login: Option<miette::SourceSpan> = None;
@@ -563,19 +601,22 @@ impl<'a> Decoder<'a> {
             "basic" => {
                 let u = r.prop_required("username-secret", example);
                 let p = r.prop_required("password-secret", example);
+                let (u, p) = (u?, p?);
                 LoginMethod::Basic {
-                    username_secret: u?,
-                    password_secret: p?,
+                    username_secret: self.secret("username-secret", u),
+                    password_secret: self.secret("password-secret", p),
                 }
             }
             "github-token" => LoginMethod::GithubToken,
             _ => {
                 let region = r.prop_required("region", "login \"aws\" region=\"us-west-2\" role=\"arn:aws:iam::123456789012:role/push\"");
+                let region = region?;
+                let secret = |key| r.prop(key).map(|s| self.secret(key, s));
                 LoginMethod::Aws {
-                    region: region?,
+                    region,
                     role: r.prop("role"),
-                    access_key_id_secret: r.prop("access-key-id-secret"),
-                    secret_access_key_secret: r.prop("secret-access-key-secret"),
+                    access_key_id_secret: secret("access-key-id-secret"),
+                    secret_access_key_secret: secret("secret-access-key-secret"),
                 }
             }
         };

@@ -20,6 +20,7 @@ pub use crate::value::duration::Duration;
 pub use crate::value::image_ref::{ImageRef, ImageSource};
 pub use crate::value::platform::Platform;
 pub use crate::value::port::PortMapping;
+pub use crate::value::secret::{SecretName, SecretProblem};
 pub use crate::value::tag_template::TagTemplate;
 pub use crate::value::version::Version;
 
@@ -97,7 +98,7 @@ pub struct Registry {
     pub name: Text,
     pub host: Text,
     pub namespace: Option<Text>,
-    pub namespace_secret: Option<Text>,
+    pub namespace_secret: Option<Spanned<SecretName>>,
     pub login: Option<Login>,
     pub span: SourceSpan,
 }
@@ -111,15 +112,15 @@ pub struct Login {
 #[derive(Debug, Clone)]
 pub enum LoginMethod {
     Basic {
-        username_secret: Text,
-        password_secret: Text,
+        username_secret: Spanned<SecretName>,
+        password_secret: Spanned<SecretName>,
     },
     GithubToken,
     Aws {
         region: Text,
         role: Option<Text>,
-        access_key_id_secret: Option<Text>,
-        secret_access_key_secret: Option<Text>,
+        access_key_id_secret: Option<Spanned<SecretName>>,
+        secret_access_key_secret: Option<Spanned<SecretName>>,
     },
 }
 

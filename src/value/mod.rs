@@ -12,6 +12,7 @@ pub mod image_ref;
 pub mod platform;
 pub mod port;
 pub mod reference;
+pub mod secret;
 pub mod tag;
 pub mod tag_template;
 pub mod version;
@@ -523,19 +524,6 @@ pub fn check_volume(s: &str) -> Result<(), String> {
 pub fn named_volume(s: &str) -> Option<&str> {
     let (src, _) = s.split_once(':')?;
     (!(src.starts_with('.') || src.starts_with('/') || src.starts_with('~'))).then_some(src)
-}
-
-/// A GitHub secret or variable name.
-pub fn check_secret_name(s: &str) -> Result<(), String> {
-    if !is_variable_name(s) {
-        return Err(
-            "secret names hold only letters, digits and `_`, and do not start with a digit".into(),
-        );
-    }
-    if s.to_ascii_uppercase().starts_with("GITHUB_") {
-        return Err("GitHub reserves names that start with `GITHUB_`".into());
-    }
-    Ok(())
 }
 
 /// True for strings that look like a credential rather than a name: known token prefixes,
