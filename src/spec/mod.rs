@@ -2,10 +2,11 @@
 //!
 //! `decode` turns KDL nodes into these types and reports unknown nodes and properties,
 //! wrong types and missing values. Values with a grammar of their own (port mappings,
-//! platforms, durations, tag templates, the version, image references) are parsed here,
-//! once, into `value` types; one that does not parse is reported and left out. How names
-//! refer to each other is the business of `check` (which also reports an image reference
-//! that does not parse where the value is meant as one).
+//! platforms, durations, tag templates, the version, image references, secret names) are
+//! parsed here, once, into `value` types; one that does not parse is reported and left
+//! out (a secret name is kept, as an invalid declaration name is). How names refer to
+//! each other is the business of `check` (which also reports an image reference that
+//! does not parse where the value is meant as one).
 
 mod decode;
 mod reader;
