@@ -15,7 +15,7 @@ use petgraph::visit::EdgeRef;
 
 use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
-use crate::value::{self, Piece, Placeholder};
+use crate::value::{self, Placeholder};
 
 mod outputs;
 mod references;
@@ -344,35 +344,6 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Checks a value that must be the NAME of a secret.
-    fn secret(&mut self, property: &str, value: &Text) {
-        if value::looks_like_credential(&value.value) {
-            let example = match property {
-                "username-secret" => "DOCKERHUB_USERNAME",
-                "namespace-secret" => "DOCKERHUB_NAMESPACE",
-                "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
-                "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
-                _ => "DOCKERHUB_TOKEN",
-            };
-            self.push(Error::CredentialLiteral {
-                property: property.into(),
-                span: value.span,
-                help: format!(
-                    "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
-                ),
-            });
-        } else if let Err(reason) = value::check_secret_name(&value.value) {
-            let upper = value.value.to_ascii_uppercase();
-            let name = value::to_variable_name(upper.trim_start_matches("GITHUB_"));
-            self.push(Error::InvalidSecretName {
-                name: value.value.clone(),
-                span: value.span,
-                reason,
-                help: format!("write e.g. `{property}={name}`"),
-            });
-        }
-    }
-
     fn login_error(&mut self, span: SourceSpan, message: String, label: &str, help: String) {
         self.push(Error::Login {
             message,
@@ -423,17 +394,9 @@ impl<'s> Checker<'s> {
                     ),
                 });
             }
-            if let Some(secret) = &r.namespace_secret {
-                self.secret("namespace-secret", secret);
-            }
             let Some(login) = &r.login else { continue };
             match &login.method {
-                LoginMethod::Basic {
-                    username_secret,
-                    password_secret,
-                } => {
-                    self.secret("username-secret", username_secret);
-                    self.secret("password-secret", password_secret);
+                LoginMethod::Basic { .. } => {
                     if ecr.is_some() {
                         self.login_error(
                             login.span,
@@ -465,14 +428,6 @@ impl<'s> Checker<'s> {
                             self.login_error(region.span, format!("login region `{rv}` differs from the registry's region `{hr}`"), "does not match the host", format!("write `region=\"{hr}\"`"));
                         }
                         _ => {}
-                    }
-                    for (prop, s) in [
-                        ("access-key-id-secret", access_key_id_secret),
-                        ("secret-access-key-secret", secret_access_key_secret),
-                    ] {
-                        if let Some(s) = s {
-                            self.secret(prop, s);
-                        }
                     }
                     let account = host.split('.').next().unwrap_or_default();
                     match (role, access_key_id_secret, secret_access_key_secret) {
@@ -511,35 +466,29 @@ impl<'s> Checker<'s> {
             self.graph.vertex(Vertex::Variant(i));
             let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
             for p in &v.platforms {
-                if let Err((reason, help)) = value::check_platform(&p.value) {
-                    self.push(Error::InvalidPlatform {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help,
-                    });
-                } else if let Some(first) = seen.get(p.as_str()) {
+                if let Some(first) = seen.get(p.value.as_str()) {
                     self.push(Error::DuplicateName {
                         kind: "platform".into(),
-                        name: p.value.clone(),
+                        name: p.value.to_string(),
                         first: *first,
                         span: p.span,
                         help: "remove the repeated platform".into(),
                     });
                 } else {
-                    seen.insert(p.as_str(), p.span);
+                    seen.insert(p.value.as_str(), p.span);
                 }
             }
             if let Some(gpu) = &v.gpu
                 && !gpu.allow_any_platform
                 // An invalid platform has its own error.
-                && let Some(p) = v.platforms.iter().find(|p| {
-                    !p.value.starts_with("linux/amd64") && value::check_platform(&p.value).is_ok()
-                })
+                && let Some(p) = v
+                    .platforms
+                    .iter()
+                    .find(|p| (p.value.os.as_str(), p.value.arch.as_str()) != ("linux", "amd64"))
             {
                 self.push(Error::GpuPlatform {
                     variant: v.name.value.clone(),
-                    platform: p.value.clone(),
+                    platform: p.value.to_string(),
                     span: p.span,
                 });
             }
@@ -574,7 +523,8 @@ impl<'s> Checker<'s> {
     fn stages(&mut self) {
         let spec = self.spec;
         for (si, stage) in spec.stages.iter().enumerate() {
-            let from = &stage.from;
+            let from = Text::new(stage.from.value.to_string(), stage.from.span);
+            let from = &from;
             if let Some(dep) = self.stage_index(&from.value) {
                 self.graph.edge(
                     Vertex::Stage(si),
@@ -594,7 +544,8 @@ impl<'s> Checker<'s> {
                         ),
                     });
                 }
-            } else if let Err(reason) = value::check_image_reference(&from.value) {
+            } else if let Err(reason) = stage.from.value.reference() {
+                let reason = reason.to_string();
                 let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
                 let mut help = reference_help(
                     &from.value,
@@ -673,7 +624,8 @@ impl<'s> Checker<'s> {
         }
         match &ins.kind {
             InstructionKind::Copy(copy) => {
-                if let Some(from) = &copy.from {
+                if let Some(source) = &copy.from {
+                    let from = &Text::new(source.value.to_string(), source.span);
                     if let Some(dep) = self.stage_index(&from.value) {
                         self.graph.edge(
                             Vertex::Stage(si),
@@ -682,8 +634,8 @@ impl<'s> Checker<'s> {
                             from.span,
                         );
                     } else if is_reference_like(&from.value) {
-                        match value::check_image_reference(&from.value) {
-                            Ok(()) => self.graph.edge(
+                        match source.value.reference() {
+                            Ok(_) => self.graph.edge(
                                 Vertex::Stage(si),
                                 Vertex::External(from.value.clone()),
                                 EdgeKind::CopiesFrom,
@@ -692,7 +644,7 @@ impl<'s> Checker<'s> {
                             Err(reason) => self.push(Error::InvalidImageReference {
                                 value: from.value.clone(),
                                 span: from.span,
-                                reason,
+                                reason: reason.to_string(),
                                 help: reference_help(
                                     &from.value,
                                     "write a stage name or an image like `busybox:1.36`",
@@ -786,24 +738,6 @@ impl<'s> Checker<'s> {
     }
 
     fn healthcheck(&mut self, h: &Healthcheck) {
-        for d in [&h.interval, &h.timeout, &h.start_period]
-            .into_iter()
-            .flatten()
-        {
-            if let Err(reason) = value::check_duration(&d.value) {
-                self.push(Error::InvalidDuration {
-                    value: d.value.clone(),
-                    span: d.span,
-                    reason,
-                    help: match value::to_duration(&d.value) {
-                        Some(fixed) => format!(
-                            "write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`"
-                        ),
-                        None => "write e.g. `30s`, `1m30s` or `500ms`".into(),
-                    },
-                });
-            }
-        }
         if h.command.value.trim().is_empty() {
             self.push(Error::EmptyValue {
                 what: "the health check command".into(),
@@ -969,7 +903,8 @@ impl<'s> Checker<'s> {
         for s in reachable_stages(&self.graph, target) {
             let from = &self.spec.stages[s].from;
             // A malformed `$NAME` has its own error.
-            let Some(arg) = arg_reference(&from.value).filter(|a| value::is_variable_name(a))
+            let Some(arg) =
+                arg_reference(from.value.as_str()).filter(|a| value::is_variable_name(a))
             else {
                 continue;
             };
@@ -992,7 +927,7 @@ impl<'s> Checker<'s> {
         for (s, mut variants) in std::mem::take(&mut self.undefined) {
             variants.sort();
             let from = &spec.stages[s].from;
-            let Some(arg) = arg_reference(&from.value) else {
+            let Some(arg) = arg_reference(from.value.as_str()) else {
                 continue;
             };
             let names: Vec<String> = variants
@@ -1031,37 +966,18 @@ impl<'s> Checker<'s> {
 
     fn tags(&mut self, ii: usize, image: &Image, variants: &[usize]) {
         let spec = self.spec;
-        let version = value::parse_version(&spec.project.version.value);
+        let version = &spec.project.version;
         // Tag -> (variant, rule span), to find two variants pushing one tag.
         let mut produced: BTreeMap<String, (usize, SourceSpan)> = BTreeMap::new();
         for rule in &image.tags {
             let t = &rule.template;
-            let pieces = match value::parse_tag_template(&t.value) {
-                Ok(p) => p,
-                Err(e) => {
-                    let span = crate::spec::inner_span(t.span, &t.value, e.start, e.len);
-                    self.push(Error::InvalidTagTemplate {
-                        template: t.value.clone(),
-                        span,
-                        reason: e.reason,
-                        help: e.help,
-                    });
-                    continue;
-                }
-            };
-            let placeholders: Vec<Placeholder> = pieces
-                .iter()
-                .filter_map(|p| match p {
-                    Piece::Placeholder(p) => Some(*p),
-                    Piece::Literal(_) => None,
-                })
-                .collect();
+            let placeholders: Vec<Placeholder> = t.value.placeholders().collect();
             let uses_version = placeholders.iter().any(|p| p.is_version_part());
             let uses_branch = placeholders.contains(&Placeholder::Branch);
             let when = rule.when.value;
             if uses_version && when != TagWhen::Release {
                 self.push(Error::InvalidTagTemplate {
-                    template: t.value.clone(),
+                    template: t.value.to_string(),
                     span: rule.when.span,
                     reason: "a branch push has no version".into(),
                     help: "use `when=\"release\"` for version tags, or `{{branch}}`/`{{sha}}` on branches".into(),
@@ -1070,26 +986,17 @@ impl<'s> Checker<'s> {
             }
             if uses_branch && when == TagWhen::Release {
                 self.push(Error::InvalidTagTemplate {
-                    template: t.value.clone(),
+                    template: t.value.to_string(),
                     span: t.span,
                     reason: "a release has no branch".into(),
                     help: "add `when=\"branch\"` to this tag rule".into(),
                 });
                 continue;
             }
-            let version_part = placeholders.iter().find(|p| {
-                matches!(
-                    p,
-                    Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-                )
-            });
-            if let Some(part) = version_part
-                && version.is_none()
+            if let Some(part) = t.value.version_part()
+                && version.value.parts().is_none()
             {
-                let (v, vspan) = (
-                    spec.project.version.value.clone(),
-                    spec.project.version.span,
-                );
+                let (v, vspan) = (version.value.to_string(), version.span);
                 if !self
                     .problems
                     .iter()
@@ -1103,8 +1010,8 @@ impl<'s> Checker<'s> {
                 }
                 continue;
             }
-            let sample = value::tag::TagValues::sample(&spec.project.version.value);
-            let base = value::tag::render_tag(&pieces, &sample);
+            let sample = value::tag::TagValues::sample(version.value.as_str());
+            let base = value::tag::render_tag(t.value.pieces(), &sample);
             'variants: for &v in variants {
                 let variant = &spec.variants[v];
                 // A bad tag prefix or suffix has its own error.
@@ -1116,14 +1023,14 @@ impl<'s> Checker<'s> {
                         let help = if tag.len() > 128 {
                             "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
                         } else {
-                            let fixed = value::to_tag_text(&t.value);
+                            let fixed = value::to_tag_text(t.value.as_str());
                             format!(
                                 "write e.g. `tag \"{}\"`; tags hold letters, digits, `_`, `.` and `-`, and start with a letter, digit or `_`",
                                 if fixed.is_empty() { "latest" } else { &fixed }
                             )
                         };
                         self.push(Error::InvalidTag {
-                            template: t.value.clone(),
+                            template: t.value.to_string(),
                             tag,
                             span: t.span,
                             reason,
@@ -1168,20 +1075,22 @@ impl<'s> Checker<'s> {
     }
 
     /// A spec image or an external reference: `Some(index)` for a spec image.
-    fn image_or_reference(&mut self, value: &Text) -> Result<Option<usize>, ()> {
-        if let Some(i) = self.image_index(&value.value) {
+    fn image_or_reference(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
+        let text = source.value.as_str();
+        if let Some(i) = self.image_index(text) {
             return Ok(Some(i));
         }
-        if is_reference_like(&value.value) {
-            return match value::check_image_reference(&value.value) {
-                Ok(()) => Ok(None),
+        let value = &Text::new(text.to_string(), source.span);
+        if is_reference_like(text) {
+            return match source.value.reference() {
+                Ok(_) => Ok(None),
                 Err(reason) => {
                     self.push(Error::InvalidImageReference {
-                        value: value.value.clone(),
-                        span: value.span,
-                        reason,
+                        value: text.to_string(),
+                        span: source.span,
+                        reason: reason.to_string(),
                         help: reference_help(
-                            &value.value,
+                            text,
                             "write a spec image name or a reference like `postgres:16-alpine`",
                         ),
                     });
@@ -1251,7 +1160,7 @@ impl<'s> Checker<'s> {
                 Ok(None) => {
                     self.graph.edge(
                         me.clone(),
-                        Vertex::External(s.image.value.clone()),
+                        Vertex::External(s.image.value.to_string()),
                         EdgeKind::Runs,
                         s.image.span,
                     );
@@ -1263,16 +1172,6 @@ impl<'s> Checker<'s> {
                     }
                 }
                 Err(()) => {}
-            }
-            for p in &s.ports {
-                if let Err(reason) = value::check_port(&p.value) {
-                    self.push(Error::InvalidPort {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help: "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`".into(),
-                    });
-                }
             }
             for v in &s.volumes {
                 if let Err(reason) = value::check_volume(&v.value) {
@@ -1365,24 +1264,15 @@ impl<'s> Checker<'s> {
                 let env = t.env.iter().map(|e| &e.name);
                 self.unique_keys("environment variable", env, "keep one of them");
                 if let Some(p) = &t.port
-                    && let Err(reason) = value::check_port(&p.value)
+                    && let Some(reason) = p.value.smoke_problem()
                 {
-                    self.push(Error::InvalidPort {
-                        value: p.value.clone(),
-                        span: p.span,
-                        reason,
-                        help: "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`".into(),
-                    });
-                } else if let Some(p) = &t.port
-                    && let Err(reason) = value::check_smoke_port(&p.value)
-                {
+                    let container = p.value.container;
                     self.push(Error::SmokeTestPort {
-                        value: p.value.clone(),
+                        value: p.value.to_string(),
                         span: p.span,
                         reason,
                         help: format!(
-                            "publish a fixed host port, e.g. `port=\"{}\"`; the probe reads `http://localhost:<host port>`",
-                            smoke_port_example(&p.value)
+                            "publish a fixed host port, e.g. `port=\"{container}:{container}\"`; the probe reads `http://localhost:<host port>`"
                         ),
                     });
                 }
@@ -1750,17 +1640,6 @@ fn values_key_ok(key: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     })
-}
-
-/// A fixed `HOST:CONTAINER` mapping for the container port of `mapping`.
-fn smoke_port_example(mapping: &str) -> String {
-    let spec = mapping.split('/').next().unwrap_or(mapping);
-    let container = spec
-        .rsplit(':')
-        .next()
-        .filter(|c| !c.is_empty())
-        .unwrap_or("8080");
-    format!("{container}:{container}")
 }
 
 /// Help for an invalid image reference: its lowercase spelling when that is valid.

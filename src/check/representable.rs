@@ -36,7 +36,7 @@ impl Checker<'_> {
         let in_from = |name: &str| {
             spec.stages
                 .iter()
-                .any(|s| super::arg_reference(&s.from.value) == Some(name))
+                .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
         };
         for arg in spec
             .args
@@ -68,7 +68,8 @@ impl Checker<'_> {
             .images
             .iter()
             .filter_map(|i| i.description.as_ref());
-        let texts = std::iter::once(("the project version", &p.version))
+        let version = Text::new(p.version.value.to_string(), p.version.span);
+        let texts = std::iter::once(("the project version", &version))
             .chain(p.description.iter().map(|d| ("the description", d)))
             .chain(descriptions.map(|d| ("the description", d)))
             .chain(p.source.iter().map(|s| ("the project source", s)))

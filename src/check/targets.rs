@@ -102,7 +102,7 @@ pub fn repository(spec: &Spec, registry: &Registry, image: &Image) -> Repository
             value: ns.value.clone(),
         },
         (None, secret) => Namespace::FromCi {
-            variable: secret.as_ref().map(|s| s.value.clone()),
+            variable: secret.as_ref().map(|s| s.value.to_string()),
             fallback: spec.project.name.value.to_lowercase(),
         },
     };

@@ -835,19 +835,6 @@ pub enum Error {
         help: String,
     },
 
-    /// A value the output format cannot carry: `run "echo a\\\nb"` (a line break in a RUN line)
-    #[error("{what} cannot be written to {format}: {reason}")]
-    #[diagnostic(code(specc::render::unrepresentable))]
-    Unrepresentable {
-        what: String,
-        format: String,
-        reason: String,
-        #[label("this value")]
-        span: SourceSpan,
-        #[help]
-        help: String,
-    },
-
     /// A generated file that does not parse back (a bug in specc): reported, never written.
     #[error("generated `{path}` is not valid {format}: {reason}")]
     #[diagnostic(

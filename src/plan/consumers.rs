@@ -63,7 +63,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
             let target = spec
                 .images
                 .iter()
-                .position(|i| i.name.value == s.image.value)
+                .position(|i| i.name.value == s.image.value.as_str())
                 .and_then(|ii| {
                     let v = variant_of(checked, ii, s.variant.as_ref().map(|t| t.as_str()))?;
                     targets
@@ -74,7 +74,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
                 name: s.name.value.clone(),
                 target: target.map(|t| t.name.clone()),
                 image: target.map_or_else(
-                    || s.image.value.clone(),
+                    || s.image.value.to_string(),
                     |t| compose_reference(&spec.project.name.value, t),
                 ),
             }
@@ -137,7 +137,7 @@ pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<
         }
         for (i, r) in chart.runtimes.iter().enumerate() {
             let Some(img) = &r.image else { continue };
-            let Some(t) = find(&img.value, r.variant.as_ref().map(|x| x.as_str())) else {
+            let Some(t) = find(img.value.as_str(), r.variant.as_ref().map(|x| x.as_str())) else {
                 continue;
             };
             let (repository, tag) = chart_reference(t, None, values);

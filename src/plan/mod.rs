@@ -78,7 +78,7 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
     let version = options
         .version
         .clone()
-        .unwrap_or_else(|| runtime::version(&options.env, &spec.project.version.value));
+        .unwrap_or_else(|| runtime::version(&options.env, spec.project.version.value.as_str()));
     let event = if options.branch.is_some() {
         TagWhen::Branch
     } else {
@@ -102,7 +102,7 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
             targets.extend(build.target(ii, v));
         }
     }
-    let spec_values = TagValues::new(&spec.project.version.value, None, None);
+    let spec_values = TagValues::new(spec.project.version.value.as_str(), None, None);
     Plan {
         project: spec.project.name.value.clone(),
         version: values.version.clone(),

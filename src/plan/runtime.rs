@@ -89,9 +89,9 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     .to_vec();
     for r in &spec.registries {
         if let Some(s) = &r.namespace_secret
-            && !names.contains(&s.value)
+            && !names.iter().any(|n| n == s.value.as_str())
         {
-            names.push(s.value.clone());
+            names.push(s.value.to_string());
         }
     }
     names

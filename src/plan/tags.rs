@@ -5,7 +5,7 @@
 use crate::check::targets::TagAffixes;
 use crate::spec::{Image, TagWhen};
 use crate::value::tag::{TagValues, render_tag};
-use crate::value::{Piece, Placeholder, parse_tag_template};
+use crate::value::{Piece, Placeholder};
 
 /// A tag with its placeholders still open, affixes included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +48,7 @@ pub fn templates(image: &Image, affixes: &TagAffixes, event: TagWhen) -> Vec<Tag
         .iter()
         .filter(|r| r.when.value == event || r.when.value == TagWhen::Always)
     {
-        // `check` refused every template that does not parse.
-        let Ok(base) = parse_tag_template(&rule.template.value) else {
-            continue;
-        };
+        let base = rule.template.value.pieces().to_vec();
         let mut decorated = Vec::with_capacity(base.len() + 2);
         if !affixes.prefix.is_empty() {
             decorated.push(Piece::Literal(affixes.prefix.clone()));
@@ -93,17 +90,6 @@ pub fn rule_needing_version_parts<'a>(
 ) -> Option<String> {
     rules
         .into_iter()
-        .find(|rule| {
-            parse_tag_template(&rule.template.value).is_ok_and(|pieces| {
-                pieces.iter().any(|p| {
-                    matches!(
-                        p,
-                        Piece::Placeholder(
-                            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-                        )
-                    )
-                })
-            })
-        })
-        .map(|rule| rule.template.value.clone())
+        .find(|rule| rule.template.value.version_part().is_some())
+        .map(|rule| rule.template.value.to_string())
 }

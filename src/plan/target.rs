@@ -209,7 +209,11 @@ fn platforms(spec: &Spec, v: usize) -> Vec<String> {
     if variant.platforms.is_empty() {
         vec!["linux/amd64".to_string()]
     } else {
-        variant.platforms.iter().map(|p| p.value.clone()).collect()
+        variant
+            .platforms
+            .iter()
+            .map(|p| p.value.to_string())
+            .collect()
     }
 }
 

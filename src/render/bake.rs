@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use miette::SourceSpan;
 use serde::Serialize;
 
 use super::dockerfile::Dockerfiles;
@@ -63,18 +62,6 @@ struct Target {
     branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
-}
-
-/// Reports a value the bake file cannot carry (once).
-fn unrepresentable(errors: &mut Vec<Error>, what: String, reason: String, span: SourceSpan) {
-    let e = Error::Unrepresentable {
-        what,
-        format: "docker-bake.hcl".into(),
-        reason,
-        span,
-        help: "write the text in its composed (NFC) form".into(),
-    };
-    super::push_once(errors, e);
 }
 
 /// The inside of an HCL string literal (without the quotes).
@@ -202,7 +189,7 @@ pub fn render(
     let spec: &Spec = &checked.spec;
     let path = spec.output.bake.value.clone();
     let mut exprs = Exprs {
-        spec_version: &spec.project.version.value,
+        spec_version: spec.project.version.value.as_str(),
         used: BTreeSet::new(),
     };
     // Branch pushes happen when an image has branch rules or a workflow runs on them.
@@ -233,8 +220,8 @@ pub fn render(
             dockerfile: relative_path(&planned.context, dockerfile),
             stage: planned.stage.clone(),
             platforms: planned.platforms.clone(),
-            args: args(&mut exprs, spec, planned, errors),
-            labels: labels(&mut exprs, spec, image, errors),
+            args: args(&mut exprs, planned),
+            labels: labels(&mut exprs, spec, image),
             tag_exprs,
             by_event,
             branch_tag_exprs,
@@ -263,55 +250,36 @@ pub fn render(
 }
 
 /// The build arguments: the plan's values, with `VERSION` and `REVISION` left to run time.
-fn args(exprs: &mut Exprs, spec: &Spec, planned: &Planned, errors: &mut Vec<Error>) -> Vec<Entry> {
+/// `check` refuses values bake would normalise (not NFC), so each is written as it is.
+fn args(exprs: &mut Exprs, planned: &Planned) -> Vec<Entry> {
     let mut args: Vec<Entry> = Vec::new();
     for (k, value) in &planned.args {
         let expr = if k == runtime::VERSION_VARIABLE {
-            Ok(format!("\"${{{}}}\"", exprs.version()))
+            format!("\"${{{}}}\"", exprs.version())
         } else if k == runtime::REVISION_VARIABLE {
-            Ok(format!(
-                "\"${{{}}}\"",
-                exprs.var(runtime::REVISION_VARIABLE)
-            ))
+            format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE))
         } else {
-            escape::bake_string(value)
+            escape::hcl(value)
         };
-        match expr {
-            Ok(expr) => args.push(Entry {
-                name: k.clone(),
-                expr,
-            }),
-            Err(reason) => {
-                let span = spec
-                    .variants
-                    .iter()
-                    .flat_map(|x| &x.args)
-                    .chain(&spec.args)
-                    .filter(|a| &a.name.value == k)
-                    .filter_map(|a| a.value.as_ref())
-                    .find(|x| &x.value == value)
-                    .map_or(spec.images[planned.image_index].name.span, |x| x.span);
-                unrepresentable(errors, format!("build argument `{k}`"), reason, span);
-            }
-        }
+        args.push(Entry {
+            name: k.clone(),
+            expr,
+        });
     }
     args
 }
 
 /// The OCI labels specc manages.
-fn labels(exprs: &mut Exprs, spec: &Spec, image: &Image, errors: &mut Vec<Error>) -> Vec<Entry> {
+fn labels(exprs: &mut Exprs, spec: &Spec, image: &Image) -> Vec<Entry> {
     let mut labels = vec![Entry {
         name: "org.opencontainers.image.title".into(),
         expr: escape::hcl(&image.name.value),
     }];
     if let Some(s) = &spec.project.source {
-        match escape::bake_string(&s.value) {
-            Ok(expr) => labels.push(Entry {
-                name: "org.opencontainers.image.source".into(),
-                expr,
-            }),
-            Err(reason) => unrepresentable(errors, "the project source".into(), reason, s.span),
-        }
+        labels.push(Entry {
+            name: "org.opencontainers.image.source".into(),
+            expr: escape::hcl(&s.value),
+        });
     }
     labels.push(Entry {
         name: "org.opencontainers.image.version".into(),
@@ -356,7 +324,7 @@ fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
         "SPECC_EVENT",
     ];
     let default = |name: &str| match name {
-        runtime::VERSION_VARIABLE => spec.project.version.value.clone(),
+        runtime::VERSION_VARIABLE => spec.project.version.value.to_string(),
         runtime::SHA_VARIABLE => runtime::SHA_DEFAULT.into(),
         "GIT_BRANCH" => "main".into(),
         "SPECC_EVENT" => "release".into(),

@@ -88,9 +88,9 @@ struct Gpu {
 fn check(h: &Healthcheck) -> Check {
     Check {
         command: h.command.value.clone(),
-        interval: h.interval.as_ref().map(|t| t.value.clone()),
-        timeout: h.timeout.as_ref().map(|t| t.value.clone()),
-        start_period: h.start_period.as_ref().map(|t| t.value.clone()),
+        interval: h.interval.as_ref().map(|t| t.value.to_string()),
+        timeout: h.timeout.as_ref().map(|t| t.value.to_string()),
+        start_period: h.start_period.as_ref().map(|t| t.value.to_string()),
         retries: h.retries.as_ref().map(|r| r.value),
     }
 }
@@ -156,14 +156,14 @@ pub fn render(
     for s in &spec.services {
         let mut service = Service {
             name: s.name.value.clone(),
-            image_expr: super::escape::compose(&s.image.value),
+            image_expr: super::escape::compose(s.image.value.as_str()),
             build: None,
             command: s
                 .command
                 .as_ref()
                 .map(|c| c.iter().map(|w| w.value.clone()).collect()),
             restart: s.restart.as_ref().map(|r| r.value.clone()),
-            ports: s.ports.iter().map(|p| p.value.clone()).collect(),
+            ports: s.ports.iter().map(|p| p.value.to_string()).collect(),
             volumes: s.volumes.iter().map(|v| v.value.clone()).collect(),
             environment: s
                 .env

@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::{RenderOptions, Rendered, escape, header, join, push_once, render_template};
+use super::{RenderOptions, Rendered, escape, header, join, render_template};
 use crate::check::targets::image_variants;
 use crate::check::{Checked, arg_reference};
 use crate::diagnostics::Error;
 use crate::plan::build_order;
-use crate::spec::{Instruction, InstructionKind, Mount, Spec, Text};
+use crate::spec::{Healthcheck, Instruction, InstructionKind, Mount, Spec, Text};
 
 /// The Dockerfiles of a spec and which one each target (image, variant) uses.
 pub struct Dockerfiles {
@@ -44,44 +44,26 @@ struct Line {
     text: String,
 }
 
-/// Reports values a Dockerfile cannot carry.
-struct Lines<'e> {
-    errors: &'e mut Vec<Error>,
+/// The lines of one stage.
+struct Lines {
     lines: Vec<Line>,
 }
 
-impl Lines<'_> {
-    fn fail(&mut self, what: &str, value: &Text, reason: String, help: &str) {
-        let error = Error::Unrepresentable {
-            what: what.into(),
-            format: "a Dockerfile".into(),
-            reason,
-            span: value.span,
-            help: help.into(),
-        };
-        push_once(self.errors, error);
-    }
-
+impl Lines {
     fn push(&mut self, keyword: &'static str, text: String) {
         self.lines.push(Line { keyword, text });
     }
+}
 
-    /// `value` escaped by `f`, or a reported problem.
-    fn value(
-        &mut self,
-        what: &str,
-        value: &Text,
-        help: &str,
-        f: impl Fn(&str) -> Result<String, String>,
-    ) -> Option<String> {
-        match f(&value.value) {
-            Ok(s) => Some(s),
-            Err(reason) => {
-                self.fail(what, value, reason, help);
-                None
-            }
-        }
-    }
+/// An escaped value; `check` refuses every value the escaping cannot carry (line breaks,
+/// empty words, `$` in paths, non-ASCII flags), so an error here is a bug in specc.
+fn escaped(result: Result<String, String>) -> String {
+    result.unwrap_or_else(|reason| panic!("check refuses this value: {reason}"))
+}
+
+/// A double-quoted Dockerfile value.
+fn quoted(s: &str) -> String {
+    escaped(escape::docker_quoted(s, false))
 }
 
 fn words(list: &[Text]) -> Vec<String> {
@@ -91,138 +73,55 @@ fn words(list: &[Text]) -> Vec<String> {
 /// Appends the instruction's Dockerfile lines.
 fn instruction(out: &mut Lines, ins: &Instruction) {
     match &ins.kind {
-        InstructionKind::Workdir(p) => {
-            if let Some(p) = out.value(
-                "working directory",
-                p,
-                "use a path on one line",
-                escape::docker_word,
-            ) {
-                out.push("WORKDIR", p);
-            }
-        }
+        InstructionKind::Workdir(p) => out.push("WORKDIR", escaped(escape::docker_word(&p.value))),
         InstructionKind::Copy(c) => {
             let mut flags = Vec::new();
             if let Some(from) = &c.from {
                 flags.push(format!("--from={}", from.value));
             }
-            permission_flags(out, &mut flags, &c.chown, &c.chmod, c.link);
+            permission_flags(&mut flags, &c.chown, &c.chmod, c.link);
             paths(out, "COPY", flags, &c.sources, &c.to);
         }
         InstructionKind::Add(a) => {
             let mut flags = Vec::new();
-            if let Some(sum) = &a.checksum
-                && let Some(sum) = out.value(
-                    "a checksum",
-                    sum,
-                    "write e.g. `checksum=\"sha256:<64 hex digits>\"`",
-                    escape::docker_flag_word,
-                )
-            {
+            if let Some(sum) = &a.checksum {
+                let sum = escaped(escape::docker_flag_word(&sum.value));
                 flags.push(format!("--checksum={sum}"));
             }
-            permission_flags(out, &mut flags, &a.chown, &a.chmod, a.link);
+            permission_flags(&mut flags, &a.chown, &a.chmod, a.link);
             paths(out, "ADD", flags, &a.sources, &a.to);
         }
         InstructionKind::Run(run) => {
-            let mut parts: Vec<String> = Vec::new();
-            for m in &run.mounts {
-                parts.push(mount(out, m));
-            }
-            let mut commands = Vec::new();
-            for (i, c) in run.commands.iter().enumerate() {
-                let checked = if i == 0 {
-                    escape::first_shell_command(&c.value)
-                } else {
-                    escape::later_shell_command(&c.value)
-                };
-                match checked {
-                    Ok(c) => commands.push(c.to_string()),
-                    Err(reason) => out.fail(
-                        "a RUN command",
-                        c,
-                        reason,
-                        "split it into several arguments of `run`; they are joined with `&&`",
-                    ),
-                }
-            }
+            let mut parts: Vec<String> = run.mounts.iter().map(mount).collect();
+            let commands: Vec<&str> = run.commands.iter().map(|c| c.as_str()).collect();
             parts.push(commands.join(" && \\\n    "));
             out.push("RUN", parts.join(" "));
         }
         InstructionKind::Env(pairs) => {
-            let mut items = Vec::new();
-            for e in pairs {
-                if let Some(v) = out.value("an ENV value", &e.value, "remove the line break", |s| {
-                    escape::docker_quoted(s, e.expand)
-                }) {
-                    items.push(format!("{}={v}", e.name.value));
-                }
-            }
+            let items: Vec<String> = pairs
+                .iter()
+                .map(|e| {
+                    let v = escaped(escape::docker_quoted(&e.value.value, e.expand));
+                    format!("{}={v}", e.name.value)
+                })
+                .collect();
             if !items.is_empty() {
                 out.push("ENV", items.join(" \\\n    "));
             }
         }
         InstructionKind::Arg(a) => {
             let text = match &a.value {
-                Some(v) => out
-                    .value("an ARG default", v, "remove the line break", |s| {
-                        escape::docker_quoted(s, false)
-                    })
-                    .map(|v| format!("{}={v}", a.name.value)),
-                None => Some(a.name.value.clone()),
+                Some(v) => format!("{}={}", a.name.value, quoted(&v.value)),
+                None => a.name.value.clone(),
             };
-            if let Some(t) = text {
-                out.push("ARG", t);
-            }
+            out.push("ARG", text);
         }
         InstructionKind::Expose(ports) => out.push("EXPOSE", words(ports).join(" ")),
-        InstructionKind::User(u) => {
-            if let Some(u) = out.value(
-                "a user",
-                u,
-                "write `user` or `user:group`",
-                escape::docker_word,
-            ) {
-                out.push("USER", u);
-            }
-        }
-        InstructionKind::Healthcheck(h) => {
-            let mut text = String::new();
-            for (flag, value) in [
-                ("interval", &h.interval),
-                ("timeout", &h.timeout),
-                ("start-period", &h.start_period),
-            ] {
-                if let Some(v) = value {
-                    text.push_str(&format!("--{flag}={} ", v.value));
-                }
-            }
-            if let Some(r) = &h.retries {
-                text.push_str(&format!("--retries={} ", r.value));
-            }
-            // Exec form through the shell: the same meaning as the shell form, and what
-            // linters ask for.
-            let command = vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                h.command.value.clone(),
-            ];
-            text.push_str(&format!("CMD {}", escape::exec_form(&command)));
-            out.push("HEALTHCHECK", text);
-        }
+        InstructionKind::User(u) => out.push("USER", escaped(escape::docker_word(&u.value))),
+        InstructionKind::Healthcheck(h) => out.push("HEALTHCHECK", healthcheck(h)),
         InstructionKind::Label(key, value) => {
-            let k = out.value(
-                "a LABEL key",
-                key,
-                "use a key like `com.example.team`",
-                escape::docker_label_key,
-            );
-            let v = out.value("a LABEL value", value, "remove the line break", |s| {
-                escape::docker_quoted(s, false)
-            });
-            if let (Some(k), Some(v)) = (k, v) {
-                out.push("LABEL", format!("{k}={v}"));
-            }
+            let k = escaped(escape::docker_label_key(&key.value));
+            out.push("LABEL", format!("{k}={}", quoted(&value.value)));
         }
         InstructionKind::Volume(paths) => out.push("VOLUME", escape::lexer_list(&words(paths))),
         InstructionKind::Shell(w) => out.push("SHELL", escape::exec_form(&words(w))),
@@ -231,22 +130,43 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
     }
 }
 
+/// The text of a HEALTHCHECK instruction.
+fn healthcheck(h: &Healthcheck) -> String {
+    let mut text = String::new();
+    for (flag, value) in [
+        ("interval", &h.interval),
+        ("timeout", &h.timeout),
+        ("start-period", &h.start_period),
+    ] {
+        if let Some(v) = value {
+            text.push_str(&format!("--{flag}={} ", v.value));
+        }
+    }
+    if let Some(r) = &h.retries {
+        text.push_str(&format!("--retries={} ", r.value));
+    }
+    // Exec form through the shell: the same meaning as the shell form, and what
+    // linters ask for.
+    let command = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        h.command.value.clone(),
+    ];
+    text.push_str(&format!("CMD {}", escape::exec_form(&command)));
+    text
+}
+
 fn permission_flags(
-    out: &mut Lines,
     flags: &mut Vec<String>,
     chown: &Option<Text>,
     chmod: &Option<Text>,
     link: bool,
 ) {
-    if let Some(o) = chown
-        && let Some(o) = out.value(
-            "an owner",
-            o,
-            "write `user:group`",
-            escape::docker_flag_word,
-        )
-    {
-        flags.push(format!("--chown={o}"));
+    if let Some(o) = chown {
+        flags.push(format!(
+            "--chown={}",
+            escaped(escape::docker_flag_word(&o.value))
+        ));
     }
     if let Some(m) = chmod {
         flags.push(format!("--chmod={}", m.value));
@@ -270,51 +190,20 @@ fn paths(
         dest.push('/');
     }
     all.push(dest);
-    match escape::docker_paths(&all) {
-        Ok(p) => {
-            flags.push(p);
-            out.push(keyword, flags.join(" "));
-        }
-        Err(reason) => {
-            let culprit = sources
-                .iter()
-                .chain(std::iter::once(to))
-                .find(|s| escape::docker_paths(std::slice::from_ref(&s.value)).is_err())
-                .unwrap_or(to);
-            out.fail(
-                &format!("a {keyword} path"),
-                culprit,
-                reason,
-                "rename the file, or copy its folder instead",
-            );
-        }
-    }
+    flags.push(escaped(escape::docker_paths(&all)));
+    out.push(keyword, flags.join(" "));
 }
 
-fn mount(out: &mut Lines, m: &Mount) -> String {
-    let check = |out: &mut Lines, t: &Text| {
-        if t.value.contains([',', '=', '"', '\'', '\\', '$'])
-            || t.value.contains(char::is_whitespace)
-            || !t.value.is_ascii()
-        {
-            out.fail(
-                "a mount option",
-                t,
-                "`,`, `=`, quotes, `\\`, `$`, white space and non-ASCII characters cannot appear in a --mount option".into(),
-                "choose a plain path or id",
-            );
-        }
-    };
+/// A `--mount` flag; `check` refuses option values that would need quoting.
+fn mount(m: &Mount) -> String {
     match m {
         Mount::Cache {
             target,
             id,
             sharing,
         } => {
-            check(out, target);
             let mut s = format!("--mount=type=cache,target={}", target.value);
             if let Some(id) = id {
-                check(out, id);
                 s.push_str(&format!(",id={}", id.value));
             }
             if let Some(sh) = sharing {
@@ -327,10 +216,8 @@ fn mount(out: &mut Lines, m: &Mount) -> String {
             target,
             required,
         } => {
-            check(out, id);
             let mut s = format!("--mount=type=secret,id={}", id.value);
             if let Some(t) = target {
-                check(out, t);
                 s.push_str(&format!(",target={}", t.value));
             }
             if *required {
@@ -362,26 +249,17 @@ fn oci_labels(spec: &Spec, image: usize, out: &mut Lines) {
             words(&p.maintainers).join(", "),
         ));
     }
-    let mut items = Vec::new();
-    for (key, value) in labels {
-        let text = Text::new(value, img.name.span);
-        if let Some(v) = out.value("a label value", &text, "remove the line break", |s| {
-            escape::docker_quoted(s, false)
-        }) {
-            items.push(format!("{key}={v}"));
-        }
-    }
+    let mut items: Vec<String> = labels
+        .into_iter()
+        .map(|(key, value)| format!("{key}={}", quoted(&value)))
+        .collect();
     items.push("org.opencontainers.image.version=\"${VERSION}\"".into());
     items.push("org.opencontainers.image.revision=\"${REVISION}\"".into());
     // Declared last so a new version does not invalidate the cache of earlier layers.
-    if let Some(v) = out.value(
-        "the project version",
-        &p.version,
-        "remove the line break",
-        |s| escape::docker_quoted(s, false),
-    ) {
-        out.push("ARG", format!("VERSION={v}"));
-    }
+    out.push(
+        "ARG",
+        format!("VERSION={}", quoted(p.version.value.as_str())),
+    );
     out.push("ARG", "REVISION=\"\"".into());
     out.push("LABEL", items.join(" \\\n      "));
 }
@@ -408,17 +286,7 @@ fn render_variant(
     let order = build_order(checked, target);
     for &s in &order {
         let stage = &spec.stages[s];
-        if stage.name.value.starts_with(|c: char| c.is_ascii_digit()) {
-            let e = Error::Unrepresentable {
-                what: format!("stage name `{}`", stage.name.value),
-                format: "a Dockerfile".into(),
-                reason: "Dockerfile stage names start with a letter".into(),
-                span: stage.name.span,
-                help: format!("rename it, e.g. `stage s{}`", stage.name.value),
-            };
-            push_once(errors, e);
-        }
-        if let Some(arg) = arg_reference(&stage.from.value)
+        if let Some(arg) = arg_reference(stage.from.value.as_str())
             && !global_args.iter().any(|a| a.name == arg)
         {
             // This variant's own value: a plain `docker build` of its file must use the
@@ -428,33 +296,14 @@ fn render_variant(
                 .iter()
                 .chain(&spec.args)
                 .find(|a| a.name.value == arg)
-                .and_then(|a| a.value.clone());
-            let value = match value {
-                Some(v) => match escape::docker_quoted(&v.value, false) {
-                    Ok(q) => q,
-                    Err(reason) => {
-                        let e = Error::Unrepresentable {
-                            what: format!("the default of build argument `{arg}`"),
-                            format: "a Dockerfile".into(),
-                            reason,
-                            span: v.span,
-                            help: "remove the line break".into(),
-                        };
-                        push_once(errors, e);
-                        "\"\"".into()
-                    }
-                },
-                None => "\"\"".into(),
-            };
+                .and_then(|a| a.value.as_ref())
+                .map_or_else(|| "\"\"".into(), |v| quoted(&v.value));
             global_args.push(GlobalArg {
                 name: arg.to_string(),
                 value,
             });
         }
-        let mut lines = Lines {
-            errors: &mut *errors,
-            lines: Vec::new(),
-        };
+        let mut lines = Lines { lines: Vec::new() };
         for ins in &stage.instructions {
             let applies = ins
                 .variants
@@ -472,7 +321,7 @@ fn render_variant(
             oci_labels(spec, image, &mut lines);
         }
         stages.push(StageContext {
-            from: stage.from.value.clone(),
+            from: stage.from.value.to_string(),
             name: stage.name.value.clone(),
             lines: lines.lines,
         });

@@ -88,18 +88,6 @@ pub fn render(
             }
         }
     }
-    for pattern in &spec.ignore {
-        let p = &pattern.value;
-        if p.contains(['\n', '\r']) || p.starts_with('#') || p.trim() != p || p.is_empty() {
-            errors.push(Error::Unrepresentable {
-                what: "an ignore pattern".into(),
-                format: ".dockerignore".into(),
-                reason: "patterns are single lines, not starting with `#` and without surrounding white space".into(),
-                span: pattern.span,
-                help: "write the pattern on its own, e.g. `ignore \"models/\"`".into(),
-            });
-        }
-    }
     let out = &spec.output;
     let generated = [&out.bake.value, &out.compose.value, &out.lock.value];
     let mut files = Vec::new();

@@ -13,7 +13,7 @@ use super::{RenderOptions, Rendered, escape, header, join, render_template};
 use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::Plan;
-use crate::spec::Chart;
+use crate::spec::{Chart, ImageSource};
 
 /// A values node; `Free` maps accept any key in the schema.
 #[derive(Debug, Clone)]
@@ -260,18 +260,18 @@ fn values(plan: &Plan, chart: &Chart) -> Node {
     Node::Map(top)
 }
 
-/// `repo:tag` (or `repo@digest`) split into repository and tag.
-fn split_reference(reference: &str) -> (String, String) {
-    if let Some((repo, digest)) = reference.split_once('@') {
-        return (repo.to_string(), format!("@{digest}"));
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(i) => (
-            reference[..last_slash + i].to_string(),
-            reference[last_slash + i + 1..].to_string(),
-        ),
-        None => (reference.to_string(), "latest".into()),
+/// An external runtime image's repository and tag (`@digest` in the tag's place when it
+/// has one, after the repository and any tag, as written).
+fn split_reference(source: &ImageSource) -> (String, String) {
+    // `check` accepted the value as a reference (it is no spec image).
+    let Ok(r) = source.reference() else {
+        return (source.to_string(), "latest".into());
+    };
+    match (r.tag(), r.digest()) {
+        (Some(tag), Some(digest)) => (format!("{}:{tag}", r.repository()), format!("@{digest}")),
+        (None, Some(digest)) => (r.repository().to_string(), format!("@{digest}")),
+        (Some(tag), None) => (r.repository().to_string(), tag.to_string()),
+        (None, None) => (r.repository().to_string(), "latest".into()),
     }
 }
 

@@ -248,14 +248,6 @@ pub fn render_with(
     }
 }
 
-/// Adds `e` unless it is there already: every variant of an image renders the same
-/// instructions, and one problem in the spec is reported once.
-pub(crate) fn push_once(errors: &mut Vec<Error>, e: Error) {
-    if !errors.contains(&e) {
-        errors.push(e);
-    }
-}
-
 /// Prints `specc-trace: <what>` on stderr when `SPECC_TRACE` is set: tests use it to see
 /// which expensive steps ran.
 pub fn trace(what: &str) {

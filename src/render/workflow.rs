@@ -166,29 +166,8 @@ fn render_one(
     options: &RenderOptions,
 ) -> Result<Rendered, Error> {
     let spec = &checked.spec;
-    // The name and the triggers are static fields: GitHub refuses any expression there,
-    // so a literal `${{` can be neither written nor neutralised.
-    let name = w.display_name.as_ref().unwrap_or(&w.name);
-    let statics =
-        std::iter::once(("a workflow name", name)).chain(w.triggers.iter().filter_map(|t| {
-            match &t.value {
-                Trigger::Tag { pattern } => Some(("a tag pattern", pattern)),
-                Trigger::Push { branch } => Some(("a branch", branch)),
-                Trigger::Schedule { cron } => Some(("a schedule", cron)),
-                Trigger::Release | Trigger::Dispatch => None,
-            }
-        }));
-    for (what, text) in statics {
-        if text.value.contains("${{") {
-            return Err(Error::Unrepresentable {
-                what: what.into(),
-                format: "a GitHub Actions workflow".into(),
-                reason: "GitHub allows no `${{` in a workflow's name or triggers".into(),
-                span: text.span,
-                help: "remove `${{`".into(),
-            });
-        }
-    }
+    // `check` refuses `${{` in the name and the triggers (static fields) and an empty
+    // scan severity, so neither needs a refusal here.
     let images: Vec<usize> = match &w.images {
         Some(list) => list
             .iter()
@@ -211,7 +190,7 @@ fn render_one(
         }],
         runner: w.runner.value.clone(),
         env: Vec::new(),
-        default_version: spec.project.version.value.clone(),
+        default_version: spec.project.version.value.to_string(),
         version_parts_rule: crate::plan::tags::rule_needing_version_parts(
             images.iter().flat_map(|&ii| &spec.images[ii].tags),
         ),
@@ -337,11 +316,11 @@ fn render_one(
             push_permission(&mut ctx.permissions, "packages", "write");
         }
         if let Some(s) = &r.namespace_secret
-            && !ctx.env.iter().any(|p| p.name == s.value)
+            && !ctx.env.iter().any(|p| p.name == s.value.as_str())
         {
             ctx.env.push(Pair {
-                name: s.value.clone(),
-                value: secret(&s.value),
+                name: s.value.to_string(),
+                value: secret(s.value.as_str()),
             });
         }
         let Some(login) = &r.login else { continue };
@@ -350,8 +329,8 @@ fn render_one(
                 username_secret,
                 password_secret,
             } => (
-                Some(secret(&username_secret.value)),
-                Some(secret(&password_secret.value)),
+                Some(secret(username_secret.value.as_str())),
+                Some(secret(password_secret.value.as_str())),
             ),
             LoginMethod::GithubToken => (
                 Some("${{ github.actor }}".into()),
@@ -370,8 +349,10 @@ fn render_one(
                     registry: r.name.value.clone(),
                     region: region.value.clone(),
                     role: role.as_ref().map(|r| r.value.clone()),
-                    access_key_secret: access_key_id_secret.as_ref().map(|s| s.value.clone()),
-                    secret_key_secret: secret_access_key_secret.as_ref().map(|s| s.value.clone()),
+                    access_key_secret: access_key_id_secret.as_ref().map(|s| s.value.to_string()),
+                    secret_key_secret: secret_access_key_secret
+                        .as_ref()
+                        .map(|s| s.value.to_string()),
                 });
                 (None, None)
             }
@@ -423,9 +404,9 @@ fn render_one(
                 })
         });
         let smoke = smoke.map(|t| {
-            let host_port = t.port.as_ref().map(|p| host_port(&p.value));
+            let host_port = t.port.as_ref().map(|p| p.value.host_port().to_string());
             Smoke {
-                port: t.port.as_ref().map(|p| p.value.clone()),
+                port: t.port.as_ref().map(|p| p.value.to_string()),
                 url: match (&host_port, &t.path) {
                     (Some(port), Some(path)) => format!("http://localhost:{port}{}", path.value),
                     (Some(port), None) => format!("http://localhost:{port}/"),
@@ -447,20 +428,6 @@ fn render_one(
             }
         });
         let scan = w.scan.as_ref();
-        if let Some(empty) = scan
-            .and_then(|s| s.severity.as_ref())
-            .filter(|s| s.value.is_empty())
-        {
-            // The template leaves a scan with an empty severity out altogether.
-            return Err(Error::Unrepresentable {
-                what: "a scan severity".into(),
-                format: "a GitHub Actions workflow".into(),
-                reason: "an empty severity would leave the scan out".into(),
-                span: empty.span,
-                help: "list severities, e.g. `severity=\"CRITICAL,HIGH\"`, or leave `severity` out"
-                    .into(),
-            });
-        }
         let severity = scan
             .and_then(|s| s.severity.as_ref())
             .map_or_else(|| "CRITICAL,HIGH".to_string(), |s| s.value.clone());
@@ -515,8 +482,8 @@ fn render_one(
             if let Some(repository) = repository {
                 ctx.description = Some(Description {
                     repository_label: repository.path.clone(),
-                    username: secret(&username_secret.value),
-                    password: secret(&password_secret.value),
+                    username: secret(username_secret.value.as_str()),
+                    password: secret(password_secret.value.as_str()),
                     namespace_script: namespace_script(&repository.namespace),
                     path: repository.path.clone(),
                     readme: d.readme.value.clone(),
@@ -543,11 +510,11 @@ fn render_one(
             }) => {
                 env.push(Pair {
                     name: "HELM_USERNAME".into(),
-                    value: secret(&username_secret.value),
+                    value: secret(username_secret.value.as_str()),
                 });
                 env.push(Pair {
                     name: "HELM_PASSWORD".into(),
-                    value: secret(&password_secret.value),
+                    value: secret(password_secret.value.as_str()),
                 });
                 format!(
                     "printf '%s' \"$HELM_PASSWORD\" | helm registry login {host} --username \"$HELM_USERNAME\" --password-stdin"
@@ -588,18 +555,6 @@ fn render_one(
     );
     let contents = render_template("workflow", &path, &ctx)?;
     Ok(Rendered { path, contents })
-}
-
-/// The host side of a port mapping (`3001:3000` gives `3001`; `3000` gives `3000`).
-fn host_port(mapping: &str) -> String {
-    let spec = mapping.split('/').next().unwrap_or(mapping);
-    let parts: Vec<&str> = spec.split(':').collect();
-    let host = match parts.len() {
-        1 => parts[0],
-        2 => parts[0],
-        _ => parts[1],
-    };
-    host.split('-').next().unwrap_or(host).to_string()
 }
 
 fn push_permission(permissions: &mut Vec<Pair>, name: &str, value: &str) {

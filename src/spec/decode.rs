@@ -150,6 +150,119 @@ impl<'a> Decoder<'a> {
         Some(name)
     }
 
+    /// `text` parsed by `parse`; a value that does not parse is reported (as `error`
+    /// says) and left out, so that nothing downstream reads it again.
+    fn typed<T>(
+        &self,
+        text: Text,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        error: impl FnOnce(Text, String) -> Error,
+    ) -> Option<Spanned<T>> {
+        match parse(&text.value) {
+            Ok(value) => Some(Spanned::new(value, text.span)),
+            Err(reason) => {
+                self.push(error(text, reason));
+                None
+            }
+        }
+    }
+
+    /// A compose port mapping.
+    fn port(&self, text: Text, help: &str) -> Option<Spanned<PortMapping>> {
+        self.typed(text, PortMapping::parse, |t, reason| Error::InvalidPort {
+            value: t.value,
+            span: t.span,
+            reason,
+            help: help.into(),
+        })
+    }
+
+    /// A tag rule's template; one that does not parse is reported at the culprit.
+    fn tag_template(&self, text: Text) -> Option<Spanned<TagTemplate>> {
+        match TagTemplate::parse(&text.value) {
+            Ok(t) => Some(Spanned::new(t, text.span)),
+            Err(e) => {
+                self.push(Error::InvalidTagTemplate {
+                    span: inner_span(text.span, &text.value, e.start, e.len),
+                    template: text.value,
+                    reason: e.reason,
+                    help: e.help,
+                });
+                None
+            }
+        }
+    }
+
+    /// The name of a secret, the value of `property`; one that is not is reported (and
+    /// kept, so that its node is still checked).
+    fn secret(&self, property: &str, text: Text) -> Spanned<SecretName> {
+        let error = match SecretName::parse(&text.value) {
+            Ok(name) => return Spanned::new(name, text.span),
+            Err(SecretProblem::Credential) => {
+                let example = match property {
+                    "username-secret" => "DOCKERHUB_USERNAME",
+                    "namespace-secret" => "DOCKERHUB_NAMESPACE",
+                    "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
+                    "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
+                    _ => "DOCKERHUB_TOKEN",
+                };
+                Error::CredentialLiteral {
+                    property: property.into(),
+                    span: text.span,
+                    help: format!(
+                        "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
+                    ),
+                }
+            }
+            Err(SecretProblem::Invalid(reason)) => {
+                let upper = text.value.to_ascii_uppercase();
+                let name = crate::value::to_variable_name(upper.trim_start_matches("GITHUB_"));
+                Error::InvalidSecretName {
+                    name: text.value.clone(),
+                    span: text.span,
+                    reason,
+                    help: format!("write e.g. `{property}={name}`"),
+                }
+            }
+        };
+        self.push(error);
+        Spanned::new(SecretName::reported(&text.value), text.span)
+    }
+
+    /// A platform, `os/arch[/variant]`.
+    fn platform(&self, text: Text) -> Option<Spanned<Platform>> {
+        match Platform::parse(&text.value) {
+            Ok(p) => Some(Spanned::new(p, text.span)),
+            Err((reason, help)) => {
+                self.push(Error::InvalidPlatform {
+                    value: text.value,
+                    span: text.span,
+                    reason,
+                    help,
+                });
+                None
+            }
+        }
+    }
+
+    /// A health check duration.
+    fn duration(&self, text: Text) -> Option<Spanned<Duration>> {
+        self.typed(text, Duration::parse, |t, reason| {
+            let help = match crate::value::to_duration(&t.value) {
+                Some(fixed) => {
+                    format!("write `{fixed}`; durations look like `30s`, `1m30s` or `500ms`")
+                }
+                None => "write e.g. `30s`, `1m30s` or `500ms`".into(),
+            };
+            Error::InvalidDuration {
+                value: t.value,
+                span: t.span,
+                reason,
+                help,
+            }
+        })
+    }
+
     fn document(&self, doc: &'a KdlDocument) -> Option<Spec> {
         let mut project: Option<Project> = None;
         let mut output: Option<(Output, SourceSpan)> = None;
@@ -288,6 +401,7 @@ impl<'a> Decoder<'a> {
         let version = r
             .prop("version")
             .unwrap_or_else(|| Spanned::new("0.0.0".into(), r.name_span()));
+        let version = Spanned::new(Version::parse(&version.value), version.span);
         let description = r.prop("description");
         let source = r.prop("source");
         let license = r.prop("license");
@@ -382,7 +496,9 @@ impl<'a> Decoder<'a> {
         let name = self.name(&mut r, "registry");
         let host = r.prop_required("host", "registry hub host=\"docker.io\"");
         let namespace = r.prop("namespace");
-        let namespace_secret = r.prop("namespace-secret");
+        let namespace_secret = r
+            .prop("namespace-secret")
+            .map(|s| self.secret("namespace-secret", s));
         let mut login = None;
         // The first `login` node, whether or not it decoded.
         let mut first_login: Option<miette::SourceSpan> = None;
@@ -485,19 +601,22 @@ impl<'a> Decoder<'a> {
             "basic" => {
                 let u = r.prop_required("username-secret", example);
                 let p = r.prop_required("password-secret", example);
+                let (u, p) = (u?, p?);
                 LoginMethod::Basic {
-                    username_secret: u?,
-                    password_secret: p?,
+                    username_secret: self.secret("username-secret", u),
+                    password_secret: self.secret("password-secret", p),
                 }
             }
             "github-token" => LoginMethod::GithubToken,
             _ => {
                 let region = r.prop_required("region", "login \"aws\" region=\"us-west-2\" role=\"arn:aws:iam::123456789012:role/push\"");
+                let region = region?;
+                let secret = |key| r.prop(key).map(|s| self.secret(key, s));
                 LoginMethod::Aws {
-                    region: region?,
+                    region,
                     role: r.prop("role"),
-                    access_key_id_secret: r.prop("access-key-id-secret"),
-                    secret_access_key_secret: r.prop("secret-access-key-secret"),
+                    access_key_id_secret: secret("access-key-id-secret"),
+                    secret_access_key_secret: secret("secret-access-key-secret"),
                 }
             }
         };
@@ -515,7 +634,7 @@ impl<'a> Decoder<'a> {
         let tag_prefix = r.prop("tag-prefix");
         let tag_suffix = r.prop("tag-suffix");
         let mut args = Vec::new();
-        let mut platforms: Option<Vec<Text>> = None;
+        let mut platforms: Option<Vec<Spanned<Platform>>> = None;
         let mut gpu = None;
         for child in r.children() {
             match child.name().value() {
@@ -528,6 +647,7 @@ impl<'a> Decoder<'a> {
                         "platforms \"linux/amd64\" \"linux/arm64\"",
                     );
                     c.finish("platforms");
+                    let list = list.into_iter().filter_map(|p| self.platform(p));
                     platforms.get_or_insert_with(Vec::new).extend(list);
                 }
                 "gpu" => gpu = self.gpu(child),
@@ -603,7 +723,7 @@ impl<'a> Decoder<'a> {
         r.finish("one argument, the stage name");
         Some(Stage {
             name: name?,
-            from: from?,
+            from: source(from?),
             instructions,
             span,
         })
@@ -673,7 +793,7 @@ impl<'a> Decoder<'a> {
                 let copy = Copy {
                     sources,
                     to: to?,
-                    from: r.prop("from"),
+                    from: r.prop("from").map(source),
                     chown: r.prop("chown"),
                     chmod: r.prop("chmod"),
                     link: r.prop_bool("link").is_some_and(|b| b.value),
@@ -896,11 +1016,12 @@ impl<'a> Decoder<'a> {
             "a command",
             "healthcheck \"curl -f http://localhost:8080/\" interval=\"30s\"",
         );
+        let command = command?;
         Some(Healthcheck {
-            command: command?,
-            interval: r.prop("interval"),
-            timeout: r.prop("timeout"),
-            start_period: r.prop("start-period"),
+            command,
+            interval: r.prop("interval").and_then(|d| self.duration(d)),
+            timeout: r.prop("timeout").and_then(|d| self.duration(d)),
+            start_period: r.prop("start-period").and_then(|d| self.duration(d)),
             retries: r.prop_u32("retries"),
             span: r.span(),
         })
@@ -957,10 +1078,12 @@ impl<'a> Decoder<'a> {
                     };
                     let span = c.span();
                     c.finish("one argument, the tag template");
-                    tags.extend(template.map(|template| TagRule {
-                        template,
-                        when,
-                        span,
+                    tags.extend(template.and_then(|t| self.tag_template(t)).map(|template| {
+                        TagRule {
+                            template,
+                            when,
+                            span,
+                        }
                     }));
                 }
                 "cache" => {
@@ -1002,8 +1125,9 @@ impl<'a> Decoder<'a> {
         {
             let span = r.name_span();
             for template in ["{{version}}", "latest"] {
+                let template = TagTemplate::parse(template).expect("a valid template");
                 tags.push(TagRule {
-                    template: Spanned::new(template.into(), span),
+                    template: Spanned::new(template, span),
                     when: Spanned::new(TagWhen::Release, span),
                     span,
                 });
@@ -1032,7 +1156,7 @@ impl<'a> Decoder<'a> {
         let variant = r.prop("variant");
         let mut s = Service {
             name: name?,
-            image: image?,
+            image: source(image?),
             variant,
             ports: Vec::new(),
             volumes: Vec::new(),
@@ -1068,9 +1192,12 @@ impl<'a> Decoder<'a> {
             };
             let mut c = self.reader(child, props);
             match key {
-                "port" => s
-                    .ports
-                    .extend(c.rest_required(0, "a port", "port \"8080:8080\"")),
+                "port" => {
+                    let ports = c.rest_required(0, "a port", "port \"8080:8080\"");
+                    s.ports.extend(ports.into_iter().filter_map(|p| {
+                        self.port(p, "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`")
+                    }))
+                }
                 "volume" => {
                     s.volumes
                         .extend(c.rest_required(0, "a volume", "volume \"./data:/data\""))
@@ -1189,7 +1316,9 @@ impl<'a> Decoder<'a> {
                     let test = image.map(|image| SmokeTest {
                         image,
                         variant: c.prop("variant"),
-                        port: c.prop("port"),
+                        port: c.prop("port").and_then(|p| {
+                            self.port(p, "write `HOST:CONTAINER`, e.g. `port=\"3001:3000\"`")
+                        }),
                         path: c.prop("path"),
                         command: c.prop("command"),
                         env,
@@ -1374,7 +1503,7 @@ impl<'a> Decoder<'a> {
                             namespace: c.prop("namespace"),
                             chart_repository: c.prop("chart-repository"),
                             chart_version: c.prop("chart-version"),
-                            image: c.prop("image"),
+                            image: c.prop("image").map(source),
                             variant: c.prop("variant"),
                             span: c.span(),
                         });
@@ -1486,4 +1615,10 @@ impl Output {
             ("charts", &self.charts),
         ]
     }
+}
+
+/// A value naming an image, parsed once as a reference (`check` decides whether it is
+/// meant as one).
+fn source(text: Text) -> Spanned<ImageSource> {
+    Spanned::new(ImageSource::parse(&text.value), text.span)
 }

@@ -1,8 +1,12 @@
 //! The typed spec: a KDL document in, a [`Spec`] out, every value [`Spanned`].
 //!
 //! `decode` turns KDL nodes into these types and reports unknown nodes and properties,
-//! wrong types and missing values. It checks only the shape of single values; how names
-//! refer to each other is the business of `check`.
+//! wrong types and missing values. Values with a grammar of their own (port mappings,
+//! platforms, durations, tag templates, the version, image references, secret names) are
+//! parsed here, once, into `value` types; one that does not parse is reported and left
+//! out (a secret name is kept, as an invalid declaration name is). How names refer to
+//! each other is the business of `check` (which also reports an image reference that
+//! does not parse where the value is meant as one).
 
 mod decode;
 mod reader;
@@ -12,6 +16,14 @@ pub use decode::{
     decode,
 };
 use miette::SourceSpan;
+
+pub use crate::value::duration::Duration;
+pub use crate::value::image_ref::{ImageRef, ImageSource};
+pub use crate::value::platform::Platform;
+pub use crate::value::port::PortMapping;
+pub use crate::value::secret::{SecretName, SecretProblem};
+pub use crate::value::tag_template::TagTemplate;
+pub use crate::value::version::Version;
 
 /// A value and the place in the spec it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +66,7 @@ pub struct Spec {
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: Text,
-    pub version: Text,
+    pub version: Spanned<Version>,
     pub description: Option<Text>,
     pub source: Option<Text>,
     pub license: Option<Text>,
@@ -87,7 +99,7 @@ pub struct Registry {
     pub name: Text,
     pub host: Text,
     pub namespace: Option<Text>,
-    pub namespace_secret: Option<Text>,
+    pub namespace_secret: Option<Spanned<SecretName>>,
     pub login: Option<Login>,
     pub span: SourceSpan,
 }
@@ -101,15 +113,15 @@ pub struct Login {
 #[derive(Debug, Clone)]
 pub enum LoginMethod {
     Basic {
-        username_secret: Text,
-        password_secret: Text,
+        username_secret: Spanned<SecretName>,
+        password_secret: Spanned<SecretName>,
     },
     GithubToken,
     Aws {
         region: Text,
         role: Option<Text>,
-        access_key_id_secret: Option<Text>,
-        secret_access_key_secret: Option<Text>,
+        access_key_id_secret: Option<Spanned<SecretName>>,
+        secret_access_key_secret: Option<Spanned<SecretName>>,
     },
 }
 
@@ -120,7 +132,7 @@ pub struct Variant {
     pub tag_prefix: Option<Text>,
     pub tag_suffix: Option<Text>,
     pub args: Vec<ArgDecl>,
-    pub platforms: Vec<Text>,
+    pub platforms: Vec<Spanned<Platform>>,
     pub gpu: Option<Gpu>,
     /// True for the variant specc makes up when the spec declares none.
     pub implicit: bool,
@@ -145,7 +157,7 @@ pub enum GpuCount {
 #[derive(Debug, Clone)]
 pub struct Stage {
     pub name: Text,
-    pub from: Text,
+    pub from: Spanned<ImageSource>,
     pub instructions: Vec<Instruction>,
     pub span: SourceSpan,
 }
@@ -214,7 +226,7 @@ pub struct Copy {
     pub sources: Vec<Text>,
     pub to: Text,
     /// A stage name or an image reference.
-    pub from: Option<Text>,
+    pub from: Option<Spanned<ImageSource>>,
     pub chown: Option<Text>,
     pub chmod: Option<Text>,
     pub link: bool,
@@ -253,9 +265,9 @@ pub enum Mount {
 #[derive(Debug, Clone)]
 pub struct Healthcheck {
     pub command: Text,
-    pub interval: Option<Text>,
-    pub timeout: Option<Text>,
-    pub start_period: Option<Text>,
+    pub interval: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<Duration>>,
+    pub start_period: Option<Spanned<Duration>>,
     pub retries: Option<Spanned<u32>>,
     pub span: SourceSpan,
 }
@@ -277,7 +289,7 @@ pub struct Image {
 
 #[derive(Debug, Clone)]
 pub struct TagRule {
-    pub template: Text,
+    pub template: Spanned<TagTemplate>,
     pub when: Spanned<TagWhen>,
     pub span: SourceSpan,
 }
@@ -308,9 +320,9 @@ pub enum CacheKind {
 pub struct Service {
     pub name: Text,
     /// A spec image name or an external image reference.
-    pub image: Text,
+    pub image: Spanned<ImageSource>,
     pub variant: Option<Text>,
-    pub ports: Vec<Text>,
+    pub ports: Vec<Spanned<PortMapping>>,
     pub volumes: Vec<Text>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<DependsOn>,
@@ -354,7 +366,7 @@ pub enum Trigger {
 pub struct SmokeTest {
     pub image: Text,
     pub variant: Option<Text>,
-    pub port: Option<Text>,
+    pub port: Option<Spanned<PortMapping>>,
     pub path: Option<Text>,
     pub command: Option<Text>,
     pub env: Vec<EnvVar>,
@@ -405,7 +417,7 @@ pub struct Runtime {
     pub namespace: Option<Text>,
     pub chart_repository: Option<Text>,
     pub chart_version: Option<Text>,
-    pub image: Option<Text>,
+    pub image: Option<Spanned<ImageSource>>,
     pub variant: Option<Text>,
     pub span: SourceSpan,
 }

@@ -1,8 +1,9 @@
 //! Outputs that would land on the spec itself, on the lock or on each other: refused
 //! before anything is written, even with `--force`.
 //!
-//! [`setting_clashes`] looks at the `output` settings alone (a rule about the spec, which
-//! is moving into `check`); [`rendered_clashes`] at the paths of the rendered files.
+//! `check` refuses outputs that collide as the spec writes them; these look at the paths
+//! as they resolve on disk: [`setting_clashes`] at the `output` settings,
+//! [`rendered_clashes`] at the paths of the rendered files.
 
 use crate::render::Rendered;
 use crate::sync::layout::Layout;
@@ -54,52 +55,29 @@ fn clash(
     }
 }
 
-/// Outputs whose paths, set in `output`, collide with each other or with the spec file:
-/// found before rendering, since one would overwrite the other (or the spec).
+/// `output` settings that land on the spec file once paths are resolved on disk (`--out`,
+/// `-C`, symbolic links): what `check`, which compares the paths as written
+/// (`check/outputs.rs`, also for outputs that collide with each other), cannot know.
 pub(crate) fn setting_clashes(s: &Loaded, layout: &Layout) -> Vec<crate::Error> {
-    let files = s.checked.spec.output.files();
-    let mut errors = Vec::new();
-    for (i, (key, t)) in files.iter().enumerate() {
-        let path = normalized(&t.value);
-        if is_the_spec(layout, path) {
-            errors.push(clash(
+    s.checked
+        .spec
+        .output
+        .files()
+        .into_iter()
+        .filter(|(_, t)| is_the_spec(layout, normalized(&t.value)))
+        .map(|(key, t)| {
+            clash(
                 s,
-                path,
+                normalized(&t.value),
                 Some(t.span),
                 format!("`{key}` would overwrite the spec itself"),
                 format!(
                     "write `{key}` to another path in the `output` block (its default is `{}`)",
                     default_output(key)
                 ),
-            ));
-        }
-        if let Some((other, _)) = files[..i]
-            .iter()
-            .find(|(_, o)| normalized(&o.value) == path)
-        {
-            // Label the setting written in the spec (a default has no place in it).
-            let (key, other, span) = if t.span.is_empty() {
-                (
-                    *other,
-                    *key,
-                    files.iter().find(|(k, _)| k == other).map(|(_, o)| o.span),
-                )
-            } else {
-                (*key, *other, Some(t.span))
-            };
-            errors.push(clash(
-                s,
-                path,
-                span,
-                format!("`{key}` and `{other}` would both write this file"),
-                format!(
-                    "give `{key}` its own path in the `output` block (its default is `{}`)",
-                    default_output(key)
-                ),
-            ));
-        }
-    }
-    errors
+            )
+        })
+        .collect()
 }
 
 /// An output path as written in the spec, without a leading `./` or a trailing `/`.

@@ -1,6 +1,31 @@
 //! Go's `time.ParseDuration`, exactly, and the limits Docker puts on a health check's
 //! durations on top of it. A string in, nanoseconds or the reason Go (or Docker) refuses
-//! it out.
+//! it out; [`Duration`] is a health check duration parsed once, at decode.
+
+use std::fmt;
+
+/// A health check duration; [`fmt::Display`] gives back the spec's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duration {
+    text: String,
+    pub nanos: i128,
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Duration {
+    /// Parses `s` with Go's grammar and Docker's limits ([`check_duration`]).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(Duration {
+            text: s.to_string(),
+            nanos: health_check_nanos(s)?,
+        })
+    }
+}
 
 /// The units Go accepts and their length in nanoseconds (`µs` in both spellings).
 const UNITS: [(&str, u64); 8] = [
@@ -143,6 +168,10 @@ fn leading_fraction(s: &str) -> (u64, f64, &str) {
 /// A health check duration (`--interval`, `--timeout`, `--start-period`, compose's
 /// `healthcheck`): Go's grammar, not negative, and zero or at least 1ms, as Docker requires.
 pub fn check_duration(s: &str) -> Result<(), String> {
+    health_check_nanos(s).map(|_| ())
+}
+
+fn health_check_nanos(s: &str) -> Result<i128, String> {
     let nanos = parse_go_duration(s)?;
     if nanos < 0 {
         return Err("Docker refuses a negative duration".into());
@@ -150,7 +179,7 @@ pub fn check_duration(s: &str) -> Result<(), String> {
     if nanos > 0 && nanos < MINIMUM {
         return Err("Docker refuses a duration shorter than 1ms".into());
     }
-    Ok(())
+    Ok(nanos)
 }
 
 #[cfg(test)]

@@ -6,13 +6,20 @@
 //! attach the reason to the value's span.
 
 pub mod dockerfile;
-mod duration;
+pub mod duration;
 pub mod ignore;
+pub mod image_ref;
+pub mod platform;
+pub mod port;
 pub mod reference;
 pub mod repo_path;
+pub mod secret;
 pub mod tag;
+pub mod tag_template;
+pub mod version;
 
 pub use duration::{check_duration, parse_go_duration};
+pub use version::{VersionParts, parse_version};
 
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
 pub fn check_name(s: &str) -> Result<(), &'static str> {
@@ -88,49 +95,10 @@ pub fn to_variable_name(s: &str) -> String {
     out
 }
 
-const OSES: &[&str] = &["linux", "windows", "darwin", "freebsd"];
-const ARCHES: &[&str] = &[
-    "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64",
-];
-
-/// A platform `os/arch[/variant]`, as BuildKit spells it.
+/// A platform `os/arch[/variant]`, as BuildKit spells it; `Err` holds the reason and
+/// the help.
 pub fn check_platform(s: &str) -> Result<(), (String, String)> {
-    let parts: Vec<&str> = s.split('/').collect();
-    let help = "write `os/arch[/variant]`, e.g. `linux/amd64`, `linux/arm64` or `linux/arm/v7`";
-    if !(2..=3).contains(&parts.len()) {
-        return Err((
-            "expected `os/arch` or `os/arch/variant`".into(),
-            help.into(),
-        ));
-    }
-    if !OSES.contains(&parts[0]) {
-        let h = crate::diagnostics::suggest("operating systems", parts[0], OSES.iter().copied());
-        return Err((format!("unknown operating system `{}`", parts[0]), h));
-    }
-    if !ARCHES.contains(&parts[1]) {
-        let mut h = crate::diagnostics::suggest("architectures", parts[1], ARCHES.iter().copied());
-        if matches!(parts[1], "x86_64" | "x86" | "x64" | "amd") {
-            h = "did you mean `amd64`?".into();
-        } else if matches!(parts[1], "aarch64" | "armv8") {
-            h = "did you mean `arm64`?".into();
-        }
-        return Err((format!("unknown architecture `{}`", parts[1]), h));
-    }
-    if let Some(variant) = parts.get(2) {
-        let ok = match parts[1] {
-            "arm" => ["v5", "v6", "v7"].contains(variant),
-            "arm64" => ["v8"].contains(variant),
-            "amd64" => ["v2", "v3", "v4"].contains(variant),
-            _ => false,
-        };
-        if !ok {
-            return Err((
-                format!("`{}` has no variant `{variant}`", parts[1]),
-                "arm takes v5, v6 or v7; arm64 takes v8; amd64 takes v2, v3 or v4".into(),
-            ));
-        }
-    }
-    Ok(())
+    platform::Platform::parse(s).map(|_| ())
 }
 
 /// One repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
@@ -296,42 +264,7 @@ pub fn looks_like_ecr(host: &str) -> bool {
 
 /// An image reference: `[host[:port]/]path[:tag][@digest]`, or `scratch`.
 pub fn check_image_reference(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty".into());
-    }
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
-    };
-    if let Some(d) = digest {
-        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
-            !alg.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
-        });
-        if !ok {
-            return Err(format!(
-                "`@{d}` is not a digest like `@sha256:<64 hex digits>`"
-            ));
-        }
-    }
-    // The tag is after the last `:` that follows the last `/`.
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
-    if let Some(t) = tag {
-        check_tag(t).map_err(|r| format!("tag `{t}`: {r}"))?;
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1 {
-        let first = parts[0];
-        if first.contains('.') || first.contains(':') || first == "localhost" {
-            check_host(first).map_err(|r| format!("registry host `{first}`: {r}"))?;
-            parts.remove(0);
-        }
-    }
-    let path = parts.join("/");
-    check_repository_path(&path)
+    image_ref::ImageRef::parse(s).map(|_| ())
 }
 
 /// An image reference with its name (not its tag or digest) in lowercase, for help texts.
@@ -533,104 +466,9 @@ pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
     Ok(pieces)
 }
 
-/// A version split for tags: `v1.2.3-rc.1` gives (1, 2, 3); the `v` is dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    pub full: String,
-    pub major: String,
-    pub minor: String,
-    pub patch: String,
-}
-
-pub fn parse_version(s: &str) -> Option<Version> {
-    let v = s.strip_prefix('v').unwrap_or(s);
-    let core = v.split(['-', '+']).next()?;
-    let nums: Vec<&str> = core.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
-    if nums.len() != 3 || !nums.iter().all(numeric) {
-        return None;
-    }
-    Some(Version {
-        full: v.to_string(),
-        major: nums[0].into(),
-        minor: nums[1].into(),
-        patch: nums[2].into(),
-    })
-}
-
 /// A compose port: `[ip:][host[-host]:]container[-container][/tcp|udp|sctp]`.
 pub fn check_port(s: &str) -> Result<(), String> {
-    let (spec, proto) = match s.rsplit_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    if let Some(p) = proto
-        && !["tcp", "udp", "sctp"].contains(&p)
-    {
-        return Err(format!("unknown protocol `{p}` (tcp, udp or sctp)"));
-    }
-    // An IPv6 host address is bracketed: `[::1]:8080:80`.
-    let spec = match spec.strip_prefix('[') {
-        Some(rest) => match rest.split_once("]:") {
-            Some((_, after)) => after,
-            None => return Err("unclosed `[` in the host address".into()),
-        },
-        None => spec,
-    };
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (ranges, ip): (&[&str], Option<&str>) = match parts.len() {
-        1 | 2 => (&parts[..], None),
-        3 => (&parts[1..], Some(parts[0])),
-        _ => return Err("too many `:`".into()),
-    };
-    if let Some(ip) = ip
-        && ip.parse::<std::net::Ipv4Addr>().is_err()
-    {
-        return Err(format!("`{ip}` is not an IP address"));
-    }
-    let mut sizes = Vec::new();
-    for (i, range) in ranges.iter().enumerate() {
-        // An empty host part means "any free port" only when an IP is given (`ip::80`).
-        if range.is_empty() && i == 0 && ranges.len() == 2 && ip.is_some() {
-            continue;
-        }
-        let (a, b) = match range.split_once('-') {
-            Some((a, b)) => (a, b),
-            None => (*range, *range),
-        };
-        let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
-        match (port(a), port(b)) {
-            (Some(x), Some(y)) if x <= y => sizes.push(y - x),
-            (Some(_), Some(_)) => return Err(format!("range `{range}` runs backwards")),
-            _ => return Err(format!("`{range}` is not a port number from 1 to 65535")),
-        }
-    }
-    if let [host, container] = sizes[..]
-        && host != container
-        && host != 0
-        && container != 0
-    {
-        return Err("the host and container ranges differ in size".into());
-    }
-    Ok(())
-}
-
-/// Why the smoke test of a generated workflow cannot reach `mapping` (already a valid
-/// port mapping) at `http://localhost:<host port>`: it must publish a fixed TCP host port.
-pub fn check_smoke_port(mapping: &str) -> Result<(), String> {
-    let (spec, proto) = mapping.rsplit_once('/').unwrap_or((mapping, "tcp"));
-    if proto != "tcp" {
-        return Err(format!("the probe speaks HTTP over TCP, not {proto}"));
-    }
-    if spec.starts_with('[') {
-        return Err("the probe connects to `localhost`, not to an IPv6 address".into());
-    }
-    let parts: Vec<&str> = spec.split(':').collect();
-    match parts.as_slice() {
-        [_] => Err("one port publishes the container port on a random host port".into()),
-        [_, "", _] => Err("an empty host port makes Docker pick a random one".into()),
-        _ => Ok(()),
-    }
+    port::PortMapping::parse(s).map(|_| ())
 }
 
 /// A compose short-syntax volume: `target`, or `source:target[:mode]`.
@@ -687,19 +525,6 @@ pub fn check_volume(s: &str) -> Result<(), String> {
 pub fn named_volume(s: &str) -> Option<&str> {
     let (src, _) = s.split_once(':')?;
     (!(src.starts_with('.') || src.starts_with('/') || src.starts_with('~'))).then_some(src)
-}
-
-/// A GitHub secret or variable name.
-pub fn check_secret_name(s: &str) -> Result<(), String> {
-    if !is_variable_name(s) {
-        return Err(
-            "secret names hold only letters, digits and `_`, and do not start with a digit".into(),
-        );
-    }
-    if s.to_ascii_uppercase().starts_with("GITHUB_") {
-        return Err("GitHub reserves names that start with `GITHUB_`".into());
-    }
-    Ok(())
 }
 
 /// True for strings that look like a credential rather than a name: known token prefixes,

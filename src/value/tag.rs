@@ -4,7 +4,8 @@
 //! and `{{major}}`/`{{minor}}`/`{{patch}}` are the parts of a `X.Y.Z[-pre][+build]`
 //! version; any other version gives each part as the whole version.
 
-use super::{Piece, Placeholder, parse_version};
+use super::version::{VersionParts, parse_version};
+use super::{Piece, Placeholder};
 
 /// Values the placeholders of a tag template take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +26,11 @@ pub fn tag_version(version: &str) -> &str {
 impl TagValues {
     /// The values for `version`, a commit (shortened to 7 characters; `<sha>` when
     /// unknown) and a branch (`<branch>` when unknown).
+    /// A version given at run time (`VERSION`) is text, so it is parsed here.
     pub fn new(version: &str, sha: Option<&str>, branch: Option<&str>) -> Self {
         let version = tag_version(version).to_string();
         let parsed = parse_version(&version);
-        let part = |f: fn(&super::Version) -> &String| {
+        let part = |f: fn(&VersionParts) -> &String| {
             parsed
                 .as_ref()
                 .map_or_else(|| version.clone(), |v| f(v).clone())
