@@ -61,7 +61,7 @@ impl Checker<'_> {
                 let rules = IgnoreRules::from_patterns([GIT, pattern.value.as_str()]);
                 if !rules.excludes(".git/config") {
                     self.push(Error::CopiesGit {
-                        keyword: "the build context".into(),
+                        keyword: "an `ignore` pattern".into(),
                         span: pattern.span,
                         reason: "this pattern brings `.git` back into the build context".into(),
                         help: "remove the pattern; to copy `.git` on purpose, say so on the instruction that copies it: `copy \".git\" to=\"/src/.git\" include-git=#true`".into(),
