@@ -60,7 +60,10 @@ impl Checker<'_> {
 }
 
 /// The values on each line `kind` is written as.
-fn instruction_lines<'s>(kind: &'s InstructionKind, lines: &mut Vec<(&'static str, Vec<&'s Text>)>) {
+fn instruction_lines<'s>(
+    kind: &'s InstructionKind,
+    lines: &mut Vec<(&'static str, Vec<&'s Text>)>,
+) {
     let opt = |o: &'s Option<Text>| o.iter().collect::<Vec<_>>();
     match kind {
         InstructionKind::Workdir(t) => lines.push(("the working directory", vec![t])),
