@@ -17,6 +17,8 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Placeholder};
 
+mod context;
+mod line_length;
 mod outputs;
 mod references;
 mod representable;
@@ -311,6 +313,8 @@ impl<'s> Checker<'s> {
         self.charts();
         self.unused_stages();
         self.representable();
+        self.build_contexts();
+        self.line_lengths();
         self.output_clashes();
     }
 

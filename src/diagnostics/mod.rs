@@ -782,6 +782,49 @@ pub enum Error {
         span: SourceSpan,
     },
 
+    /// A COPY/ADD source outside the image's build context: `copy "../x" to="/x"`,
+    /// `copy "/etc/passwd" to="/x"`
+    #[error("{keyword} source `{value}` is outside the build context")]
+    #[diagnostic(code(specc::check::source_outside_context))]
+    SourceOutsideContext {
+        keyword: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A COPY/ADD that would put the repository's `.git` folder (and any token a checkout
+    /// left in it) into the image: `copy ".git" to="/src/.git"`
+    #[error("{keyword} would copy the repository's `.git` folder into the image")]
+    #[diagnostic(code(specc::check::copies_git))]
+    CopiesGit {
+        keyword: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A Dockerfile line longer than BuildKit reads (64 KiB): a `run` command of 70,000
+    /// characters
+    #[error("{what} makes a Dockerfile line of about {bytes} bytes")]
+    #[diagnostic(
+        code(specc::check::line_too_long),
+        help(
+            "BuildKit refuses Dockerfile lines of 64 KiB or more; split a `run` command into several arguments, or put long text in a file of the build context and `copy` it"
+        )
+    )]
+    LineTooLong {
+        what: String,
+        bytes: usize,
+        #[label("too long for one Dockerfile line")]
+        span: SourceSpan,
+    },
+
     /// An empty `variants=` list, which would drop an image or an instruction from every
     /// variant: `image app stage=runtime variants=""`
     #[error("`variants=` lists no variant")]

@@ -349,7 +349,26 @@ fn render_variant(
         stages,
     };
     match render_template("Dockerfile", &img.name.value, &context) {
-        Ok(text) => Some(text),
+        Ok(text) => {
+            // `check` bounds every line; this is the second line of defence.
+            let longest = text.lines().map(str::len).max().unwrap_or(0);
+            if longest > crate::value::dockerfile::MAX_LINE_BYTES {
+                push_once(
+                    errors,
+                    Error::Unrepresentable {
+                        what: format!("the Dockerfile of image `{}`", img.name.value),
+                        format: "a Dockerfile".into(),
+                        reason: format!(
+                            "a line of {longest} bytes is longer than BuildKit reads (64 KiB)"
+                        ),
+                        span: img.name.span,
+                        help: "shorten the values on that line".into(),
+                    },
+                );
+                return None;
+            }
+            Some(text)
+        }
         Err(e) => {
             errors.push(e);
             None

@@ -120,14 +120,34 @@ fn single_line(s: &str) -> Result<(), String> {
 
 /// A double-quoted Dockerfile value (ENV, LABEL, ARG). `$` is escaped so Docker does
 /// not expand it, unless `expand` asks for Docker's variable expansion on purpose.
+///
+/// A run of backslashes just before a `"` of the value or at its end is written outside
+/// the quotes (`"abc"\\""` for `abc\`): BuildKit's lexer reads both forms the same, but
+/// hadolint's parser cannot read `\\"` inside a quoted string, and a line must never
+/// end in `\`, which some Dockerfile parsers take as a continuation before lexing.
 pub fn docker_quoted(s: &str, expand: bool) -> Result<String, String> {
     single_line(s)?;
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '\\' => {
+                let mut run = 1;
+                while chars.peek() == Some(&'\\') {
+                    chars.next();
+                    run += 1;
+                }
+                let outside = matches!(chars.peek(), None | Some('"'));
+                if outside {
+                    out.push('"');
+                }
+                out.push_str(&"\\\\".repeat(run));
+                if outside {
+                    out.push('"');
+                }
+            }
             '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
             '$' if !expand => out.push_str("\\$"),
             c => out.push(c),
         }
@@ -161,12 +181,16 @@ pub fn docker_word(s: &str) -> Result<String, String> {
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Err("leading or trailing white space would be lost".into());
     }
-    let escaped = lexer_escaped(s);
-    Ok(if escaped.starts_with("--") {
-        format!("\\{escaped}")
-    } else {
-        escaped
-    })
+    let mut escaped = lexer_escaped(s);
+    if escaped.starts_with("--") {
+        escaped.insert(0, '\\');
+    }
+    // A line ending in `\` continues into the next one, decided before the lexer reads
+    // the escape: an empty `""` after the escaped backslash ends the line instead.
+    if escaped.ends_with('\\') {
+        escaped.push_str("\"\"");
+    }
+    Ok(escaped)
 }
 
 /// The value of a `--flag=value` (COPY/ADD `--chown`): BuildKit's flag parser reads it
@@ -285,9 +309,24 @@ pub fn later_shell_command(s: &str) -> Result<&str, String> {
     Ok(s)
 }
 
-/// Text for a `#` comment line: line breaks would end the comment, so they are folded.
+/// Text for a `#` comment line (YAML, HCL, Dockerfile, `.dockerignore`): every line
+/// terminator any of them knows (`\n`, `\r`, and for YAML also U+0085, U+2028 and
+/// U+2029) would end the comment and start a line of content, so each is folded to a
+/// space; so are the other control characters and the byte-order mark, which YAML does
+/// not allow in a stream.
 pub fn comment(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+    s.chars()
+        .map(|c| if breaks_comment(c) { ' ' } else { c })
+        .collect()
+}
+
+/// True for a character a `#` comment line cannot hold as written.
+fn breaks_comment(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 #[cfg(test)]
@@ -316,8 +355,11 @@ mod tests {
     fn dockerfile_values() {
         assert_eq!(
             docker_quoted("a \"b\" $C \\", false).unwrap(),
-            r#""a \"b\" \$C \\""#
+            r#""a \"b\" \$C "\\"""#
         );
+        assert_eq!(docker_quoted("a\\\"b", false).unwrap(), r#""a"\\"\"b""#);
+        assert_eq!(docker_quoted("a\\b", false).unwrap(), r#""a\\b""#);
+        assert_eq!(docker_word("/srv/app\\").unwrap(), r#"/srv/app\\"""#);
         assert_eq!(docker_quoted("/x:$PATH", true).unwrap(), r#""/x:$PATH""#);
         assert!(docker_quoted("a\nb", false).is_err());
         assert_eq!(
@@ -331,6 +373,14 @@ mod tests {
         assert!(first_shell_command("[ \"$x\" ] && echo").is_err());
         assert!(first_shell_command("[ -f x ]").is_ok());
         assert!(later_shell_command("# x").is_err());
+    }
+
+    #[test]
+    fn comments_fold_every_line_terminator() {
+        assert_eq!(
+            comment("a\nb\rc\u{85}d\u{2028}e\u{2029}f\u{0}g\u{feff}h\ti"),
+            "a b c d e f g h\ti"
+        );
     }
 
     #[test]

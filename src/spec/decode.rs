@@ -740,6 +740,7 @@ impl<'a> Decoder<'a> {
                 "chown",
                 "chmod",
                 "link",
+                "include-git",
             ],
             "add" => &[
                 "variants",
@@ -749,6 +750,7 @@ impl<'a> Decoder<'a> {
                 "chmod",
                 "link",
                 "checksum",
+                "include-git",
             ],
             "healthcheck" => &[
                 "variants",
@@ -797,6 +799,7 @@ impl<'a> Decoder<'a> {
                     chown: r.prop("chown"),
                     chmod: r.prop("chmod"),
                     link: r.prop_bool("link").is_some_and(|b| b.value),
+                    include_git: r.prop_bool("include-git"),
                 };
                 r.finish("source paths");
                 InstructionKind::Copy(copy)
@@ -815,6 +818,7 @@ impl<'a> Decoder<'a> {
                     chmod: r.prop("chmod"),
                     link: r.prop_bool("link").is_some_and(|b| b.value),
                     checksum: r.prop("checksum"),
+                    include_git: r.prop_bool("include-git"),
                 };
                 r.finish("sources");
                 InstructionKind::Add(add)

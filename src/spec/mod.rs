@@ -230,6 +230,8 @@ pub struct Copy {
     pub chown: Option<Text>,
     pub chmod: Option<Text>,
     pub link: bool,
+    /// `include-git=#true`: the spec means to copy the repository's `.git` folder.
+    pub include_git: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +242,8 @@ pub struct Add {
     pub chmod: Option<Text>,
     pub link: bool,
     pub checksum: Option<Text>,
+    /// `include-git=#true`: the spec means to copy the repository's `.git` folder.
+    pub include_git: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone)]

@@ -69,6 +69,34 @@ pub fn command_misread(s: &str, first: bool) -> Option<&'static str> {
     None
 }
 
+/// The longest line BuildKit reads, in bytes: its line scanner's 64 KiB buffer holds the
+/// line and its newline, and a longer line fails the whole Dockerfile.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 - 1;
+
+/// At most how many bytes `s` takes on a Dockerfile line, however it is escaped there
+/// (the worst case is a JSON string of a lexer-escaped word: `\` becomes `\\\\`, a
+/// control character `\u00XX`), with its quotes and separators.
+pub fn written_len_bound(s: &str) -> usize {
+    let body: usize = s
+        .chars()
+        .map(|c| match c {
+            c if c.is_ascii_control() => 6,
+            '\\' | '"' | '\'' | '$' => 4,
+            c => c.len_utf8(),
+        })
+        .sum();
+    body + 8
+}
+
+/// At most how many bytes a Dockerfile line holding `values` takes: the values, the
+/// keyword, the flags' names and the indentation.
+pub fn line_len_bound<'a>(values: impl IntoIterator<Item = &'a str>) -> usize {
+    256 + values
+        .into_iter()
+        .map(|v| written_len_bound(v) + 32)
+        .sum::<usize>()
+}
+
 /// True when `s` can be a `--mount` option value as written.
 pub fn is_mount_option(s: &str) -> bool {
     s.is_ascii()

@@ -91,6 +91,9 @@ fixtures! {
     tool_values: "55-tool-values" => 1,
     misplaced_values: "56-misplaced-values" => 1,
     duplicate_login: "57-duplicate-login" => 1,
+    source_outside_context: "58-source-outside-context" => 1,
+    copies_git: "59-copies-git" => 1,
+    line_too_long: "60-line-too-long" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
 

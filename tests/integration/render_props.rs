@@ -35,7 +35,7 @@ use specc::render::{RenderOptions, Rendered};
 
 /// Where the arbitrary string goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(crate) enum Slot {
     /// `env E1 "…"` in a stage: Dockerfile ENV.
     EnvValue,
     /// `label "…" "v"`: Dockerfile LABEL key.
@@ -82,7 +82,7 @@ enum Slot {
     Source,
 }
 
-const SLOTS: &[Slot] = &[
+pub(crate) const SLOTS: &[Slot] = &[
     Slot::EnvValue,
     Slot::LabelKey,
     Slot::LabelValue,
@@ -109,7 +109,7 @@ const SLOTS: &[Slot] = &[
 
 /// The spec with `value` in `slot` and plain values everywhere else; services and the
 /// workflow only where the slot is in them (rendering stays cheap).
-fn spec_with(slot: Slot, value: &str) -> String {
+pub(crate) fn spec_with(slot: Slot, value: &str) -> String {
     let text = full_spec_with(slot, value);
     let (head, rest) = text.split_once("service app image=app").expect("services");
     let (services, workflow) = rest.split_once("workflow ci").expect("workflow");
@@ -204,7 +204,7 @@ workflow ci name={wname} {{
 // ---------------------------------------------------------------------------------------
 
 /// What specc made of a spec.
-enum Outcome {
+pub(crate) enum Outcome {
     /// The spec was refused with diagnostics (the codes).
     Refused(Vec<String>),
     /// The files, sorted by path.
@@ -216,7 +216,7 @@ fn code(e: &specc::Error) -> String {
     e.code().map(|c| c.to_string()).unwrap_or_default()
 }
 
-fn generate(text: &str) -> Result<Outcome, String> {
+pub(crate) fn generate(text: &str) -> Result<Outcome, String> {
     let checked = match specc::compile("spec.kdl", text) {
         Ok(c) => c,
         Err(d) => {
@@ -458,7 +458,7 @@ fn json_words(args: &Args) -> Result<&[String], String> {
 }
 
 /// What the consumers read where `slot` is, in the generated files.
-fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
+pub(crate) fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
     let single = |s: String| Ok(vec![s]);
     match slot {
         Slot::EnvValue => single(pair(&dockerfile(files)?, "ENV", "E1")?),
@@ -605,7 +605,7 @@ fn read_back(slot: Slot, files: &[Rendered]) -> Result<Vec<String>, String> {
 
 /// The property: `value` in `slot` comes back unchanged from every consumer, or the spec
 /// is refused with a diagnostic.
-fn round_trip(slot: Slot, value: &str) -> Result<Option<Vec<String>>, String> {
+pub(crate) fn round_trip(slot: Slot, value: &str) -> Result<Option<Vec<String>>, String> {
     let text = spec_with(slot, value);
     match generate(&text)? {
         Outcome::Refused(_) => Ok(None),

@@ -86,12 +86,15 @@ fn is_comment(line: &str) -> bool {
         .starts_with('#')
 }
 
-/// BuildKit's line-continuation regex: `([^\\])\\[ \t]*$|^\\[ \t]*$`.
+/// The line-continuation rule: a line whose last character (before spaces and tabs) is
+/// the escape character `\` continues on the next line. The rule is applied to the raw
+/// line, before any lexing, whatever quotes or escapes it is in: the classic builder and
+/// Docker's older parsers (`\\[ \t]*$`) join `WORKDIR /a\\` with the next line, and
+/// BuildKit's own regex (`([^\\])\\[ \t]*$`) differs only for a run of backslashes, so
+/// a generated line must not end in `\` at all unless it means to continue.
 fn trim_continuation(line: &str) -> (String, bool) {
     let body = line.trim_end_matches([' ', '\t']);
-    if let Some(before) = body.strip_suffix('\\')
-        && !before.ends_with('\\')
-    {
+    if let Some(before) = body.strip_suffix('\\') {
         return (before.to_string(), false);
     }
     (line.to_string(), true)
