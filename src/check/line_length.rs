@@ -6,16 +6,30 @@
 
 use super::Checker;
 use crate::diagnostics::Error;
-use crate::spec::{InstructionKind, Mount, Text};
+use std::fmt::Display;
+
+use miette::SourceSpan;
+
+use crate::spec::{InstructionKind, Mount, Spanned};
 use crate::value::dockerfile::{MAX_LINE_BYTES, line_len_bound};
+
+/// A value on a line: where it is in the spec, and its text as the spec wrote it.
+type Val = (SourceSpan, String);
+
+fn val<T: Display>(s: &Spanned<T>) -> Val {
+    (s.span, s.value.to_string())
+}
 
 impl Checker<'_> {
     /// Every Dockerfile line the spec's values make.
     pub(super) fn line_lengths(&mut self) {
         let spec = self.spec;
-        let mut lines: Vec<(&str, Vec<&Text>)> = Vec::new();
+        let mut lines: Vec<(&str, Vec<Val>)> = Vec::new();
         for stage in &spec.stages {
-            lines.push(("the stage's FROM line", vec![&stage.from, &stage.name]));
+            lines.push((
+                "the stage's FROM line",
+                vec![val(&stage.from), val(&stage.name)],
+            ));
             for ins in &stage.instructions {
                 instruction_lines(&ins.kind, &mut lines);
             }
@@ -25,12 +39,12 @@ impl Checker<'_> {
             .iter()
             .chain(spec.variants.iter().flat_map(|v| &v.args))
         {
-            let mut values = vec![&arg.name];
-            values.extend(arg.value.as_ref());
+            let mut values = vec![val(&arg.name)];
+            values.extend(arg.value.iter().map(val));
             lines.push(("a build argument", values));
         }
         let p = &spec.project;
-        lines.push(("the project version", vec![&p.version]));
+        lines.push(("the project version", vec![val(&p.version)]));
         let labels = p
             .description
             .iter()
@@ -39,20 +53,23 @@ impl Checker<'_> {
             .chain(&p.license)
             .chain(spec.images.iter().map(|i| &i.name));
         for label in labels {
-            lines.push(("an OCI label", vec![label]));
+            lines.push(("an OCI label", vec![val(label)]));
         }
         if !p.maintainers.is_empty() {
-            lines.push(("the maintainers label", p.maintainers.iter().collect()));
+            lines.push((
+                "the maintainers label",
+                p.maintainers.iter().map(val).collect(),
+            ));
         }
         for (what, values) in lines {
-            let bytes = line_len_bound(values.iter().map(|t| t.value.as_str()));
+            let bytes = line_len_bound(values.iter().map(|(_, t)| t.as_str()));
             if bytes > MAX_LINE_BYTES
-                && let Some(longest) = values.iter().max_by_key(|t| t.value.len())
+                && let Some((span, _)) = values.iter().max_by_key(|(_, t)| t.len())
             {
                 self.push(Error::LineTooLong {
                     what: what.into(),
                     bytes,
-                    span: longest.span,
+                    span: *span,
                 });
             }
         }
@@ -60,30 +77,29 @@ impl Checker<'_> {
 }
 
 /// The values on each line `kind` is written as.
-fn instruction_lines<'s>(
-    kind: &'s InstructionKind,
-    lines: &mut Vec<(&'static str, Vec<&'s Text>)>,
-) {
-    let opt = |o: &'s Option<Text>| o.iter().collect::<Vec<_>>();
+fn instruction_lines(kind: &InstructionKind, lines: &mut Vec<(&'static str, Vec<Val>)>) {
+    fn opt<T: Display>(o: &Option<Spanned<T>>) -> Vec<Val> {
+        o.iter().map(val).collect()
+    }
     match kind {
-        InstructionKind::Workdir(t) => lines.push(("the working directory", vec![t])),
-        InstructionKind::User(t) => lines.push(("the user", vec![t])),
+        InstructionKind::Workdir(t) => lines.push(("the working directory", vec![val(t)])),
+        InstructionKind::User(t) => lines.push(("the user", vec![val(t)])),
         InstructionKind::Copy(c) => {
-            let mut v: Vec<&Text> = c.sources.iter().chain([&c.to]).collect();
+            let mut v: Vec<Val> = c.sources.iter().chain([&c.to]).map(val).collect();
             v.extend(opt(&c.from));
             v.extend(opt(&c.chown));
             v.extend(opt(&c.chmod));
             lines.push(("a `copy`", v));
         }
         InstructionKind::Add(a) => {
-            let mut v: Vec<&Text> = a.sources.iter().chain([&a.to]).collect();
+            let mut v: Vec<Val> = a.sources.iter().chain([&a.to]).map(val).collect();
             v.extend(opt(&a.chown));
             v.extend(opt(&a.chmod));
             v.extend(opt(&a.checksum));
             lines.push(("an `add`", v));
         }
         InstructionKind::Run(run) => {
-            let mut first: Vec<&Text> = Vec::new();
+            let mut first: Vec<Val> = Vec::new();
             for m in &run.mounts {
                 match m {
                     Mount::Cache {
@@ -91,42 +107,48 @@ fn instruction_lines<'s>(
                         id,
                         sharing,
                     } => {
-                        first.push(target);
-                        first.extend(id.iter().chain(sharing));
+                        first.push(val(target));
+                        first.extend(id.iter().chain(sharing).map(val));
                     }
                     Mount::Secret { id, target, .. } => {
-                        first.push(id);
-                        first.extend(target);
+                        first.push(val(id));
+                        first.extend(target.iter().map(val));
                     }
                 }
             }
             let mut commands = run.commands.iter();
-            first.extend(commands.next());
+            first.extend(commands.next().map(val));
             lines.push(("a `run` command", first));
             for c in commands {
-                lines.push(("a `run` command", vec![c]));
+                lines.push(("a `run` command", vec![val(c)]));
             }
         }
         InstructionKind::Env(pairs) => {
             for e in pairs {
-                lines.push(("an `env` value", vec![&e.name, &e.value]));
+                lines.push(("an `env` value", vec![val(&e.name), val(&e.value)]));
             }
         }
         InstructionKind::Arg(a) => {
-            let mut v = vec![&a.name];
-            v.extend(&a.value);
+            let mut v = vec![val(&a.name)];
+            v.extend(a.value.iter().map(val));
             lines.push(("an `arg` default", v));
         }
-        InstructionKind::Expose(ports) => lines.push(("`expose`", ports.iter().collect())),
+        InstructionKind::Expose(ports) => lines.push(("`expose`", ports.iter().map(val).collect())),
         InstructionKind::Healthcheck(h) => {
-            let mut v = vec![&h.command];
-            v.extend(h.interval.iter().chain(&h.timeout).chain(&h.start_period));
+            let mut v = vec![val(&h.command)];
+            v.extend(
+                h.interval
+                    .iter()
+                    .chain(&h.timeout)
+                    .chain(&h.start_period)
+                    .map(val),
+            );
             lines.push(("a health check", v));
         }
-        InstructionKind::Label(k, v) => lines.push(("a label", vec![k, v])),
-        InstructionKind::Volume(w) => lines.push(("`volume`", w.iter().collect())),
-        InstructionKind::Shell(w) => lines.push(("`shell`", w.iter().collect())),
-        InstructionKind::Entrypoint(w) => lines.push(("`entrypoint`", w.iter().collect())),
-        InstructionKind::Cmd(w) => lines.push(("`cmd`", w.iter().collect())),
+        InstructionKind::Label(k, v) => lines.push(("a label", vec![val(k), val(v)])),
+        InstructionKind::Volume(w) => lines.push(("`volume`", w.iter().map(val).collect())),
+        InstructionKind::Shell(w) => lines.push(("`shell`", w.iter().map(val).collect())),
+        InstructionKind::Entrypoint(w) => lines.push(("`entrypoint`", w.iter().map(val).collect())),
+        InstructionKind::Cmd(w) => lines.push(("`cmd`", w.iter().map(val).collect())),
     }
 }

@@ -353,18 +353,13 @@ fn render_variant(
             // `check` bounds every line; this is the second line of defence.
             let longest = text.lines().map(str::len).max().unwrap_or(0);
             if longest > crate::value::dockerfile::MAX_LINE_BYTES {
-                push_once(
-                    errors,
-                    Error::Unrepresentable {
-                        what: format!("the Dockerfile of image `{}`", img.name.value),
-                        format: "a Dockerfile".into(),
-                        reason: format!(
-                            "a line of {longest} bytes is longer than BuildKit reads (64 KiB)"
-                        ),
-                        span: img.name.span,
-                        help: "shorten the values on that line".into(),
-                    },
-                );
+                errors.push(Error::InvalidOutput {
+                    path: img.name.value.clone(),
+                    format: "Dockerfile".into(),
+                    reason: format!(
+                        "a line of {longest} bytes is longer than BuildKit reads (64 KiB)"
+                    ),
+                });
                 return None;
             }
             Some(text)
