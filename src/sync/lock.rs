@@ -109,7 +109,12 @@ impl Lock {
             && self
                 .outputs
                 .iter()
-                .all(|(path, h)| on_disk(path).is_some_and(|b| hash(&b) == *h))
+                // A lock is untrusted: an entry must also hold specc's header.
+                .all(|(path, h)| {
+                    on_disk(path).is_some_and(|b| {
+                        hash(&b) == *h && crate::sync::compare::looks_generated(&b)
+                    })
+                })
     }
 }
 

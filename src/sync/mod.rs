@@ -134,8 +134,8 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
             reason: e.to_string(),
         })
     })?;
-    let _running = runlock::acquire(&layout.root)?;
     let lock_path = s.checked.spec.output.lock.value.clone();
+    let _running = runlock::acquire(&layout.root)?;
     let old = match lock::read(&layout.root, &lock_path) {
         Ok(l) => l.map(|(lock, _)| lock),
         Err(e @ SyncError::Unsafe { .. }) => return Err(Failure::Refused(vec![e])),
@@ -181,6 +181,10 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
 /// Without a lock nothing was generated yet: every output is missing.
 pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
     let lock_name = s.checked.spec.output.lock.value.clone();
+    if confine::check(&lock_name).is_err() {
+        // A lock setting inside `.git`: the spec's own error, before any read.
+        render(s, layout)?;
+    }
     // A run writing now would show half its work: wait for it.
     let _running = if layout.root.is_dir() {
         Some(runlock::acquire(&layout.root)?)

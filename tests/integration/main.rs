@@ -9,6 +9,7 @@ mod docs;
 mod example_hello;
 mod golden;
 mod helm;
+mod hostile_fs;
 mod no_panic;
 mod outputs_doc;
 mod plan;
