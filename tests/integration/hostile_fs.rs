@@ -343,13 +343,14 @@ fn kill_9_at_any_moment_leaves_old_or_new_files_and_recovers_without_force() {
         .as_nanos() as u64
         | 1;
     let mut rng = Rng(seed);
-    let deadline = Instant::now() + Duration::from_secs(12);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut iterations = 0;
     let mut specs = [&a, &b];
-    while iterations < 100 || (iterations < 400 && Instant::now() < deadline) {
-        if iterations >= 100 && Instant::now() >= deadline {
-            break;
-        }
+    while iterations < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: 100 kills took over 30 s"
+        );
         iterations += 1;
         specs.swap(0, 1);
         std::fs::write(w.repo().join("specc.kdl"), specs[0]).unwrap();
