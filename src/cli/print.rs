@@ -339,7 +339,7 @@ pub(crate) fn print_diffs(printer: &Printer, entries: &[Entry]) {
     let mut out = String::new();
     for e in entries {
         // A whole new file as a diff is noise; a missing file is named instead.
-        if e.current.is_none() && e.new.is_some() {
+        if e.status != crate::sync::Status::Foreign && e.current.is_none() && e.new.is_some() {
             out.push_str(&format!("missing: {}\n", e.path));
         } else {
             out.push_str(&e.diff());

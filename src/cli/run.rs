@@ -312,6 +312,12 @@ impl Run {
                 self.printer.print(&e);
                 2
             }
+            Failure::Refused(errors) => {
+                for e in &errors {
+                    self.printer.print(e);
+                }
+                2
+            }
         }
     }
 

@@ -37,6 +37,8 @@ const DEFAULTS: &[(&str, &[&str])] = &[
             "**/.env",
         ],
     ),
+    // What a `specc generate` killed before renaming leaves (the next run removes it).
+    ("specc's temporary files", &["**/.specc-tmp-*"]),
 ];
 
 #[derive(Serialize)]

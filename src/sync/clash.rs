@@ -96,7 +96,8 @@ fn default_output(key: &str) -> String {
         .map_or_else(String::new, |(_, t)| t.value.clone())
 }
 
-/// Rendered outputs that land on the spec file, on the lock or on each other.
+/// Rendered outputs that land inside `.git`, on the spec file, on the lock or on each
+/// other.
 pub(crate) fn rendered_clashes(
     s: &Loaded,
     layout: &Layout,
@@ -104,6 +105,16 @@ pub(crate) fn rendered_clashes(
 ) -> Vec<crate::Error> {
     let lock = normalized(&s.checked.spec.output.lock.value);
     let mut errors = Vec::new();
+    if let Err(crate::sync::confine::Refused::Git) = crate::sync::confine::check(lock) {
+        errors.push(clash(
+            s,
+            lock,
+            Some(s.checked.spec.output.lock.span),
+            "the lock would be written inside `.git`, which specc never touches".into(),
+            "write `lock` to another path in the `output` block (its default is `specc.lock`)"
+                .into(),
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for f in files {
         let help = || match output_setting(s, &f.path) {
@@ -113,7 +124,15 @@ pub(crate) fn rendered_clashes(
             ),
             None => "choose other paths in the `output` block".into(),
         };
-        if is_the_spec(layout, &f.path) {
+        if let Err(crate::sync::confine::Refused::Git) = crate::sync::confine::check(&f.path) {
+            errors.push(clash(
+                s,
+                &f.path,
+                None,
+                "this output would be written inside `.git`, which specc never touches (a hook or the git config there runs code)".into(),
+                help(),
+            ));
+        } else if is_the_spec(layout, &f.path) {
             errors.push(clash(
                 s,
                 &f.path,

@@ -45,6 +45,34 @@ pub enum SyncError {
         help("restore it from version control, or delete it and run `specc generate --force`")
     )]
     Lock { path: String, reason: String },
+    #[error("refusing `{path}`: {reason}")]
+    #[diagnostic(
+        code(specc::io::path),
+        help(
+            "specc reads, writes and removes only regular files inside the repository, never through a symbolic link and never inside `.git`; replace the link by a real folder or file (or remove it) and run again. Nothing was written or removed"
+        )
+    )]
+    Unsafe { path: String, reason: String },
+    #[error("the lock `{lock}` lists `{entry}`, which specc refuses to touch: {reason}")]
+    #[diagnostic(
+        code(specc::io::lock_entry),
+        help(
+            "nothing was written or removed, with or without --force: the lock only records files specc generated inside the repository. Restore it from version control (e.g. `git checkout -- {lock}`), or delete it and run `specc generate --force`"
+        )
+    )]
+    LockEntry {
+        lock: String,
+        entry: String,
+        reason: String,
+    },
+    #[error("another specc run is writing the outputs in `{path}`")]
+    #[diagnostic(
+        code(specc::io::busy),
+        help(
+            "runs in one output folder take turns; this one waited {waited} s for the other to finish. Run again when it is done (or stop it)"
+        )
+    )]
+    Busy { path: String, waited: u64 },
     #[error("cannot compare with `{revision}` (given to --since): {reason}")]
     #[diagnostic(
         code(specc::io::since),

@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::render::{Rendered, templates_hash};
+use crate::sync::confine::{self, OnDisk};
 use crate::sync::error::SyncError;
 use crate::sync::layout::Layout;
 use crate::sync::source::Loaded;
@@ -95,7 +96,11 @@ impl Lock {
     /// True when the spec, its place, specc, the templates and every output on disk still
     /// match this lock: then nothing needs rendering. Build contexts are never read.
     pub fn is_fresh(&self, s: &Loaded, layout: &Layout) -> bool {
-        let on_disk = |path: &str| std::fs::read(layout.root.join(path)).ok();
+        let on_disk = |path: &str| {
+            crate::sync::confine::read(&layout.root, path)
+                .ok()
+                .and_then(crate::sync::confine::OnDisk::bytes)
+        };
         self.version == LOCK_VERSION
             && self.specc == env!("CARGO_PKG_VERSION")
             && self.spec == layout.spec
@@ -104,26 +109,94 @@ impl Lock {
             && self
                 .outputs
                 .iter()
-                .all(|(path, h)| on_disk(path).is_some_and(|b| hash(&b) == *h))
+                // A lock is untrusted: an entry must also hold specc's header.
+                .all(|(path, h)| {
+                    on_disk(path).is_some_and(|b| {
+                        hash(&b) == *h && crate::sync::compare::looks_generated(&b)
+                    })
+                })
     }
 }
 
-/// The lock at `path` and its text (`None`: there is no lock yet).
-pub fn read(path: &Path) -> Result<Option<(Lock, String)>, SyncError> {
+/// The lock at `rel` under `root` and its text (`None`: there is no lock yet). It is read
+/// only as a regular file inside the root, never through a symbolic link.
+pub fn read(root: &Path, rel: &str) -> Result<Option<(Lock, String)>, SyncError> {
     let error = |reason| SyncError::Lock {
-        path: crate::sync::layout::shown(path),
+        path: crate::sync::compare::shown(rel),
         reason,
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) => Lock::parse(&text)
-            .map(|lock| Some((lock, text)))
-            .map_err(error),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(error(if path.is_dir() {
-            "it is a folder, not a file".into()
-        } else {
-            e.to_string()
-        })),
+    let bytes = match confine::read(root, rel) {
+        Err(r) => {
+            return Err(SyncError::Unsafe {
+                path: crate::sync::compare::shown(rel),
+                reason: r.to_string(),
+            });
+        }
+        Ok(OnDisk::Missing) => return Ok(None),
+        Ok(OnDisk::Other(why)) => {
+            let folder = root.join(rel).is_dir();
+            return Err(error(if folder {
+                "it is a folder, not a file".into()
+            } else {
+                why
+            }));
+        }
+        Ok(OnDisk::File(bytes)) => bytes,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| error("not UTF-8 text".into()))?;
+    Lock::parse(&text)
+        .map(|lock| Some((lock, text)))
+        .map_err(error)
+}
+
+/// Where a run records, before it renames anything into place, the hash of every file it
+/// is about to write: a file beside the lock, named like specc's temporary files. A run
+/// killed half-way leaves it; the next run counts a file with one of these hashes as
+/// specc's (stale, not edited by hand), so it recovers without `--force`, whichever
+/// spec it is given, and removes the journal once its own lock is in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Output path -> every hash an interrupted run may have left there.
+    pub outputs: BTreeMap<String, Vec<String>>,
+}
+
+/// The journal's file name, in the lock's folder.
+pub const JOURNAL_NAME: &str = ".specc-tmp-journal";
+
+impl Journal {
+    /// The journal's path relative to the root, beside the lock `lock_rel`.
+    pub fn path(lock_rel: &str) -> String {
+        match lock_rel.trim_end_matches('/').rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{JOURNAL_NAME}"),
+            None => JOURNAL_NAME.to_string(),
+        }
+    }
+
+    /// The journal beside the lock (empty when there is none, or it cannot be read: it
+    /// only ever widens what counts as specc's).
+    pub fn read(root: &Path, lock_rel: &str) -> Journal {
+        match confine::read(root, &Journal::path(lock_rel)) {
+            Ok(OnDisk::File(bytes)) => String::from_utf8(bytes)
+                .ok()
+                .and_then(|t| toml::from_str(&t).ok())
+                .unwrap_or_default(),
+            _ => Journal::default(),
+        }
+    }
+
+    /// Adds every output of `lock`.
+    pub fn record(&mut self, lock: &Lock) {
+        for (path, h) in &lock.outputs {
+            let hashes = self.outputs.entry(path.clone()).or_default();
+            if !hashes.contains(h) {
+                hashes.push(h.clone());
+            }
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        let body = toml::to_string(self).expect("a journal serializes");
+        format!("# specc: files a run was writing; removed when it finishes.\n{body}")
     }
 }
 

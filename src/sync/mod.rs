@@ -8,10 +8,12 @@ pub mod apply;
 pub mod changed;
 pub(crate) mod clash;
 pub mod compare;
+pub mod confine;
 pub mod error;
 pub mod layout;
 pub mod lock;
 pub mod options;
+pub mod runlock;
 pub mod source;
 
 use crate::plan::contexts::{Contexts, NoContexts};
@@ -37,6 +39,9 @@ pub enum Failure {
     },
     /// A failure outside the spec: a lock that cannot be read, a write that failed (exit 2).
     Io(SyncError),
+    /// Paths refused before anything was touched: an output through a symbolic link, a
+    /// lock entry outside the repository or naming a file specc does not generate (exit 2).
+    Refused(Vec<SyncError>),
 }
 
 impl From<SyncError> for Failure {
@@ -81,29 +86,65 @@ fn render_reading(
     }
 }
 
-/// [`compare::compare`], except that the spec itself is never removed, even when a lock
-/// (written by a specc that let an output land on the spec) lists it.
-fn compare_outputs(layout: &Layout, files: &[Rendered], lock: Option<&lock::Lock>) -> Vec<Entry> {
-    let mut entries = compare::compare(&layout.root, files, lock);
-    entries.retain(|e| {
-        !(matches!(e.status, Status::Removed | Status::RemovedEdited)
-            && clash::is_the_spec(layout, &e.path))
-    });
-    entries
+/// What specc wrote before under `layout`: the lock's hashes, and the journal's of a run
+/// that was interrupted.
+fn known(lock: Option<&lock::Lock>, journal: &lock::Journal) -> compare::Known {
+    let mut known = journal.outputs.clone();
+    if let Some(lock) = lock {
+        for (path, h) in &lock.outputs {
+            let hashes = known.entry(path.clone()).or_default();
+            if !hashes.contains(h) {
+                hashes.push(h.clone());
+            }
+        }
+    }
+    known
+}
+
+/// [`compare::compare`] of the rendered `files` with what specc wrote before; the spec
+/// itself and the lock are never removed, even when a lock (written by a specc that let
+/// an output land on the spec) lists them.
+fn compare_outputs(
+    s: &Loaded,
+    layout: &Layout,
+    files: &[Rendered],
+    known: &compare::Known,
+) -> Result<Vec<Entry>, Failure> {
+    let lock_path = s.checked.spec.output.lock.value.as_str();
+    let keep = |path: &str| {
+        clash::is_the_spec(layout, path)
+            || path.trim_start_matches("./") == lock_path.trim_start_matches("./")
+    };
+    let trust = compare::Trust {
+        lock: lock_path,
+        output: &s.checked.spec.output,
+        keep: &keep,
+    };
+    compare::compare(&layout.root, files, known, &trust).map_err(Failure::Refused)
 }
 
 /// Writes every output of `s` whose bytes change, removes outputs no longer produced,
-/// then the lock. Refuses (writing nothing) outputs edited by hand unless `force`.
+/// then the lock. Refuses (writing nothing) outputs edited by hand unless `force`, and
+/// (even with `force`) any path outside the repository or through a symbolic link.
 pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Failure> {
     let files = render(s, layout)?;
+    std::fs::create_dir_all(&layout.root).map_err(|e| {
+        Failure::Io(SyncError::Write {
+            path: layout::shown(&layout.root),
+            reason: e.to_string(),
+        })
+    })?;
     let lock_path = s.checked.spec.output.lock.value.clone();
-    let old = match lock::read(&layout.root.join(&lock_path)) {
+    let _running = runlock::acquire(&layout.root)?;
+    let old = match lock::read(&layout.root, &lock_path) {
         Ok(l) => l.map(|(lock, _)| lock),
+        Err(e @ SyncError::Unsafe { .. }) => return Err(Failure::Refused(vec![e])),
         // A broken lock is replaced by --force; without it, say so.
         Err(_) if force => None,
         Err(e) => return Err(e.into()),
     };
-    let entries = compare_outputs(layout, &files, old.as_ref());
+    let mut journal = lock::Journal::read(&layout.root, &lock_path);
+    let entries = compare_outputs(s, layout, &files, &known(old.as_ref(), &journal))?;
     let blocked: Vec<Entry> = entries.iter().filter(|e| e.blocks()).cloned().collect();
     if !blocked.is_empty() && !force {
         let edited = SyncError::Edited {
@@ -116,7 +157,19 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
         });
     }
     let lock = lock::Lock::new(s, layout, &files);
-    apply::apply(&layout.root, &entries, &lock_path, &lock.to_text()).map_err(|e| {
+    if let Some(old) = &old {
+        journal.record(old);
+    }
+    journal.record(&lock);
+    let journal_path = lock::Journal::path(&lock_path);
+    apply::apply(
+        &layout.root,
+        &entries,
+        &lock_path,
+        &lock.to_text(),
+        (&journal_path, &journal.to_text()),
+    )
+    .map_err(|e| {
         Failure::Io(SyncError::Write {
             path: layout::shown(&e.path),
             reason: e.error.to_string(),
@@ -128,9 +181,21 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
 /// Without a lock nothing was generated yet: every output is missing.
 pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
     let lock_name = s.checked.spec.output.lock.value.clone();
-    let (lock, lock_text) = match lock::read(&layout.root.join(&lock_name))? {
-        Some((lock, text)) => (Some(lock), Some(text)),
-        None => (None, None),
+    if confine::check(&lock_name).is_err() {
+        // A lock setting inside `.git`: the spec's own error, before any read.
+        render(s, layout)?;
+    }
+    // A run writing now would show half its work: wait for it.
+    let _running = if layout.root.is_dir() {
+        Some(runlock::acquire(&layout.root)?)
+    } else {
+        None
+    };
+    let (lock, lock_text) = match lock::read(&layout.root, &lock_name) {
+        Ok(Some((lock, text))) => (Some(lock), Some(text)),
+        Ok(None) => (None, None),
+        Err(e @ SyncError::Unsafe { .. }) => return Err(Failure::Refused(vec![e])),
+        Err(e) => return Err(e.into()),
     };
     if let Some(lock) = &lock
         && lock.is_fresh(s, layout)
@@ -142,7 +207,8 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
         });
     }
     let files = render(s, layout)?;
-    let mut entries = compare_outputs(layout, &files, lock.as_ref());
+    let journal = lock::Journal::read(&layout.root, &lock_name);
+    let mut entries = compare_outputs(s, layout, &files, &known(lock.as_ref(), &journal))?;
     let expected = lock::Lock::new(s, layout, &files).to_text();
     if lock_text.as_deref() != Some(expected.as_str()) {
         entries.push(Entry {

@@ -93,13 +93,34 @@ fn read_spec(path: &Path) -> Result<(String, String), SyncError> {
     } else {
         path.display().to_string()
     };
+    if !is_stdin(path) {
+        linked_out(path).map_err(|reason| SyncError::Read {
+            path: name.clone(),
+            reason,
+            help: "specc never follows a symbolic link out of the spec's folder: pass the real file's path".into(),
+        })?;
+    }
     let read = if is_stdin(path) {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
+        bounded(&mut std::io::stdin().lock())
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path).and_then(|mut f| {
+            if f.metadata()?.len() > MAX_SPEC_BYTES {
+                return Ok(None);
+            }
+            bounded(&mut f)
+        })
     };
-    let bytes = read.map_err(|e| unreadable(path, &name, &e))?;
+    let bytes = read
+        .map_err(|e| unreadable(path, &name, &e))?
+        .ok_or_else(|| SyncError::Read {
+            path: name.clone(),
+            reason: format!(
+                "it is larger than {} MiB, the most specc reads (a spec is a few kilobytes)",
+                MAX_SPEC_BYTES >> 20
+            ),
+            help: "pass the spec file itself, not a large file, a device or an endless stream"
+                .into(),
+        })?;
     let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => rest.to_vec(),
         None => bytes,
@@ -117,6 +138,36 @@ fn read_spec(path: &Path) -> Result<(String, String), SyncError> {
                 help: "save the spec as UTF-8".into(),
             }
         })
+}
+
+/// The largest spec specc reads, in bytes (16 MiB): a larger file or an endless stream
+/// (`/dev/zero` on standard input) is refused after reading at most this much.
+pub const MAX_SPEC_BYTES: u64 = 16 << 20;
+
+/// Everything `r` gives, or `None` once it gives more than [`MAX_SPEC_BYTES`].
+fn bounded(r: &mut impl std::io::Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(r, MAX_SPEC_BYTES + 1), &mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_SPEC_BYTES).then_some(bytes))
+}
+
+/// Why the spec at `path` must not be read: it is a symbolic link to a file outside the
+/// folder that holds the link (a committed `specc.kdl -> /proc/self/environ` would have
+/// its target's text echoed in diagnostics).
+fn linked_out(path: &Path) -> Result<(), String> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(());
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match (std::fs::canonicalize(path), std::fs::canonicalize(folder)) {
+        (Ok(target), Ok(folder)) if target.starts_with(&folder) => Ok(()),
+        (Ok(_), Ok(_)) => Err("it is a symbolic link to a file outside its folder".into()),
+        // A dangling link: opening it reports the error.
+        _ => Ok(()),
+    }
 }
 
 /// Why the spec at `path` (named `name`) cannot be read, and what to do.

@@ -116,6 +116,9 @@ const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
     ("specc::io::write", folder_in_the_way, 2),
     ("specc::io::lock", broken_lock, 2),
     ("specc::io::since", changed_outside_git, 2),
+    ("specc::io::path", output_folder_is_a_link, 2),
+    ("specc::io::lock_entry", lock_lists_a_tracked_file, 2),
+    ("specc::io::busy", another_run_holds_the_folder, 2),
     ("specc::drift::edited", output_edited_by_hand, 1),
     ("specc::drift::stale", spec_changed_since_generate, 1),
     ("specc::usage::arguments", unknown_option, 2),
@@ -159,6 +162,45 @@ fn broken_lock(dir: &Path) -> Run {
     generated(dir);
     std::fs::write(dir.join("specc.lock"), "not a lock\n").expect("break the lock");
     run_in(&json_args(&["check"]), dir)
+}
+
+#[cfg(unix)]
+fn output_folder_is_a_link(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    std::fs::create_dir(dir.join("elsewhere")).expect("create a folder");
+    std::os::unix::fs::symlink("elsewhere", dir.join("docker")).expect("a link");
+    run_in(&json_args(&["generate"]), dir)
+}
+
+fn lock_lists_a_tracked_file(dir: &Path) -> Run {
+    generated(dir);
+    std::fs::write(dir.join("README.md"), "# demo\n").expect("write a readme");
+    let lock = std::fs::read_to_string(dir.join("specc.lock")).expect("the lock");
+    let hash = blake3::hash(b"# demo\n").to_hex().to_string();
+    let lock = lock.replace(
+        "[outputs]\n",
+        &format!("[outputs]\n\"README.md\" = \"{hash}\"\n"),
+    );
+    std::fs::write(dir.join("specc.lock"), lock).expect("tamper with the lock");
+    run_in(&json_args(&["generate"]), dir)
+}
+
+fn another_run_holds_the_folder(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    let held = std::fs::File::open(dir).expect("open the folder");
+    held.lock().expect("hold the folder's lock");
+    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
+        .args(json_args(&["generate"]))
+        .current_dir(dir)
+        .env("SPECC_LOCK_WAIT", "0")
+        .output()
+        .expect("the specc binary runs");
+    drop(held);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 fn changed_outside_git(dir: &Path) -> Run {

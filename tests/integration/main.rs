@@ -10,6 +10,7 @@ mod docs;
 mod example_hello;
 mod golden;
 mod helm;
+mod hostile_fs;
 mod hostile_values;
 mod no_panic;
 mod outputs_doc;
