@@ -85,17 +85,6 @@ pub fn hcl(s: &str) -> String {
     out
 }
 
-/// An HCL string for `docker buildx bake`, which normalises every string to Unicode NFC
-/// (go-cty's `StringVal`): a value that normalisation would change is refused.
-pub fn bake_string(s: &str) -> Result<String, String> {
-    if !crate::value::dockerfile::is_nfc(s) {
-        return Err(
-            "docker buildx bake normalises strings to Unicode NFC, which changes this one".into(),
-        );
-    }
-    Ok(hcl(s))
-}
-
 /// A JSON string (Dockerfile exec form, JSON files).
 pub fn json(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
@@ -337,12 +326,6 @@ mod tests {
     fn hcl_keeps_interpolation_literal() {
         assert_eq!(hcl("a${b}%{c}\"\\"), r#""a$${b}%%{c}\"\\""#);
         assert_eq!(hcl("$x"), "\"$x\"");
-    }
-
-    #[test]
-    fn bake_strings_are_nfc() {
-        assert_eq!(bake_string("caf\u{e9}").unwrap(), "\"caf\u{e9}\"");
-        assert!(bake_string("cafe\u{301}").is_err());
     }
 
     #[test]
