@@ -20,8 +20,10 @@ use crate::value::{self, Placeholder};
 mod context;
 mod line_length;
 mod outputs;
+mod paths;
 mod references;
 mod representable;
+mod values;
 
 /// A vertex of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -313,6 +315,8 @@ impl<'s> Checker<'s> {
         self.charts();
         self.unused_stages();
         self.representable();
+        self.consumer_values();
+        self.git_outputs();
         self.build_contexts();
         self.line_lengths();
         self.output_clashes();

@@ -878,6 +878,70 @@ pub enum Error {
         help: String,
     },
 
+    /// A workflow runner label GitHub cannot match: `workflow ci runner=""`
+    #[error("`{value}` is not a valid runner label")]
+    #[diagnostic(code(specc::check::runner_label))]
+    RunnerLabel {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A branch or tag filter GitHub's pattern grammar refuses: `on "push" branch="my branch"`
+    #[error("`{value}` is not a valid {what} pattern")]
+    #[diagnostic(code(specc::check::ref_pattern))]
+    RefPattern {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A cache or secret mount `target` or `id` that is empty or holds a control
+    /// character: `cache ""`
+    #[error("{what} cannot be empty or hold control characters")]
+    #[diagnostic(code(specc::check::mount_value))]
+    MountValue {
+        what: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A node selector key or value that is not a Kubernetes label key or value:
+    /// `node-selector "gpu type" "a"`
+    #[error("`{value}` is not a valid node selector {what}")]
+    #[diagnostic(code(specc::check::node_selector))]
+    NodeSelector {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A chart resource that is not a Kubernetes quantity: `resources cpu="two"`
+    #[error("`{value}` is not a Kubernetes quantity")]
+    #[diagnostic(code(specc::check::invalid_quantity))]
+    InvalidQuantity {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A generated file that does not parse back (a bug in specc): reported, never written.
     #[error("generated `{path}` is not valid {format}: {reason}")]
     #[diagnostic(

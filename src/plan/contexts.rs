@@ -77,11 +77,38 @@ impl Contexts for NoContexts {
     }
 }
 
+/// The folder of `context` under `root`, walked component by component: `None` when
+/// a component is `..`, absolute, a symbolic link or not a folder. A context that is a
+/// committed link (`app -> /etc`) would otherwise make the walk read files outside the
+/// repository into a hash. (`sync::confine` does this for outputs; plan does not use
+/// sync, so it has its own walk, which needs only this much.)
+fn context_dir(root: &Path, context: &str) -> Option<PathBuf> {
+    if context.starts_with(['/', '\\']) {
+        return None;
+    }
+    let mut dir = root.to_path_buf();
+    for part in context.split(['/', '\\']) {
+        match part {
+            "" | "." => continue,
+            ".." => return None,
+            _ => {}
+        }
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            _ => return None,
+        }
+    }
+    Some(dir)
+}
+
 /// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`.
 fn reached(dir: &Path, source: &str) -> Vec<String> {
     let source = source.trim_start_matches("./").trim_end_matches('/');
     let under = |start: PathBuf| {
         walkdir::WalkDir::new(start)
+            .follow_root_links(false)
+            .follow_links(false)
             .sort_by_file_name()
             .into_iter()
             .filter_map(Result::ok)
@@ -142,11 +169,12 @@ impl Contexts for FsContexts {
         ignore: &str,
         generated: &BTreeSet<String>,
     ) -> String {
-        let dir = self.root.join(context);
+        let found = context_dir(&self.root, context);
+        let dir = found.clone().unwrap_or_else(|| self.root.join(context));
         let context = context.trim_start_matches("./").trim_end_matches('/');
         let rules = self.rules(ignore);
         let mut files: Vec<String> = Vec::new();
-        for s in sources {
+        for s in sources.iter().filter(|_| found.is_some()) {
             if s.contains("://") {
                 continue; // a URL: its text is hashed below, its bytes are not ours
             }
@@ -162,6 +190,9 @@ impl Contexts for FsContexts {
         let mut h = blake3::Hasher::new();
         for s in sources {
             h.update(s.as_bytes()).update(b"\0");
+        }
+        if found.is_none() {
+            h.update(b"<no context folder>");
         }
         for f in &files {
             h.update(f.as_bytes()).update(b"\0");
@@ -204,6 +235,37 @@ mod tests {
             c.digest(".", &sources, "app/sub\n", &none),
             "ignored file"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_context_that_is_a_link_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(repo.join("real")).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("secret"), "s1").unwrap();
+        std::os::unix::fs::symlink(&victim, repo.join("app")).unwrap();
+        std::os::unix::fs::symlink(&victim, repo.join("real/inner")).unwrap();
+        let c = FsContexts::new(repo.clone());
+        let none = BTreeSet::new();
+        let sources = vec![".".to_string()];
+        for context in ["app", "./app/", "real/inner", "app/sub", "../victim"] {
+            let before = c.digest(context, &sources, "", &none);
+            std::fs::write(victim.join("secret"), "s2").unwrap();
+            assert_eq!(
+                before,
+                c.digest(context, &sources, "", &none),
+                "{context}: a file outside the repository reached the hash"
+            );
+            std::fs::write(victim.join("secret"), "s1").unwrap();
+        }
+        // A real folder is still read.
+        std::fs::write(repo.join("real/a"), "a").unwrap();
+        let before = c.digest("real", &sources, "", &none);
+        std::fs::write(repo.join("real/a"), "b").unwrap();
+        assert_ne!(before, c.digest("real", &sources, "", &none));
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod cron;
 pub mod dockerfile;
 pub mod duration;
 pub mod ignore;
 pub mod image_ref;
+pub mod kubernetes;
 pub mod platform;
 pub mod port;
+pub mod ref_glob;
 pub mod reference;
 pub mod repo_path;
 pub mod secret;

@@ -94,6 +94,14 @@ fixtures! {
     source_outside_context: "58-source-outside-context" => 1,
     copies_git: "59-copies-git" => 1,
     line_too_long: "60-line-too-long" => 1,
+    runner_label: "70-runner-label" => 1,
+    ref_pattern: "71-ref-pattern" => 1,
+    cron_grammar: "72-cron-grammar" => 1,
+    mount_value: "73-mount-value" => 1,
+    node_selector: "74-node-selector" => 1,
+    invalid_quantity: "75-invalid-quantity" => 1,
+    readme_path: "76-readme-path" => 1,
+    output_in_git: "77-output-in-git" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
 

@@ -1,0 +1,206 @@
+//! Values a consumer of the outputs would refuse, checked with that consumer's grammar:
+//! runner labels and branch/tag filters and cron schedules (GitHub Actions, as actionlint
+//! checks them), `--mount` targets and ids (BuildKit), node selector labels and resource
+//! quantities (Kubernetes), and the Docker Hub README path (read in CI from the checkout).
+
+use super::Checker;
+use crate::diagnostics::Error;
+use crate::spec::{Mount, Text, Trigger, Workflow};
+use crate::value::cron::check_cron;
+use crate::value::kubernetes::{check_label_key, check_label_value, check_quantity};
+use crate::value::ref_glob::check_ref_pattern;
+
+impl Checker<'_> {
+    /// Every value whose consumer has a grammar of its own.
+    pub(super) fn consumer_values(&mut self) {
+        let spec = self.spec;
+        for stage in &spec.stages {
+            for ins in &stage.instructions {
+                if let crate::spec::InstructionKind::Run(run) = &ins.kind {
+                    for m in &run.mounts {
+                        self.mount_values(m);
+                    }
+                }
+            }
+        }
+        for w in &spec.workflows {
+            self.workflow_grammar(w);
+        }
+        for chart in &spec.charts {
+            for (key, value) in &chart.node_selector {
+                self.node_selector(key, value);
+            }
+            if let Some(r) = &chart.resources {
+                for (name, q) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+                    if let Some(q) = q {
+                        self.quantity(name, q);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `--mount` option BuildKit cannot take: empty, or a control character that is not
+    /// white space (those, with `,` and `=`, are `mount_option`'s).
+    fn mount_values(&mut self, m: &Mount) {
+        let options = match m {
+            Mount::Cache { target, id, .. } => [(Some(target), "target"), (id.as_ref(), "id")],
+            Mount::Secret { id, target, .. } => [(Some(id), "id"), (target.as_ref(), "target")],
+        };
+        for (t, what) in options {
+            let Some(t) = t else { continue };
+            let reason = if t.value.is_empty() {
+                "empty"
+            } else if t
+                .value
+                .contains(|c: char| c.is_control() && !c.is_whitespace())
+            {
+                "a control character (NUL, ...) ends the option"
+            } else {
+                continue;
+            };
+            let help = if what == "target" {
+                "write the path inside the build container, e.g. `cache \"/root/.cache/pip\"`"
+            } else {
+                "write a plain id of letters, digits and `._-`, e.g. `id=\"pip\"`"
+            };
+            self.push(Error::MountValue {
+                what: format!("a mount `{what}`"),
+                span: t.span,
+                reason: reason.into(),
+                help: help.into(),
+            });
+        }
+    }
+
+    fn workflow_grammar(&mut self, w: &Workflow) {
+        let runner = &w.runner;
+        let reason = if runner.value.trim().is_empty() {
+            Some("empty")
+        } else if runner.value.contains(char::is_control) {
+            Some("a line break or control character")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.push(Error::RunnerLabel {
+                value: shown(&runner.value),
+                span: runner.span,
+                reason: reason.into(),
+                help: "write one runner label, e.g. `runner=\"ubuntu-24.04\"`".into(),
+            });
+        }
+        for t in &w.triggers {
+            match &t.value {
+                Trigger::Tag { pattern } => self.ref_pattern("tag", pattern, "v*"),
+                Trigger::Push { branch } => self.ref_pattern("branch", branch, "main"),
+                Trigger::Schedule { cron } => self.cron(cron),
+                Trigger::Release | Trigger::Dispatch => {}
+            }
+        }
+        if let Some(d) = &w.dockerhub_description {
+            self.path(&d.readme, "README path");
+            if is_under_git(&d.readme.value) {
+                self.push(Error::InvalidPath {
+                    what: "README path".into(),
+                    value: shown(&d.readme.value),
+                    span: d.readme.span,
+                    reason: "inside `.git`, which would publish the repository's configuration"
+                        .into(),
+                    help: "write the path of a Markdown file of the repository, e.g. `readme=\"README.md\"`".into(),
+                });
+            }
+        }
+    }
+
+    /// A branch or tag filter; empty ones and `${{` are reported elsewhere.
+    fn ref_pattern(&mut self, what: &str, text: &Text, example: &str) {
+        if text.value.trim().is_empty() || text.value.contains("${{") {
+            return;
+        }
+        if let Err(reason) = check_ref_pattern(&text.value) {
+            self.push(Error::RefPattern {
+                what: what.into(),
+                value: shown(&text.value),
+                span: text.span,
+                reason,
+                help: format!(
+                    "write a Git ref name with glob operators `*`, `**`, `?`, `+`, `[a-z]`, e.g. `{example}`"
+                ),
+            });
+        }
+    }
+
+    /// A cron schedule; one without five white-space separated fields is reported
+    /// elsewhere.
+    fn cron(&mut self, cron: &Text) {
+        if cron.value.split_whitespace().count() != 5 {
+            return;
+        }
+        if let Err(reason) = check_cron(&cron.value) {
+            self.push(Error::InvalidCron {
+                value: shown(&cron.value),
+                span: cron.span,
+                reason,
+                help: "write `minute hour day month weekday` on one line, separated by spaces, e.g. `cron=\"0 3 * * 1\"`".into(),
+            });
+        }
+    }
+
+    fn node_selector(&mut self, key: &Text, value: &Text) {
+        if let Err(reason) = check_label_key(&key.value) {
+            self.push(Error::NodeSelector {
+                what: "key".into(),
+                value: shown(&key.value),
+                span: key.span,
+                reason,
+                help: "write a Kubernetes label key, e.g. `karpenter.sh/nodepool` or `gpu-type`"
+                    .into(),
+            });
+        }
+        if let Err(reason) = check_label_value(&value.value) {
+            self.push(Error::NodeSelector {
+                what: "value".into(),
+                value: shown(&value.value),
+                span: value.span,
+                reason,
+                help: "write a Kubernetes label value: at most 63 letters, digits, `-`, `_`, `.`, e.g. `g5.xlarge`".into(),
+            });
+        }
+    }
+
+    fn quantity(&mut self, name: &str, q: &Text) {
+        if let Err(reason) = check_quantity(&q.value) {
+            let example = if name == "cpu" {
+                "`cpu=\"500m\"` or `cpu=\"2\"`"
+            } else {
+                "`memory=\"512Mi\"` or `memory=\"8Gi\"`"
+            };
+            self.push(Error::InvalidQuantity {
+                value: shown(&q.value),
+                span: q.span,
+                reason,
+                help: format!("write a Kubernetes quantity, e.g. {example}"),
+            });
+        }
+    }
+}
+
+/// True when a path has a `.git` component, in any case.
+pub(super) fn is_under_git(path: &str) -> bool {
+    path.split(['/', '\\'])
+        .any(|p| p.eq_ignore_ascii_case(".git"))
+}
+
+/// A value as a message shows it: control characters (line breaks, NUL) escaped.
+fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
