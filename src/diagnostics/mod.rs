@@ -973,8 +973,15 @@ impl Diagnostic for Diagnostics {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        // One problem past the cap is shown rather than replaced by a line counting it
+        // (the syntax stage's own "N more syntax errors" is such a 101st problem).
+        let limit = if self.errors.len() <= MAX_SHOWN + 1 {
+            MAX_SHOWN + 1
+        } else {
+            MAX_SHOWN
+        };
         let more = self.more.get_or_init(|| {
-            let rest = self.errors.get(MAX_SHOWN..).filter(|r| !r.is_empty())?;
+            let rest = self.errors.get(limit..).filter(|r| !r.is_empty())?;
             Some(More {
                 count: rest.len(),
                 detail: summary(rest)
@@ -982,11 +989,7 @@ impl Diagnostic for Diagnostics {
                     .to_string(),
             })
         });
-        let shown = self
-            .errors
-            .iter()
-            .take(MAX_SHOWN)
-            .map(|e| e as &dyn Diagnostic);
+        let shown = self.errors.iter().take(limit).map(|e| e as &dyn Diagnostic);
         Some(Box::new(
             shown.chain(more.iter().map(|m| m as &dyn Diagnostic)),
         ))
