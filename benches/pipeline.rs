@@ -37,6 +37,12 @@ fn main() {
             });
         }
     }
+    for (kind, count) in [("unused-stages", 100_000), ("bad-references", 100_000)] {
+        let case = format!("diagnostics/{kind}={count}");
+        if wanted(&case) {
+            diagnostics(kind, count);
+        }
+    }
     for stages in [10, 100, 1000] {
         let case = format!("scaling/stages={stages}");
         if wanted(&case) {
@@ -82,6 +88,62 @@ fn synthetic_spec(stages: usize) -> String {
         stages - 1
     ));
     s
+}
+
+/// A spec with `count` problems of one kind: stages no image uses (warnings), or images
+/// whose stage does not exist (errors).
+fn diagnostics_spec(kind: &str, count: usize) -> String {
+    let mut s = String::from(
+        "project bench version=\"1.0.0\"\nstage runtime from=\"alpine:3.20\"\n\
+         image bench stage=runtime\n",
+    );
+    for i in 0..count {
+        match kind {
+            "unused-stages" => s.push_str(&format!("stage u{i} from=\"alpine:3.20\"\n")),
+            _ => s.push_str(&format!("image i{i} stage=missing{i}\n")),
+        }
+    }
+    s
+}
+
+/// The CPU time (user + system) of `specc check --spec-only` reporting every problem of a
+/// generated spec, human and JSON, as a child process: reading, compiling, collecting,
+/// sorting and printing, all of it. The issue's bar is 10 s for 100,000 problems.
+fn diagnostics(kind: &str, count: usize) {
+    let dir = std::env::temp_dir().join(format!("specc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let spec = dir.join(format!("{kind}.kdl"));
+    std::fs::write(&spec, diagnostics_spec(kind, count)).expect("the spec is written");
+    for format in ["human", "json"] {
+        // `times` prints the shell's own and then its children's user and system time.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("\"$0\" check --spec-only --message-format \"$1\" \"$2\" >/dev/null 2>&1; times")
+            .arg(env!("CARGO_BIN_EXE_specc"))
+            .arg(format)
+            .arg(&spec)
+            .output()
+            .expect("sh runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let cpu: f64 = text
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(seconds)
+            .sum();
+        println!(
+            "{:<32} cpu {cpu:>10.3} s",
+            format!("diagnostics/{kind}={count}/{format}")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `1m2.500s` as seconds.
+fn seconds(t: &str) -> f64 {
+    let (m, s) = t.trim_end_matches('s').split_once('m').unwrap_or(("0", t));
+    m.parse::<f64>().unwrap_or(0.0) * 60.0 + s.parse::<f64>().unwrap_or(0.0)
 }
 
 /// Runs `f` repeatedly for [`BUDGET`] (at least 5 times) and prints the median.

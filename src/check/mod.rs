@@ -143,6 +143,9 @@ pub fn check_file(spec: Spec, spec_file: Option<&str>) -> Result<Checked, Vec<Er
         unresolved_stage: false,
         undefined: Vec::new(),
         stage_names: HashMap::new(),
+        image_names: first_of_each(&spec.images, |i| &i.name),
+        variant_names: first_of_each(&spec.variants, |v| &v.name),
+        registry_names: first_of_each(&spec.registries, |r| &r.name),
     };
     for (i, stage) in spec.stages.iter().enumerate() {
         c.stage_names.entry(stage.name.as_str()).or_insert(i);
@@ -175,6 +178,10 @@ struct Checker<'s> {
     /// Stage name -> index of the first stage of that name (a linear search per reference
     /// would make a spec with thousands of stages take quadratic time).
     stage_names: HashMap<&'s str, usize>,
+    /// The same for images, variants and registries.
+    image_names: HashMap<&'s str, usize>,
+    variant_names: HashMap<&'s str, usize>,
+    registry_names: HashMap<&'s str, usize>,
     /// The spec's file name (outputs are written relative to its folder), when known.
     spec_file: Option<String>,
     /// Every tag each image pushes, for [`Self::shared_references`].
@@ -183,6 +190,18 @@ struct Checker<'s> {
 
 fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
     items.iter().position(|i| key(i).as_str() == name)
+}
+
+/// Name -> index of the first item of that name.
+fn first_of_each<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> &'a Text,
+) -> HashMap<&'a str, usize> {
+    let mut names = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        names.entry(key(item).as_str()).or_insert(i);
+    }
+    names
 }
 
 /// True when a string cannot be a spec name, so it must mean an image reference.
@@ -223,13 +242,13 @@ impl<'s> Checker<'s> {
         self.stage_names.get(name).copied()
     }
     fn image_index(&self, name: &str) -> Option<usize> {
-        position(&self.spec.images, name, |i| &i.name)
+        self.image_names.get(name).copied()
     }
     fn variant_index(&self, name: &str) -> Option<usize> {
-        position(&self.spec.variants, name, |v| &v.name)
+        self.variant_names.get(name).copied()
     }
     fn registry_index(&self, name: &str) -> Option<usize> {
-        position(&self.spec.registries, name, |r| &r.name)
+        self.registry_names.get(name).copied()
     }
 
     fn unknown(&mut self, kind: &str, name: &Text, candidates: Vec<&str>, extra: &str) {

@@ -2,6 +2,8 @@
 //! an output where another needs a folder, or an output on the spec itself would overwrite
 //! one another, so `check` refuses them.
 
+use std::collections::HashMap;
+
 use miette::SourceSpan;
 
 use super::Checker;
@@ -41,6 +43,11 @@ impl Checker<'_> {
     pub(super) fn output_clashes(&mut self) {
         let outputs = self.outputs();
         let spec_file = self.spec_file.as_deref().map(normalized);
+        // First output at each path, and first output needing each folder: one lookup per
+        // ancestor instead of a comparison with every earlier output (quadratic with
+        // thousands of images).
+        let mut at_path: HashMap<String, usize> = HashMap::new();
+        let mut needs_folder: HashMap<String, usize> = HashMap::new();
         for (i, out) in outputs.iter().enumerate() {
             let path = normalized(&out.path);
             if spec_file.as_deref() == Some(path.as_str()) {
@@ -51,29 +58,47 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let earlier = outputs[..i].iter().find_map(|o| {
-                let other = normalized(&o.path);
-                if other == path {
-                    Some((
-                        o,
-                        format!("{} and {} would both write this file", o.what, out.what),
-                    ))
-                } else if path.starts_with(&format!("{other}/")) {
-                    Some((
-                        o,
-                        format!("{} writes a file where {} needs a folder", o.what, out.what),
-                    ))
-                } else if other.starts_with(&format!("{path}/")) {
-                    Some((
-                        o,
-                        format!("{} needs a folder here for {}", out.what, o.what),
-                    ))
-                } else {
-                    None
+            let ancestors: Vec<&str> = path
+                .match_indices('/')
+                .map(|(at, _)| &path[..at])
+                .filter(|a| !a.is_empty())
+                .collect();
+            // The earliest earlier output that clashes, as a scan in order would find it.
+            let mut earlier: Option<(usize, String)> = None;
+            let mut consider = |j: usize, reason: String| {
+                if earlier.as_ref().is_none_or(|(k, _)| j < *k) {
+                    earlier = Some((j, reason));
                 }
-            });
-            if let Some((first, reason)) = earlier {
-                self.clash(out, Some(first), reason);
+            };
+            if let Some(&j) = at_path.get(&path) {
+                let o = &outputs[j];
+                consider(
+                    j,
+                    format!("{} and {} would both write this file", o.what, out.what),
+                );
+            }
+            for a in &ancestors {
+                if let Some(&j) = at_path.get(*a) {
+                    let o = &outputs[j];
+                    consider(
+                        j,
+                        format!("{} writes a file where {} needs a folder", o.what, out.what),
+                    );
+                }
+            }
+            if let Some(&j) = needs_folder.get(&path) {
+                let o = &outputs[j];
+                consider(
+                    j,
+                    format!("{} needs a folder here for {}", out.what, o.what),
+                );
+            }
+            for a in ancestors {
+                needs_folder.entry(a.to_string()).or_insert(i);
+            }
+            at_path.entry(path).or_insert(i);
+            if let Some((j, reason)) = earlier {
+                self.clash(out, Some(&outputs[j]), reason);
             }
         }
     }

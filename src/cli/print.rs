@@ -23,7 +23,7 @@ impl Printer {
         let mut out = String::new();
         match self.format {
             MessageFormat::Json => {
-                json(&mut out, diagnostic, None);
+                json(&mut out, diagnostic, None, &mut None);
                 out.push('\n');
             }
             MessageFormat::Human => {
@@ -145,7 +145,12 @@ impl Diagnostic for Flat<'_> {
 /// `d` as one JSON object, as miette's JSON handler writes it, each label's span also
 /// giving 1-based `line` and `column` (in characters) of its start and `end_line` and
 /// `end_column` of the position just after it.
-fn json(out: &mut String, d: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) {
+fn json<'s>(
+    out: &mut String,
+    d: &'s dyn Diagnostic,
+    parent: Option<&'s dyn miette::SourceCode>,
+    lines: &mut Option<Lines>,
+) {
     let s = |text: &str| serde_json::to_string(text).expect("a string serializes");
     out.push_str(&format!(r#"{{"message": {},"#, s(&d.to_string())));
     if let Some(code) = d.code() {
@@ -193,8 +198,9 @@ fn json(out: &mut String, d: &dyn Diagnostic, parent: Option<&dyn miette::Source
             label.len()
         ));
         if let Some(src) = source {
-            let (line, column) = position(src, label.offset());
-            let (end_line, end_column) = position(src, label.offset() + label.len());
+            let lines = Lines::of(lines, src);
+            let (line, column) = lines.position(label.offset());
+            let (end_line, end_column) = lines.position(label.offset() + label.len());
             out.push_str(&format!(
                 r#","line": {line},"column": {column},"end_line": {end_line},"end_column": {end_column}"#
             ));
@@ -206,18 +212,56 @@ fn json(out: &mut String, d: &dyn Diagnostic, parent: Option<&dyn miette::Source
         if i > 0 {
             out.push(',');
         }
-        json(out, related, source);
+        json(out, related, source, lines);
     }
     out.push_str("]}");
 }
 
-/// 1-based line and column (in characters) of byte `offset` of `src`.
-fn position(src: &dyn miette::SourceCode, offset: usize) -> (usize, usize) {
-    // The text from the start to the end of the line after the one holding `offset`.
-    match src.read_span(&miette::SourceSpan::from((0, offset)), 0, 1) {
-        Ok(c) => line_column(c.data(), offset),
-        Err(_) => (1, 1),
+/// A source's text and where each of its lines starts, made once per source: finding a
+/// position from the start of the text for every label would make many diagnostics cost
+/// quadratic time.
+struct Lines {
+    source: *const (),
+    text: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn of<'l>(cache: &'l mut Option<Lines>, src: &dyn miette::SourceCode) -> &'l Lines {
+        let key = src as *const dyn miette::SourceCode as *const ();
+        if cache.as_ref().is_none_or(|l| l.source != key) {
+            let text = src
+                .read_span(&miette::SourceSpan::from((0, 0)), 0, usize::MAX)
+                .map(|c| c.data().to_vec())
+                .unwrap_or_default();
+            let starts = std::iter::once(0)
+                .chain(memchr_all(&text).map(|i| i + 1))
+                .collect();
+            *cache = Some(Lines {
+                source: key,
+                text,
+                starts,
+            });
+        }
+        cache.as_ref().expect("just made")
     }
+
+    /// 1-based line and column (in characters) of byte `offset`, as
+    /// [`line_column`] counts them.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|s| *s <= offset);
+        let start = self.starts[line - 1];
+        let (_, column) = line_column(&self.text[start..offset], offset - start);
+        (line, column)
+    }
+}
+
+fn memchr_all(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    text.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
 }
 
 /// What `generate` did, in human output only.

@@ -968,6 +968,25 @@ impl Error {
 pub struct Diagnostics {
     pub src: NamedSource<Arc<String>>,
     pub errors: Vec<Error>,
+    /// The line that replaces the problems past [`MAX_SHOWN`], made when first printed.
+    more: std::sync::OnceLock<Option<More>>,
+}
+
+/// At most this many problems of one report are shown (in spec order); one more
+/// diagnostic, [`More`], says how many others there are. Exit codes count them all.
+pub const MAX_SHOWN: usize = 100;
+
+/// `specc::spec::more`: how many problems past [`MAX_SHOWN`] are not shown.
+#[derive(Debug, Clone, Error, Diagnostic, PartialEq, Eq)]
+#[error("{count} more {} not shown ({detail})", if *count == 1 { "problem is" } else { "problems are" })]
+#[diagnostic(
+    code(specc::spec::more),
+    severity(Advice),
+    help("fix the problems above and run again to see the rest")
+)]
+pub struct More {
+    pub count: usize,
+    pub detail: String,
 }
 
 fn summary(errors: &[Error]) -> String {
@@ -990,6 +1009,7 @@ impl Diagnostics {
         Diagnostics {
             src: NamedSource::new(name, text).with_language("kdl"),
             errors,
+            more: std::sync::OnceLock::new(),
         }
     }
 
@@ -1017,7 +1037,26 @@ impl Diagnostic for Diagnostics {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.errors.iter().map(|e| e as &dyn Diagnostic)))
+        // One problem past the cap is shown rather than replaced by a line counting it
+        // (the syntax stage's own "N more syntax errors" is such a 101st problem).
+        let limit = if self.errors.len() <= MAX_SHOWN + 1 {
+            MAX_SHOWN + 1
+        } else {
+            MAX_SHOWN
+        };
+        let more = self.more.get_or_init(|| {
+            let rest = self.errors.get(limit..).filter(|r| !r.is_empty())?;
+            Some(More {
+                count: rest.len(),
+                detail: summary(rest)
+                    .trim_start_matches("the spec has ")
+                    .to_string(),
+            })
+        });
+        let shown = self.errors.iter().take(limit).map(|e| e as &dyn Diagnostic);
+        Some(Box::new(
+            shown.chain(more.iter().map(|m| m as &dyn Diagnostic)),
+        ))
     }
 }
 
@@ -1041,7 +1080,8 @@ pub fn suggest<'a>(
 /// Orders problems as they appear in the spec (by their first label), keeping the order of
 /// problems found at one place.
 pub fn sort_by_position(errors: &mut [Error]) {
-    errors.sort_by_key(|e| {
+    // Stable, and each key computed once.
+    errors.sort_by_cached_key(|e| {
         e.labels()
             .and_then(|labels| labels.map(|l| l.offset()).min())
             .unwrap_or(usize::MAX)

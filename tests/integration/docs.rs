@@ -405,9 +405,11 @@ fn every_diagnostic_code_is_documented_with_a_trigger() {
         .flatten()
         .collect();
     // A generated file that does not parse back is a bug in specc: no spec triggers it.
+    // `specc::spec::more` takes over 100 problems: its fixture is
+    // tests/diagnostics/61-more-than-100-problems.kdl, its JSON shown in the page's text.
     for code in spec_codes
         .iter()
-        .filter(|c| c.as_str() != "specc::render::invalid_output")
+        .filter(|c| !["specc::render::invalid_output", "specc::spec::more"].contains(&c.as_str()))
     {
         if !triggered.contains(code) {
             failures.push(format!(
