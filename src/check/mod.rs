@@ -357,16 +357,7 @@ impl<'s> Checker<'s> {
     }
 
     fn output(&mut self) {
-        let o = &self.spec.output;
-        for (p, what) in [
-            (&o.dockerfiles, "Dockerfile folder"),
-            (&o.dockerignore, ".dockerignore path"),
-            (&o.bake, "bake file path"),
-            (&o.compose, "compose file path"),
-            (&o.workflows, "workflow folder"),
-            (&o.charts, "chart folder"),
-            (&o.lock, "lock file path"),
-        ] {
+        for (p, what) in self.spec.output.settings() {
             self.path(p, what);
         }
     }

@@ -8,16 +8,7 @@ use crate::diagnostics::Error;
 impl Checker<'_> {
     /// Every `output` setting with a `.git` component, in any case.
     pub(super) fn git_outputs(&mut self) {
-        let o = &self.spec.output;
-        for (p, what) in [
-            (&o.dockerfiles, "Dockerfile folder"),
-            (&o.dockerignore, ".dockerignore path"),
-            (&o.bake, "bake file path"),
-            (&o.compose, "compose file path"),
-            (&o.workflows, "workflow folder"),
-            (&o.charts, "chart folder"),
-            (&o.lock, "lock file path"),
-        ] {
+        for (p, what) in self.spec.output.settings() {
             if is_under_git(&p.value) {
                 self.push(Error::InvalidPath {
                     what: what.into(),

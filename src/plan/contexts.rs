@@ -1,9 +1,10 @@
 //! Build-context files in, content digests out: the part of a target's input hash that
 //! lives on disk. For each target, the files its COPY/ADD instructions can reach are
 //! walked in sorted order, files excluded by the context's `.dockerignore` are skipped,
-//! and so are specc's own outputs (the Dockerfile's text is hashed on its own; the bake
-//! file and lock hold the hashes), so that a second `generate` gives the same hashes as
-//! the first; each remaining file's path and bytes feed one blake3 digest.
+//! and so are specc's own outputs (the Dockerfile's body is hashed on its own), so that a
+//! hash is the same before and after `generate`; each remaining file's path and bytes
+//! feed one blake3 digest. A context that is, or passes through, a symbolic link gives
+//! no files: nothing outside the repository is read.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -20,8 +21,8 @@ pub trait Contexts {
     /// The digest of the files under `context` reached by `sources`, skipping what the
     /// `.dockerignore` text `ignore` excludes and the files specc itself writes
     /// (`generated`, relative to the output root): those exist or not depending on
-    /// whether `generate` ran before, and the bake file and lock hold the digests
-    /// themselves, so reading them would make the hash depend on the previous run.
+    /// whether `generate` ran before, so reading them would make the hash depend on the
+    /// previous run.
     fn digest(
         &self,
         context: &str,

@@ -86,6 +86,21 @@ pub struct Output {
     pub lock: Text,
 }
 
+impl Output {
+    /// Every setting with what it names, for rules that treat all of them alike.
+    pub fn settings(&self) -> [(&Text, &'static str); 7] {
+        [
+            (&self.dockerfiles, "Dockerfile folder"),
+            (&self.dockerignore, ".dockerignore path"),
+            (&self.bake, "bake file path"),
+            (&self.compose, "compose file path"),
+            (&self.workflows, "workflow folder"),
+            (&self.charts, "chart folder"),
+            (&self.lock, "lock file path"),
+        ]
+    }
+}
+
 /// `arg NAME VALUE`: a build argument and its value (top level or in a variant).
 #[derive(Debug, Clone)]
 pub struct ArgDecl {
