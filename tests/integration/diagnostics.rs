@@ -102,6 +102,7 @@ fixtures! {
     invalid_quantity: "75-invalid-quantity" => 1,
     readme_path: "76-readme-path" => 1,
     output_in_git: "77-output-in-git" => 1,
+    project_label_spans: "78-project-label-spans" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
