@@ -35,7 +35,7 @@ impl Printer {
                 let handler = GraphicalReportHandler::new_themed(theme)
                     .with_width(100)
                     .with_links(false);
-                let _ = if far_right(diagnostic, None) {
+                let _ = if not_drawable(diagnostic, None) {
                     handler.render_report(&mut out, &Flat::new(diagnostic, None))
                 } else {
                     handler.render_report(&mut out, diagnostic)
@@ -57,27 +57,70 @@ impl Printer {
 /// a format width, which Rust limits to 65535 (and panics beyond).
 const DRAWABLE_COLUMN: usize = 30_000;
 
+/// The longest source line drawn whole under a diagnostic; a longer one (a 10 MB line
+/// in a hostile spec, say) is shown as a window around the label instead.
+const DRAWN_LINE_BYTES: usize = 1_000;
+
+/// Characters shown on each side of a label in such a window.
+const WINDOW_CHARS: usize = 60;
+
 /// True when some label of `d` (or of a related diagnostic, which shows its parent's
-/// source) starts or ends too far right on its line to be drawn.
-fn far_right(d: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> bool {
+/// source) starts or ends too far right to be drawn, or sits on a line too long to
+/// print whole.
+fn not_drawable(d: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> bool {
     let source = d.source_code().or(parent);
-    let labels_far = match (source, d.labels()) {
+    let labels_bad = match (source, d.labels()) {
         (Some(src), Some(mut labels)) => labels.any(|l| {
             let end = miette::SourceSpan::from((l.offset() + l.len(), 0));
             [l.inner(), &end].into_iter().any(|span| {
-                src.read_span(span, 0, 0)
-                    .is_ok_and(|c| c.column() > DRAWABLE_COLUMN)
+                src.read_span(span, 0, 0).is_ok_and(|c| {
+                    c.column() > DRAWABLE_COLUMN || c.data().len() > DRAWN_LINE_BYTES
+                })
             })
         }),
         _ => false,
     };
-    labels_far
+    labels_bad
         || d.related()
-            .is_some_and(|mut r| r.any(|rd| far_right(rd, source)))
+            .is_some_and(|mut r| r.any(|rd| not_drawable(rd, source)))
+}
+
+/// Up to [`WINDOW_CHARS`] characters of `line` on each side of byte `at`, control
+/// characters shown as `?`, with `…` where the line goes on.
+fn window(line: &[u8], at: usize) -> String {
+    let text = String::from_utf8_lossy(line);
+    let at = at.min(text.len());
+    let at = (0..=at)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let (before, after) = text.split_at(at);
+    let head: String = before
+        .chars()
+        .rev()
+        .take(WINDOW_CHARS)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let tail: String = after.chars().take(WINDOW_CHARS).collect();
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+    };
+    format!(
+        "{}{}{}{}",
+        if head.len() < before.len() { "…" } else { "" },
+        clean(&head),
+        clean(&tail),
+        if tail.len() < after.len() { "…" } else { "" }
+    )
 }
 
 /// A diagnostic without its source snippet: each label becomes `file:line:column: label`
-/// in the text (for labels [`far_right`] of what can be drawn).
+/// in the text, with a window of its line when the line is long (for labels
+/// [`not_drawable`]).
 struct Flat<'a> {
     inner: &'a dyn Diagnostic,
     text: String,
@@ -98,6 +141,8 @@ impl<'a> Flat<'a> {
                         c.column() + 1,
                         l.label().unwrap_or("here")
                     ));
+                    let at = l.offset().saturating_sub(c.span().offset());
+                    text.push_str(&format!("\n  | {}", window(c.data(), at)));
                 }
             }
         }

@@ -991,3 +991,38 @@ fn json_diagnostics_carry_line_and_column() {
         "{out}"
     );
 }
+
+/// A 200 KB source line (issue 9, finding 8) is never echoed whole: each label shows its
+/// place and a window of the line around it.
+#[test]
+fn a_long_line_is_shown_as_a_window_around_the_label() {
+    let long = "x".repeat(200_000);
+    let spec = format!(
+        "project demo version=\"1.0.0\"\nstage s from=\"alpine:3.20\" {{\n    run \"echo {long}\" bogus=1\n}}\nimage demo stage=s\n"
+    );
+    let repo = Repo::new().spec(&spec);
+    let out = repo.run(&["check", "--spec-only"]).code(1);
+    let xs = "x".repeat(54);
+    let expected = format!(
+        "specc::spec
+
+  × the spec has 2 errors
+
+Error: specc::check::line_too_long
+
+  × a `run` command makes a Dockerfile line of about 200301 bytes
+  │   at specc.kdl:3:9: too long for one Dockerfile line
+  │   | \"echo {xs}…
+  help: BuildKit refuses Dockerfile lines of 64 KiB or more; split a `run` command into several
+        arguments, or put long text in a file of the build context and `copy` it
+
+Error: specc::model::unknown_property
+
+  × unknown property `bogus` on `run`
+  │   at specc.kdl:3:200017: not a property of `run`
+  │   | bogus=1
+  help: properties of `run`: `variants`, `lint-ignore`
+"
+    );
+    assert_eq!(out.stderr, expected);
+}
