@@ -1067,15 +1067,37 @@ pub fn suggest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
     let candidates: Vec<&str> = candidates.into_iter().collect();
-    match closest(name, candidates.iter().copied()) {
+    // A near miss is looked for among a bounded number of names, and at most a few are
+    // listed: a spec with thousands of names and thousands of bad references must not
+    // cost (or print) names x references.
+    let searched = if candidates.len() <= SUGGEST_SEARCHED {
+        closest(name, candidates.iter().copied())
+    } else {
+        None
+    };
+    match searched {
         Some(c) => format!("did you mean `{c}`?"),
         None if candidates.is_empty() => format!("{title}: none"),
         None => {
-            let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
-            format!("{title}: {}", list.join(", "))
+            let list: Vec<String> = candidates
+                .iter()
+                .take(SUGGEST_LISTED)
+                .map(|c| format!("`{c}`"))
+                .collect();
+            let more = candidates.len().saturating_sub(SUGGEST_LISTED);
+            if more == 0 {
+                format!("{title}: {}", list.join(", "))
+            } else {
+                format!("{title}: {}, and {more} more", list.join(", "))
+            }
         }
     }
 }
+
+/// How many names a did-you-mean search compares at most.
+const SUGGEST_SEARCHED: usize = 2_000;
+/// How many names a help lists at most.
+const SUGGEST_LISTED: usize = 20;
 
 /// Orders problems as they appear in the spec (by their first label), keeping the order of
 /// problems found at one place.
@@ -1123,5 +1145,26 @@ pub fn and_also(help: String, extra: &str) -> String {
         format!("{help} {capital}")
     } else {
         format!("{help}; {extra}")
+    }
+}
+
+#[cfg(test)]
+mod suggest_tests {
+    use super::*;
+
+    #[test]
+    fn many_names_are_neither_all_searched_nor_all_listed() {
+        let names: Vec<String> = (0..3000).map(|i| format!("s{i}")).collect();
+        let help = suggest("declared stages", "s1x", names.iter().map(String::as_str));
+        let listed: Vec<String> = (0..20).map(|i| format!("`s{i}`")).collect();
+        assert_eq!(
+            help,
+            format!("declared stages: {}, and 2980 more", listed.join(", "))
+        );
+        // Among few names, a near miss is still found.
+        assert_eq!(
+            suggest("declared stages", "s1x", ["s1", "build"]),
+            "did you mean `s1`?"
+        );
     }
 }
