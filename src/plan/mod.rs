@@ -63,13 +63,6 @@ impl Plan {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
-
-    /// The target of image `image` (an index into the spec) in variant `variant`.
-    pub fn target_of(&self, image: usize, variant: usize) -> Option<&Target> {
-        self.targets
-            .iter()
-            .find(|t| t.image_index == image && t.variant_index == variant)
-    }
 }
 
 /// Builds the plan of a checked spec.

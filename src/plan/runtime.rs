@@ -33,11 +33,6 @@ pub struct RunEnv {
 }
 
 impl RunEnv {
-    /// No variable set: what a local build without an environment gets.
-    pub fn empty() -> Self {
-        RunEnv::default()
-    }
-
     /// Reads the variables named in `names` from the process environment.
     pub fn from_process<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         let vars = names
@@ -45,12 +40,6 @@ impl RunEnv {
             .filter_map(|n| Some((n.to_string(), std::env::var(n).ok()?)))
             .collect();
         RunEnv { vars }
-    }
-
-    /// Sets `name` to `value`.
-    pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.vars.insert(name.to_string(), value.to_string());
-        self
     }
 
     /// The value of `name` when it is set and not empty.

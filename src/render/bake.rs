@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, escape, header, relative_path, render_template};
 use crate::check::Checked;
-use crate::check::targets::{image_variants, target_name};
 use crate::diagnostics::Error;
 use crate::plan::runtime;
 use crate::plan::tags::TagTemplate;
@@ -237,7 +236,7 @@ pub fn render(
     let context = Context {
         header: head,
         variables: variables(spec, &exprs.used),
-        groups: groups(spec, &targets),
+        groups: groups(spec, plan, &targets),
         targets,
     };
     match render_template("bake", &path, &context) {
@@ -353,7 +352,7 @@ fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
 
 /// `default` and `all`, then one group per variant and per multi-variant image; a group
 /// never takes the name of a target.
-fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
+fn groups(spec: &Spec, plan: &Plan, targets: &[Target]) -> Vec<Group> {
     let all: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let mut groups = vec![
         Group {
@@ -365,34 +364,27 @@ fn groups(spec: &Spec, targets: &[Target]) -> Vec<Group> {
             targets: all.clone(),
         },
     ];
-    let target_of = |image: &Image, v: usize| target_name(spec, image, v);
-    for (v, variant) in spec.variants.iter().enumerate() {
-        if variant.implicit {
-            continue;
-        }
-        let members: Vec<String> = spec
-            .images
+    // The plan's targets of one variant, or of one image, that the file defines.
+    let members = |keep: &dyn Fn(&Planned) -> bool| -> Vec<String> {
+        plan.targets
             .iter()
-            .filter(|i| image_variants(spec, i).contains(&v))
-            .map(|i| target_of(i, v))
-            .filter(|t| all.contains(t))
-            .collect();
-        groups.push(Group {
-            name: variant.name.value.clone(),
-            targets: members,
-        });
+            .filter(|t| keep(t) && all.contains(&t.name))
+            .map(|t| t.name.clone())
+            .collect()
+    };
+    for (v, variant) in spec.variants.iter().enumerate() {
+        if !variant.implicit {
+            groups.push(Group {
+                name: variant.name.value.clone(),
+                targets: members(&|t| t.variant_index == v),
+            });
+        }
     }
-    for image in &spec.images {
-        let built = image_variants(spec, image);
-        if built.len() > 1 {
-            let members = built
-                .iter()
-                .map(|v| target_of(image, *v))
-                .filter(|t| all.contains(t))
-                .collect();
+    for (ii, image) in spec.images.iter().enumerate() {
+        if plan.targets.iter().filter(|t| t.image_index == ii).count() > 1 {
             groups.push(Group {
                 name: image.name.value.replace('.', "_"),
-                targets: members,
+                targets: members(&|t| t.image_index == ii),
             });
         }
     }

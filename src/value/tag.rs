@@ -64,7 +64,7 @@ impl TagValues {
 }
 
 /// A branch name as it may appear in a tag: `feature/x` gives `feature-x`.
-pub fn sanitize_branch(b: &str) -> String {
+fn sanitize_branch(b: &str) -> String {
     b.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "_.-".contains(c) {
