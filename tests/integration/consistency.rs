@@ -531,7 +531,14 @@ fn compare_helm(values: &BTreeMap<String, Yaml>, plan: &Plan) -> Vec<String> {
             problems.push(format!("helm: no values file for chart `{}`", c.chart));
             continue;
         };
-        let at = c.key.split('.').try_fold(doc, |v, k| v.get(k));
+        // `modelsRuntime.0.image`: a numeric segment indexes a list.
+        let at = c
+            .key
+            .split('.')
+            .try_fold(doc, |v, k| match k.parse::<usize>() {
+                Ok(i) if v.is_sequence() => v.get(i),
+                _ => v.get(k),
+            });
         let field = |f: &str| at.and_then(|m| m.get(f)).and_then(Yaml::as_str);
         let got = (field("repository"), field("tag"));
         if got != (Some(c.repository.as_str()), Some(c.tag.as_str())) {
@@ -1072,6 +1079,25 @@ fn docs_examples_outputs_agree_with_plan() {
         })
         .collect();
     assert_consistent(&results);
+}
+
+/// A chart `runtime` puts its image in a list (`modelsRuntime.0.image`); the comparison
+/// must walk into it (found by the generated-specs property below).
+#[test]
+fn chart_runtime_list_values_agree_with_plan() {
+    let spec = r#"project "app"
+registry "ecr" host="123456789012.dkr.ecr.us-west-2.amazonaws.com"
+variant "cpu"
+variant "slim"
+stage "app" from="python:3.11-slim" {
+    cmd "python3"
+}
+image "app" stage="app" registries="ecr" context="."
+chart "app" {
+    runtime "comfy" type="sdwebui" chart-repository="oci://public.ecr.aws/x/charts" image="app"
+}
+"#;
+    assert_consistent(&[("chart runtime".into(), problems_of(spec, Coverage::Full))]);
 }
 
 /// Generated specs that `specc::compile` accepts and `specc generate` writes (a spec it
