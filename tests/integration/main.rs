@@ -14,6 +14,7 @@ mod hostile_fs;
 mod hostile_values;
 mod no_panic;
 mod outputs_doc;
+mod packaging;
 mod plan;
 mod precommit;
 mod regressions;

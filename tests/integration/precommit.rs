@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::support::repo::{Output, Repo, command_in, specc_bin};
 use crate::support::validators::{repo_root, require_tool, search_path};
 
-const SPEC: &str = r#"project demo version="1.0.0"
+pub(crate) const SPEC: &str = r#"project demo version="1.0.0"
 
 stage app from="python:3.12-slim" {
     workdir "/app"
@@ -35,9 +35,21 @@ const HOOK: &str = "specc-check-system";
 fn run(dir: &Path, home: &Path, bin: &Path, program: &Path, args: &[&str]) -> Output {
     let mut path = vec![bin.to_path_buf()];
     path.extend(std::env::split_paths(&search_path()));
+    let path = std::env::join_paths(path).unwrap();
+    Output::of(&mut sealed_command(dir, home, &path, program, args))
+}
+
+/// `program ARGS` in `dir` with HOME, caches and git identity in `home` and PATH = `path`.
+pub(crate) fn sealed_command(
+    dir: &Path,
+    home: &Path,
+    path: &std::ffi::OsStr,
+    program: &Path,
+    args: &[&str],
+) -> std::process::Command {
     let mut command = command_in(dir, program, args, &[]);
     command
-        .env("PATH", std::env::join_paths(path).unwrap())
+        .env("PATH", path)
         .env("HOME", home)
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -52,7 +64,7 @@ fn run(dir: &Path, home: &Path, bin: &Path, program: &Path, args: &[&str]) -> Ou
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env_remove("PRE_COMMIT");
-    Output::of(&mut command)
+    command
 }
 
 /// A project git repo, a hooks git repo and the sandbox both run in.
