@@ -6,6 +6,7 @@
 //! [`escape`], which are also registered as template helpers. Every YAML, HCL and JSON
 //! output is parsed back before it is accepted.
 
+pub mod actions;
 mod bake;
 mod compose;
 mod dockerfile;
@@ -61,6 +62,27 @@ handlebars_helper!(gha_helper: |s: str| escape::gha(s));
 handlebars_helper!(hcl_helper: |s: str| escape::hcl(s));
 handlebars_helper!(json_helper: |s: str| escape::json(s));
 
+/// `{{action "owner/repo"}}`: the pinned `uses:` value from [`actions::ACTIONS`]; a name
+/// missing from the table is a bug in a template, and fails the render.
+fn action_helper(
+    helper: &handlebars::Helper,
+    _: &Handlebars,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let name = helper.param(0).and_then(|p| p.value().as_str()).ok_or(
+        handlebars::RenderErrorReason::ParamNotFoundForIndex("action", 0),
+    )?;
+    let action = actions::find(name).ok_or_else(|| {
+        handlebars::RenderErrorReason::Other(format!(
+            "action {name} is not pinned in render::actions"
+        ))
+    })?;
+    out.write(&action.uses())?;
+    Ok(())
+}
+
 /// The template registry, built once per process.
 fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
@@ -74,6 +96,7 @@ fn registry() -> &'static Handlebars<'static> {
         h.register_helper("hcl", Box::new(hcl_helper));
         h.register_helper("gha", Box::new(gha_helper));
         h.register_helper("json", Box::new(json_helper));
+        h.register_helper("action", Box::new(action_helper));
         for (name, text) in TEMPLATES {
             h.register_template_string(name, *text)
                 .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
@@ -124,8 +147,8 @@ pub struct TargetInputs {
     pub dockerfile: String,
 }
 
-/// A digest of specc's version and every embedded template: when it changes, outputs
-/// may change even though the spec did not.
+/// A digest of specc's version, every embedded template and the action pins: when it
+/// changes, outputs may change even though the spec did not.
 pub fn templates_hash() -> String {
     let mut h = blake3::Hasher::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -133,6 +156,9 @@ pub fn templates_hash() -> String {
         h.update(name.as_bytes())
             .update(b"\0")
             .update(text.as_bytes());
+    }
+    for action in actions::ACTIONS {
+        h.update(action.uses().as_bytes()).update(b"\0");
     }
     h.finalize().to_hex().to_string()
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::precommit::{SPEC, sealed_command};
 use crate::support::repo::{Output, Repo, command_in, git, specc_bin};
-use crate::support::validators::{repo_root, require_tool, run_tool, run_tool_ok, search_path};
+use crate::support::validators::{repo_root, require_tool, run_tool_ok, search_path};
 
 /// The version every package must carry: the crate's.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -180,23 +180,5 @@ fn release_workflow_passes_actionlint_the_schema_and_zizmor() {
         zizmor.stdout.contains("No findings to report"),
         "zizmor: {}",
         zizmor.combined()
-    );
-}
-
-/// The negative control: zizmor, run the same way, does report an action pinned by tag.
-#[test]
-fn zizmor_reports_an_action_pinned_by_tag() {
-    let dir = tempfile::tempdir().unwrap();
-    let workflow = dir.path().join("ci.yml");
-    let text = "name: ci\non: push\npermissions: {}\njobs:\n  test:\n    runs-on: ubuntu-24.04\n    \
-                steps:\n      - uses: actions/checkout@v4\n        with:\n          \
-                persist-credentials: false\n";
-    std::fs::write(&workflow, text).unwrap();
-    let wf = workflow.to_str().unwrap();
-    let out = run_tool("zizmor", ["--offline", "--no-progress", wf], dir.path());
-    assert!(
-        !out.success() && out.stdout.contains("unpinned-uses"),
-        "zizmor: {}",
-        out.combined()
     );
 }

@@ -5,8 +5,9 @@
 //! * compose files: `docker-compose -f FILE --profile '*' config -q`;
 //! * bake files: `hcl2tojson` (python-hcl2), then structural checks on its JSON
 //!   against `specc plan --json` and `specc.lock` (see `support/bake.rs`);
-//! * workflows: `actionlint -no-color` and
-//!   `check-jsonschema --builtin-schema vendor.github-workflows`;
+//! * workflows: `actionlint -no-color` (with shellcheck),
+//!   `check-jsonschema --builtin-schema vendor.github-workflows` and `zizmor --offline`
+//!   (the GitHub Actions security linter, default persona, any severity);
 //! * YAML outputs: `yamllint` (relaxed rules, long lines allowed, warnings fail);
 //! * Helm values: `check-jsonschema` against the generated `values.schema.json`.
 //!
@@ -632,6 +633,42 @@ fn workflow_validators_negative_control_typo() {
     let out = actionlint(outputs.dir.path(), &files).assert_failure();
     assert!(out.combined().contains("runs-onn"), "{out}");
     workflow_schema(outputs.dir.path(), &files).assert_failure();
+}
+
+fn zizmor(cwd: &Path, files: &[PathBuf]) -> ToolOutput {
+    let mut args = vec!["--offline".to_string(), "--no-progress".to_string()];
+    args.extend(strings(files));
+    run_tool("zizmor", args, cwd)
+}
+
+#[test]
+fn zizmor_finds_nothing_in_any_workflow() {
+    let outputs = generate_all();
+    let files = outputs.files(is_workflow);
+    assert!(!files.is_empty(), "no workflow generated");
+    let out = zizmor(outputs.dir.path(), &files).assert_success();
+    assert!(
+        out.stdout.contains("No findings to report"),
+        "zizmor: {out}"
+    );
+}
+
+/// An action pinned by tag instead of commit is a zizmor finding.
+#[test]
+fn zizmor_negative_control_unpinned_action() {
+    let outputs = generate_all();
+    let file = outputs.files(is_workflow).remove(0);
+    let text = std::fs::read_to_string(&file).expect("read workflow");
+    let pinned = specc::render::actions::find("actions/checkout")
+        .unwrap()
+        .uses();
+    assert!(
+        text.contains(&pinned),
+        "the workflow checks out with {pinned}"
+    );
+    std::fs::write(&file, text.replace(&pinned, "actions/checkout@v5")).expect("write");
+    let out = zizmor(outputs.dir.path(), &[file]).assert_failure();
+    assert!(out.stdout.contains("unpinned-uses"), "{out}");
 }
 
 // ------------------------------------------------------------------ YAML

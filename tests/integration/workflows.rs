@@ -3,7 +3,7 @@
 //! Hub and pushes three images for two platforms; new-api gets four tags from one build and
 //! smoke-tests before pushing; sd-on-eks logs in to ECR and pushes its chart; no secret
 //! value is inlined; least-privilege permissions; triggers from the spec; QEMU only for
-//! foreign platforms; actions on current majors.
+//! foreign platforms; actions pinned by commit from the one table.
 //!
 //! Where a fact depends on a shell step (version computation, "which targets to build",
 //! the smoke test, the chart push), the step's `run:` script is executed with bash the way
@@ -19,6 +19,7 @@ use std::process::Command;
 
 use crate::support::generate::{Generated, generate, generate_text, spec_names, spec_with};
 use serde_yaml_ng::Value;
+use specc::render::actions::{ACTIONS, RELEASE_ACTIONS};
 use tempfile::TempDir;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -782,49 +783,107 @@ fn no_string_in_a_workflow_looks_like_a_credential() {
 // ---------------------------------------------------------------------------------------
 // Actions, permissions, triggers, QEMU
 
+/// The one pin table: full commit SHAs, release tags on current majors, sorted, unique.
 #[test]
-fn actions_are_pinned_to_current_majors() {
+fn the_action_table_pins_commits_of_current_majors() {
     const MINIMUM: &[(&str, u32)] = &[
         ("actions/checkout", 5),
         ("docker/login-action", 4),
         ("docker/setup-qemu-action", 4),
         ("docker/setup-buildx-action", 4),
         ("docker/bake-action", 7),
-        ("docker/build-push-action", 7),
-        ("docker/metadata-action", 6),
     ];
-    for (spec, path) in WORKFLOWS {
-        let wf = generate(spec).workflow(path);
-        for step in wf.steps() {
-            let Some(u) = uses(step) else { continue };
-            let (action, version) = u
-                .split_once('@')
-                .unwrap_or_else(|| panic!("{spec}: `{u}` is not pinned"));
-            let sha = version.len() == 40 && version.chars().all(|c| c.is_ascii_hexdigit());
-            let tag = version
-                .strip_prefix('v')
-                .unwrap_or(version)
-                .split('.')
+    let all = || ACTIONS.iter().chain(RELEASE_ACTIONS);
+    for a in all() {
+        let hex = a.commit.len() == 40
+            && a.commit
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        assert!(hex, "{}: `{}` is not a full commit SHA", a.name, a.commit);
+        let numbers: Vec<&str> = a
+            .version
+            .strip_prefix('v')
+            .unwrap_or("")
+            .split('.')
+            .collect();
+        let semver = numbers.len() == 3
+            && numbers
+                .iter()
                 .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        assert!(semver, "{}: `{}` is not a vX.Y.Z tag", a.name, a.version);
+        if let Some((_, min)) = MINIMUM.iter().find(|(n, _)| *n == a.name) {
+            let major: u32 = numbers[0].parse().unwrap();
             assert!(
-                sha || tag,
-                "{spec}: `{u}` is pinned to a branch, not a version or commit"
+                major >= *min,
+                "{} {} is older than v{min}",
+                a.name,
+                a.version
             );
-            if let Some((_, min)) = MINIMUM.iter().find(|(a, _)| *a == action) {
-                assert!(!sha, "{spec}: pin {action} to a major tag here");
-                let major: u32 = version
-                    .trim_start_matches('v')
-                    .split('.')
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                assert!(
-                    major >= *min,
-                    "{spec}: {action}@{version} is older than v{min}"
-                );
-            }
         }
+    }
+    let names: Vec<&str> = all().map(|a| a.name).collect();
+    let unique: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(names.len(), unique.len(), "an action is pinned twice");
+    for table in [ACTIONS, RELEASE_ACTIONS] {
+        let mut sorted: Vec<&str> = table.iter().map(|a| a.name).collect();
+        sorted.sort();
+        let order: Vec<&str> = table.iter().map(|a| a.name).collect();
+        assert_eq!(order, sorted, "keep the table sorted by name");
+    }
+}
+
+/// `owner/repo@ref # comment` of every `uses:` line in `text`.
+fn uses_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("uses:")
+        })
+        .map(str::trim)
+        .collect()
+}
+
+/// Templates write every action through the table, and use every row of it; each
+/// generated `uses:` is exactly a row (commit and version comment); specc's own
+/// workflows pin from the same table.
+#[test]
+fn every_action_comes_from_the_table() {
+    let template = include_str!("../../templates/workflow.yml.hbs");
+    let mut used = BTreeSet::new();
+    for u in uses_lines(template) {
+        let name = u
+            .strip_prefix("{{action \"")
+            .and_then(|r| r.strip_suffix("\"}}"))
+            .unwrap_or_else(|| panic!("template `uses: {u}` does not go through {{{{action}}}}"));
+        used.insert(name);
+    }
+    let table: BTreeSet<&str> = ACTIONS.iter().map(|a| a.name).collect();
+    assert_eq!(used, table, "template actions and the table differ");
+
+    let pinned: BTreeSet<String> = ACTIONS
+        .iter()
+        .chain(RELEASE_ACTIONS)
+        .map(|a| a.uses())
+        .collect();
+    for (spec, path) in WORKFLOWS {
+        let g = generate(spec);
+        for u in uses_lines(&g.read(path)) {
+            assert!(
+                pinned.contains(u),
+                "{spec} {path}: `uses: {u}` is not a row of the table"
+            );
+        }
+    }
+    let own = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/release.yml"),
+    )
+    .unwrap();
+    for u in uses_lines(&own) {
+        assert!(
+            pinned.contains(u),
+            "release.yml: `uses: {u}` is not a row of the table"
+        );
     }
 }
 
