@@ -46,12 +46,12 @@ target "hello-en" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "hello:en-${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
     "hello:${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
-    "hello:en-latest",
-    "hello:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "0.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "hello:en-latest",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "0.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "hello:latest"
+  ])
 }
 
 target "hello-fr" {
@@ -69,8 +69,8 @@ target "hello-fr" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "hello:fr-${trimprefix(VERSION != "" ? VERSION : "0.1.0", "v")}",
-    "hello:fr-latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "0.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "hello:fr-latest"
+  ])
 }

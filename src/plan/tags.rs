@@ -1,6 +1,12 @@
 //! The one tag computation: a target's tag templates per event, with its variant's
 //! affixes applied, and their values for one build. Bake and the workflow defer the
 //! same templates to run time; `plan` fills them here.
+//!
+//! Release tags follow docker/metadata-action's rules, which users know: a tag that
+//! follows the newest stable release (no `{{version}}`, `{{sha}}` or `{{branch}}`:
+//! `latest`, `{{major}}.{{minor}}`, `{{major}}`) is not moved by a pre-release
+//! (`2.0.0-rc.1` pushes `2.0.0-rc.1`, not `2.0` or `latest`), and a `{{major}}` tag is
+//! not pushed for major version zero (`0.3.1` pushes no `0`: 0.y.z is not stable).
 
 use crate::check::targets::TagAffixes;
 use crate::spec::{Image, TagWhen};
@@ -11,6 +17,17 @@ use crate::value::{Piece, Placeholder};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagTemplate {
     pub pieces: Vec<Piece>,
+    /// A release tag: the pre-release and major-zero rules apply to it.
+    pub release: bool,
+}
+
+/// When a release tag is left out at run time (see the module header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseCondition {
+    /// Left out for a pre-release version.
+    NotPrerelease,
+    /// Left out for a pre-release version and for major version zero.
+    NotPrereleaseNorMajorZero,
 }
 
 impl TagTemplate {
@@ -30,6 +47,31 @@ impl TagTemplate {
     /// True when the tag is the same in every build (no placeholder).
     pub fn is_fixed(&self) -> bool {
         self.placeholders().next().is_none()
+    }
+
+    /// The rule that may leave this tag out at run time; `None` when it always applies.
+    pub fn condition(&self) -> Option<ReleaseCondition> {
+        if !self.release || !self.placeholders().all(Placeholder::follows_stable) {
+            return None;
+        }
+        let major_only = self.placeholders().any(|p| p == Placeholder::Major)
+            && self.placeholders().all(|p| p == Placeholder::Major);
+        Some(if major_only {
+            ReleaseCondition::NotPrereleaseNorMajorZero
+        } else {
+            ReleaseCondition::NotPrerelease
+        })
+    }
+
+    /// True when the tag is pushed for a build with `values`.
+    pub fn applies(&self, values: &TagValues) -> bool {
+        match self.condition() {
+            None => true,
+            Some(ReleaseCondition::NotPrerelease) => !values.prerelease,
+            Some(ReleaseCondition::NotPrereleaseNorMajorZero) => {
+                !values.prerelease && values.major != "0"
+            }
+        }
     }
 
     /// True when the tag is known from the spec alone: it reads at most the version
@@ -57,9 +99,16 @@ pub fn templates(image: &Image, affixes: &TagAffixes, event: TagWhen) -> Vec<Tag
         if !affixes.suffix.is_empty() {
             decorated.push(Piece::Literal(affixes.suffix.clone()));
         }
-        let mut found = vec![TagTemplate { pieces: decorated }];
+        let release = event == TagWhen::Release;
+        let mut found = vec![TagTemplate {
+            pieces: decorated,
+            release,
+        }];
         if affixes.also_bare {
-            found.push(TagTemplate { pieces: base });
+            found.push(TagTemplate {
+                pieces: base,
+                release,
+            });
         }
         for t in found {
             if !out.contains(&t) {
@@ -73,7 +122,7 @@ pub fn templates(image: &Image, affixes: &TagAffixes, event: TagWhen) -> Vec<Tag
 /// The tags `templates` give under `values`, in order, without repeats.
 pub fn render_all(templates: &[TagTemplate], values: &TagValues) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
-    for t in templates {
+    for t in templates.iter().filter(|t| t.applies(values)) {
         let tag = t.render(values);
         if !tags.contains(&tag) {
             tags.push(tag);

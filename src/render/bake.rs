@@ -11,7 +11,7 @@ use super::{RenderOptions, Rendered, escape, header, relative_path, render_templ
 use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::runtime;
-use crate::plan::tags::TagTemplate;
+use crate::plan::tags::{ReleaseCondition, TagTemplate};
 use crate::plan::{CachePlan, Plan, Repository, Target as Planned};
 use crate::spec::{Image, Spec};
 use crate::value::reference::Namespace;
@@ -54,6 +54,8 @@ struct Target {
     args: Vec<Entry>,
     labels: Vec<Entry>,
     tag_exprs: Vec<String>,
+    /// Some release tags can be left out at run time: the list goes through `compact`.
+    tags_conditional: bool,
     /// Whether `SPECC_EVENT` chooses between release and branch tags.
     by_event: bool,
     /// Tags of a branch push (chosen by `SPECC_EVENT`); none when the image has no
@@ -72,6 +74,9 @@ fn hcl_literal(s: &str) -> String {
 /// `{{major}}`, `{{minor}}` and `{{patch}}` of a `X.Y.Z[-pre][+build]` version; any
 /// other version is left whole (as `plan` does). Written as the inside of an HCL string.
 const VERSION_PARTS: &str = r"^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$";
+
+/// A pre-release version (`X.Y.Z-pre[+build]`) as a whole: replaced by nothing only then.
+const PRERELEASE: &str = r"^[0-9]+\\.[0-9]+\\.[0-9]+-.*$";
 
 /// Writes the plan's run-time rules (see `plan::runtime`) as HCL expressions, and
 /// records which variables they read.
@@ -157,8 +162,22 @@ impl Exprs<'_> {
         )
     }
 
+    /// The HCL condition under which a release tag is left out (`plan::tags`' rule).
+    fn left_out(&mut self, condition: ReleaseCondition) -> String {
+        let version = self.version();
+        let prerelease = format!("regex_replace({version}, \"{PRERELEASE}\", \"\") == \"\"");
+        match condition {
+            ReleaseCondition::NotPrerelease => prerelease,
+            ReleaseCondition::NotPrereleaseNorMajorZero => {
+                let major = self.placeholder(Placeholder::Major);
+                format!("{prerelease} || {major} == \"0\"")
+            }
+        }
+    }
+
     /// Every reference of `templates` in each of the target's repositories (or its local
-    /// name when it has none), as quoted HCL strings.
+    /// name when it has none), as HCL list elements: a quoted string, or for a tag that
+    /// can be left out, `CONDITION ? "" : "..."` (the list is then wrapped in `compact`).
     fn refs(&mut self, t: &Planned, templates: &[TagTemplate]) -> Vec<String> {
         let repos: Vec<String> = if t.repositories.is_empty() {
             vec![hcl_literal(&t.path)]
@@ -168,7 +187,10 @@ impl Exprs<'_> {
         let mut exprs: Vec<String> = Vec::new();
         for repo in &repos {
             for tag in templates {
-                let expr = format!("\"{repo}:{}\"", self.tag(tag));
+                let mut expr = format!("\"{repo}:{}\"", self.tag(tag));
+                if let Some(condition) = tag.condition() {
+                    expr = format!("{} ? \"\" : {expr}", self.left_out(condition));
+                }
                 if !exprs.contains(&expr) {
                     exprs.push(expr);
                 }
@@ -191,13 +213,15 @@ pub fn render(
         spec_version: spec.project.version.value.as_str(),
         used: BTreeSet::new(),
     };
-    // Branch pushes happen when an image has branch rules or a workflow runs on them.
+    // Branch builds happen when an image has branch rules, or a workflow runs on branch
+    // pushes or on dispatch (a dispatch on a branch other than the default one).
     let by_event = plan.targets.iter().any(|t| !t.branch_tags.is_empty())
-        || spec
-            .workflows
-            .iter()
-            .flat_map(|w| &w.triggers)
-            .any(|t| matches!(t.value, crate::spec::Trigger::Push { .. }));
+        || spec.workflows.iter().flat_map(|w| &w.triggers).any(|t| {
+            matches!(
+                t.value,
+                crate::spec::Trigger::Push { .. } | crate::spec::Trigger::Dispatch
+            )
+        });
     let mut targets = Vec::new();
     for planned in &plan.targets {
         let Some(dockerfile) = dockerfiles
@@ -221,6 +245,7 @@ pub fn render(
             platforms: planned.platforms.clone(),
             args: args(&mut exprs, planned),
             labels: labels(&mut exprs, spec, image),
+            tags_conditional: planned.release_tags.iter().any(|t| t.condition().is_some()),
             tag_exprs,
             by_event,
             branch_tag_exprs,

@@ -394,6 +394,15 @@ impl Placeholder {
     pub fn is_version_part(self) -> bool {
         !matches!(self, Placeholder::Sha | Placeholder::Branch)
     }
+
+    /// `{{major}}`, `{{minor}}`, `{{patch}}`: a tag made of these (and literals) stays on
+    /// the newest stable release; only `{{version}}` names a pre-release.
+    pub fn follows_stable(self) -> bool {
+        matches!(
+            self,
+            Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! The version rule lives here, once: one leading `v` is dropped (`v1.2.3` is 1.2.3),
 //! and `{{major}}`/`{{minor}}`/`{{patch}}` are the parts of a `X.Y.Z[-pre][+build]`
-//! version; any other version gives each part as the whole version.
+//! version; any other version gives each part as the whole version. A version with a
+//! `-pre` part is a pre-release.
 
 use super::version::{VersionParts, parse_version};
 use super::{Piece, Placeholder};
@@ -16,6 +17,9 @@ pub struct TagValues {
     pub patch: String,
     pub sha: String,
     pub branch: String,
+    /// `X.Y.Z-pre[+build]`: release tags that follow the newest stable release
+    /// (`latest`, `{{major}}.{{minor}}`) are not moved by it.
+    pub prerelease: bool,
 }
 
 /// A version as tags use it: without one leading `v`.
@@ -35,7 +39,9 @@ impl TagValues {
                 .as_ref()
                 .map_or_else(|| version.clone(), |v| f(v).clone())
         };
+        let prerelease = parsed.as_ref().is_some_and(VersionParts::is_prerelease);
         TagValues {
+            prerelease,
             major: part(|v| &v.major),
             minor: part(|v| &v.minor),
             patch: part(|v| &v.patch),

@@ -14,6 +14,16 @@ pub struct VersionParts {
     pub patch: String,
 }
 
+impl VersionParts {
+    /// True for `X.Y.Z-pre[+build]` (semver's pre-release; `+build` alone is not one).
+    pub fn is_prerelease(&self) -> bool {
+        self.full
+            .split('+')
+            .next()
+            .is_some_and(|core_and_pre| core_and_pre.contains('-'))
+    }
+}
+
 /// The parts of `s`, when it has the form `[v]X.Y.Z[-pre][+build]`. Also used for a
 /// version given at run time (`VERSION`), which no spec holds.
 pub fn parse_version(s: &str) -> Option<VersionParts> {

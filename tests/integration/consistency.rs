@@ -147,17 +147,27 @@ impl Coverage {
     }
 }
 
-/// {VERSION unset, 9.8.7, v9.8.7} x {namespace variables unset, mixed-case (and REVISION
-/// set), only the owner set (mixed-case), empty}, or a covering part of it.
+/// {VERSION unset, 9.8.7, v9.8.7, a pre-release, a major-zero version} x {namespace
+/// variables unset, mixed-case (and REVISION set), only the owner set (mixed-case),
+/// empty}, or a covering part of it.
 fn environments(namespace_vars: &[String], coverage: Coverage) -> Vec<Env> {
-    const COVERING: [(Option<&str>, &str); 4] = [
+    const VERSIONS: [Option<&str>; 5] = [
+        None,
+        Some("9.8.7"),
+        Some("v9.8.7"),
+        Some("v2.0.0-rc.1"),
+        Some("0.3.1"),
+    ];
+    const COVERING: [(Option<&str>, &str); 6] = [
         (None, "unset"),
         (Some("9.8.7"), "mixed"),
         (Some("v9.8.7"), "owner-only"),
         (Some("v9.8.7"), "empty"),
+        (Some("v2.0.0-rc.1"), "mixed"),
+        (Some("0.3.1"), "unset"),
     ];
     let mut out = Vec::new();
-    for version in [None, Some("9.8.7"), Some("v9.8.7")] {
+    for version in VERSIONS {
         for ns in ["unset", "mixed", "owner-only", "empty"] {
             if coverage == Coverage::Covering && !COVERING.contains(&(version, ns)) {
                 continue;
@@ -218,6 +228,8 @@ struct PlanChart {
 
 #[derive(Debug, Clone, Default)]
 struct Plan {
+    /// The version the plan was made for (`VERSION`, or the spec's).
+    version: String,
     targets: BTreeMap<String, PlanTarget>,
     /// `None` when the plan has no `services` list.
     services: Option<Vec<PlanService>>,
@@ -241,7 +253,10 @@ fn text(v: &Json, key: &str) -> Result<String, String> {
 
 impl Plan {
     fn parse(json: &Json) -> Result<Plan, String> {
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            version: json["version"].as_str().unwrap_or_default().to_string(),
+            ..Plan::default()
+        };
         for t in json["targets"].as_array().ok_or("no `targets` list")? {
             let target = PlanTarget {
                 platforms: strings(&t["platforms"]),
@@ -606,6 +621,17 @@ fn events(on: &Yaml) -> Vec<Event> {
             expressions: vec![("inputs.version", "v9.8.7".into())],
             plan_args: release_args(),
         });
+        // On another branch a dispatch builds branch tags: it never moves release tags.
+        out.push(Event {
+            what: "dispatch with version v9.8.7 on feature/x",
+            name: "workflow_dispatch",
+            ref_type: "branch",
+            ref_name: "feature/x".into(),
+            expressions: vec![("inputs.version", "v9.8.7".into())],
+            plan_args: ["--branch", "feature/x", "--sha", SHA]
+                .map(String::from)
+                .to_vec(),
+        });
     }
     if let Some(branches) = push.and_then(|p| p.get("branches")) {
         let pattern = branches
@@ -674,6 +700,7 @@ fn resolve(value: &str, event: &Event) -> String {
             None if expr == "github.repository_owner" => OWNER.into(),
             None if expr == "github.sha" => SHA.into(),
             None if expr == "github.ref_name" => event.ref_name.clone(),
+            None if expr == "github.event.repository.default_branch" => "main".into(),
             None => String::new(),
         };
         out.push_str(&value);
@@ -909,13 +936,17 @@ fn problems_in(dir: &Path, spec: &str, coverage: Coverage) -> Vec<String> {
             }
             None => {}
         }
-        found.extend(compare_compose(
-            dir,
-            found_outputs.compose.as_deref(),
-            &env.vars,
-            &plan,
-        ));
-        found.extend(compare_helm(&values, &plan));
+        // Compose and Helm name the stable channel's tags (`latest`), which a pre-release
+        // does not move: only a stable run must push what they name.
+        if !specc::value::version::parse_version(&plan.version).is_some_and(|v| v.is_prerelease()) {
+            found.extend(compare_compose(
+                dir,
+                found_outputs.compose.as_deref(),
+                &env.vars,
+                &plan,
+            ));
+            found.extend(compare_helm(&values, &plan));
+        }
         problems.extend(found.into_iter().map(|p| format!("[{}] {p}", env.name)));
     }
     problems.extend(compare_workflows(
@@ -1257,6 +1288,12 @@ fn consistency_evaluator_has_bakes_functions() {
     assert_eq!(ok(r#"lower(V)"#, &[("V", "JaneDoe")]), "janedoe");
     assert_eq!(ok(r#"V != "" ? V : "x""#, &[("V", "")]), "x");
     assert!(eval(r#"nosuchfunction(V)"#, &[]).is_err());
+    // `compact` drops the empty strings a left-out release tag becomes.
+    let text = "target \"t\" {\n  tags = compact([\"\", \"a:1\", \"\"])\n}\n";
+    assert_eq!(
+        bake::evaluated_targets(text, &BTreeMap::new()).unwrap()["t"].tags,
+        ["a:1"]
+    );
     // A variable without a default is its environment variable, or empty.
     let text = "variable \"X\" {}\ntarget \"t\" {\n  tags = [\"a:${X}\"]\n}\n";
     assert_eq!(

@@ -377,6 +377,7 @@ fn dispatch_version_is_checked_before_github_env() {
             .env("INPUT_VERSION", input)
             .env("GITHUB_EVENT_NAME", "workflow_dispatch")
             .env("GITHUB_REF_NAME", "main")
+            .env("DEFAULT_BRANCH", "main")
             .env("GITHUB_REF_TYPE", "branch")
             .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
             .env("GITHUB_ENV", &env_file)

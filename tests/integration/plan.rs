@@ -457,3 +457,52 @@ fn a_closed_pipe_on_stdout_is_not_a_panic() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// Release tags follow docker/metadata-action: a pre-release moves only the tags that
+/// name it (`{{version}}`), never `X.Y`, `X` or `latest`; major version zero gets no `X`
+/// tag. `plan` and the bake file agree, for each version.
+#[test]
+fn release_tags_skip_stable_channels_for_pre_releases_and_major_zero() {
+    let spec = r#"project app version="1.0.0"
+stage app from="alpine:3.20" {
+    cmd "true"
+}
+image app stage=app {
+    tag "{{version}}"
+    tag "{{major}}.{{minor}}"
+    tag "{{major}}"
+    tag "latest"
+    tag "sha-{{sha}}"
+}
+"#;
+    let repo = crate::support::repo::Repo::new().spec(spec);
+    repo.run(&["generate"]).success();
+    let bake = repo.read_text("docker-bake.hcl");
+    let cases: [(&str, &[&str]); 4] = [
+        ("1.2.3", &["1.2.3", "1.2", "1", "latest", "sha-0000000"]),
+        ("v2.0.0-rc.1", &["2.0.0-rc.1", "sha-0000000"]),
+        ("3.0.0-beta.2", &["3.0.0-beta.2", "sha-0000000"]),
+        ("0.3.1", &["0.3.1", "0.3", "latest", "sha-0000000"]),
+    ];
+    for (version, expected) in cases {
+        let out = repo
+            .run(&["plan", "--json", "--set-version", version])
+            .success();
+        let planned: Value = serde_json::from_str(&out.stdout).unwrap();
+        let refs: Vec<String> = planned["targets"][0]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(refs, expected, "plan for version {version}");
+        let env = [("VERSION".to_string(), version.to_string())].into();
+        let targets = crate::support::bake::evaluated_targets(&bake, &env).unwrap();
+        let baked: Vec<String> = targets["app"]
+            .tags
+            .iter()
+            .map(|r| r.trim_start_matches("app:").to_string())
+            .collect();
+        assert_eq!(baked, expected, "bake for VERSION={version}");
+    }
+}

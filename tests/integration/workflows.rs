@@ -371,6 +371,7 @@ impl Sandbox {
         }
         known.insert("github.actor", "octocat");
         known.insert("github.repository_owner", "Octo-Org");
+        known.insert("github.event.repository.default_branch", "main");
         let mut cmd = Command::new("bash");
         cmd.arg("--noprofile")
             .arg("--norc")
@@ -1102,6 +1103,15 @@ fn version_step_computes_the_version_parts_of_the_ref() {
         assert_eq!(
             version_env(&wf, &Event::dispatch("3.1.4"))["VERSION"],
             "3.1.4"
+        );
+        // A dispatch on another branch is a branch build: release tags do not move.
+        let mut feature = Event::dispatch("3.1.4");
+        feature.ref_ = "refs/heads/feature/x".into();
+        feature.ref_name = "feature/x".into();
+        assert_eq!(
+            version_env(&wf, &feature)["SPECC_EVENT"],
+            "branch",
+            "{spec}"
         );
         // A pre-release keeps its suffix in VERSION, not in the numeric parts.
         let pre = version_env(&wf, &Event::tag("v1.2.3-rc.1"));

@@ -55,8 +55,8 @@ target "runpod-comfyui-custom" {
   }
   tags = SPECC_EVENT == "branch" ? [
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:dev-${substr(GIT_SHA != "" ? GIT_SHA : "0000000", 0, 7)}"
-  ] : [
+  ] : compact([
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:v${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:latest"
+  ])
 }

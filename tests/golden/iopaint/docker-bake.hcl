@@ -55,10 +55,10 @@ target "iopaint-cpu" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:cpu-${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:cpu-latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.6.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:cpu-latest"
+  ])
 }
 
 target "iopaint-gpu" {
@@ -77,8 +77,8 @@ target "iopaint-gpu" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:gpu-${trimprefix(VERSION != "" ? VERSION : "1.6.0", "v")}",
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:gpu-latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.6.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "iopaint"))}/iopaint:gpu-latest"
+  ])
 }

@@ -151,6 +151,19 @@ fn regex_replace(args: FuncArgs) -> Result<hcl::Value, String> {
     ))
 }
 
+/// `compact(list)`: go-cty's `CompactFunc`, the list without its empty strings.
+fn compact(args: FuncArgs) -> Result<hcl::Value, String> {
+    let items = args[0]
+        .as_array()
+        .ok_or("compact: the argument is not a list")?;
+    let kept = items
+        .iter()
+        .filter(|v| v.as_str() != Some(""))
+        .cloned()
+        .collect();
+    Ok(hcl::Value::Array(kept))
+}
+
 /// `substr(s, offset, length)`: go-cty's `SubstrFunc` (characters, not bytes; a length
 /// past the end stops at the end; `-1` means to the end).
 fn substr(args: FuncArgs) -> Result<hcl::Value, String> {
@@ -186,6 +199,7 @@ fn declare_stdlib(ctx: &mut Context) {
     ctx.declare_func("regex_replace", FuncDef::new(regex_replace, [S, S, S]));
     let n = || ParamType::Number;
     ctx.declare_func("substr", FuncDef::new(substr, [S, n(), n()]));
+    ctx.declare_func("compact", FuncDef::new(compact, [ParamType::array_of(S)]));
 }
 
 /// Go's `strconv.ParseBool`.
