@@ -16,6 +16,7 @@ mod no_panic;
 mod outputs_doc;
 mod plan;
 mod precommit;
+mod realworld;
 mod regressions;
 mod render_props;
 mod support;
