@@ -9,7 +9,7 @@ WORKDIR /builder
 ARG TORCH_CUDA_ARCH_LIST
 ARG APP_UID
 ARG APP_GID
-ARG BUILD_EXTENSIONS
+ARG EXTENSIONS=""
 # hadolint ignore=DL3008
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get update && \
     apt-get install --no-install-recommends -y git vim build-essential python3-dev pip && \
