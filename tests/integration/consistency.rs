@@ -1069,7 +1069,18 @@ fn example_specs() -> Vec<(String, String)> {
 fn examples_outputs_agree_with_plan() {
     let examples = example_specs();
     assert!(!examples.is_empty(), "no examples/*/specc.kdl found");
-    let results: Vec<(String, Vec<String>)> = examples
+    assert_all_consistent(examples);
+}
+
+/// The real-world corpus (`tests/realworld/*/specc.kdl`), under every environment.
+#[test]
+fn realworld_outputs_agree_with_plan() {
+    assert_all_consistent(crate::support::corpus::specs());
+}
+
+/// Every `(name, text)` spec's outputs agree with its plan under every environment.
+fn assert_all_consistent(specs: Vec<(String, String)>) {
+    let results: Vec<(String, Vec<String>)> = specs
         .into_iter()
         .map(|(name, text)| {
             let problems = problems_of(&text, Coverage::Full);

@@ -5,7 +5,8 @@
 //!   `specc generate specs/<stem>.kdl --out tests/golden/<stem>`, run from the repository
 //!   root, writes (the header comments name that command line, so the test runs that
 //!   same command line in a scratch folder holding a copy of the spec).
-//! * `examples/<name>/specc.kdl`: the golden is the example folder itself: its source
+//! * `examples/<name>/specc.kdl` and `tests/realworld/<name>/specc.kdl`: the golden is
+//!   the folder itself: its source
 //!   files (what git would commit, so ignored build inputs such as a copied `busybox`
 //!   are left out) are copied to a scratch folder, the spec is generated there with the
 //!   command line its committed `specc.lock` names, and the folder must then equal the
@@ -20,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::corpus;
 use crate::support::validators::repo_root;
 
 type Files = BTreeMap<String, Vec<u8>>;
@@ -341,9 +343,35 @@ fn committed_lock(dir: &Path) -> Option<(String, BTreeSet<String>)> {
 
 #[test]
 fn examples_match_their_committed_outputs() {
+    let problems = folders_match_their_committed_outputs("examples", &example_names());
+    assert!(
+        problems.is_empty(),
+        "examples differ from what `specc generate` writes for them (re-bless with \
+         SPECC_BLESS=1 if the change is intended):\n\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The real-world corpus (`tests/realworld/<project>/specc.kdl`) is golden the way the
+/// examples are: each folder holds its spec and the outputs generated next to it.
+#[test]
+fn realworld_specs_match_their_committed_outputs() {
+    let problems = folders_match_their_committed_outputs(corpus::ROOT, &corpus::projects());
+    assert!(
+        problems.is_empty(),
+        "tests/realworld differs from what `specc generate` writes (re-bless with \
+         SPECC_BLESS=1 if the change is intended):\n\n{}",
+        problems.join("\n")
+    );
+}
+
+/// For each `<root>/<name>/specc.kdl`: its sources (committable files the lock does not
+/// list) are generated in a scratch copy as the lock says, and the folder must then
+/// equal the committed one. Returns the differences (or blesses them).
+fn folders_match_their_committed_outputs(root: &str, names: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
-    for name in example_names() {
-        let rel = format!("examples/{name}");
+    for name in names {
+        let rel = format!("{root}/{name}");
         let dir = repo_root().join(&rel);
         let committed_files = committable(&rel);
         let (spec, generated_before) =
@@ -400,10 +428,5 @@ fn examples_match_their_committed_outputs() {
         }
         problems.extend(differences(&rel, &committed, &generated));
     }
-    assert!(
-        problems.is_empty(),
-        "examples differ from what `specc generate` writes for them (re-bless with \
-         SPECC_BLESS=1 if the change is intended):\n\n{}",
-        problems.join("\n")
-    );
+    problems
 }

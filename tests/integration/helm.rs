@@ -1,4 +1,5 @@
-//! Helm values (issue 4, acceptance point 3): each generated `values.yaml` and
+//! Helm values (issue 4, acceptance point 3): each generated `values.yaml` (of the
+//! bundled specs and of the real-world corpus, `tests/realworld`) and
 //! `values.schema.json` goes into a minimal chart (`tests/fixtures/chart`, one Deployment
 //! per image in the values and per `modelsRuntime` entry), which Helm lints (`--strict`,
 //! schema enforced) and renders offline (helm-python-sdk via `tools/helm_offline.py`);
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::corpus;
 use crate::support::generate::{Generated, generate_text, spec_names, spec_text};
 use crate::support::repo::Repo;
 use crate::support::validators::{ToolOutput, helm_lint, helm_template, repo_root, run_tool};
@@ -163,8 +165,11 @@ fn assert_lint_rejects(chart_dir: &Path, extra: &[&Path], mention: &str) -> Tool
 #[test]
 fn every_generated_values_file_lints_renders_and_validates_in_a_chart() {
     let mut charts = 0;
-    for name in spec_names() {
-        let text = spec_text(&name);
+    let bundled = spec_names().into_iter().map(|n| {
+        let text = spec_text(&n);
+        (format!("specs/{n}.kdl"), text)
+    });
+    for (name, text) in bundled.chain(corpus::specs()) {
         let out = generate_text(&text);
         let dirs = chart_dirs(out.dir.path());
         let chart_nodes = text.lines().filter(|l| l.starts_with("chart ")).count();
@@ -239,7 +244,7 @@ fn every_generated_values_file_lints_renders_and_validates_in_a_chart() {
             }
         }
     }
-    assert!(charts >= 1, "no spec in specs/ has a chart");
+    assert!(charts >= 3, "too few specs with a chart: {charts}");
 }
 
 #[test]

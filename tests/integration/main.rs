@@ -17,6 +17,7 @@ mod outputs_doc;
 mod packaging;
 mod plan;
 mod precommit;
+mod realworld;
 mod regressions;
 mod render_props;
 mod support;

@@ -1,8 +1,11 @@
-//! The real validators over every file specc generates, for every spec in `specs/` and
-//! every example in `examples/*/specc.kdl`, each generated into a temp dir:
+//! The real validators over every file specc generates, for every spec in `specs/`, every
+//! example in `examples/*/specc.kdl` and every real-world spec in
+//! `tests/realworld/*/specc.kdl`, each generated into a temp dir:
 //!
 //! * Dockerfiles: `hadolint --no-color`, nothing at warning level or above;
-//! * compose files: `docker-compose -f FILE --profile '*' config -q`;
+//! * compose files: `docker-compose -f FILE --profile '*' config -q`, and `config` with
+//!   no profile flag and with `--profile '*'`, each with the variables the file
+//!   interpolates set and unset;
 //! * bake files: `hcl2tojson` (python-hcl2), then structural checks on its JSON
 //!   against `specc plan --json` and `specc.lock` (see `support/bake.rs`);
 //! * workflows: `actionlint -no-color` (with shellcheck),
@@ -20,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::bake::{self, Bake, Expected};
+use crate::support::corpus;
 use crate::support::validators::{ToolOutput, repo_root, run_tool};
 use serde_json::Value as Json;
 
@@ -59,7 +63,8 @@ impl Outputs {
     }
 }
 
-/// `specs/*.kdl` and `examples/*/specc.kdl`, relative to the repository root, sorted.
+/// `specs/*.kdl`, `examples/*/specc.kdl` and the real-world corpus
+/// (`tests/realworld/*/specc.kdl`), relative to the repository root, sorted.
 fn specs() -> Vec<String> {
     let mut specs = Vec::new();
     for entry in std::fs::read_dir(repo_root().join("specs")).expect("read specs/") {
@@ -83,6 +88,7 @@ fn specs() -> Vec<String> {
             }
         }
     }
+    specs.extend(corpus::specs().into_iter().map(|(rel, _)| rel));
     specs.sort();
     assert!(
         specs.iter().filter(|s| s.starts_with("specs/")).count() >= 5,
@@ -292,6 +298,123 @@ fn compose_config_accepts_every_compose_file() {
     for file in files {
         compose_config(&file).assert_success();
     }
+}
+
+/// The variables a compose file interpolates: `$NAME` and `${NAME...}`, not `$$`.
+fn interpolated_variables(text: &str) -> std::collections::BTreeSet<String> {
+    let bytes = text.as_bytes();
+    let mut names = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let start = i + 1 + usize::from(bytes.get(i + 1) == Some(&b'{'));
+        let end = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+        if end > start {
+            names.insert(text[start..end].to_string());
+        }
+        i = end.max(i + 1);
+    }
+    names
+}
+
+/// `docker-compose -f FILE [--profile '*'] config` in an environment holding only `env`.
+fn compose_config_in(
+    file: &Path,
+    all_profiles: bool,
+    env: &BTreeMap<String, String>,
+) -> ToolOutput {
+    let dir = file.parent().expect("compose file has a folder");
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["-f".into(), file.file_name().expect("a file name").into()];
+    if all_profiles {
+        args.extend(["--profile".into(), "*".into()]);
+    }
+    args.push("config".into());
+    crate::support::validators::run_tool_in_env("docker-compose", args, dir, env)
+}
+
+/// What `docker compose up` sees (no profile flag) and what `--profile '*'` sees, each
+/// with every interpolated variable set and with none: compose accepts the file with no
+/// warning, except that an unset variable of the file is reported as unset.
+#[test]
+fn compose_config_accepts_every_compose_file_with_and_without_profiles_and_variables() {
+    let outputs = generate_all();
+    let files = outputs.files(is_compose);
+    assert!(!files.is_empty(), "no compose file generated");
+    let mut checked_a_variable = false;
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read compose file");
+        let vars = interpolated_variables(&text);
+        checked_a_variable |= !vars.is_empty();
+        let set: BTreeMap<String, String> =
+            vars.iter().map(|v| (v.clone(), "1".to_string())).collect();
+        for all_profiles in [false, true] {
+            for env in [&set, &BTreeMap::new()] {
+                let out = compose_config_in(&file, all_profiles, env).assert_success();
+                let unexpected: Vec<&str> = out
+                    .stderr
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .filter(|l| {
+                        !(env.is_empty()
+                            && vars.iter().any(|v| {
+                                l.contains(&format!("The \\\"{v}\\\" variable is not set"))
+                            }))
+                    })
+                    .collect();
+                assert!(
+                    unexpected.is_empty(),
+                    "{} (all profiles: {all_profiles}, variables set: {}): compose warned:\n{}",
+                    file.display(),
+                    !env.is_empty(),
+                    unexpected.join("\n")
+                );
+            }
+        }
+    }
+    assert!(
+        checked_a_variable,
+        "no compose file interpolates a variable"
+    );
+}
+
+/// Negative control: a `depends_on` on a service inside a profile passes with
+/// `--profile '*'` but fails what plain `docker compose up` reads (no profile flag).
+#[test]
+fn compose_negative_control_dependency_in_a_profile() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        "services:\n  app:\n    image: \"busybox\"\n    depends_on: [\"worker\"]\n  worker:\n    \
+         image: \"busybox:${TAG:-1}\"\n    profiles: [\"extra\"]\n",
+    )
+    .expect("write compose file");
+    let env = BTreeMap::new();
+    compose_config_in(&file, true, &env).assert_success();
+    let out = compose_config_in(&file, false, &env).assert_failure();
+    assert!(
+        out.combined().contains("undefined service \"worker\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn compose_interpolated_variables_are_found() {
+    let text = "a: \"${A:-x}\"\nb: \"$B\"\nc: \"$$C $${D}\"\ne: \"${E}${F_1}\"\n";
+    let found: Vec<String> = interpolated_variables(text).into_iter().collect();
+    assert_eq!(found, ["A", "B", "E", "F_1"]);
 }
 
 #[test]
@@ -572,10 +695,15 @@ fn bake_checks_negative_control_branch_tags() {
             continue;
         }
         found = true;
-        let text = original.replacen("substr(GIT_SHA", "substr(\"x\", 0, 1)}${substr(GIT_SHA", 1);
+        // An `x` in front of the first branch-only value: the commit, else the branch name.
+        let text = ["substr(GIT_SHA", "regex_replace(GIT_BRANCH"]
+            .iter()
+            .find(|v| original.contains(*v))
+            .map(|v| original.replacen(v, &format!("substr(\"x\", 0, 1)}}${{{v}"), 1))
+            .unwrap_or_else(|| original.clone());
         assert_ne!(
             text, original,
-            "{}: no GIT_SHA in the branch tags",
+            "{}: neither GIT_SHA nor GIT_BRANCH in the branch tags",
             set.spec
         );
         std::fs::write(&path, &text).expect("write bake file");

@@ -6,6 +6,7 @@
 
 pub mod bake;
 pub mod buildah;
+pub mod corpus;
 pub mod dockerfile_reader;
 pub mod generate;
 pub mod kdl;

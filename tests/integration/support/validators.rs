@@ -22,6 +22,7 @@
 //! [`tool`] is the non-panicking lookup, for the rare test that genuinely
 //! treats a tool as optional (it must then say so in its own output).
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{Read, Write};
@@ -213,15 +214,49 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run(name, args, cwd.as_ref(), input, timeout, None)
+}
+
+/// [`run_tool`] in an environment holding only `env` (plus PATH, `NO_COLOR`, and `HOME`
+/// set to `cwd`): for tools whose result depends on the variables they see, such as
+/// `docker-compose` interpolating `${VAR}`.
+pub fn run_tool_in_env<I, S>(
+    name: &str,
+    args: I,
+    cwd: impl AsRef<Path>,
+    env: &BTreeMap<String, String>,
+) -> ToolOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(name, args, cwd.as_ref(), None, DEFAULT_TIMEOUT, Some(env))
+}
+
+fn run<I, S>(
+    name: &str,
+    args: I,
+    cwd: &Path,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    env: Option<&BTreeMap<String, String>>,
+) -> ToolOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let program = require_tool(name);
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let cwd = cwd.as_ref();
     let command_line = std::iter::once(name.to_owned())
         .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ");
 
-    let mut child = Command::new(&program)
+    let mut command = Command::new(&program);
+    if let Some(env) = env {
+        command.env_clear().env("HOME", cwd).envs(env);
+    }
+    let mut child = command
         .args(&args)
         .current_dir(cwd)
         .env("PATH", search_path())
