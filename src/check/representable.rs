@@ -1,5 +1,5 @@
 //! Values the outputs cannot carry as written: a line break on a Dockerfile line, a
-//! heredoc word or a trailing `\` in a `run` command, a `$` in a COPY path, a stage name
+//! heredoc word or a trailing `\` in a `run` command, a stage name
 //! a Dockerfile refuses, text bake would normalise, `${{` where GitHub takes no expression,
 //! an ignore pattern `.dockerignore` reads as a comment. Refused here, in `check`, so that
 //! a spec `check` accepts always generates; each refusal's help fits its case.
@@ -12,6 +12,9 @@ use crate::value::dockerfile::{
 };
 
 const DOCKERFILE: &str = "a Dockerfile instruction";
+
+/// What to do with a heredoc in `run`: specc writes each command on one RUN line.
+const HEREDOC_HELP: &str = "put the script in a file of the build context, `copy` it into the image and `run` it (e.g. `copy \"setup.sh\" to=\"/tmp/\"` then `run \"sh /tmp/setup.sh\"`); do not split a heredoc into several `run` arguments, which are joined with `&&`";
 
 impl Checker<'_> {
     /// Every value the Dockerfiles, the bake file, the workflows and `.dockerignore` write.
@@ -31,12 +34,14 @@ impl Checker<'_> {
                 self.instruction_values(ins);
             }
         }
-        // Every argument reaches the bake file; one a `from="$NAME"` reads is also the
-        // default of a Dockerfile `ARG` line.
+        // Every argument reaches the bake file; a top-level one, and one a `from="$NAME"`
+        // reads, is also the default of a global Dockerfile `ARG` line.
         let in_from = |name: &str| {
-            spec.stages
-                .iter()
-                .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
+            spec.args.iter().any(|a| a.name.value == name)
+                || spec
+                    .stages
+                    .iter()
+                    .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
         };
         for arg in spec
             .args
@@ -173,8 +178,8 @@ impl Checker<'_> {
         }
     }
 
-    /// COPY/ADD sources and destination: one line each, not empty, and no `$` (Docker
-    /// would expand it as a build variable; specc writes paths literally).
+    /// COPY/ADD sources and destination: one line each, not empty (a `$` is escaped, or
+    /// expanded where the value is written `(expand)`).
     fn paths(&mut self, keyword: &str, sources: &[Text], to: &Text) {
         let all = sources
             .iter()
@@ -182,23 +187,8 @@ impl Checker<'_> {
             .chain([(to, "destination")]);
         for (path, what) in all {
             let named = format!("a {keyword} {what}");
-            if !self.one_line(&named, path, "write the path on one line")
-                || !self.empty(&named, path, "write a path, e.g. `.` for the whole context")
-            {
-                continue;
-            }
-            if path.value.contains('$') {
-                let help = if what == "source" {
-                    "rename the file or folder so its name has no `$`, or copy the folder that holds it"
-                } else {
-                    "write the destination as a literal path without `$`, e.g. `to=\"/app\"`"
-                };
-                self.push(Error::DollarInPath {
-                    keyword: keyword.into(),
-                    what: what.into(),
-                    span: path.span,
-                    help: help.into(),
-                });
+            if self.one_line(&named, path, "write the path on one line") {
+                self.empty(&named, path, "write a path, e.g. `.` for the whole context");
             }
         }
     }
@@ -226,6 +216,16 @@ impl Checker<'_> {
     /// One argument of `run`: it becomes one line of the RUN instruction.
     fn command(&mut self, c: &Text, first: bool) {
         let s = c.value.as_str();
+        // A heredoc spans lines: joining its lines with `&&` would break it, so it gets
+        // the heredoc's own advice rather than the line break's.
+        if let Some(word) = heredoc_word(s).filter(|_| breaks_line(s)) {
+            self.push(Error::Heredoc {
+                word,
+                span: c.span,
+                help: HEREDOC_HELP.into(),
+            });
+            return;
+        }
         if !self.one_line(
             "a `run` command",
             c,
@@ -245,7 +245,7 @@ impl Checker<'_> {
             self.push(Error::Heredoc {
                 word,
                 span: c.span,
-                help: "put the script in a file of the build context, `copy` it into the image and `run` it; if `<<` is meant literally, quote it (`'<<'`)".into(),
+                help: format!("{HEREDOC_HELP}; if `<<` is meant literally, quote it (`'<<'`)"),
             });
         } else if let Some(reason) = command_misread(s, first) {
             self.push(Error::RunCommand {

@@ -70,26 +70,43 @@ fn words(list: &[Text]) -> Vec<String> {
     list.iter().map(|t| t.value.clone()).collect()
 }
 
+/// The values of `list`, each with whether `ins` lets Docker expand `$VAR` in it.
+fn expanding(ins: &Instruction, list: &[Text]) -> Vec<(String, bool)> {
+    list.iter()
+        .map(|t| (t.value.clone(), ins.expands(t)))
+        .collect()
+}
+
+/// A double-quoted value of `ins`, `$` literal unless it was written `(expand)`.
+fn quoted_in(ins: &Instruction, value: &Text) -> String {
+    escaped(escape::docker_quoted(&value.value, ins.expands(value)))
+}
+
+/// A bare word of `ins` (WORKDIR, USER).
+fn word_in(ins: &Instruction, value: &Text) -> String {
+    escaped(escape::docker_word(&value.value, ins.expands(value)))
+}
+
 /// Appends the instruction's Dockerfile lines.
 fn instruction(out: &mut Lines, ins: &Instruction) {
     match &ins.kind {
-        InstructionKind::Workdir(p) => out.push("WORKDIR", escaped(escape::docker_word(&p.value))),
+        InstructionKind::Workdir(p) => out.push("WORKDIR", word_in(ins, p)),
         InstructionKind::Copy(c) => {
             let mut flags = Vec::new();
             if let Some(from) = &c.from {
                 flags.push(format!("--from={}", from.value));
             }
-            permission_flags(&mut flags, &c.chown, &c.chmod, c.link);
-            paths(out, "COPY", flags, &c.sources, &c.to);
+            permission_flags(&mut flags, ins, &c.chown, &c.chmod, c.link);
+            paths(out, ins, "COPY", flags, &c.sources, &c.to);
         }
         InstructionKind::Add(a) => {
             let mut flags = Vec::new();
             if let Some(sum) = &a.checksum {
-                let sum = escaped(escape::docker_flag_word(&sum.value));
+                let sum = escaped(escape::docker_flag_word(&sum.value, false));
                 flags.push(format!("--checksum={sum}"));
             }
-            permission_flags(&mut flags, &a.chown, &a.chmod, a.link);
-            paths(out, "ADD", flags, &a.sources, &a.to);
+            permission_flags(&mut flags, ins, &a.chown, &a.chmod, a.link);
+            paths(out, ins, "ADD", flags, &a.sources, &a.to);
         }
         InstructionKind::Run(run) => {
             let mut parts: Vec<String> = run.mounts.iter().map(mount).collect();
@@ -111,19 +128,21 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
         }
         InstructionKind::Arg(a) => {
             let text = match &a.value {
-                Some(v) => format!("{}={}", a.name.value, quoted(&v.value)),
+                Some(v) => format!("{}={}", a.name.value, quoted_in(ins, v)),
                 None => a.name.value.clone(),
             };
             out.push("ARG", text);
         }
         InstructionKind::Expose(ports) => out.push("EXPOSE", words(ports).join(" ")),
-        InstructionKind::User(u) => out.push("USER", escaped(escape::docker_word(&u.value))),
+        InstructionKind::User(u) => out.push("USER", word_in(ins, u)),
         InstructionKind::Healthcheck(h) => out.push("HEALTHCHECK", healthcheck(h)),
         InstructionKind::Label(key, value) => {
             let k = escaped(escape::docker_label_key(&key.value));
-            out.push("LABEL", format!("{k}={}", quoted(&value.value)));
+            out.push("LABEL", format!("{k}={}", quoted_in(ins, value)));
         }
-        InstructionKind::Volume(paths) => out.push("VOLUME", escape::lexer_list(&words(paths))),
+        InstructionKind::Volume(paths) => {
+            out.push("VOLUME", escape::lexer_list(&expanding(ins, paths)))
+        }
         InstructionKind::Shell(w) => out.push("SHELL", escape::exec_form(&words(w))),
         InstructionKind::Entrypoint(w) => out.push("ENTRYPOINT", escape::exec_form(&words(w))),
         InstructionKind::Cmd(w) => out.push("CMD", escape::exec_form(&words(w))),
@@ -158,6 +177,7 @@ fn healthcheck(h: &Healthcheck) -> String {
 
 fn permission_flags(
     flags: &mut Vec<String>,
+    ins: &Instruction,
     chown: &Option<Text>,
     chmod: &Option<Text>,
     link: bool,
@@ -165,7 +185,7 @@ fn permission_flags(
     if let Some(o) = chown {
         flags.push(format!(
             "--chown={}",
-            escaped(escape::docker_flag_word(&o.value))
+            escaped(escape::docker_flag_word(&o.value, ins.expands(o)))
         ));
     }
     if let Some(m) = chmod {
@@ -178,18 +198,19 @@ fn permission_flags(
 
 fn paths(
     out: &mut Lines,
+    ins: &Instruction,
     keyword: &'static str,
     mut flags: Vec<String>,
     sources: &[Text],
     to: &Text,
 ) {
-    let mut all = words(sources);
+    let mut all = expanding(ins, sources);
     let mut dest = to.value.clone();
     // Docker requires a folder destination (ending in `/`) for several sources.
     if sources.len() > 1 && !dest.ends_with('/') {
         dest.push('/');
     }
-    all.push(dest);
+    all.push((dest, ins.expands(to)));
     flags.push(escaped(escape::docker_paths(&all)));
     out.push(keyword, flags.join(" "));
 }
@@ -281,7 +302,24 @@ fn render_variant(
         .position(|s| s.name.value == img.stage.value)?;
     let variant = &spec.variants[v];
     let built = image_variants(spec, img);
-    let mut global_args: Vec<GlobalArg> = Vec::new();
+    // This variant's own value: a plain `docker build` of its file must use the base the
+    // spec names for it.
+    let global_arg = |name: &str| GlobalArg {
+        name: name.to_string(),
+        value: variant
+            .args
+            .iter()
+            .chain(&spec.args)
+            .find(|a| a.name.value == name)
+            .and_then(|a| a.value.as_ref())
+            .map_or_else(|| "\"\"".into(), |v| quoted(&v.value)),
+    };
+    // Every top-level `arg` is a global ARG, as the language reference says.
+    let mut global_args: Vec<GlobalArg> = spec
+        .args
+        .iter()
+        .map(|a| global_arg(&a.name.value))
+        .collect();
     let mut stages = Vec::new();
     let order = build_order(checked, target);
     for &s in &order {
@@ -289,19 +327,7 @@ fn render_variant(
         if let Some(arg) = arg_reference(stage.from.value.as_str())
             && !global_args.iter().any(|a| a.name == arg)
         {
-            // This variant's own value: a plain `docker build` of its file must use the
-            // base the spec names for it.
-            let value = variant
-                .args
-                .iter()
-                .chain(&spec.args)
-                .find(|a| a.name.value == arg)
-                .and_then(|a| a.value.as_ref())
-                .map_or_else(|| "\"\"".into(), |v| quoted(&v.value));
-            global_args.push(GlobalArg {
-                name: arg.to_string(),
-                value,
-            });
+            global_args.push(global_arg(arg));
         }
         let mut lines = Lines { lines: Vec::new() };
         for ins in &stage.instructions {

@@ -712,6 +712,9 @@ impl<'a> Decoder<'a> {
 
     fn stage(&self, node: &'a KdlNode) -> Option<Stage> {
         let mut r = self.reader(node, &["from"]);
+        r.no_expand(
+            "a `from=` holding one whole `$NAME` already reads build argument `NAME`: write `from=\"$NAME\"` without `(expand)`",
+        );
         let name = self.name(&mut r, "stage");
         let from = r.prop_required("from", "stage build from=\"alpine:3.20\"");
         let instructions = r
@@ -783,6 +786,7 @@ impl<'a> Decoder<'a> {
         );
         let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let span = r.span();
+        let expanded = self.expanded(&mut r, keyword);
         let kind = match keyword {
             "workdir" => {
                 let path = r.arg(0, "a path", "workdir \"/app\"");
@@ -886,8 +890,38 @@ impl<'a> Decoder<'a> {
             kind,
             variants,
             lint_ignore,
+            expanded,
             span,
         })
+    }
+
+    /// The values of instruction `keyword` written `(expand)`, where Docker expands `$VAR`
+    /// and specc can follow it; on any other value of the instruction, `(expand)` is
+    /// reported by the reader with the reason it has no meaning there.
+    fn expanded(&self, r: &mut Reader<'a>, keyword: &str) -> Vec<SourceSpan> {
+        let mut spans = Vec::new();
+        match keyword {
+            "workdir" | "user" => spans.extend(r.expanded_args(0)),
+            "expose" | "volume" => spans.extend(r.expanded_args(0)),
+            "arg" | "label" => spans.extend(r.expanded_args(1)),
+            "copy" | "add" => {
+                spans.extend(r.expanded_prop("to"));
+                spans.extend(r.expanded_prop("chown"));
+                r.no_expand(
+                    "specc must know which files a `copy`/`add` reads (for the input hash and `.dockerignore`), so its sources are literal; to copy a different file per variant, write one `copy` per file with `variants=`",
+                );
+            }
+            "run" => r.no_expand(
+                "the shell expands `$VAR` in a `run` command by itself (build arguments declared with `arg` and `env` variables are in its environment); remove `(expand)`",
+            ),
+            "healthcheck" => r.no_expand(
+                "the health check command runs in a shell, which expands `$VAR` by itself; remove `(expand)`",
+            ),
+            _ => r.no_expand(
+                "Docker passes exec-form words as written; to expand a variable at run time, run the command through a shell, e.g. `cmd \"sh\" \"-c\" \"exec app --port=$PORT\"`",
+            ),
+        }
+        spans
     }
 
     /// `env NAME "value"` or `env A="1" B="2"`.
@@ -905,6 +939,7 @@ impl<'a> Decoder<'a> {
             kind: InstructionKind::Env(pairs),
             variants,
             lint_ignore,
+            expanded: Vec::new(),
             span,
         })
     }
@@ -917,7 +952,7 @@ impl<'a> Decoder<'a> {
             .into_iter()
             .filter(|(k, _)| k.value != "variants" && k.value != "lint-ignore")
             .map(|(name, value)| {
-                let expand = self.expand(r.annotation(None, Some(&name.value)));
+                let expand = r.expand_prop(&name.value);
                 EnvVar {
                     name,
                     value,
@@ -928,7 +963,7 @@ impl<'a> Decoder<'a> {
         if r.arg_count() > 0 || pairs.is_empty() {
             let name = r.arg(0, "a variable name", "env NAME \"value\"");
             let value = r.arg(1, "a value", "env NAME \"value\"");
-            let expand = self.expand(r.annotation(Some(1), None));
+            let expand = r.expand_arg(1);
             if let (Some(name), Some(value)) = (name, value) {
                 pairs.insert(
                     0,
@@ -944,23 +979,6 @@ impl<'a> Decoder<'a> {
             self.variable_name(&pair.name, "environment variable");
         }
         pairs
-    }
-
-    /// True for an `(expand)` annotation; any other annotation is reported.
-    fn expand(&self, annotation: Option<(String, SourceSpan)>) -> bool {
-        match annotation {
-            None => false,
-            Some((a, _)) if a == "expand" => true,
-            Some((a, span)) => {
-                self.push(Error::InvalidChoice {
-                    what: "type annotation".into(),
-                    value: a.clone(),
-                    span,
-                    help: suggest("annotations", &a, ["expand"]),
-                });
-                false
-            }
-        }
     }
 
     fn mount(&self, node: &'a KdlNode) -> Option<Mount> {

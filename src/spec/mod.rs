@@ -184,7 +184,17 @@ pub struct Instruction {
     pub variants: Option<Vec<Text>>,
     /// `lint-ignore=`: hadolint rules silenced for this instruction only.
     pub lint_ignore: Vec<Text>,
+    /// The spans of the values written `(expand)"..."`: Docker expands `$VAR` in them.
+    /// Every other `$` of the instruction is literal (`env` keeps its own flag).
+    pub expanded: Vec<SourceSpan>,
     pub span: SourceSpan,
+}
+
+impl Instruction {
+    /// True when `value` (one of this instruction's) was written `(expand)`.
+    pub fn expands(&self, value: &Text) -> bool {
+        self.expanded.contains(&value.span)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -465,12 +475,16 @@ pub struct ChartPush {
 }
 
 /// The span of bytes `start..start+len` of `value` inside the entry at `span`, when the
-/// entry is written plainly (bare, or quoted without escapes); else the whole entry.
+/// entry is written plainly (bare, or quoted without escapes, maybe after `(expand)`);
+/// else the whole entry.
 pub fn inner_span(span: SourceSpan, value: &str, start: usize, len: usize) -> SourceSpan {
+    const EXPAND: usize = "(expand)".len();
     let quote = if span.len() == value.len() + 2 {
         1
     } else if span.len() == value.len() {
         0
+    } else if span.len() == value.len() + 2 + EXPAND {
+        1 + EXPAND
     } else {
         return span;
     };

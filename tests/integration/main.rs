@@ -8,6 +8,7 @@ mod consistency;
 mod diagnostics;
 mod docs;
 mod example_hello;
+mod expand;
 mod golden;
 mod helm;
 mod hostile_fs;
