@@ -90,7 +90,7 @@ impl<'s> Checker<'s> {
     }
 
     /// The stages `stage` builds from, nearest first.
-    fn ancestors(&self, stage: &'s Stage) -> Vec<&'s Stage> {
+    pub(super) fn ancestors(&self, stage: &'s Stage) -> Vec<&'s Stage> {
         let mut chain: Vec<&Stage> = Vec::new();
         let mut parent = self.stage_index(stage.from.value.as_str());
         while let Some(p) = parent {

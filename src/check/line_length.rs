@@ -50,6 +50,7 @@ impl Checker<'_> {
             .iter()
             .chain(spec.images.iter().filter_map(|i| i.description.as_ref()))
             .chain(&p.source)
+            .chain(&p.url)
             .chain(&p.license)
             .chain(spec.images.iter().map(|i| &i.name));
         for label in labels {

@@ -19,6 +19,7 @@ use crate::value::{self, Placeholder};
 
 mod context;
 mod expand;
+mod labels;
 mod line_length;
 mod outputs;
 mod paths;
@@ -336,6 +337,7 @@ impl<'s> Checker<'s> {
         self.unused_stages();
         self.representable();
         self.expansions();
+        self.managed_labels();
         self.consumer_values();
         self.git_outputs();
         self.build_contexts();

@@ -78,6 +78,7 @@ impl Checker<'_> {
             .chain(p.description.iter().map(|d| ("the description", d)))
             .chain(descriptions.map(|d| ("the description", d)))
             .chain(p.source.iter().map(|s| ("the project source", s)))
+            .chain(p.url.iter().map(|u| ("the project url", u)))
             .chain(p.license.iter().map(|l| ("the license", l)))
             .chain(p.maintainers.iter().map(|m| ("a maintainer", m)));
         for (what, t) in texts {

@@ -728,6 +728,19 @@ pub enum Error {
         help: String,
     },
 
+    /// A user label on an OCI key specc sets for the image:
+    /// `label "org.opencontainers.image.title" "IOPaint"`
+    #[error("specc sets label `{key}` of image `{image}` itself")]
+    #[diagnostic(code(specc::check::managed_label))]
+    ManagedLabel {
+        key: String,
+        image: String,
+        #[label("specc's own value would overwrite this one")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// An `(expand)` value Docker's expansion cannot read: `user (expand)"${APP"`
     #[error("this value does not expand as written")]
     #[diagnostic(code(specc::check::invalid_expansion))]

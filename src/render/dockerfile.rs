@@ -261,6 +261,9 @@ fn oci_labels(spec: &Spec, image: usize, out: &mut Lines) {
     if let Some(s) = &p.source {
         labels.push(("org.opencontainers.image.source", s.value.clone()));
     }
+    if let Some(u) = &p.url {
+        labels.push(("org.opencontainers.image.url", u.value.clone()));
+    }
     if let Some(l) = &p.license {
         labels.push(("org.opencontainers.image.licenses", l.value.clone()));
     }

@@ -396,7 +396,10 @@ impl<'a> Decoder<'a> {
     }
 
     fn project(&self, node: &'a KdlNode) -> Option<Project> {
-        let mut r = self.reader(node, &["version", "description", "source", "license"]);
+        let mut r = self.reader(
+            node,
+            &["version", "description", "source", "url", "license"],
+        );
         let name = self.name(&mut r, "project");
         let version = r
             .prop("version")
@@ -404,6 +407,7 @@ impl<'a> Decoder<'a> {
         let version = Spanned::new(Version::parse(&version.value), version.span);
         let description = r.prop("description");
         let source = r.prop("source");
+        let url = r.prop("url");
         let license = r.prop("license");
         let mut maintainers = Vec::new();
         for child in r.children() {
@@ -427,6 +431,7 @@ impl<'a> Decoder<'a> {
             version,
             description,
             source,
+            url,
             license,
             maintainers,
             span,

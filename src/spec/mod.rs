@@ -69,6 +69,8 @@ pub struct Project {
     pub version: Spanned<Version>,
     pub description: Option<Text>,
     pub source: Option<Text>,
+    /// `url=`: the project's home page, `org.opencontainers.image.url`.
+    pub url: Option<Text>,
     pub license: Option<Text>,
     pub maintainers: Vec<Text>,
     pub span: SourceSpan,

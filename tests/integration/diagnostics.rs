@@ -108,6 +108,7 @@ fixtures! {
     invalid_expansion: "102-invalid-expansion" => 1,
     from_interpolation: "103-from-interpolation" => 1,
     heredoc_lines: "104-heredoc-lines" => 1,
+    managed_label: "105-managed-label" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
