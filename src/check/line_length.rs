@@ -151,5 +151,8 @@ fn instruction_lines(kind: &InstructionKind, lines: &mut Vec<(&'static str, Vec<
         InstructionKind::Shell(w) => lines.push(("`shell`", w.iter().map(val).collect())),
         InstructionKind::Entrypoint(w) => lines.push(("`entrypoint`", w.iter().map(val).collect())),
         InstructionKind::Cmd(w) => lines.push(("`cmd`", w.iter().map(val).collect())),
+        InstructionKind::CmdShell(t) => lines.push(("`cmd`", vec![val(t)])),
+        InstructionKind::EntrypointShell(t) => lines.push(("`entrypoint`", vec![val(t)])),
+        InstructionKind::Comment(t) => lines.push(("a comment", vec![val(t)])),
     }
 }

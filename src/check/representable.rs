@@ -13,6 +13,18 @@ use crate::value::dockerfile::{
 
 const DOCKERFILE: &str = "a Dockerfile instruction";
 
+/// A `run` argument, and what to do with a line break in it.
+const RUN_COMMAND: (&str, &str) = (
+    "a `run` command",
+    "split it into several arguments of `run`; they are joined with `&&`",
+);
+
+/// A shell-form command line (`cmd`, `entrypoint`, `healthcheck` with `shell=#true`).
+const SHELL_LINE: (&str, &str) = (
+    "a shell-form command",
+    "write the command on one line (join commands with `&&` or `;`), or put a script in the image and run it",
+);
+
 /// What to do with a heredoc in `run`: specc writes each command on one RUN line.
 const HEREDOC_HELP: &str = "put the script in a file of the build context, `copy` it into the image and `run` it (e.g. `copy \"setup.sh\" to=\"/tmp/\"` then `run \"sh /tmp/setup.sh\"`); do not split a heredoc into several `run` arguments, which are joined with `&&`";
 
@@ -150,6 +162,15 @@ impl Checker<'_> {
             InstructionKind::Copy(c) => self.paths("COPY", &c.sources, &c.to),
             InstructionKind::Add(a) => self.paths("ADD", &a.sources, &a.to),
             InstructionKind::Run(run) => self.run_values(run),
+            InstructionKind::CmdShell(line) | InstructionKind::EntrypointShell(line) => {
+                self.command(line, true, SHELL_LINE)
+            }
+            InstructionKind::Healthcheck(h) if h.shell_form => {
+                self.command(&h.command, true, SHELL_LINE)
+            }
+            InstructionKind::Comment(text) => {
+                self.one_line("a comment", text, "write one `comment` per line");
+            }
             InstructionKind::Env(pairs) => {
                 for e in pairs {
                     let what = format!("the value of `{}`", e.name.value);
@@ -210,12 +231,13 @@ impl Checker<'_> {
             }
         }
         for (i, c) in run.commands.iter().enumerate() {
-            self.command(c, i == 0);
+            self.command(c, i == 0, RUN_COMMAND);
         }
     }
 
-    /// One argument of `run`: it becomes one line of the RUN instruction.
-    fn command(&mut self, c: &Text, first: bool) {
+    /// One argument of `run` (or a shell-form command line): it becomes one line of the
+    /// instruction; `what` names it and says what to do with a line break.
+    fn command(&mut self, c: &Text, first: bool, (what, split): (&str, &str)) {
         let s = c.value.as_str();
         // A heredoc spans lines: joining its lines with `&&` would break it, so it gets
         // the heredoc's own advice rather than the line break's.
@@ -227,17 +249,12 @@ impl Checker<'_> {
             });
             return;
         }
-        if !self.one_line(
-            "a `run` command",
-            c,
-            "split it into several arguments of `run`; they are joined with `&&`",
-        ) || !self.empty("a `run` command", c, "remove the empty argument")
-        {
+        if !self.one_line(what, c, split) || !self.empty(what, c, "remove the empty argument") {
             return;
         }
         if has_surrounding_space(s) {
             self.push(Error::SurroundingSpace {
-                what: "a `run` command".into(),
+                what: what.into(),
                 span: c.span,
                 reason: "Docker trims white space at the ends of a command".into(),
                 help: format!("write `{}`", s.trim()),
@@ -252,7 +269,12 @@ impl Checker<'_> {
             self.push(Error::RunCommand {
                 span: c.span,
                 reason: reason.into(),
-                help: command_help(s, first).into(),
+                help: if what == SHELL_LINE.0 && s.starts_with('[') {
+                    "for the exec form, leave `shell=#true` out and give each word as an argument"
+                        .into()
+                } else {
+                    command_help(s, first).into()
+                },
             });
         }
     }

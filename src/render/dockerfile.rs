@@ -146,6 +146,11 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
         InstructionKind::Shell(w) => out.push("SHELL", escape::exec_form(&words(w))),
         InstructionKind::Entrypoint(w) => out.push("ENTRYPOINT", escape::exec_form(&words(w))),
         InstructionKind::Cmd(w) => out.push("CMD", escape::exec_form(&words(w))),
+        // Shell form: Docker does not expand `$` in CMD or ENTRYPOINT; the shell does, when
+        // the container starts. `check` refuses a line the Dockerfile would misread.
+        InstructionKind::CmdShell(line) => out.push("CMD", line.value.clone()),
+        InstructionKind::EntrypointShell(line) => out.push("ENTRYPOINT", line.value.clone()),
+        InstructionKind::Comment(text) => out.push("#", escape::comment(&text.value)),
     }
 }
 
@@ -164,8 +169,12 @@ fn healthcheck(h: &Healthcheck) -> String {
     if let Some(r) = &h.retries {
         text.push_str(&format!("--retries={} ", r.value));
     }
-    // Exec form through the shell: the same meaning as the shell form, and what
-    // linters ask for.
+    if h.shell_form {
+        text.push_str(&format!("CMD {}", h.command.value));
+        return text;
+    }
+    // Exec form through the shell: the same meaning as the shell form (unless `shell`
+    // changes the stage's shell), and what linters ask for.
     let command = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),
@@ -349,8 +358,10 @@ fn render_variant(
         if s == target {
             oci_labels(spec, image, &mut lines);
         }
+        let platform = stage.platform.as_ref();
+        let flag = platform.map(|p| format!("--platform={} ", p.value.flag_value()));
         stages.push(StageContext {
-            from: stage.from.value.to_string(),
+            from: format!("{}{}", flag.unwrap_or_default(), stage.from.value),
             name: stage.name.value.clone(),
             lines: lines.lines,
         });

@@ -34,6 +34,7 @@ pub const INSTRUCTIONS: &[&str] = &[
     "shell",
     "entrypoint",
     "cmd",
+    "comment",
 ];
 
 /// The settings of an `output` block.
@@ -716,12 +717,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn stage(&self, node: &'a KdlNode) -> Option<Stage> {
-        let mut r = self.reader(node, &["from"]);
+        let mut r = self.reader(node, &["from", "platform"]);
         r.no_expand(
             "a `from=` holding one whole `$NAME` already reads build argument `NAME`: write `from=\"$NAME\"` without `(expand)`",
         );
         let name = self.name(&mut r, "stage");
         let from = r.prop_required("from", "stage build from=\"alpine:3.20\"");
+        let platform = r.prop("platform").and_then(|p| self.stage_platform(p));
         let instructions = r
             .children()
             .iter()
@@ -732,9 +734,31 @@ impl<'a> Decoder<'a> {
         Some(Stage {
             name: name?,
             from: source(from?),
+            platform,
             instructions,
             span,
         })
+    }
+
+    /// `platform="build"`, `"target"` or a platform like `linux/amd64`.
+    fn stage_platform(&self, text: Text) -> Option<Spanned<StagePlatform>> {
+        let value = match text.as_str() {
+            "build" => StagePlatform::Build,
+            "target" => StagePlatform::Target,
+            _ => match Platform::parse(&text.value) {
+                Ok(p) => StagePlatform::Fixed(p),
+                Err((reason, _)) => {
+                    self.push(Error::InvalidPlatform {
+                        value: text.value,
+                        span: text.span,
+                        reason,
+                        help: "write `platform=\"build\"` (the building machine's, `$BUILDPLATFORM`), `\"target\"` (`$TARGETPLATFORM`) or a platform like `\"linux/amd64\"`".into(),
+                    });
+                    return None;
+                }
+            },
+        };
+        Some(Spanned::new(value, text.span))
     }
 
     fn instruction(&self, node: &'a KdlNode) -> Option<Instruction> {
@@ -767,7 +791,9 @@ impl<'a> Decoder<'a> {
                 "timeout",
                 "start-period",
                 "retries",
+                "shell",
             ],
+            "cmd" | "entrypoint" => &["variants", "lint-ignore", "shell"],
             // `env` takes free `NAME=value` properties too; they are read below.
             "env" => {
                 let mut all: Vec<&str> = vec!["variants", "lint-ignore"];
@@ -865,8 +891,27 @@ impl<'a> Decoder<'a> {
             }
             "healthcheck" => {
                 let h = self.healthcheck(&mut r);
+                let shell_form = r.prop_bool("shell").is_some_and(|b| b.value);
                 r.finish("one argument, the command");
-                InstructionKind::Healthcheck(h?)
+                InstructionKind::Healthcheck(Healthcheck { shell_form, ..h? })
+            }
+            "comment" => {
+                let example = "comment \"renovate: datasource=docker depName=python\"";
+                let text = r.arg(0, "a comment", example);
+                r.finish("one argument, the comment's text");
+                InstructionKind::Comment(text?)
+            }
+            "entrypoint" | "cmd" if r.prop_bool("shell").is_some_and(|b| b.value) => {
+                let example = format!("{keyword} \"python app.py --port $PORT\" shell=#true");
+                let line = r.arg(0, "a command line", &example);
+                r.finish_with(
+                    "one argument with `shell=#true`, the command line",
+                    &format!("write the whole command line as one argument, e.g. `{example}`, or leave `shell=#true` out for the exec form"),
+                );
+                match keyword {
+                    "entrypoint" => InstructionKind::EntrypointShell(line?),
+                    _ => InstructionKind::CmdShell(line?),
+                }
             }
             "label" => {
                 let key = r.arg(0, "a label key", "label \"com.example.team\" \"ml\"");
@@ -919,6 +964,7 @@ impl<'a> Decoder<'a> {
             "run" => r.no_expand(
                 "the shell expands `$VAR` in a `run` command by itself (build arguments declared with `arg` and `env` variables are in its environment); remove `(expand)`",
             ),
+            "comment" => r.no_expand("a comment is written as it is; remove `(expand)`"),
             "healthcheck" => r.no_expand(
                 "the health check command runs in a shell, which expands `$VAR` by itself; remove `(expand)`",
             ),
@@ -1046,6 +1092,7 @@ impl<'a> Decoder<'a> {
         let command = command?;
         Some(Healthcheck {
             command,
+            shell_form: false,
             interval: r.prop("interval").and_then(|d| self.duration(d)),
             timeout: r.prop("timeout").and_then(|d| self.duration(d)),
             start_period: r.prop("start-period").and_then(|d| self.duration(d)),

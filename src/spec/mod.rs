@@ -175,8 +175,31 @@ pub enum GpuCount {
 pub struct Stage {
     pub name: Text,
     pub from: Spanned<ImageSource>,
+    /// `platform=`: the platform the stage's base is pulled for (`FROM --platform=`).
+    pub platform: Option<Spanned<StagePlatform>>,
     pub instructions: Vec<Instruction>,
     pub span: SourceSpan,
+}
+
+/// `stage ... platform=`: `"build"` is the platform of the machine that builds
+/// (`$BUILDPLATFORM`, for cross-compiling stages), `"target"` the platform being built
+/// for (`$TARGETPLATFORM`), else a platform such as `linux/amd64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StagePlatform {
+    Build,
+    Target,
+    Fixed(Platform),
+}
+
+impl StagePlatform {
+    /// The value of `FROM --platform=`.
+    pub fn flag_value(&self) -> String {
+        match self {
+            StagePlatform::Build => "$BUILDPLATFORM".into(),
+            StagePlatform::Target => "$TARGETPLATFORM".into(),
+            StagePlatform::Fixed(p) => p.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +238,12 @@ pub enum InstructionKind {
     Shell(Vec<Text>),
     Entrypoint(Vec<Text>),
     Cmd(Vec<Text>),
+    /// `entrypoint "..." shell=#true`: the shell form, run by the stage's shell.
+    EntrypointShell(Text),
+    /// `cmd "..." shell=#true`: the shell form, run by the stage's shell.
+    CmdShell(Text),
+    /// `comment "renovate: ..."`: a `# ...` line above the next instruction.
+    Comment(Text),
 }
 
 impl InstructionKind {
@@ -233,8 +262,9 @@ impl InstructionKind {
             InstructionKind::Label(..) => "label",
             InstructionKind::Volume(_) => "volume",
             InstructionKind::Shell(_) => "shell",
-            InstructionKind::Entrypoint(_) => "entrypoint",
-            InstructionKind::Cmd(_) => "cmd",
+            InstructionKind::Entrypoint(_) | InstructionKind::EntrypointShell(_) => "entrypoint",
+            InstructionKind::Cmd(_) | InstructionKind::CmdShell(_) => "cmd",
+            InstructionKind::Comment(_) => "comment",
         }
     }
 }
@@ -296,6 +326,9 @@ pub enum Mount {
 #[derive(Debug, Clone)]
 pub struct Healthcheck {
     pub command: Text,
+    /// `shell=#true`: `HEALTHCHECK CMD <command>`, run by the stage's `shell` (by default
+    /// the command runs through `/bin/sh -c` in exec form).
+    pub shell_form: bool,
     pub interval: Option<Spanned<Duration>>,
     pub timeout: Option<Spanned<Duration>>,
     pub start_period: Option<Spanned<Duration>>,

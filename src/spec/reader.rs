@@ -404,13 +404,21 @@ impl<'a> Reader<'a> {
 
     /// Reports arguments nobody read, an unexpected children block and annotations.
     pub fn finish(self, takes: &str) {
+        self.finish_with(
+            takes,
+            "remove it, or write it as a property `name=value` if that was meant",
+        );
+    }
+
+    /// [`Reader::finish`], with `help` for an argument too many.
+    pub fn finish_with(self, takes: &str, help: &str) {
         self.annotations();
         for entry in self.args.iter().skip(self.args_read) {
             self.push(Error::UnexpectedArgument {
                 node: self.node_name().to_string(),
                 expected: takes.to_string(),
                 span: entry.span(),
-                help: "remove it, or write it as a property `name=value` if that was meant".into(),
+                help: help.into(),
             });
         }
         if !self.children_read

@@ -109,6 +109,7 @@ fixtures! {
     from_interpolation: "103-from-interpolation" => 1,
     heredoc_lines: "104-heredoc-lines" => 1,
     managed_label: "105-managed-label" => 1,
+    dockerfile_constructs: "106-dockerfile-constructs" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
