@@ -953,12 +953,17 @@ impl<'a> Decoder<'a> {
         match keyword {
             "workdir" | "user" => spans.extend(r.expanded_args(0)),
             "expose" | "volume" => spans.extend(r.expanded_args(0)),
-            "arg" | "label" => spans.extend(r.expanded_args(1)),
+            "arg" | "label" => {
+                spans.extend(r.expanded_args(1));
+                r.no_expand(
+                    "a name or label key is written literally (specc escapes `$` in it); `(expand)` goes on the value",
+                );
+            }
             "copy" | "add" => {
                 spans.extend(r.expanded_prop("to"));
                 spans.extend(r.expanded_prop("chown"));
                 r.no_expand(
-                    "specc must know which files a `copy`/`add` reads (for the input hash and `.dockerignore`), so its sources are literal; to copy a different file per variant, write one `copy` per file with `variants=`",
+                    "specc must know which files a `copy`/`add` reads and from where (for the input hash and `.dockerignore`), so its sources and `from=` are literal: to copy a different file per variant, write one `copy` per file with `variants=`; `(expand)` applies to `to=` and `chown=` only",
                 );
             }
             "run" => r.no_expand(
