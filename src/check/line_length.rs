@@ -115,6 +115,7 @@ fn instruction_lines(kind: &InstructionKind, lines: &mut Vec<(&'static str, Vec<
                         first.push(val(id));
                         first.extend(target.iter().map(val));
                     }
+                    Mount::Bind { source, target, .. } => first.extend([val(source), val(target)]),
                 }
             }
             let mut commands = run.commands.iter();

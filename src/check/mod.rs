@@ -683,46 +683,7 @@ impl<'s> Checker<'s> {
         match &ins.kind {
             InstructionKind::Copy(copy) => {
                 if let Some(source) = &copy.from {
-                    let from = &Text::new(source.value.to_string(), source.span);
-                    if let Some(dep) = self.stage_index(&from.value) {
-                        self.graph.edge(
-                            Vertex::Stage(si),
-                            Vertex::Stage(dep),
-                            EdgeKind::CopiesFrom,
-                            from.span,
-                        );
-                    } else if is_reference_like(&from.value) {
-                        match source.value.reference() {
-                            Ok(_) => self.graph.edge(
-                                Vertex::Stage(si),
-                                Vertex::External(from.value.clone()),
-                                EdgeKind::CopiesFrom,
-                                from.span,
-                            ),
-                            Err(reason) => self.push(Error::InvalidImageReference {
-                                value: from.value.clone(),
-                                span: from.span,
-                                reason: reason.to_string(),
-                                help: reference_help(
-                                    &from.value,
-                                    "write a stage name or an image like `busybox:1.36`",
-                                ),
-                            }),
-                        }
-                    } else {
-                        let stages: Vec<&str> =
-                            self.spec.stages.iter().map(|s| s.name.as_str()).collect();
-                        let help = and_also(
-                            suggest("declared stages", &from.value, stages),
-                            "to copy from an image, write its reference, e.g. `from=\"busybox:1.36\"`",
-                        );
-                        self.push(Error::CopyFromUnknownStage {
-                            name: from.value.clone(),
-                            span: from.span,
-                            help,
-                        });
-                        self.unresolved_stage = true;
-                    }
+                    self.copies_from(si, source);
                 }
                 self.permissions(&copy.chown, &copy.chmod);
             }
@@ -761,7 +722,60 @@ impl<'s> Checker<'s> {
                 }
             }
             InstructionKind::Healthcheck(h) => self.healthcheck(h),
+            InstructionKind::Run(run) => {
+                for m in &run.mounts {
+                    if let Mount::Bind {
+                        from: Some(source), ..
+                    } = m
+                    {
+                        self.copies_from(si, source);
+                    }
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// A `copy from=` (or a bind mount's `from=`): a stage, built first, or an image.
+    fn copies_from(&mut self, si: usize, source: &Spanned<ImageSource>) {
+        let from = &Text::new(source.value.to_string(), source.span);
+        if let Some(dep) = self.stage_index(&from.value) {
+            self.graph.edge(
+                Vertex::Stage(si),
+                Vertex::Stage(dep),
+                EdgeKind::CopiesFrom,
+                from.span,
+            );
+        } else if is_reference_like(&from.value) {
+            match source.value.reference() {
+                Ok(_) => self.graph.edge(
+                    Vertex::Stage(si),
+                    Vertex::External(from.value.clone()),
+                    EdgeKind::CopiesFrom,
+                    from.span,
+                ),
+                Err(reason) => self.push(Error::InvalidImageReference {
+                    value: from.value.clone(),
+                    span: from.span,
+                    reason: reason.to_string(),
+                    help: reference_help(
+                        &from.value,
+                        "write a stage name or an image like `busybox:1.36`",
+                    ),
+                }),
+            }
+        } else {
+            let stages: Vec<&str> = self.spec.stages.iter().map(|s| s.name.as_str()).collect();
+            let help = and_also(
+                suggest("declared stages", &from.value, stages),
+                "to copy from an image, write its reference, e.g. `from=\"busybox:1.36\"`",
+            );
+            self.push(Error::CopyFromUnknownStage {
+                name: from.value.clone(),
+                span: from.span,
+                help,
+            });
+            self.unresolved_stage = true;
         }
     }
 

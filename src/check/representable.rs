@@ -220,6 +220,7 @@ impl Checker<'_> {
             let options = match m {
                 Mount::Cache { target, id, .. } => [Some(target), id.as_ref()],
                 Mount::Secret { id, target, .. } => [Some(id), target.as_ref()],
+                Mount::Bind { source, target, .. } => [Some(source), Some(target)],
             };
             for t in options.into_iter().flatten() {
                 if !is_mount_option(&t.value) {

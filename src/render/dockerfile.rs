@@ -241,6 +241,24 @@ fn mount(m: &Mount) -> String {
             }
             s
         }
+        Mount::Bind {
+            source,
+            target,
+            from,
+            rw,
+        } => {
+            let mut s = format!(
+                "--mount=type=bind,source={},target={}",
+                source.value, target.value
+            );
+            if let Some(from) = from {
+                s.push_str(&format!(",from={}", from.value));
+            }
+            if *rw {
+                s.push_str(",rw");
+            }
+            s
+        }
         Mount::Secret {
             id,
             target,

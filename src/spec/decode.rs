@@ -1066,8 +1066,23 @@ impl<'a> Decoder<'a> {
                     required,
                 })
             }
+            "bind" => {
+                let mut r = self.reader(node, &["target", "from", "rw"]);
+                let example = "bind \"requirements.txt\" target=\"/tmp/requirements.txt\"";
+                let path = r.arg(0, "a source path", example);
+                let target = r.prop_required("target", example);
+                let from = r.prop("from").map(source);
+                let rw = r.prop_bool("rw").is_some_and(|b| b.value);
+                r.finish("one argument, the source path");
+                Some(Mount::Bind {
+                    source: path?,
+                    target: target?,
+                    from,
+                    rw,
+                })
+            }
             _ => {
-                self.unknown_node(node, "in `run`", &["cache", "secret"]);
+                self.unknown_node(node, "in `run`", &["cache", "secret", "bind"]);
                 None
             }
         }

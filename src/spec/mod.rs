@@ -216,6 +216,26 @@ pub struct Instruction {
 }
 
 impl Instruction {
+    /// The paths this instruction reads from the build context: `copy` sources without
+    /// `from=`, `add` sources (URLs too), and `run` bind mounts without `from=`.
+    pub fn context_sources(&self) -> Vec<&Text> {
+        match &self.kind {
+            InstructionKind::Copy(c) if c.from.is_none() => c.sources.iter().collect(),
+            InstructionKind::Add(a) => a.sources.iter().collect(),
+            InstructionKind::Run(run) => run
+                .mounts
+                .iter()
+                .filter_map(|m| match m {
+                    Mount::Bind {
+                        source, from: None, ..
+                    } => Some(source),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// True when `value` (one of this instruction's) was written `(expand)`.
     pub fn expands(&self, value: &Text) -> bool {
         self.expanded.contains(&value.span)
@@ -320,6 +340,14 @@ pub enum Mount {
         id: Text,
         target: Option<Text>,
         required: bool,
+    },
+    /// `bind "src" target="/mnt/src"`: files of the build context (or of stage or image
+    /// `from`) visible at `target` during the RUN only.
+    Bind {
+        source: Text,
+        target: Text,
+        from: Option<Spanned<ImageSource>>,
+        rw: bool,
     },
 }
 

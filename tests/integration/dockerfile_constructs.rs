@@ -69,3 +69,58 @@ fn platform_comments_and_shell_forms_reach_the_image() {
     let cmd = serde_json::json!(["/bin/sh", "-c", "exec app --port \"$PORT\""]);
     assert_eq!(config["Cmd"], cmd, "{config}");
 }
+
+/// `run` bind mounts: a file of the build context and a file of another stage, seen by
+/// the RUN step and nowhere else; the stage is built first, and the context file is an
+/// input of the image, so editing it changes the image's input hash.
+#[test]
+fn bind_mounts_reach_the_run_step_and_the_input_hash() {
+    let busybox = crate::support::validators::require_tool("busybox");
+    let busybox = std::fs::read(busybox.canonicalize().unwrap_or(busybox)).expect("busybox");
+    let repo = Repo::new()
+        .spec(
+            r#"project tools version="1.0.0"
+
+stage data from="scratch" {
+    copy "stage.txt" to="/stage.txt"
+}
+
+stage app from="scratch" {
+    copy "busybox" to="/bin/sh" chmod="0755"
+    run "cat /mnt/ctx.txt /mnt/stage.txt > /both.txt" {
+        bind "ctx.txt" target="/mnt/ctx.txt"
+        bind "/stage.txt" target="/mnt/stage.txt" from=data
+    }
+    cmd "/bin/sh" "-c" "cat /both.txt"
+}
+
+image tools stage=app
+"#,
+        )
+        .file("busybox", busybox)
+        .file("ctx.txt", "from the context\n")
+        .file("stage.txt", "from a stage\n");
+    repo.run(&["generate"]).success();
+    let dockerfile = repo.read_text("docker/tools.Dockerfile");
+    assert!(
+        dockerfile.contains(
+            "RUN --mount=type=bind,source=ctx.txt,target=/mnt/ctx.txt --mount=type=bind,source=/stage.txt,target=/mnt/stage.txt,from=data cat /mnt/ctx.txt"
+        ),
+        "{dockerfile}"
+    );
+    let buildah = Buildah::new();
+    buildah.build(&Build {
+        context: repo.path().to_path_buf(),
+        dockerfile: repo.join("docker/tools.Dockerfile"),
+        tags: vec!["localhost/bind:test".into()],
+        ..Build::default()
+    });
+    let run = buildah.run_image("localhost/bind:test").assert_success();
+    assert_eq!(run.stdout, "from the context\nfrom a stage\n", "{run}");
+    repo.commit("generated");
+    let unchanged = repo.run(&["plan", "--changed", "--json"]).success().stdout;
+    repo.write("ctx.txt", "edited\n");
+    let changed = repo.run(&["plan", "--changed", "--json"]).success().stdout;
+    assert!(!unchanged.contains("\"tools\""), "{unchanged}");
+    assert!(changed.contains("\"tools\""), "{changed}");
+}
