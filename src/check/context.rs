@@ -22,15 +22,14 @@ impl Checker<'_> {
         let spec = self.spec;
         for stage in &spec.stages {
             for ins in &stage.instructions {
-                let (keyword, sources, include_git) = match &ins.kind {
-                    InstructionKind::Copy(c) if c.from.is_none() => {
-                        ("COPY", &c.sources, &c.include_git)
-                    }
-                    InstructionKind::Add(a) => ("ADD", &a.sources, &a.include_git),
+                let (keyword, include_git) = match &ins.kind {
+                    InstructionKind::Copy(c) => ("COPY", &c.include_git),
+                    InstructionKind::Add(a) => ("ADD", &a.include_git),
+                    InstructionKind::Run(_) => ("RUN --mount=type=bind", &None),
                     _ => continue,
                 };
                 let git_allowed = include_git.as_ref().is_some_and(|b| b.value);
-                for source in sources {
+                for source in ins.context_sources() {
                     if keyword == "ADD" && is_remote(&source.value) {
                         continue;
                     }
@@ -110,7 +109,9 @@ fn copies_git(source: &str) -> bool {
 }
 
 fn copies_git_error(keyword: &str, source: &Text, include_git: &Option<Spanned<bool>>) -> Error {
-    let help = if include_git.is_some() {
+    let help = if keyword.starts_with("RUN") {
+        "bind the files you need from the working tree instead; to use the repository's history on purpose, `copy` it with `include-git=#true`".to_string()
+    } else if include_git.is_some() {
         "remove the source, or write `include-git=#true` to copy the repository's history on purpose".to_string()
     } else {
         format!(

@@ -50,6 +50,7 @@ impl Checker<'_> {
             .iter()
             .chain(spec.images.iter().filter_map(|i| i.description.as_ref()))
             .chain(&p.source)
+            .chain(&p.url)
             .chain(&p.license)
             .chain(spec.images.iter().map(|i| &i.name));
         for label in labels {
@@ -114,6 +115,7 @@ fn instruction_lines(kind: &InstructionKind, lines: &mut Vec<(&'static str, Vec<
                         first.push(val(id));
                         first.extend(target.iter().map(val));
                     }
+                    Mount::Bind { source, target, .. } => first.extend([val(source), val(target)]),
                 }
             }
             let mut commands = run.commands.iter();
@@ -150,5 +152,8 @@ fn instruction_lines(kind: &InstructionKind, lines: &mut Vec<(&'static str, Vec<
         InstructionKind::Shell(w) => lines.push(("`shell`", w.iter().map(val).collect())),
         InstructionKind::Entrypoint(w) => lines.push(("`entrypoint`", w.iter().map(val).collect())),
         InstructionKind::Cmd(w) => lines.push(("`cmd`", w.iter().map(val).collect())),
+        InstructionKind::CmdShell(t) => lines.push(("`cmd`", vec![val(t)])),
+        InstructionKind::EntrypointShell(t) => lines.push(("`entrypoint`", vec![val(t)])),
+        InstructionKind::Comment(t) => lines.push(("a comment", vec![val(t)])),
     }
 }

@@ -18,6 +18,8 @@ use crate::spec::*;
 use crate::value::{self, Placeholder};
 
 mod context;
+mod expand;
+mod labels;
 mod line_length;
 mod outputs;
 mod paths;
@@ -334,6 +336,8 @@ impl<'s> Checker<'s> {
         self.charts();
         self.unused_stages();
         self.representable();
+        self.expansions();
+        self.managed_labels();
         self.consumer_values();
         self.git_outputs();
         self.build_contexts();
@@ -550,7 +554,17 @@ impl<'s> Checker<'s> {
                     EdgeKind::BuildsFrom,
                     from.span,
                 );
+            } else if let Some((name, form)) = arg_with_default(&from.value) {
+                self.push(Error::InvalidImageReference {
+                    value: from.value.clone(),
+                    span: from.span,
+                    reason: format!("`{form}` is a shell-style default, which `from=` does not read"),
+                    help: format!(
+                        "give the argument its value in the spec, at the top level or per variant: `arg {name} \"...\"`, and write `from=\"${name}\"`"
+                    ),
+                });
             } else if let Some(arg) = arg_reference(&from.value) {
+                self.stages_named_by(si, arg, from.span);
                 if !value::is_variable_name(arg) {
                     self.push(Error::InvalidVariableName {
                         what: "build argument".into(),
@@ -562,6 +576,13 @@ impl<'s> Checker<'s> {
                         ),
                     });
                 }
+            } else if from.value.contains('$') {
+                self.push(Error::InvalidImageReference {
+                    value: from.value.clone(),
+                    span: from.span,
+                    reason: "`$` inside a reference: the base would depend on a variable specc cannot follow".into(),
+                    help: "to choose the base (or a stage) per variant, give each variant a build argument holding the whole name, e.g. `variant cpu { arg BASE \"base-cpu\" }`, and write `from=\"$BASE\"`".into(),
+                });
             } else if let Err(reason) = stage.from.value.reference() {
                 let reason = reason.to_string();
                 let stages: Vec<&str> = spec.stages.iter().map(|s| s.name.as_str()).collect();
@@ -616,6 +637,25 @@ impl<'s> Checker<'s> {
         }
     }
 
+    /// A `from="$ARG"` whose value (top level or in a variant) names a stage builds from
+    /// that stage: Docker resolves the expanded name to the stage, so the stage must be in
+    /// the file, and its own dependencies and cycles count.
+    fn stages_named_by(&mut self, si: usize, arg: &str, span: SourceSpan) {
+        let spec = self.spec;
+        let values = spec
+            .args
+            .iter()
+            .chain(spec.variants.iter().flat_map(|v| &v.args))
+            .filter(|a| a.name.value == arg)
+            .filter_map(|a| a.value.as_ref());
+        for value in values {
+            if let Some(dep) = self.stage_index(&value.value) {
+                let (me, base) = (Vertex::Stage(si), Vertex::Stage(dep));
+                self.graph.edge(me, base, EdgeKind::BuildsFrom, span);
+            }
+        }
+    }
+
     fn variant_list(&mut self, list: &[Text]) {
         for v in list {
             self.variant(v);
@@ -643,46 +683,7 @@ impl<'s> Checker<'s> {
         match &ins.kind {
             InstructionKind::Copy(copy) => {
                 if let Some(source) = &copy.from {
-                    let from = &Text::new(source.value.to_string(), source.span);
-                    if let Some(dep) = self.stage_index(&from.value) {
-                        self.graph.edge(
-                            Vertex::Stage(si),
-                            Vertex::Stage(dep),
-                            EdgeKind::CopiesFrom,
-                            from.span,
-                        );
-                    } else if is_reference_like(&from.value) {
-                        match source.value.reference() {
-                            Ok(_) => self.graph.edge(
-                                Vertex::Stage(si),
-                                Vertex::External(from.value.clone()),
-                                EdgeKind::CopiesFrom,
-                                from.span,
-                            ),
-                            Err(reason) => self.push(Error::InvalidImageReference {
-                                value: from.value.clone(),
-                                span: from.span,
-                                reason: reason.to_string(),
-                                help: reference_help(
-                                    &from.value,
-                                    "write a stage name or an image like `busybox:1.36`",
-                                ),
-                            }),
-                        }
-                    } else {
-                        let stages: Vec<&str> =
-                            self.spec.stages.iter().map(|s| s.name.as_str()).collect();
-                        let help = and_also(
-                            suggest("declared stages", &from.value, stages),
-                            "to copy from an image, write its reference, e.g. `from=\"busybox:1.36\"`",
-                        );
-                        self.push(Error::CopyFromUnknownStage {
-                            name: from.value.clone(),
-                            span: from.span,
-                            help,
-                        });
-                        self.unresolved_stage = true;
-                    }
+                    self.copies_from(si, source);
                 }
                 self.permissions(&copy.chown, &copy.chmod);
             }
@@ -700,7 +701,8 @@ impl<'s> Checker<'s> {
                 }
             }
             InstructionKind::Expose(ports) => {
-                for p in ports {
+                // An `(expand)` port is known only at build time; `expansions` checks it.
+                for p in ports.iter().filter(|p| !ins.expands(p)) {
                     let (num, proto) = p.value.split_once('/').unwrap_or((&p.value, "tcp"));
                     let reason = if num.contains(':') {
                         Some("`expose` takes a container port, not a mapping".to_string())
@@ -720,7 +722,60 @@ impl<'s> Checker<'s> {
                 }
             }
             InstructionKind::Healthcheck(h) => self.healthcheck(h),
+            InstructionKind::Run(run) => {
+                for m in &run.mounts {
+                    if let Mount::Bind {
+                        from: Some(source), ..
+                    } = m
+                    {
+                        self.copies_from(si, source);
+                    }
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// A `copy from=` (or a bind mount's `from=`): a stage, built first, or an image.
+    fn copies_from(&mut self, si: usize, source: &Spanned<ImageSource>) {
+        let from = &Text::new(source.value.to_string(), source.span);
+        if let Some(dep) = self.stage_index(&from.value) {
+            self.graph.edge(
+                Vertex::Stage(si),
+                Vertex::Stage(dep),
+                EdgeKind::CopiesFrom,
+                from.span,
+            );
+        } else if is_reference_like(&from.value) {
+            match source.value.reference() {
+                Ok(_) => self.graph.edge(
+                    Vertex::Stage(si),
+                    Vertex::External(from.value.clone()),
+                    EdgeKind::CopiesFrom,
+                    from.span,
+                ),
+                Err(reason) => self.push(Error::InvalidImageReference {
+                    value: from.value.clone(),
+                    span: from.span,
+                    reason: reason.to_string(),
+                    help: reference_help(
+                        &from.value,
+                        "write a stage name or an image like `busybox:1.36`",
+                    ),
+                }),
+            }
+        } else {
+            let stages: Vec<&str> = self.spec.stages.iter().map(|s| s.name.as_str()).collect();
+            let help = and_also(
+                suggest("declared stages", &from.value, stages),
+                "to copy from an image, write its reference, e.g. `from=\"busybox:1.36\"`",
+            );
+            self.push(Error::CopyFromUnknownStage {
+                name: from.value.clone(),
+                span: from.span,
+                help,
+            });
+            self.unresolved_stage = true;
         }
     }
 
@@ -1701,6 +1756,19 @@ pub fn arg_reference(from: &str) -> Option<&str> {
         Some(inner) => inner.strip_suffix('}').unwrap_or(inner),
         None => rest,
     })
+}
+
+/// `${NAME:-word}` (or another shell-style form) as a whole `from=` value: the name and
+/// the form as written.
+fn arg_with_default(from: &str) -> Option<(&str, &str)> {
+    let inner = from.strip_prefix("${")?.strip_suffix('}')?;
+    let len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(inner.len());
+    let (name, rest) = inner.split_at(len);
+    let known = [":-", ":+", ":?", "-", "+", "?"];
+    (value::is_variable_name(name) && known.iter().any(|op| rest.starts_with(op)))
+        .then_some((name, from))
 }
 
 /// Stages reachable from `target` (itself included), following `from` and `copy --from`.

@@ -1,5 +1,5 @@
 //! Values the outputs cannot carry as written: a line break on a Dockerfile line, a
-//! heredoc word or a trailing `\` in a `run` command, a `$` in a COPY path, a stage name
+//! heredoc word or a trailing `\` in a `run` command, a stage name
 //! a Dockerfile refuses, text bake would normalise, `${{` where GitHub takes no expression,
 //! an ignore pattern `.dockerignore` reads as a comment. Refused here, in `check`, so that
 //! a spec `check` accepts always generates; each refusal's help fits its case.
@@ -12,6 +12,21 @@ use crate::value::dockerfile::{
 };
 
 const DOCKERFILE: &str = "a Dockerfile instruction";
+
+/// A `run` argument, and what to do with a line break in it.
+const RUN_COMMAND: (&str, &str) = (
+    "a `run` command",
+    "split it into several arguments of `run`; they are joined with `&&`",
+);
+
+/// A shell-form command line (`cmd`, `entrypoint`, `healthcheck` with `shell=#true`).
+const SHELL_LINE: (&str, &str) = (
+    "a shell-form command",
+    "write the command on one line (join commands with `&&` or `;`), or put a script in the image and run it",
+);
+
+/// What to do with a heredoc in `run`: specc writes each command on one RUN line.
+const HEREDOC_HELP: &str = "put the script in a file of the build context, `copy` it into the image and `run` it (e.g. `copy \"setup.sh\" to=\"/tmp/\"` then `run \"sh /tmp/setup.sh\"`); do not split a heredoc into several `run` arguments, which are joined with `&&`";
 
 impl Checker<'_> {
     /// Every value the Dockerfiles, the bake file, the workflows and `.dockerignore` write.
@@ -31,12 +46,14 @@ impl Checker<'_> {
                 self.instruction_values(ins);
             }
         }
-        // Every argument reaches the bake file; one a `from="$NAME"` reads is also the
-        // default of a Dockerfile `ARG` line.
+        // Every argument reaches the bake file; a top-level one, and one a `from="$NAME"`
+        // reads, is also the default of a global Dockerfile `ARG` line.
         let in_from = |name: &str| {
-            spec.stages
-                .iter()
-                .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
+            spec.args.iter().any(|a| a.name.value == name)
+                || spec
+                    .stages
+                    .iter()
+                    .any(|s| super::arg_reference(s.from.value.as_str()) == Some(name))
         };
         for arg in spec
             .args
@@ -73,6 +90,7 @@ impl Checker<'_> {
             .chain(p.description.iter().map(|d| ("the description", d)))
             .chain(descriptions.map(|d| ("the description", d)))
             .chain(p.source.iter().map(|s| ("the project source", s)))
+            .chain(p.url.iter().map(|u| ("the project url", u)))
             .chain(p.license.iter().map(|l| ("the license", l)))
             .chain(p.maintainers.iter().map(|m| ("a maintainer", m)));
         for (what, t) in texts {
@@ -144,6 +162,15 @@ impl Checker<'_> {
             InstructionKind::Copy(c) => self.paths("COPY", &c.sources, &c.to),
             InstructionKind::Add(a) => self.paths("ADD", &a.sources, &a.to),
             InstructionKind::Run(run) => self.run_values(run),
+            InstructionKind::CmdShell(line) | InstructionKind::EntrypointShell(line) => {
+                self.command(line, true, SHELL_LINE)
+            }
+            InstructionKind::Healthcheck(h) if h.shell_form => {
+                self.command(&h.command, true, SHELL_LINE)
+            }
+            InstructionKind::Comment(text) => {
+                self.one_line("a comment", text, "write one `comment` per line");
+            }
             InstructionKind::Env(pairs) => {
                 for e in pairs {
                     let what = format!("the value of `{}`", e.name.value);
@@ -173,8 +200,8 @@ impl Checker<'_> {
         }
     }
 
-    /// COPY/ADD sources and destination: one line each, not empty, and no `$` (Docker
-    /// would expand it as a build variable; specc writes paths literally).
+    /// COPY/ADD sources and destination: one line each, not empty (a `$` is escaped, or
+    /// expanded where the value is written `(expand)`).
     fn paths(&mut self, keyword: &str, sources: &[Text], to: &Text) {
         let all = sources
             .iter()
@@ -182,23 +209,8 @@ impl Checker<'_> {
             .chain([(to, "destination")]);
         for (path, what) in all {
             let named = format!("a {keyword} {what}");
-            if !self.one_line(&named, path, "write the path on one line")
-                || !self.empty(&named, path, "write a path, e.g. `.` for the whole context")
-            {
-                continue;
-            }
-            if path.value.contains('$') {
-                let help = if what == "source" {
-                    "rename the file or folder so its name has no `$`, or copy the folder that holds it"
-                } else {
-                    "write the destination as a literal path without `$`, e.g. `to=\"/app\"`"
-                };
-                self.push(Error::DollarInPath {
-                    keyword: keyword.into(),
-                    what: what.into(),
-                    span: path.span,
-                    help: help.into(),
-                });
+            if self.one_line(&named, path, "write the path on one line") {
+                self.empty(&named, path, "write a path, e.g. `.` for the whole context");
             }
         }
     }
@@ -208,6 +220,7 @@ impl Checker<'_> {
             let options = match m {
                 Mount::Cache { target, id, .. } => [Some(target), id.as_ref()],
                 Mount::Secret { id, target, .. } => [Some(id), target.as_ref()],
+                Mount::Bind { source, target, .. } => [Some(source), Some(target)],
             };
             for t in options.into_iter().flatten() {
                 if !is_mount_option(&t.value) {
@@ -219,24 +232,30 @@ impl Checker<'_> {
             }
         }
         for (i, c) in run.commands.iter().enumerate() {
-            self.command(c, i == 0);
+            self.command(c, i == 0, RUN_COMMAND);
         }
     }
 
-    /// One argument of `run`: it becomes one line of the RUN instruction.
-    fn command(&mut self, c: &Text, first: bool) {
+    /// One argument of `run` (or a shell-form command line): it becomes one line of the
+    /// instruction; `what` names it and says what to do with a line break.
+    fn command(&mut self, c: &Text, first: bool, (what, split): (&str, &str)) {
         let s = c.value.as_str();
-        if !self.one_line(
-            "a `run` command",
-            c,
-            "split it into several arguments of `run`; they are joined with `&&`",
-        ) || !self.empty("a `run` command", c, "remove the empty argument")
-        {
+        // A heredoc spans lines: joining its lines with `&&` would break it, so it gets
+        // the heredoc's own advice rather than the line break's.
+        if let Some(word) = heredoc_word(s).filter(|_| breaks_line(s)) {
+            self.push(Error::Heredoc {
+                word,
+                span: c.span,
+                help: HEREDOC_HELP.into(),
+            });
+            return;
+        }
+        if !self.one_line(what, c, split) || !self.empty(what, c, "remove the empty argument") {
             return;
         }
         if has_surrounding_space(s) {
             self.push(Error::SurroundingSpace {
-                what: "a `run` command".into(),
+                what: what.into(),
                 span: c.span,
                 reason: "Docker trims white space at the ends of a command".into(),
                 help: format!("write `{}`", s.trim()),
@@ -245,13 +264,18 @@ impl Checker<'_> {
             self.push(Error::Heredoc {
                 word,
                 span: c.span,
-                help: "put the script in a file of the build context, `copy` it into the image and `run` it; if `<<` is meant literally, quote it (`'<<'`)".into(),
+                help: format!("{HEREDOC_HELP}; if `<<` is meant literally, quote it (`'<<'`)"),
             });
         } else if let Some(reason) = command_misread(s, first) {
             self.push(Error::RunCommand {
                 span: c.span,
                 reason: reason.into(),
-                help: command_help(s, first).into(),
+                help: if what == SHELL_LINE.0 && s.starts_with('[') {
+                    "for the exec form, leave `shell=#true` out and give each word as an argument"
+                        .into()
+                } else {
+                    command_help(s, first).into()
+                },
             });
         }
     }

@@ -46,6 +46,9 @@ impl Checker<'_> {
         let options = match m {
             Mount::Cache { target, id, .. } => [(Some(target), "target"), (id.as_ref(), "id")],
             Mount::Secret { id, target, .. } => [(Some(id), "id"), (target.as_ref(), "target")],
+            Mount::Bind { source, target, .. } => {
+                [(Some(source), "source"), (Some(target), "target")]
+            }
         };
         for (t, what) in options {
             let Some(t) = t else { continue };

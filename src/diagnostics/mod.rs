@@ -99,6 +99,29 @@ pub enum Error {
         span: SourceSpan,
     },
 
+    /// A type annotation specc does not know: `env A (expnad)"$B"`, `(x)stage a from="b"`
+    #[error("unknown annotation `({name})` on `{node}`")]
+    #[diagnostic(code(specc::model::unknown_annotation))]
+    UnknownAnnotation {
+        name: String,
+        node: String,
+        #[label("not an annotation specc knows")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// `(expand)` on a value nothing expands: `run (expand)"echo $HOME"`
+    #[error("`(expand)` has no meaning on {what}")]
+    #[diagnostic(code(specc::model::misplaced_expand))]
+    MisplacedExpand {
+        what: String,
+        #[label("nothing expands variables here")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// A value of the wrong type: `variant cpu default="yes"`
     #[error("{what} must be {expected}, found {found}")]
     #[diagnostic(code(specc::model::wrong_type))]
@@ -692,14 +715,39 @@ pub enum Error {
         help: String,
     },
 
-    /// A `$` in a COPY/ADD path, which Docker expands as a variable: `copy "$HOME/a" to="/a"`
-    #[error("`$` in a {keyword} {what} would be expanded by Docker")]
-    #[diagnostic(code(specc::check::dollar_in_path))]
-    DollarInPath {
-        keyword: String,
-        what: String,
-        #[label("Docker reads `$...` here as a build variable")]
+    /// An `(expand)` value names a variable the stage does not declare:
+    /// `workdir (expand)"/srv/$APP"` with no `arg APP` or `env APP` before it
+    #[error("`{name}` is not a build argument or environment variable of stage `{stage}` here")]
+    #[diagnostic(code(specc::check::undeclared_variable))]
+    UndeclaredVariable {
+        name: String,
+        stage: String,
+        #[label("Docker would expand this to an empty string")]
         span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A user label on an OCI key specc sets for the image:
+    /// `label "org.opencontainers.image.title" "IOPaint"`
+    #[error("specc sets label `{key}` of image `{image}` itself")]
+    #[diagnostic(code(specc::check::managed_label))]
+    ManagedLabel {
+        key: String,
+        image: String,
+        #[label("specc's own value would overwrite this one")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// An `(expand)` value Docker's expansion cannot read: `user (expand)"${APP"`
+    #[error("this value does not expand as written")]
+    #[diagnostic(code(specc::check::invalid_expansion))]
+    InvalidExpansion {
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
         #[help]
         help: String,
     },

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::check::{Checked, reachable_stages};
 use crate::plan::Plan;
 use crate::plan::contexts::Contexts;
-use crate::spec::InstructionKind;
 
 /// Target name -> input hash (blake3, hex).
 pub(crate) fn input_hashes(
@@ -44,14 +43,9 @@ pub(crate) fn input_hashes(
                         .variants
                         .as_ref()
                         .is_none_or(|l| l.iter().any(|n| &n.value == variant));
-                    match &ins.kind {
-                        InstructionKind::Copy(c) if applies && c.from.is_none() => {
-                            sources.extend(c.sources.iter().map(|t| t.value.clone()))
-                        }
-                        InstructionKind::Add(a) if applies => {
-                            sources.extend(a.sources.iter().map(|t| t.value.clone()))
-                        }
-                        _ => {}
+                    if applies {
+                        let reads = ins.context_sources().into_iter();
+                        sources.extend(reads.map(|t| t.value.clone()));
                     }
                 }
             }

@@ -70,26 +70,43 @@ fn words(list: &[Text]) -> Vec<String> {
     list.iter().map(|t| t.value.clone()).collect()
 }
 
+/// The values of `list`, each with whether `ins` lets Docker expand `$VAR` in it.
+fn expanding(ins: &Instruction, list: &[Text]) -> Vec<(String, bool)> {
+    list.iter()
+        .map(|t| (t.value.clone(), ins.expands(t)))
+        .collect()
+}
+
+/// A double-quoted value of `ins`, `$` literal unless it was written `(expand)`.
+fn quoted_in(ins: &Instruction, value: &Text) -> String {
+    escaped(escape::docker_quoted(&value.value, ins.expands(value)))
+}
+
+/// A bare word of `ins` (WORKDIR, USER).
+fn word_in(ins: &Instruction, value: &Text) -> String {
+    escaped(escape::docker_word(&value.value, ins.expands(value)))
+}
+
 /// Appends the instruction's Dockerfile lines.
 fn instruction(out: &mut Lines, ins: &Instruction) {
     match &ins.kind {
-        InstructionKind::Workdir(p) => out.push("WORKDIR", escaped(escape::docker_word(&p.value))),
+        InstructionKind::Workdir(p) => out.push("WORKDIR", word_in(ins, p)),
         InstructionKind::Copy(c) => {
             let mut flags = Vec::new();
             if let Some(from) = &c.from {
                 flags.push(format!("--from={}", from.value));
             }
-            permission_flags(&mut flags, &c.chown, &c.chmod, c.link);
-            paths(out, "COPY", flags, &c.sources, &c.to);
+            permission_flags(&mut flags, ins, &c.chown, &c.chmod, c.link);
+            paths(out, ins, "COPY", flags, &c.sources, &c.to);
         }
         InstructionKind::Add(a) => {
             let mut flags = Vec::new();
             if let Some(sum) = &a.checksum {
-                let sum = escaped(escape::docker_flag_word(&sum.value));
+                let sum = escaped(escape::docker_flag_word(&sum.value, false));
                 flags.push(format!("--checksum={sum}"));
             }
-            permission_flags(&mut flags, &a.chown, &a.chmod, a.link);
-            paths(out, "ADD", flags, &a.sources, &a.to);
+            permission_flags(&mut flags, ins, &a.chown, &a.chmod, a.link);
+            paths(out, ins, "ADD", flags, &a.sources, &a.to);
         }
         InstructionKind::Run(run) => {
             let mut parts: Vec<String> = run.mounts.iter().map(mount).collect();
@@ -111,22 +128,29 @@ fn instruction(out: &mut Lines, ins: &Instruction) {
         }
         InstructionKind::Arg(a) => {
             let text = match &a.value {
-                Some(v) => format!("{}={}", a.name.value, quoted(&v.value)),
+                Some(v) => format!("{}={}", a.name.value, quoted_in(ins, v)),
                 None => a.name.value.clone(),
             };
             out.push("ARG", text);
         }
         InstructionKind::Expose(ports) => out.push("EXPOSE", words(ports).join(" ")),
-        InstructionKind::User(u) => out.push("USER", escaped(escape::docker_word(&u.value))),
+        InstructionKind::User(u) => out.push("USER", word_in(ins, u)),
         InstructionKind::Healthcheck(h) => out.push("HEALTHCHECK", healthcheck(h)),
         InstructionKind::Label(key, value) => {
             let k = escaped(escape::docker_label_key(&key.value));
-            out.push("LABEL", format!("{k}={}", quoted(&value.value)));
+            out.push("LABEL", format!("{k}={}", quoted_in(ins, value)));
         }
-        InstructionKind::Volume(paths) => out.push("VOLUME", escape::lexer_list(&words(paths))),
+        InstructionKind::Volume(paths) => {
+            out.push("VOLUME", escape::lexer_list(&expanding(ins, paths)))
+        }
         InstructionKind::Shell(w) => out.push("SHELL", escape::exec_form(&words(w))),
         InstructionKind::Entrypoint(w) => out.push("ENTRYPOINT", escape::exec_form(&words(w))),
         InstructionKind::Cmd(w) => out.push("CMD", escape::exec_form(&words(w))),
+        // Shell form: Docker does not expand `$` in CMD or ENTRYPOINT; the shell does, when
+        // the container starts. `check` refuses a line the Dockerfile would misread.
+        InstructionKind::CmdShell(line) => out.push("CMD", line.value.clone()),
+        InstructionKind::EntrypointShell(line) => out.push("ENTRYPOINT", line.value.clone()),
+        InstructionKind::Comment(text) => out.push("#", escape::comment(&text.value)),
     }
 }
 
@@ -145,8 +169,12 @@ fn healthcheck(h: &Healthcheck) -> String {
     if let Some(r) = &h.retries {
         text.push_str(&format!("--retries={} ", r.value));
     }
-    // Exec form through the shell: the same meaning as the shell form, and what
-    // linters ask for.
+    if h.shell_form {
+        text.push_str(&format!("CMD {}", h.command.value));
+        return text;
+    }
+    // Exec form through the shell: the same meaning as the shell form (unless `shell`
+    // changes the stage's shell), and what linters ask for.
     let command = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),
@@ -158,6 +186,7 @@ fn healthcheck(h: &Healthcheck) -> String {
 
 fn permission_flags(
     flags: &mut Vec<String>,
+    ins: &Instruction,
     chown: &Option<Text>,
     chmod: &Option<Text>,
     link: bool,
@@ -165,7 +194,7 @@ fn permission_flags(
     if let Some(o) = chown {
         flags.push(format!(
             "--chown={}",
-            escaped(escape::docker_flag_word(&o.value))
+            escaped(escape::docker_flag_word(&o.value, ins.expands(o)))
         ));
     }
     if let Some(m) = chmod {
@@ -178,18 +207,19 @@ fn permission_flags(
 
 fn paths(
     out: &mut Lines,
+    ins: &Instruction,
     keyword: &'static str,
     mut flags: Vec<String>,
     sources: &[Text],
     to: &Text,
 ) {
-    let mut all = words(sources);
+    let mut all = expanding(ins, sources);
     let mut dest = to.value.clone();
     // Docker requires a folder destination (ending in `/`) for several sources.
     if sources.len() > 1 && !dest.ends_with('/') {
         dest.push('/');
     }
-    all.push(dest);
+    all.push((dest, ins.expands(to)));
     flags.push(escaped(escape::docker_paths(&all)));
     out.push(keyword, flags.join(" "));
 }
@@ -208,6 +238,24 @@ fn mount(m: &Mount) -> String {
             }
             if let Some(sh) = sharing {
                 s.push_str(&format!(",sharing={}", sh.value));
+            }
+            s
+        }
+        Mount::Bind {
+            source,
+            target,
+            from,
+            rw,
+        } => {
+            let mut s = format!(
+                "--mount=type=bind,source={},target={}",
+                source.value, target.value
+            );
+            if let Some(from) = from {
+                s.push_str(&format!(",from={}", from.value));
+            }
+            if *rw {
+                s.push_str(",rw");
             }
             s
         }
@@ -239,6 +287,9 @@ fn oci_labels(spec: &Spec, image: usize, out: &mut Lines) {
     }
     if let Some(s) = &p.source {
         labels.push(("org.opencontainers.image.source", s.value.clone()));
+    }
+    if let Some(u) = &p.url {
+        labels.push(("org.opencontainers.image.url", u.value.clone()));
     }
     if let Some(l) = &p.license {
         labels.push(("org.opencontainers.image.licenses", l.value.clone()));
@@ -281,7 +332,24 @@ fn render_variant(
         .position(|s| s.name.value == img.stage.value)?;
     let variant = &spec.variants[v];
     let built = image_variants(spec, img);
-    let mut global_args: Vec<GlobalArg> = Vec::new();
+    // This variant's own value: a plain `docker build` of its file must use the base the
+    // spec names for it.
+    let global_arg = |name: &str| GlobalArg {
+        name: name.to_string(),
+        value: variant
+            .args
+            .iter()
+            .chain(&spec.args)
+            .find(|a| a.name.value == name)
+            .and_then(|a| a.value.as_ref())
+            .map_or_else(|| "\"\"".into(), |v| quoted(&v.value)),
+    };
+    // Every top-level `arg` is a global ARG, as the language reference says.
+    let mut global_args: Vec<GlobalArg> = spec
+        .args
+        .iter()
+        .map(|a| global_arg(&a.name.value))
+        .collect();
     let mut stages = Vec::new();
     let order = build_order(checked, target);
     for &s in &order {
@@ -289,19 +357,7 @@ fn render_variant(
         if let Some(arg) = arg_reference(stage.from.value.as_str())
             && !global_args.iter().any(|a| a.name == arg)
         {
-            // This variant's own value: a plain `docker build` of its file must use the
-            // base the spec names for it.
-            let value = variant
-                .args
-                .iter()
-                .chain(&spec.args)
-                .find(|a| a.name.value == arg)
-                .and_then(|a| a.value.as_ref())
-                .map_or_else(|| "\"\"".into(), |v| quoted(&v.value));
-            global_args.push(GlobalArg {
-                name: arg.to_string(),
-                value,
-            });
+            global_args.push(global_arg(arg));
         }
         let mut lines = Lines { lines: Vec::new() };
         for ins in &stage.instructions {
@@ -320,8 +376,10 @@ fn render_variant(
         if s == target {
             oci_labels(spec, image, &mut lines);
         }
+        let platform = stage.platform.as_ref();
+        let flag = platform.map(|p| format!("--platform={} ", p.value.flag_value()));
         stages.push(StageContext {
-            from: stage.from.value.to_string(),
+            from: format!("{}{}", flag.unwrap_or_default(), stage.from.value),
             name: stage.name.value.clone(),
             lines: lines.lines,
         });

@@ -148,11 +148,12 @@ pub fn docker_quoted(s: &str, expand: bool) -> Result<String, String> {
 /// `s` for BuildKit's shell lexer, which reads the values of COPY/ADD paths, VOLUME,
 /// WORKDIR and USER: it removes quotes, treats `\` as an escape and expands `$VAR`, so
 /// each of `\ " ' $` gets a backslash (and so does a leading byte-order mark, which the
-/// lexer would skip).
-fn lexer_escaped(s: &str) -> String {
+/// lexer would skip); `$` keeps none when `expand` asks for Docker's expansion.
+fn lexer_escaped(s: &str, expand: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
-        if matches!(c, '\\' | '"' | '\'' | '$') || (i == 0 && c == '\u{feff}') {
+        let special = matches!(c, '\\' | '"' | '\'') || (c == '$' && !expand);
+        if special || (i == 0 && c == '\u{feff}') {
             out.push('\\');
         }
         out.push(c);
@@ -162,7 +163,7 @@ fn lexer_escaped(s: &str) -> String {
 
 /// A bare Dockerfile word (WORKDIR, USER), escaped for the shell lexer. A leading `--`
 /// would be read as a flag of the instruction, so its first `-` is escaped too.
-pub fn docker_word(s: &str) -> Result<String, String> {
+pub fn docker_word(s: &str, expand: bool) -> Result<String, String> {
     single_line(s)?;
     if s.is_empty() {
         return Err("empty".into());
@@ -170,7 +171,7 @@ pub fn docker_word(s: &str) -> Result<String, String> {
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Err("leading or trailing white space would be lost".into());
     }
-    let mut escaped = lexer_escaped(s);
+    let mut escaped = lexer_escaped(s, expand);
     if escaped.starts_with("--") {
         escaped.insert(0, '\\');
     }
@@ -185,14 +186,14 @@ pub fn docker_word(s: &str) -> Result<String, String> {
 /// The value of a `--flag=value` (COPY/ADD `--chown`): BuildKit's flag parser reads it
 /// byte by byte (so only ASCII survives) and removes one level of quotes and escapes
 /// before the shell lexer reads it.
-pub fn docker_flag_word(s: &str) -> Result<String, String> {
+pub fn docker_flag_word(s: &str, expand: bool) -> Result<String, String> {
     if !s.is_ascii() {
         return Err("Docker's flag parser mangles non-ASCII characters".into());
     }
     if s.contains(char::is_whitespace) {
         return Err("white space would end the flag".into());
     }
-    let word = docker_word(s)?;
+    let word = docker_word(s, expand)?;
     let mut out = String::with_capacity(word.len());
     for c in word.chars() {
         if matches!(c, '\\' | '"' | '\'') {
@@ -215,36 +216,34 @@ pub fn docker_label_key(s: &str) -> Result<String, String> {
     docker_quoted(s, false)
 }
 
-/// COPY/ADD paths: plain words when simple, else the JSON form (whose strings the shell
-/// lexer still reads, so they are escaped for it). A word like `<<EOF` would start a
-/// heredoc in the plain form.
-pub fn docker_paths(paths: &[String]) -> Result<String, String> {
-    for p in paths {
+/// COPY/ADD paths, each with whether Docker may expand `$VAR` in it: plain words when
+/// simple, else the JSON form (whose strings the shell lexer still reads, so they are
+/// escaped for it). A word like `<<EOF` would start a heredoc in the plain form.
+pub fn docker_paths(paths: &[(String, bool)]) -> Result<String, String> {
+    for (p, _) in paths {
         single_line(p)?;
-        if p.contains('$') {
-            return Err("`$` in a COPY/ADD path would be expanded by Docker".into());
-        }
         if p.is_empty() {
             return Err("empty path".into());
         }
     }
-    let simple = paths.iter().all(|p| {
+    let simple = paths.iter().all(|(p, _)| {
         !p.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
             && !p.starts_with('[')
             && !p.starts_with("--")
             && !p.contains("<<")
     });
     Ok(if simple {
-        let escaped: Vec<String> = paths.iter().map(|p| lexer_escaped(p)).collect();
+        let escaped: Vec<String> = paths.iter().map(|(p, e)| lexer_escaped(p, *e)).collect();
         escaped.join(" ")
     } else {
         lexer_list(paths)
     })
 }
 
-/// A JSON array whose strings BuildKit's shell lexer reads again (COPY/ADD, VOLUME).
-pub fn lexer_list(words: &[String]) -> String {
-    let escaped: Vec<String> = words.iter().map(|w| lexer_escaped(w)).collect();
+/// A JSON array whose strings BuildKit's shell lexer reads again (COPY/ADD, VOLUME),
+/// each with whether Docker may expand `$VAR` in it.
+pub fn lexer_list(words: &[(String, bool)]) -> String {
+    let escaped: Vec<String> = words.iter().map(|(w, e)| lexer_escaped(w, *e)).collect();
     exec_form(&escaped)
 }
 
@@ -342,14 +341,20 @@ mod tests {
         );
         assert_eq!(docker_quoted("a\\\"b", false).unwrap(), r#""a"\\"\"b""#);
         assert_eq!(docker_quoted("a\\b", false).unwrap(), r#""a\\b""#);
-        assert_eq!(docker_word("/srv/app\\").unwrap(), r#"/srv/app\\"""#);
+        assert_eq!(docker_word("/srv/app\\", false).unwrap(), r#"/srv/app\\"""#);
         assert_eq!(docker_quoted("/x:$PATH", true).unwrap(), r#""/x:$PATH""#);
         assert!(docker_quoted("a\nb", false).is_err());
+        let lit = |s: &str| (s.to_string(), false);
         assert_eq!(
-            docker_paths(&["a b".into(), "/x/".into()]).unwrap(),
+            docker_paths(&[lit("a b"), lit("/x/")]).unwrap(),
             r#"["a b", "/x/"]"#
         );
-        assert_eq!(docker_paths(&["a".into(), "b/".into()]).unwrap(), "a b/");
+        assert_eq!(docker_paths(&[lit("a"), lit("b/")]).unwrap(), "a b/");
+        assert_eq!(
+            docker_paths(&[lit("a$b"), ("/x/${D}/".into(), true)]).unwrap(),
+            r"a\$b /x/${D}/"
+        );
+        assert_eq!(docker_word("/$x", true).unwrap(), "/$x");
         assert!(shell_command("echo \\").is_err());
         assert!(shell_command("cat <<EOF").is_err());
         assert!(shell_command("echo '<<EOF' \"a <<b\" <<<x").is_ok());
@@ -368,11 +373,14 @@ mod tests {
 
     #[test]
     fn lexer_words() {
-        assert_eq!(docker_word("/it's \"$x\"").unwrap(), r#"/it\'s \"\$x\""#);
-        assert_eq!(docker_word("--x").unwrap(), r"\--x");
-        assert_eq!(docker_flag_word("a'b").unwrap(), r"a\\\'b");
         assert_eq!(
-            docker_paths(&["a'b".into(), "/d/".into()]).unwrap(),
+            docker_word("/it's \"$x\"", false).unwrap(),
+            r#"/it\'s \"\$x\""#
+        );
+        assert_eq!(docker_word("--x", false).unwrap(), r"\--x");
+        assert_eq!(docker_flag_word("a'b", false).unwrap(), r"a\\\'b");
+        assert_eq!(
+            docker_paths(&[("a'b".into(), false), ("/d/".into(), false)]).unwrap(),
             r#"["a\\'b", "/d/"]"#
         );
         assert!(docker_label_key("a=b").is_err());

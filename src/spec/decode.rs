@@ -34,6 +34,7 @@ pub const INSTRUCTIONS: &[&str] = &[
     "shell",
     "entrypoint",
     "cmd",
+    "comment",
 ];
 
 /// The settings of an `output` block.
@@ -396,7 +397,10 @@ impl<'a> Decoder<'a> {
     }
 
     fn project(&self, node: &'a KdlNode) -> Option<Project> {
-        let mut r = self.reader(node, &["version", "description", "source", "license"]);
+        let mut r = self.reader(
+            node,
+            &["version", "description", "source", "url", "license"],
+        );
         let name = self.name(&mut r, "project");
         let version = r
             .prop("version")
@@ -404,6 +408,7 @@ impl<'a> Decoder<'a> {
         let version = Spanned::new(Version::parse(&version.value), version.span);
         let description = r.prop("description");
         let source = r.prop("source");
+        let url = r.prop("url");
         let license = r.prop("license");
         let mut maintainers = Vec::new();
         for child in r.children() {
@@ -427,6 +432,7 @@ impl<'a> Decoder<'a> {
             version,
             description,
             source,
+            url,
             license,
             maintainers,
             span,
@@ -711,9 +717,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn stage(&self, node: &'a KdlNode) -> Option<Stage> {
-        let mut r = self.reader(node, &["from"]);
+        let mut r = self.reader(node, &["from", "platform"]);
+        r.no_expand(
+            "a `from=` holding one whole `$NAME` already reads build argument `NAME`: write `from=\"$NAME\"` without `(expand)`",
+        );
         let name = self.name(&mut r, "stage");
         let from = r.prop_required("from", "stage build from=\"alpine:3.20\"");
+        let platform = r.prop("platform").and_then(|p| self.stage_platform(p));
         let instructions = r
             .children()
             .iter()
@@ -724,9 +734,31 @@ impl<'a> Decoder<'a> {
         Some(Stage {
             name: name?,
             from: source(from?),
+            platform,
             instructions,
             span,
         })
+    }
+
+    /// `platform="build"`, `"target"` or a platform like `linux/amd64`.
+    fn stage_platform(&self, text: Text) -> Option<Spanned<StagePlatform>> {
+        let value = match text.as_str() {
+            "build" => StagePlatform::Build,
+            "target" => StagePlatform::Target,
+            _ => match Platform::parse(&text.value) {
+                Ok(p) => StagePlatform::Fixed(p),
+                Err((reason, _)) => {
+                    self.push(Error::InvalidPlatform {
+                        value: text.value,
+                        span: text.span,
+                        reason,
+                        help: "write `platform=\"build\"` (the building machine's, `$BUILDPLATFORM`), `\"target\"` (`$TARGETPLATFORM`) or a platform like `\"linux/amd64\"`".into(),
+                    });
+                    return None;
+                }
+            },
+        };
+        Some(Spanned::new(value, text.span))
     }
 
     fn instruction(&self, node: &'a KdlNode) -> Option<Instruction> {
@@ -759,7 +791,9 @@ impl<'a> Decoder<'a> {
                 "timeout",
                 "start-period",
                 "retries",
+                "shell",
             ],
+            "cmd" | "entrypoint" => &["variants", "lint-ignore", "shell"],
             // `env` takes free `NAME=value` properties too; they are read below.
             "env" => {
                 let mut all: Vec<&str> = vec!["variants", "lint-ignore"];
@@ -783,6 +817,7 @@ impl<'a> Decoder<'a> {
         );
         let lint_ignore = r.prop_list("lint-ignore").unwrap_or_default();
         let span = r.span();
+        let expanded = self.expanded(&mut r, keyword);
         let kind = match keyword {
             "workdir" => {
                 let path = r.arg(0, "a path", "workdir \"/app\"");
@@ -856,8 +891,27 @@ impl<'a> Decoder<'a> {
             }
             "healthcheck" => {
                 let h = self.healthcheck(&mut r);
+                let shell_form = r.prop_bool("shell").is_some_and(|b| b.value);
                 r.finish("one argument, the command");
-                InstructionKind::Healthcheck(h?)
+                InstructionKind::Healthcheck(Healthcheck { shell_form, ..h? })
+            }
+            "comment" => {
+                let example = "comment \"renovate: datasource=docker depName=python\"";
+                let text = r.arg(0, "a comment", example);
+                r.finish("one argument, the comment's text");
+                InstructionKind::Comment(text?)
+            }
+            "entrypoint" | "cmd" if r.prop_bool("shell").is_some_and(|b| b.value) => {
+                let example = format!("{keyword} \"python app.py --port $PORT\" shell=#true");
+                let line = r.arg(0, "a command line", &example);
+                r.finish_with(
+                    "one argument with `shell=#true`, the command line",
+                    &format!("write the whole command line as one argument, e.g. `{example}`, or leave `shell=#true` out for the exec form"),
+                );
+                match keyword {
+                    "entrypoint" => InstructionKind::EntrypointShell(line?),
+                    _ => InstructionKind::CmdShell(line?),
+                }
             }
             "label" => {
                 let key = r.arg(0, "a label key", "label \"com.example.team\" \"ml\"");
@@ -886,8 +940,44 @@ impl<'a> Decoder<'a> {
             kind,
             variants,
             lint_ignore,
+            expanded,
             span,
         })
+    }
+
+    /// The values of instruction `keyword` written `(expand)`, where Docker expands `$VAR`
+    /// and specc can follow it; on any other value of the instruction, `(expand)` is
+    /// reported by the reader with the reason it has no meaning there.
+    fn expanded(&self, r: &mut Reader<'a>, keyword: &str) -> Vec<SourceSpan> {
+        let mut spans = Vec::new();
+        match keyword {
+            "workdir" | "user" => spans.extend(r.expanded_args(0)),
+            "expose" | "volume" => spans.extend(r.expanded_args(0)),
+            "arg" | "label" => {
+                spans.extend(r.expanded_args(1));
+                r.no_expand(
+                    "a name or label key is written literally (specc escapes `$` in it); `(expand)` goes on the value",
+                );
+            }
+            "copy" | "add" => {
+                spans.extend(r.expanded_prop("to"));
+                spans.extend(r.expanded_prop("chown"));
+                r.no_expand(
+                    "specc must know which files a `copy`/`add` reads and from where (for the input hash and `.dockerignore`), so its sources and `from=` are literal: to copy a different file per variant, write one `copy` per file with `variants=`; `(expand)` applies to `to=` and `chown=` only",
+                );
+            }
+            "run" => r.no_expand(
+                "the shell expands `$VAR` in a `run` command by itself (build arguments declared with `arg` and `env` variables are in its environment); remove `(expand)`",
+            ),
+            "comment" => r.no_expand("a comment is written as it is; remove `(expand)`"),
+            "healthcheck" => r.no_expand(
+                "the health check command runs in a shell, which expands `$VAR` by itself; remove `(expand)`",
+            ),
+            _ => r.no_expand(
+                "Docker passes exec-form words as written; to expand a variable at run time, run the command through a shell, e.g. `cmd \"sh\" \"-c\" \"exec app --port=$PORT\"`",
+            ),
+        }
+        spans
     }
 
     /// `env NAME "value"` or `env A="1" B="2"`.
@@ -905,6 +995,7 @@ impl<'a> Decoder<'a> {
             kind: InstructionKind::Env(pairs),
             variants,
             lint_ignore,
+            expanded: Vec::new(),
             span,
         })
     }
@@ -917,7 +1008,7 @@ impl<'a> Decoder<'a> {
             .into_iter()
             .filter(|(k, _)| k.value != "variants" && k.value != "lint-ignore")
             .map(|(name, value)| {
-                let expand = self.expand(r.annotation(None, Some(&name.value)));
+                let expand = r.expand_prop(&name.value);
                 EnvVar {
                     name,
                     value,
@@ -928,7 +1019,7 @@ impl<'a> Decoder<'a> {
         if r.arg_count() > 0 || pairs.is_empty() {
             let name = r.arg(0, "a variable name", "env NAME \"value\"");
             let value = r.arg(1, "a value", "env NAME \"value\"");
-            let expand = self.expand(r.annotation(Some(1), None));
+            let expand = r.expand_arg(1);
             if let (Some(name), Some(value)) = (name, value) {
                 pairs.insert(
                     0,
@@ -944,23 +1035,6 @@ impl<'a> Decoder<'a> {
             self.variable_name(&pair.name, "environment variable");
         }
         pairs
-    }
-
-    /// True for an `(expand)` annotation; any other annotation is reported.
-    fn expand(&self, annotation: Option<(String, SourceSpan)>) -> bool {
-        match annotation {
-            None => false,
-            Some((a, _)) if a == "expand" => true,
-            Some((a, span)) => {
-                self.push(Error::InvalidChoice {
-                    what: "type annotation".into(),
-                    value: a.clone(),
-                    span,
-                    help: suggest("annotations", &a, ["expand"]),
-                });
-                false
-            }
-        }
     }
 
     fn mount(&self, node: &'a KdlNode) -> Option<Mount> {
@@ -992,8 +1066,23 @@ impl<'a> Decoder<'a> {
                     required,
                 })
             }
+            "bind" => {
+                let mut r = self.reader(node, &["target", "from", "rw"]);
+                let example = "bind \"requirements.txt\" target=\"/tmp/requirements.txt\"";
+                let path = r.arg(0, "a source path", example);
+                let target = r.prop_required("target", example);
+                let from = r.prop("from").map(source);
+                let rw = r.prop_bool("rw").is_some_and(|b| b.value);
+                r.finish("one argument, the source path");
+                Some(Mount::Bind {
+                    source: path?,
+                    target: target?,
+                    from,
+                    rw,
+                })
+            }
             _ => {
-                self.unknown_node(node, "in `run`", &["cache", "secret"]);
+                self.unknown_node(node, "in `run`", &["cache", "secret", "bind"]);
                 None
             }
         }
@@ -1023,6 +1112,7 @@ impl<'a> Decoder<'a> {
         let command = command?;
         Some(Healthcheck {
             command,
+            shell_form: false,
             interval: r.prop("interval").and_then(|d| self.duration(d)),
             timeout: r.prop("timeout").and_then(|d| self.duration(d)),
             start_period: r.prop("start-period").and_then(|d| self.duration(d)),

@@ -69,6 +69,8 @@ pub struct Project {
     pub version: Spanned<Version>,
     pub description: Option<Text>,
     pub source: Option<Text>,
+    /// `url=`: the project's home page, `org.opencontainers.image.url`.
+    pub url: Option<Text>,
     pub license: Option<Text>,
     pub maintainers: Vec<Text>,
     pub span: SourceSpan,
@@ -173,8 +175,31 @@ pub enum GpuCount {
 pub struct Stage {
     pub name: Text,
     pub from: Spanned<ImageSource>,
+    /// `platform=`: the platform the stage's base is pulled for (`FROM --platform=`).
+    pub platform: Option<Spanned<StagePlatform>>,
     pub instructions: Vec<Instruction>,
     pub span: SourceSpan,
+}
+
+/// `stage ... platform=`: `"build"` is the platform of the machine that builds
+/// (`$BUILDPLATFORM`, for cross-compiling stages), `"target"` the platform being built
+/// for (`$TARGETPLATFORM`), else a platform such as `linux/amd64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StagePlatform {
+    Build,
+    Target,
+    Fixed(Platform),
+}
+
+impl StagePlatform {
+    /// The value of `FROM --platform=`.
+    pub fn flag_value(&self) -> String {
+        match self {
+            StagePlatform::Build => "$BUILDPLATFORM".into(),
+            StagePlatform::Target => "$TARGETPLATFORM".into(),
+            StagePlatform::Fixed(p) => p.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,7 +209,37 @@ pub struct Instruction {
     pub variants: Option<Vec<Text>>,
     /// `lint-ignore=`: hadolint rules silenced for this instruction only.
     pub lint_ignore: Vec<Text>,
+    /// The spans of the values written `(expand)"..."`: Docker expands `$VAR` in them.
+    /// Every other `$` of the instruction is literal (`env` keeps its own flag).
+    pub expanded: Vec<SourceSpan>,
     pub span: SourceSpan,
+}
+
+impl Instruction {
+    /// The paths this instruction reads from the build context: `copy` sources without
+    /// `from=`, `add` sources (URLs too), and `run` bind mounts without `from=`.
+    pub fn context_sources(&self) -> Vec<&Text> {
+        match &self.kind {
+            InstructionKind::Copy(c) if c.from.is_none() => c.sources.iter().collect(),
+            InstructionKind::Add(a) => a.sources.iter().collect(),
+            InstructionKind::Run(run) => run
+                .mounts
+                .iter()
+                .filter_map(|m| match m {
+                    Mount::Bind {
+                        source, from: None, ..
+                    } => Some(source),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// True when `value` (one of this instruction's) was written `(expand)`.
+    pub fn expands(&self, value: &Text) -> bool {
+        self.expanded.contains(&value.span)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +258,12 @@ pub enum InstructionKind {
     Shell(Vec<Text>),
     Entrypoint(Vec<Text>),
     Cmd(Vec<Text>),
+    /// `entrypoint "..." shell=#true`: the shell form, run by the stage's shell.
+    EntrypointShell(Text),
+    /// `cmd "..." shell=#true`: the shell form, run by the stage's shell.
+    CmdShell(Text),
+    /// `comment "renovate: ..."`: a `# ...` line above the next instruction.
+    Comment(Text),
 }
 
 impl InstructionKind {
@@ -221,8 +282,9 @@ impl InstructionKind {
             InstructionKind::Label(..) => "label",
             InstructionKind::Volume(_) => "volume",
             InstructionKind::Shell(_) => "shell",
-            InstructionKind::Entrypoint(_) => "entrypoint",
-            InstructionKind::Cmd(_) => "cmd",
+            InstructionKind::Entrypoint(_) | InstructionKind::EntrypointShell(_) => "entrypoint",
+            InstructionKind::Cmd(_) | InstructionKind::CmdShell(_) => "cmd",
+            InstructionKind::Comment(_) => "comment",
         }
     }
 }
@@ -279,11 +341,22 @@ pub enum Mount {
         target: Option<Text>,
         required: bool,
     },
+    /// `bind "src" target="/mnt/src"`: files of the build context (or of stage or image
+    /// `from`) visible at `target` during the RUN only.
+    Bind {
+        source: Text,
+        target: Text,
+        from: Option<Spanned<ImageSource>>,
+        rw: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub struct Healthcheck {
     pub command: Text,
+    /// `shell=#true`: `HEALTHCHECK CMD <command>`, run by the stage's `shell` (by default
+    /// the command runs through `/bin/sh -c` in exec form).
+    pub shell_form: bool,
     pub interval: Option<Spanned<Duration>>,
     pub timeout: Option<Spanned<Duration>>,
     pub start_period: Option<Spanned<Duration>>,
@@ -465,12 +538,16 @@ pub struct ChartPush {
 }
 
 /// The span of bytes `start..start+len` of `value` inside the entry at `span`, when the
-/// entry is written plainly (bare, or quoted without escapes); else the whole entry.
+/// entry is written plainly (bare, or quoted without escapes, maybe after `(expand)`);
+/// else the whole entry.
 pub fn inner_span(span: SourceSpan, value: &str, start: usize, len: usize) -> SourceSpan {
+    const EXPAND: usize = "(expand)".len();
     let quote = if span.len() == value.len() + 2 {
         1
     } else if span.len() == value.len() {
         0
+    } else if span.len() == value.len() + 2 + EXPAND {
+        1 + EXPAND
     } else {
         return span;
     };

@@ -2,8 +2,11 @@
 //!
 //! A [`Reader`] is told which properties its node takes, reports unknown and repeated
 //! ones at once, and on [`Reader::finish`] reports arguments and children blocks the
-//! decoder never asked for. Problems go to the shared error list; the accessors return
-//! `None` for a bad value so decoding goes on and finds the next problem too.
+//! decoder never asked for, and every type annotation (`(expand)"..."`) on the node or an
+//! entry that the decoder did not accept there: annotations are checked here, in one
+//! place, so none is ever silently ignored. Problems go to the shared error list; the
+//! accessors return `None` for a bad value so decoding goes on and finds the next problem
+//! too.
 
 use std::cell::RefCell;
 
@@ -27,7 +30,14 @@ pub(super) struct Reader<'a> {
     guesses: Vec<(String, &'a KdlEntry)>,
     args_read: usize,
     children_read: bool,
+    /// Offsets of the entries where the decoder accepts `(expand)`.
+    expandable: RefCell<Vec<usize>>,
+    /// Why `(expand)` has no meaning on this node's values, for the help of a misplaced one.
+    no_expand: Option<&'static str>,
 }
+
+/// The one annotation the language knows.
+const EXPAND: &str = "expand";
 
 fn describe(value: &KdlValue) -> &'static str {
     match value {
@@ -92,7 +102,48 @@ impl<'a> Reader<'a> {
             guesses,
             args_read: 0,
             children_read: false,
+            expandable: RefCell::new(Vec::new()),
+            no_expand: None,
         }
+    }
+
+    /// Says why `(expand)` means nothing on this node's values (the help of the error).
+    pub fn no_expand(&mut self, why: &'static str) {
+        self.no_expand = Some(why);
+    }
+
+    /// Accepts `(expand)` on `entry`; true when it carries it.
+    fn expand_entry(&self, entry: Option<&KdlEntry>) -> bool {
+        let Some(entry) = entry else { return false };
+        self.expandable.borrow_mut().push(entry.span().offset());
+        entry.ty().is_some_and(|t| t.value() == EXPAND)
+    }
+
+    /// Accepts `(expand)` on argument `index`; true when it carries it.
+    pub fn expand_arg(&self, index: usize) -> bool {
+        self.expand_entry(self.args.get(index).copied())
+    }
+
+    /// Accepts `(expand)` on property `key`; true when it carries it.
+    pub fn expand_prop(&self, key: &str) -> bool {
+        self.expand_entry(self.prop_entry(key))
+    }
+
+    /// Accepts `(expand)` on the arguments from `index` on; the spans of those that carry it.
+    pub fn expanded_args(&self, index: usize) -> Vec<SourceSpan> {
+        let entries = self.args.iter().skip(index).copied();
+        entries
+            .filter(|e| self.expand_entry(Some(e)))
+            .map(|e| e.span())
+            .collect()
+    }
+
+    /// Accepts `(expand)` on property `key`; its span when it carries it.
+    pub fn expanded_prop(&self, key: &str) -> Option<SourceSpan> {
+        let entry = self.prop_entry(key);
+        self.expand_entry(entry)
+            .then(|| entry.map(|e| e.span()))
+            .flatten()
     }
 
     fn push(&self, error: Error) {
@@ -220,20 +271,6 @@ impl<'a> Reader<'a> {
     }
 
     /// All properties, in order, as `(name, value)` texts; for nodes whose keys are free.
-    /// The type annotation of argument `index` or property `key` (`(expand)"..."`).
-    pub fn annotation(
-        &self,
-        index: Option<usize>,
-        key: Option<&str>,
-    ) -> Option<(String, SourceSpan)> {
-        let entry = match (index, key) {
-            (Some(i), _) => self.args.get(i).copied(),
-            (None, Some(k)) => self.prop_entry(k),
-            _ => None,
-        }?;
-        entry.ty().map(|t| (t.value().to_string(), entry.span()))
-    }
-
     pub fn free_props(&self) -> Vec<(Text, Text)> {
         self.node
             .entries()
@@ -335,14 +372,53 @@ impl<'a> Reader<'a> {
         self.node.children().map(|d| d.nodes()).unwrap_or(&[])
     }
 
-    /// Reports arguments nobody read and an unexpected children block.
+    /// Reports every annotation the decoder did not accept: an unknown one, and
+    /// `(expand)` on a value nothing expands.
+    fn annotations(&self) {
+        let expandable = self.expandable.borrow();
+        let node = self.node_name();
+        if let Some(ty) = self.node.ty() {
+            self.push(unknown_annotation(ty.value(), ty.span(), node));
+        }
+        for entry in self.node.entries() {
+            let Some(ty) = entry.ty() else { continue };
+            let name = ty.value();
+            if name != EXPAND {
+                self.push(unknown_annotation(name, ty.span(), node));
+            } else if !expandable.contains(&entry.span().offset()) {
+                let what = match entry.name() {
+                    Some(key) => format!("`{}=` of `{node}`", key.value()),
+                    None => format!("an argument of `{node}`"),
+                };
+                let help = self.no_expand.unwrap_or(
+                    "nothing expands `$VAR` in this value, so `(expand)` would change nothing; remove it (the table in docs/language.md lists where it applies)",
+                );
+                self.push(Error::MisplacedExpand {
+                    what,
+                    span: ty.span(),
+                    help: help.into(),
+                });
+            }
+        }
+    }
+
+    /// Reports arguments nobody read, an unexpected children block and annotations.
     pub fn finish(self, takes: &str) {
+        self.finish_with(
+            takes,
+            "remove it, or write it as a property `name=value` if that was meant",
+        );
+    }
+
+    /// [`Reader::finish`], with `help` for an argument too many.
+    pub fn finish_with(self, takes: &str, help: &str) {
+        self.annotations();
         for entry in self.args.iter().skip(self.args_read) {
             self.push(Error::UnexpectedArgument {
                 node: self.node_name().to_string(),
                 expected: takes.to_string(),
                 span: entry.span(),
-                help: "remove it, or write it as a property `name=value` if that was meant".into(),
+                help: help.into(),
             });
         }
         if !self.children_read
@@ -353,6 +429,22 @@ impl<'a> Reader<'a> {
                 span: block_span(self.src, children.span()),
             });
         }
+    }
+}
+
+/// An annotation the language does not know: `(expnad)"..."`, `(foo)node`.
+fn unknown_annotation(name: &str, span: SourceSpan, node: &str) -> Error {
+    let help = match closest(name, [EXPAND]) {
+        Some(meant) => format!("did you mean `({meant})`?"),
+        None => format!(
+            "specc knows one annotation, `(expand)` (see docs/language.md); remove `({name})`"
+        ),
+    };
+    Error::UnknownAnnotation {
+        name: name.to_string(),
+        node: node.to_string(),
+        span,
+        help,
     }
 }
 

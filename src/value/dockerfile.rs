@@ -140,6 +140,109 @@ pub fn check_checksum(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A variable a Dockerfile value expands: its name and where the reference (`$NAME`,
+/// `${NAME}`, `${NAME:-word}`, ...) starts in the value and how long it is, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableRef {
+    pub name: String,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Why a value does not expand as written, and where (byte offset and length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpansionError {
+    pub reason: String,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The variables BuildKit's lexer expands in `s`, as specc writes an `(expand)` value (a
+/// `\` is a literal backslash there, never an escape). A `$` before anything but a
+/// name or `{` stays a literal `$`, as in BuildKit. Inside `${NAME...}` the forms
+/// `:-`, `-`, `:+`, `+`, `:?` and `?` are known; their words may hold references too.
+pub fn variable_refs(s: &str) -> Result<Vec<VariableRef>, ExpansionError> {
+    let mut refs = Vec::new();
+    let end = scan(s.as_bytes(), 0, false, &mut refs)?;
+    debug_assert_eq!(end, s.len());
+    Ok(refs)
+}
+
+/// Scans from `at` to the end (or to the `}` closing a `${...}` word when `nested`),
+/// giving the offset where it stopped.
+fn scan(
+    b: &[u8],
+    mut at: usize,
+    nested: bool,
+    refs: &mut Vec<VariableRef>,
+) -> Result<usize, ExpansionError> {
+    while at < b.len() {
+        match b[at] {
+            b'}' if nested => return Ok(at),
+            b'$' if b.get(at + 1) == Some(&b'{') => at = braced(b, at, refs)?,
+            b'$' if b
+                .get(at + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
+            {
+                let len = 1 + name_len(&b[at + 1..]);
+                let name = String::from_utf8_lossy(&b[at + 1..at + len]).into_owned();
+                refs.push(VariableRef {
+                    name,
+                    start: at,
+                    len,
+                });
+                at += len;
+            }
+            _ => at += 1,
+        }
+    }
+    Ok(at)
+}
+
+fn name_len(b: &[u8]) -> usize {
+    b.iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count()
+}
+
+/// A `${...}` reference starting at `start`; the offset after its `}`.
+fn braced(b: &[u8], start: usize, refs: &mut Vec<VariableRef>) -> Result<usize, ExpansionError> {
+    let name_at = start + 2;
+    let len = name_len(&b[name_at..]);
+    let error = |reason: String, len: usize| ExpansionError { reason, start, len };
+    if len == 0 || b[name_at].is_ascii_digit() {
+        return Err(error("`${` is not followed by a variable name".into(), 2));
+    }
+    let name = String::from_utf8_lossy(&b[name_at..name_at + len]).into_owned();
+    let index = refs.len();
+    refs.push(VariableRef {
+        name: name.clone(),
+        start,
+        len: 0,
+    });
+    let mut at = name_at + len;
+    let rest = &b[at..];
+    let operator = [":-", ":+", ":?", "-", "+", "?"]
+        .into_iter()
+        .find(|op| rest.starts_with(op.as_bytes()));
+    if let Some(op) = operator {
+        at = scan(b, at + op.len(), true, refs)?;
+    } else if rest.first().is_some_and(|c| *c != b'}') {
+        let form = String::from_utf8_lossy(&rest[..1]);
+        return Err(error(
+            format!(
+                "`${{{name}{form}...}}` is not a form Dockerfile expansion knows; write `${{{name}}}`, `${{{name}:-default}}` or `${{{name}:+alternative}}`"
+            ),
+            at - start + 1,
+        ));
+    }
+    if b.get(at) != Some(&b'}') {
+        return Err(error("`${` has no closing `}`".into(), (at - start).max(2)));
+    }
+    refs[index].len = at + 1 - start;
+    Ok(at + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +270,26 @@ mod tests {
         assert!(check_checksum("sha256:abc").is_err());
         assert!(check_checksum(&format!("md5:{}", "a".repeat(32))).is_err());
         assert!(check_checksum(&format!("sha256:{}", "A".repeat(64))).is_err());
+    }
+
+    fn names(s: &str) -> Vec<String> {
+        variable_refs(s)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(names("/opt/$APP/${B}/x"), ["APP", "B"]);
+        assert_eq!(names("${A:-${B}x}-$ 1$"), ["A", "B"]);
+        assert_eq!(names("a\\$B"), ["B"]);
+        let r = &variable_refs("x${AB:+y}z").unwrap()[0];
+        assert_eq!((r.start, r.len), (1, 8));
+        assert!(variable_refs("${A").is_err());
+        assert!(variable_refs("${}").is_err());
+        assert!(variable_refs("${A#b}").is_err());
+        assert!(variable_refs("${A:-b").is_err());
     }
 }

@@ -30,6 +30,11 @@ impl ImageRef {
         if s.is_empty() {
             return Err("empty".into());
         }
+        if s.contains('$') {
+            return Err(
+                "`$` starts a variable interpolation, which an image reference cannot hold".into(),
+            );
+        }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => (r, Some(digest(d)?)),
             None => (s, None),

@@ -103,6 +103,13 @@ fixtures! {
     readme_path: "76-readme-path" => 1,
     output_in_git: "77-output-in-git" => 1,
     project_label_spans: "78-project-label-spans" => 1,
+    annotations: "100-annotations" => 1,
+    undeclared_variable: "101-undeclared-variable" => 1,
+    invalid_expansion: "102-invalid-expansion" => 1,
+    from_interpolation: "103-from-interpolation" => 1,
+    heredoc_lines: "104-heredoc-lines" => 1,
+    managed_label: "105-managed-label" => 1,
+    dockerfile_constructs: "106-dockerfile-constructs" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }

@@ -1266,6 +1266,16 @@ pub fn instruction(index: usize, d: &Declared) -> Strat<Node> {
         (1, simple("shell", some_args(pick(WORDS), 1..3))),
         (1, simple("entrypoint", some_args(pick(WORDS), 1..3))),
         (2, simple("cmd", some_args(pick(WORDS), 1..3))),
+        (
+            1,
+            simple(
+                "comment",
+                args(vec![pick(&[
+                    "renovate: datasource=docker depName=alpine",
+                    "note",
+                ])]),
+            ),
+        ),
     ];
     proptest::strategy::Union::new_weighted(kinds).boxed()
 }
