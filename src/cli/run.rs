@@ -268,7 +268,9 @@ impl Run {
             );
         }
         self.with_layout(spec, out, since.is_none(), |s, layout| {
-            let p = match options::plan(s, &options) {
+            let (p, resolved) = match options::plan(s, &options)
+                .and_then(|p| Ok((p, options::resolve(s, &options)?)))
+            {
                 Ok(p) => p,
                 Err(e) => {
                     self.printer.print(&e);
@@ -276,7 +278,7 @@ impl Run {
                 }
             };
             if let (Some(since), Some(layout)) = (&since, layout) {
-                return match changed::changed(s, layout, &p, since) {
+                return match changed::changed(s, layout, &p, &resolved, since) {
                     Ok(c) => {
                         print_changed(&c, json);
                         0

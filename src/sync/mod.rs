@@ -61,21 +61,24 @@ pub struct InSync {
 
 /// Renders every output of `s` in memory; committed outputs never read build contexts.
 pub fn render(s: &Loaded, layout: &Layout) -> Result<Vec<Rendered>, Failure> {
-    render_reading(s, layout, &NoContexts).map(|g| g.files)
+    render_reading(s, layout, &NoContexts, &PlanOptions::default()).map(|g| g.files)
 }
 
-/// Renders every output of `s`, reading build contexts through `contexts`; refuses
-/// outputs that would land on the spec, the lock or each other.
+/// Renders every output of `s` planned under `options`, reading build contexts through
+/// `contexts` (the input hashes cover the build arguments, `VERSION` and `REVISION`
+/// included, as `options` resolve them); refuses outputs that would land on the spec,
+/// the lock or each other.
 fn render_reading(
     s: &Loaded,
     layout: &Layout,
     contexts: &dyn Contexts,
+    options: &PlanOptions,
 ) -> Result<Generated, Failure> {
     let clashes = clash::setting_clashes(s, layout);
     if !clashes.is_empty() {
         return Err(Failure::Spec(s.diagnostics(clashes)));
     }
-    let p = crate::plan::plan(&s.checked, &PlanOptions::default());
+    let p = crate::plan::plan(&s.checked, options);
     let g = render_with(&s.checked, &p, &layout.render_options(), contexts)
         .map_err(|errors| Failure::Spec(s.diagnostics(errors)))?;
     let clashes = clash::rendered_clashes(s, layout, &g.files);

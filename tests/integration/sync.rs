@@ -564,6 +564,79 @@ fn touching_a_context_file_changes_only_that_targets_input_hash() {
     );
 }
 
+/// Target -> input hash of every target (`--since` the commit before the spec existed),
+/// under `env`.
+fn all_hashes(repo: &Repo, extra: &[&str], env: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut args = vec!["plan", "--changed", "--json", "--since", "HEAD~1"];
+    args.extend_from_slice(extra);
+    let out = repo.run_env(&args, env).success();
+    let m: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    m["include"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a GitHub Actions matrix: {m}"))
+        .iter()
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap().into(),
+                e["input-hash"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 10: an image reused under its input hash never carries a version or commit that
+/// contradicts its new tags, because both are baked in (as build arguments and labels) and
+/// both are part of the hash; files the `.dockerignore` excludes are not.
+#[test]
+fn a_new_version_or_commit_never_maps_to_the_previous_input_hash() {
+    let repo = committed();
+    let base = all_hashes(&repo, &[], &[]);
+    assert_eq!(base.keys().collect::<Vec<_>>(), ["api", "web"]);
+    // The version is hashed by value: the spec's own version spelt out changes nothing.
+    assert_eq!(all_hashes(&repo, &[], &[("VERSION", "v1.0.0")]), base);
+    for (what, extra, env) in [
+        ("VERSION=1.1.0", &[][..], &[("VERSION", "1.1.0")][..]),
+        (
+            "--set-version 1.1.0",
+            &["--set-version", "1.1.0"][..],
+            &[][..],
+        ),
+        ("REVISION=0a1b2c3", &[][..], &[("REVISION", "0a1b2c3")][..]),
+    ] {
+        let now = all_hashes(&repo, extra, env);
+        for target in ["api", "web"] {
+            assert_ne!(now[target], base[target], "{what}: {target} kept its hash");
+        }
+        // And `--changed` (against HEAD, built without run-time variables) lists both.
+        let mut args = vec!["plan", "--changed", "--json"];
+        args.extend_from_slice(extra);
+        let out = repo.run_env(&args, env).success();
+        let m: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            m["include"].as_array().map(Vec::len),
+            Some(2),
+            "{what}: {m}"
+        );
+    }
+    // A version bump in the spec.
+    let spec = repo.read_text("specc.kdl");
+    repo.write(
+        "specc.kdl",
+        &spec.replace("version=\"1.0.0\"", "version=\"1.0.1\""),
+    );
+    let bumped = all_hashes(&repo, &[], &[]);
+    assert!(bumped.iter().all(|(t, h)| base[t] != *h), "{bumped:?}");
+    repo.write("specc.kdl", &spec);
+    // Files the context's `.dockerignore` excludes (a default and the spec's `*.log`).
+    repo.write("api/debug.log", "more log\n");
+    repo.write("api/node_modules/x/index.js", "dependency\n");
+    repo.write("api/.env", "TOKEN=local\n");
+    assert_eq!(all_hashes(&repo, &[], &[]), base);
+    repo.write("api/main.py", "print('changed')\n");
+    assert_ne!(all_hashes(&repo, &[], &[])["api"], base["api"]);
+}
+
 // ----------------------------------------------------------------------------- check fast path
 
 const TRACE: &[(&str, &str)] = &[("SPECC_TRACE", "1")];
