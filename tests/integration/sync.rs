@@ -623,7 +623,7 @@ fn a_new_version_or_commit_never_maps_to_the_previous_input_hash() {
     let spec = repo.read_text("specc.kdl");
     repo.write(
         "specc.kdl",
-        &spec.replace("version=\"1.0.0\"", "version=\"1.0.1\""),
+        spec.replace("version=\"1.0.0\"", "version=\"1.0.1\""),
     );
     let bumped = all_hashes(&repo, &[], &[]);
     assert!(bumped.iter().all(|(t, h)| base[t] != *h), "{bumped:?}");
