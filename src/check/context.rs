@@ -57,9 +57,15 @@ impl Checker<'_> {
             flag.as_ref().is_some_and(|b| b.value)
         });
         if !opted_in {
-            for pattern in &spec.ignore {
-                let rules = IgnoreRules::from_patterns([GIT, pattern.value.as_str()]);
-                if !rules.excludes(".git/config") {
+            let images = spec.images.iter().flat_map(|i| &i.ignore);
+            for pattern in spec.ignore.iter().chain(images) {
+                // A broad `!` (`!**`) leaves `.git` out: the defaults are written again
+                // after the spec's patterns, and only a `!` naming `.git` wins over them.
+                let named = pattern
+                    .value
+                    .strip_prefix('!')
+                    .is_some_and(|n| crate::value::ignore::names(n, GIT));
+                if named {
                     self.push(Error::CopiesGit {
                         keyword: "an `ignore` pattern".into(),
                         span: pattern.span,

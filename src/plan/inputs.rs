@@ -20,7 +20,7 @@ pub(crate) fn input_hashes(
     checked: &Checked,
     plan: &Plan,
     dockerfile_of: &dyn Fn(usize, usize) -> Option<String>,
-    dockerignore_of: &dyn Fn(&str) -> String,
+    dockerignore_of: &dyn Fn(usize, usize) -> String,
     contexts: &dyn Contexts,
     generated: &BTreeSet<String>,
 ) -> BTreeMap<String, String> {
@@ -77,7 +77,7 @@ pub(crate) fn input_hashes(
             }
             h.update(
                 contexts
-                    .digest(context, &sources, &dockerignore_of(context), generated)
+                    .digest(context, &sources, &dockerignore_of(ii, v), generated)
                     .as_bytes(),
             );
             hashes.insert(name, h.finalize().to_hex().to_string());

@@ -6,6 +6,7 @@ mod check_rules;
 mod cli;
 mod consistency;
 mod diagnostics;
+mod dockerignore;
 mod docs;
 mod example_hello;
 mod golden;
