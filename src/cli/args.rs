@@ -119,7 +119,8 @@ pub enum Command {
         /// Write outputs under DIR instead of the spec's folder (created when missing).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Overwrite (or remove) outputs that were edited by hand.
+        /// Overwrite (or remove) outputs that were edited by hand, and replace files at
+        /// output paths that specc did not generate; never touches any other file.
         #[arg(long)]
         force: bool,
     },
