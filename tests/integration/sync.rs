@@ -327,10 +327,16 @@ fn a_dockerignore_specc_did_not_write_is_pointed_to_the_ignore_node() {
 }
 
 /// `docker compose -f`-less `config --services` in `repo`: the services plain `docker
-/// compose` would start there.
+/// compose` would start there, sorted (compose prints them in no fixed order).
 fn compose_services(repo: &Repo) -> String {
-    crate::support::validators::run_tool_ok("docker-compose", ["config", "--services"], repo.path())
-        .stdout
+    let out = crate::support::validators::run_tool_ok(
+        "docker-compose",
+        ["config", "--services"],
+        repo.path(),
+    );
+    let mut services: Vec<&str> = out.stdout.lines().collect();
+    services.sort_unstable();
+    services.iter().map(|s| format!("{s}\n")).collect()
 }
 
 /// Issue 10: `docker compose` picks `compose.yaml` over `compose.yml`,
