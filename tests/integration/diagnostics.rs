@@ -104,6 +104,7 @@ fixtures! {
     output_in_git: "77-output-in-git" => 1,
     project_label_spans: "78-project-label-spans" => 1,
     image_ignore_pattern: "160-image-ignore-pattern" => 1,
+    source_ignored: "161-source-ignored" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }

@@ -201,3 +201,41 @@ image all stage=api
         .collect();
     assert_eq!(changed, ["web", "all"], "{out}");
 }
+
+/// A file the spec's own `ignore` keeps out, which a `copy` needs: buildah (like BuildKit)
+/// fails the step, so `check` refuses the spec; a `!` pattern naming the file fixes both.
+#[test]
+fn a_copied_file_the_spec_ignores_is_refused_because_the_build_fails() {
+    let spec = |ignore: &str| {
+        format!(
+            "project app version=\"1.0.0\"\n{ignore}\nstage app from=\"scratch\" {{\n    copy \"README.md\" to=\"/ctx/\"\n}}\nimage app stage=app\n"
+        )
+    };
+    let refused = tree(&spec(r#"ignore "*.md""#));
+    refused
+        .run(&["check", "--spec-only"])
+        .code(1)
+        .stderr_contains("specc::check::source_ignored");
+    let repo = tree(&spec(r#"ignore "*.md" "!README.md""#));
+    repo.run(&["generate"]).success();
+    let buildah = Buildah::new();
+    assert_eq!(
+        copied(&buildah, &repo, "docker/app.Dockerfile", None),
+        ["README.md"]
+    );
+    // The refused spec's patterns, as a .dockerignore: the build fails.
+    repo.write(".dockerignore", "*.md\n");
+    let args: Vec<std::ffi::OsString> = vec![
+        "build".into(),
+        "--isolation".into(),
+        "chroot".into(),
+        "-f".into(),
+        repo.join("docker/app.Dockerfile").into(),
+        repo.path().into(),
+    ];
+    let out = buildah.run(args);
+    assert!(
+        !out.status.success(),
+        "the build of an ignored file succeeded: {out}"
+    );
+}
