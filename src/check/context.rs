@@ -56,9 +56,15 @@ impl Checker<'_> {
             flag.as_ref().is_some_and(|b| b.value)
         });
         if !opted_in {
-            for pattern in &spec.ignore {
-                let rules = IgnoreRules::from_patterns([GIT, pattern.value.as_str()]);
-                if !rules.excludes(".git/config") {
+            let images = spec.images.iter().flat_map(|i| &i.ignore);
+            for pattern in spec.ignore.iter().chain(images) {
+                // A broad `!` (`!**`) leaves `.git` out: the defaults are written again
+                // after the spec's patterns, and only a `!` naming `.git` wins over them.
+                let named = pattern
+                    .value
+                    .strip_prefix('!')
+                    .is_some_and(|n| crate::value::ignore::names(n, GIT));
+                if named {
                     self.push(Error::CopiesGit {
                         keyword: "an `ignore` pattern".into(),
                         span: pattern.span,
@@ -69,6 +75,96 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+impl Checker<'_> {
+    /// COPY/ADD sources, named literally, that the spec's `ignore` patterns (the top-level
+    /// ones and the image's) exclude from the image's build context: BuildKit fails such a
+    /// step with "not found". specc's own defaults never do (the renderer leaves out a
+    /// default that would), and a source a glob `!` pattern might bring back is let be.
+    pub(super) fn ignored_sources(&mut self) {
+        let spec = self.spec;
+        let mut seen = std::collections::HashSet::new();
+        for image in &spec.images {
+            let patterns: Vec<&crate::spec::Text> =
+                spec.ignore.iter().chain(&image.ignore).collect();
+            let Some(target) = self.stage_index(&image.stage.value) else {
+                continue;
+            };
+            if patterns.is_empty() {
+                continue;
+            }
+            let rules = IgnoreRules::from_patterns(patterns.iter().map(|p| p.value.as_str()));
+            for s in super::reachable_stages(&self.graph, target) {
+                for ins in &spec.stages[s].instructions {
+                    let (keyword, sources) = match &ins.kind {
+                        InstructionKind::Copy(c) if c.from.is_none() => ("COPY", &c.sources),
+                        InstructionKind::Add(a) => ("ADD", &a.sources),
+                        _ => continue,
+                    };
+                    for source in sources {
+                        let Some((path, pattern)) = ignored(&rules, &patterns, &source.value)
+                        else {
+                            continue;
+                        };
+                        if !seen.insert((source.span, pattern.span)) {
+                            continue;
+                        }
+                        let place = if image.ignore.iter().any(|p| p.span == pattern.span) {
+                            format!(" in `image {}`", image.name.value)
+                        } else {
+                            String::new()
+                        };
+                        self.push(Error::SourceIgnored {
+                            keyword: keyword.into(),
+                            value: source.value.clone(),
+                            pattern: pattern.value.clone(),
+                            span: source.span,
+                            help: format!(
+                                "remove or narrow the pattern `{}`, or send it anyway with a `!` pattern after it{place}: `ignore \"!{path}\"`",
+                                pattern.value
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The path of `source` and the pattern that excludes it, when `rules` (made of
+/// `patterns`) exclude it and no `!` pattern could bring back anything under it.
+fn ignored<'p>(
+    rules: &IgnoreRules,
+    patterns: &[&'p crate::spec::Text],
+    source: &str,
+) -> Option<(String, &'p crate::spec::Text)> {
+    let path = source.trim_start_matches("./").trim_end_matches('/');
+    let literal = !path.contains(['*', '?', '[', '\\', '$']);
+    if !literal
+        || path.is_empty()
+        || path == "."
+        || is_remote(path)
+        || inside_context(path).is_err()
+    {
+        return None;
+    }
+    if !rules.excludes(path) {
+        return None;
+    }
+    let brought_back = patterns.iter().any(|p| {
+        p.value.strip_prefix('!').is_some_and(|n| {
+            let n = n.trim_start_matches('/');
+            n.contains(['*', '?', '[']) || n.starts_with(&format!("{path}/"))
+        })
+    });
+    if brought_back {
+        return None;
+    }
+    let culprit = patterns.iter().rev().find(|p| {
+        !p.value.starts_with('!') && IgnoreRules::from_patterns([p.value.as_str()]).excludes(path)
+    })?;
+    Some((path.to_string(), culprit))
 }
 
 /// An ADD source BuildKit fetches instead of reading the context.

@@ -341,6 +341,7 @@ impl<'s> Checker<'s> {
         self.consumer_values();
         self.git_outputs();
         self.build_contexts();
+        self.ignored_sources();
         self.line_lengths();
         self.output_clashes();
     }

@@ -157,7 +157,8 @@ impl Checker<'_> {
     }
 
     /// `<dockerfiles>/<image>.Dockerfile`, and for an image built in several variants
-    /// `<image>.<variant>.Dockerfile` too (which one is written depends on whether the
+    /// `<image>.<variant>.Dockerfile` too (each with its `.dockerignore` when the image has
+    /// `ignore` patterns of its own) (which one is written depends on whether the
     /// variants' Dockerfiles differ, so both are kept free).
     fn dockerfile_outputs(&self, out: &mut Vec<Output>) {
         let spec = self.spec;
@@ -191,6 +192,15 @@ impl Checker<'_> {
             let mut seen = std::collections::HashSet::new();
             files.retain(|f| seen.insert(f.clone()));
             for file in files {
+                // An image with `ignore` patterns of its own: its Dockerfile's ignore file.
+                if !image.ignore.is_empty() {
+                    out.push(Output {
+                        path: join(dir, &format!("{file}.dockerignore")),
+                        what: format!("the Dockerfile ignore file of image `{name}`"),
+                        span,
+                        help: help.clone(),
+                    });
+                }
                 out.push(Output {
                     path: join(dir, &file),
                     what: format!("the Dockerfile of image `{name}`"),

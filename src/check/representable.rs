@@ -72,7 +72,11 @@ impl Checker<'_> {
         for w in &spec.workflows {
             self.workflow_values(w);
         }
-        for pattern in &spec.ignore {
+        for pattern in spec
+            .ignore
+            .iter()
+            .chain(spec.images.iter().flat_map(|i| &i.ignore))
+        {
             self.ignore_pattern(pattern);
         }
     }

@@ -95,7 +95,10 @@ pub enum Command {
         ///
         /// Both sides are computed now, never read from committed files: the working
         /// tree's from the spec and build contexts on disk, the revision's from the same
-        /// files as committed there. A target that did not exist there has changed.
+        /// files as committed there. The hash covers every build argument's value,
+        /// `VERSION` and `REVISION` included: the working tree is hashed under this run's
+        /// version and variables, the revision without them, so a new version counts as
+        /// changed. A target that did not exist there has changed.
         #[arg(long)]
         changed: bool,
         /// With --changed: the git revision to compare with (a commit, tag or branch, e.g.
@@ -119,7 +122,8 @@ pub enum Command {
         /// Write outputs under DIR instead of the spec's folder (created when missing).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Overwrite (or remove) outputs that were edited by hand.
+        /// Overwrite (or remove) outputs that were edited by hand, and replace files at
+        /// output paths that specc did not generate; never touches any other file.
         #[arg(long)]
         force: bool,
     },

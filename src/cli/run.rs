@@ -221,7 +221,7 @@ impl Run {
             match crate::sync::check(s, layout) {
                 Ok(in_sync) => {
                     print_in_sync(&self.printer, &s.name, &in_sync);
-                    0
+                    self.warned(&in_sync.warnings)
                 }
                 Err(f) => self.failed(f),
             }
@@ -242,7 +242,7 @@ impl Run {
             match crate::sync::generate(s, layout, force) {
                 Ok(done) => {
                     print_applied(&self.printer, &s.name, &done);
-                    0
+                    self.warned(&done.warnings)
                 }
                 Err(f) => self.failed(f),
             }
@@ -268,7 +268,9 @@ impl Run {
             );
         }
         self.with_layout(spec, out, since.is_none(), |s, layout| {
-            let p = match options::plan(s, &options) {
+            let (p, resolved) = match options::plan(s, &options)
+                .and_then(|p| Ok((p, options::resolve(s, &options)?)))
+            {
                 Ok(p) => p,
                 Err(e) => {
                     self.printer.print(&e);
@@ -276,7 +278,7 @@ impl Run {
                 }
             };
             if let (Some(since), Some(layout)) = (&since, layout) {
-                return match changed::changed(s, layout, &p, since) {
+                return match changed::changed(s, layout, &p, &resolved, since) {
                     Ok(c) => {
                         print_changed(&c, json);
                         0
@@ -292,6 +294,24 @@ impl Run {
             }
             0
         })
+    }
+
+    /// Prints the warnings of a sync command that succeeded; its exit code (1 when there
+    /// are some under `--deny-warnings`).
+    fn warned(&self, warnings: &[crate::sync::SyncWarning]) -> i32 {
+        for w in warnings {
+            self.printer.print(w);
+        }
+        if warnings.is_empty() || !self.deny_warnings {
+            return 0;
+        }
+        if self.printer.human() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "specc: the warnings above fail the run under --deny-warnings"
+            );
+        }
+        1
     }
 
     /// Prints a failure of the sync stage; its exit code.

@@ -857,6 +857,22 @@ pub enum Error {
         help: String,
     },
 
+    /// A COPY/ADD source the spec's own `ignore` patterns exclude from the build context:
+    /// `ignore "*.md"` and `copy "README.md" to="/app/"`
+    #[error(
+        "{keyword} `{value}` is excluded from the build context by the ignore pattern `{pattern}`"
+    )]
+    #[diagnostic(code(specc::check::source_ignored))]
+    SourceIgnored {
+        keyword: String,
+        value: String,
+        pattern: String,
+        #[label("BuildKit would fail this step: it is not sent")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// A Dockerfile line longer than BuildKit reads (64 KiB): a `run` command of 70,000
     /// characters
     #[error("{what} makes a Dockerfile line of about {bytes} bytes")]

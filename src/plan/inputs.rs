@@ -1,10 +1,12 @@
 //! Rendered Dockerfiles, plan and build contexts in, one input hash per target out.
 //!
-//! A target's input hash covers its Dockerfile text, its build arguments and platforms,
-//! and the bytes of the context files its COPY/ADD instructions reach (through
-//! [`Contexts`], honouring the context's `.dockerignore`). `VERSION` and `REVISION` are
-//! left out: they only feed labels, so a new release of unchanged inputs can reuse the
-//! image that is already built.
+//! A target's input hash covers everything that reaches its image: its Dockerfile text,
+//! every build argument's value (`VERSION` and `REVISION` included: they are baked into
+//! labels and into whatever the build embeds them in), its platforms and secret ids, and
+//! the bytes of the context files its COPY/ADD instructions reach (through [`Contexts`],
+//! honouring the `.dockerignore` its build reads). So an image found under its hash tag
+//! never carries a label or a value that contradicts the tags a new release gives it: a
+//! new version or commit is a new hash, and the image is rebuilt.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +19,7 @@ pub(crate) fn input_hashes(
     checked: &Checked,
     plan: &Plan,
     dockerfile_of: &dyn Fn(usize, usize) -> Option<String>,
-    dockerignore_of: &dyn Fn(&str) -> String,
+    dockerignore_of: &dyn Fn(usize, usize) -> String,
     contexts: &dyn Contexts,
     generated: &BTreeSet<String>,
 ) -> BTreeMap<String, String> {
@@ -52,14 +54,10 @@ pub(crate) fn input_hashes(
             let dockerfile = dockerfile_of(ii, v).unwrap_or_default();
             let context = &image.context.value;
             let mut h = blake3::Hasher::new();
-            h.update(b"specc-input-v1\0");
+            h.update(b"specc-input-v2\0");
             h.update(dockerfile_body(&dockerfile).as_bytes())
                 .update(b"\0");
-            for (k, val) in target
-                .args
-                .iter()
-                .filter(|(k, _)| k.as_str() != "VERSION" && k.as_str() != "REVISION")
-            {
+            for (k, val) in &target.args {
                 h.update(k.as_bytes())
                     .update(b"=")
                     .update(val.as_bytes())
@@ -73,7 +71,7 @@ pub(crate) fn input_hashes(
             }
             h.update(
                 contexts
-                    .digest(context, &sources, &dockerignore_of(context), generated)
+                    .digest(context, &sources, &dockerignore_of(ii, v), generated)
                     .as_bytes(),
             );
             hashes.insert(name, h.finalize().to_hex().to_string());

@@ -1,16 +1,25 @@
-//! Checked spec in, one `.dockerignore` per build context out: sensible defaults, the
-//! files specc generates, and the spec's `ignore` patterns. A default that would hide a
-//! file some COPY/ADD instruction needs is left out.
+//! Checked spec in, `.dockerignore` files out: one per build context, and one per
+//! Dockerfile (`<Dockerfile>.dockerignore`, which BuildKit reads instead of the context's)
+//! for an image with `ignore` patterns of its own.
+//!
+//! Each file holds specc's defaults, the files specc generates, then the spec's patterns
+//! (the top-level `ignore`, then the image's): the spec's patterns come after, so its `!`
+//! re-inclusions win. A `!` pattern only brings back what it names, though: when the spec
+//! has any, the defaults are written once more after its patterns (an allow-list such as
+//! `*` then `!api/**` must not bring back `api/.env` or `api/node_modules`), followed by
+//! the spec's `!` patterns that name a default's files (`!api/.env`), which the user meant.
+//! A default that would hide a file some COPY/ADD instruction needs is left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, join, relative_path, render_template};
 use crate::check::{Checked, reachable_stages};
 use crate::diagnostics::Error;
 use crate::spec::InstructionKind;
-use crate::value::ignore::IgnoreRules;
+use crate::value::ignore::{IgnoreRules, names};
 
 const DEFAULTS: &[(&str, &[&str])] = &[
     ("Version control and CI", &[".git", ".github", ".gitignore"]),
@@ -53,81 +62,161 @@ struct Section {
     patterns: Vec<String>,
 }
 
+/// The `.dockerignore` files, and which one each target's build reads.
+pub struct Ignores {
+    pub files: Vec<Rendered>,
+    /// (image, variant) -> the path of the ignore file its build reads.
+    pub by_target: HashMap<(usize, usize), String>,
+}
+
+impl Ignores {
+    /// The text of the ignore file target (image `ii`, variant `v`) reads; empty when none.
+    pub fn text_of(&self, ii: usize, v: usize) -> String {
+        self.by_target
+            .get(&(ii, v))
+            .and_then(|path| self.files.iter().find(|f| &f.path == path))
+            .map(|f| f.contents.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// True when `pattern` alone would exclude `source` (a COPY/ADD source, relative to the
 /// context), read by the same matcher as the input hash and BuildKit.
 fn hides(pattern: &str, source: &str) -> bool {
     IgnoreRules::from_patterns([pattern]).excludes(source)
 }
 
-pub fn render(
-    checked: &Checked,
-    options: &RenderOptions,
-    errors: &mut Vec<Error>,
-) -> Vec<Rendered> {
+/// The COPY/ADD sources (without `from=`) that image `ii` reads from its context.
+fn image_sources(checked: &Checked, ii: usize) -> Vec<String> {
     let spec = &checked.spec;
-    // Context -> the COPY/ADD sources that read from it.
-    let mut contexts: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for image in &spec.images {
-        let sources = contexts.entry(image.context.value.clone()).or_default();
-        let Some(target) = spec
-            .stages
-            .iter()
-            .position(|s| s.name.value == image.stage.value)
-        else {
-            continue;
-        };
-        for s in reachable_stages(&checked.graph, target) {
-            for ins in &spec.stages[s].instructions {
-                match &ins.kind {
-                    InstructionKind::Copy(c) if c.from.is_none() => {
-                        sources.extend(c.sources.iter().map(|t| t.value.clone()))
-                    }
-                    InstructionKind::Add(a) => {
-                        sources.extend(a.sources.iter().map(|t| t.value.clone()))
-                    }
-                    _ => {}
+    let image = &spec.images[ii];
+    let Some(target) = spec
+        .stages
+        .iter()
+        .position(|s| s.name.value == image.stage.value)
+    else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    for s in reachable_stages(&checked.graph, target) {
+        for ins in &spec.stages[s].instructions {
+            match &ins.kind {
+                InstructionKind::Copy(c) if c.from.is_none() => {
+                    sources.extend(c.sources.iter().map(|t| t.value.clone()))
                 }
+                InstructionKind::Add(a) => {
+                    sources.extend(a.sources.iter().map(|t| t.value.clone()))
+                }
+                _ => {}
             }
         }
     }
-    let out = &spec.output;
-    let generated = [&out.bake.value, &out.compose.value, &out.lock.value];
-    let mut files = Vec::new();
-    for (context, sources) in &contexts {
-        let mut sections = Vec::new();
-        for (title, patterns) in DEFAULTS {
-            let kept: Vec<String> = patterns
+    sources
+}
+
+/// The sections of one ignore file for `context`, whose builds copy `sources`, with the
+/// spec's patterns `user` (in order).
+fn sections(checked: &Checked, context: &str, sources: &[String], user: &[&str]) -> Vec<Section> {
+    let out = &checked.spec.output;
+    let needed = |p: &str| !sources.iter().any(|s| hides(p, s));
+    let mut sections: Vec<Section> = DEFAULTS
+        .iter()
+        .map(|(title, patterns)| Section {
+            title: title.to_string(),
+            patterns: patterns
                 .iter()
-                .filter(|p| !sources.iter().any(|s| hides(p, s)))
+                .filter(|p| needed(p))
                 .map(|p| p.to_string())
-                .collect();
-            sections.push(Section {
-                title: title.to_string(),
-                patterns: kept,
-            });
-        }
-        let inside: Vec<String> = generated
+                .collect(),
+        })
+        .collect();
+    let generated = [&out.bake.value, &out.compose.value, &out.lock.value];
+    sections.push(Section {
+        title: "Generated by specc".into(),
+        patterns: generated
             .iter()
             .map(|g| relative_path(context, g))
             .filter(|r| !r.starts_with(".."))
-            .filter(|r| !sources.iter().any(|s| hides(r, s)))
-            .collect();
-        sections.push(Section {
-            title: "Generated by specc".into(),
-            patterns: inside,
-        });
-        if !spec.ignore.is_empty() {
-            sections.push(Section {
-                title: "From the spec".into(),
-                patterns: spec.ignore.iter().map(|p| p.value.clone()).collect(),
-            });
-        }
-        sections.retain(|s| !s.patterns.is_empty());
-        let path = if context == "." {
-            out.dockerignore.value.clone()
+            .filter(|r| needed(r))
+            .collect(),
+    });
+    let negations: Vec<&str> = user.iter().filter_map(|p| p.strip_prefix('!')).collect();
+    let restated: Vec<String> = if negations.is_empty() {
+        Vec::new()
+    } else {
+        sections.iter().flat_map(|s| s.patterns.clone()).collect()
+    };
+    sections.push(Section {
+        title: "From the spec".into(),
+        patterns: user.iter().map(|p| p.to_string()).collect(),
+    });
+    sections.push(Section {
+        title: "specc's defaults again: a `!` pattern above brings back only what it names".into(),
+        patterns: restated.clone(),
+    });
+    sections.push(Section {
+        title: "The spec's `!` patterns that name a default".into(),
+        patterns: negations
+            .iter()
+            .filter(|n| restated.iter().any(|d| names(n, d)))
+            .map(|n| format!("!{n}"))
+            .collect(),
+    });
+    sections.retain(|s| !s.patterns.is_empty());
+    sections
+}
+
+pub fn render(
+    checked: &Checked,
+    dockerfiles: &Dockerfiles,
+    options: &RenderOptions,
+    errors: &mut Vec<Error>,
+) -> Ignores {
+    let spec = &checked.spec;
+    let top: Vec<&str> = spec.ignore.iter().map(|p| p.value.as_str()).collect();
+    let mut by_target = HashMap::new();
+    // Context -> the COPY/ADD sources that read from it.
+    let mut contexts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Per-Dockerfile ignore file -> its context, sources and the image's patterns.
+    let mut own: BTreeMap<String, (String, Vec<String>, Vec<&str>)> = BTreeMap::new();
+    for (ii, image) in spec.images.iter().enumerate() {
+        let context = &image.context.value;
+        let sources = image_sources(checked, ii);
+        contexts
+            .entry(context.clone())
+            .or_default()
+            .extend(sources.iter().cloned());
+        let context_file = if context == "." {
+            spec.output.dockerignore.value.clone()
         } else {
             join(context, ".dockerignore")
         };
+        let variants: BTreeSet<usize> = dockerfiles
+            .by_target
+            .keys()
+            .filter(|(i, _)| *i == ii)
+            .map(|(_, v)| *v)
+            .collect();
+        for v in variants {
+            let path = match (&image.ignore[..], dockerfiles.by_target.get(&(ii, v))) {
+                ([], _) | (_, None) => context_file.clone(),
+                (patterns, Some(dockerfile)) => {
+                    let path = format!("{dockerfile}.dockerignore");
+                    let user = top
+                        .iter()
+                        .copied()
+                        .chain(patterns.iter().map(|p| p.value.as_str()))
+                        .collect();
+                    own.entry(path.clone())
+                        .or_insert_with(|| (context.clone(), sources.clone(), user));
+                    path
+                }
+            };
+            by_target.insert((ii, v), path);
+        }
+    }
+    let mut files = Vec::new();
+    let mut emit = |path: String, sections: Vec<Section>| {
         let context = Context {
             header: header(options),
             sections,
@@ -136,6 +225,18 @@ pub fn render(
             Ok(contents) => files.push(Rendered { path, contents }),
             Err(e) => errors.push(e),
         }
+    };
+    for (context, sources) in &contexts {
+        let path = if context == "." {
+            spec.output.dockerignore.value.clone()
+        } else {
+            join(context, ".dockerignore")
+        };
+        emit(path, sections(checked, context, sources, &top));
     }
-    files
+    for (path, (context, sources, user)) in own {
+        emit(path, sections(checked, &context, &sources, &user));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ignores { files, by_target }
 }

@@ -185,21 +185,10 @@ pub fn render_with(
     let mut outputs = Vec::new();
     let dockerfiles = dockerfile::render(checked, options, &mut errors);
     outputs.extend(dockerfiles.files.iter().cloned());
-    let ignores = dockerignore::render(checked, options, &mut errors);
-    outputs.extend(ignores.iter().cloned());
+    let ignores = dockerignore::render(checked, &dockerfiles, options, &mut errors);
+    outputs.extend(ignores.files.iter().cloned());
     let spec = &checked.spec;
-    let dockerignore_of = |context: &str| {
-        let path = if context == "." {
-            spec.output.dockerignore.value.clone()
-        } else {
-            join(context, ".dockerignore")
-        };
-        ignores
-            .iter()
-            .find(|r| r.path == path)
-            .map(|r| r.contents.clone())
-            .unwrap_or_default()
-    };
+    let dockerignore_of = |ii: usize, v: usize| ignores.text_of(ii, v);
     let dockerfile_of = |ii: usize, v: usize| {
         let path = dockerfiles.by_target.get(&(ii, v))?;
         let file = dockerfiles.files.iter().find(|o| &o.path == path)?;

@@ -1147,8 +1147,14 @@ impl<'a> Decoder<'a> {
         let description = r.prop("description");
         let mut tags = Vec::new();
         let mut caches = Vec::new();
+        let mut ignore = Vec::new();
         for child in r.children() {
             match child.name().value() {
+                "ignore" => {
+                    let mut c = self.reader(child, &[]);
+                    ignore.extend(c.rest_required(0, "a pattern", "ignore \"web/\" \"*.md\""));
+                    c.finish("patterns");
+                }
                 "tag" => {
                     let mut c = self.reader(child, &["when"]);
                     let template = c.arg(0, "a tag template", "tag \"{{version}}\"");
@@ -1209,7 +1215,7 @@ impl<'a> Decoder<'a> {
                         span,
                     });
                 }
-                _ => self.unknown_node(child, "in `image`", &["tag", "cache"]),
+                _ => self.unknown_node(child, "in `image`", &["tag", "cache", "ignore"]),
             }
         }
         if tags.is_empty()
@@ -1237,6 +1243,7 @@ impl<'a> Decoder<'a> {
             repository,
             context,
             description,
+            ignore,
             tags,
             caches,
             span,

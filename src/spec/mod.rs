@@ -376,6 +376,9 @@ pub struct Image {
     pub description: Option<Text>,
     pub tags: Vec<TagRule>,
     pub caches: Vec<Cache>,
+    /// `.dockerignore` patterns of this image alone (`ignore` children): its builds read
+    /// their own `<Dockerfile>.dockerignore`.
+    pub ignore: Vec<Text>,
     pub span: SourceSpan,
 }
 

@@ -26,6 +26,8 @@ pub struct Applied {
     pub written: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: usize,
+    /// What the user should know about files beside the outputs.
+    pub warnings: Vec<crate::sync::error::SyncWarning>,
 }
 
 /// The prefix of every temporary file specc makes in the repository. A run killed before

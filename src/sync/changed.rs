@@ -5,13 +5,16 @@
 //! from the spec and build contexts on disk; the baseline's from the same spec path and
 //! contexts as committed at the revision (default `HEAD`), checked out into a temporary
 //! folder through a temporary index, so the repository's own index and work tree are
-//! left alone. A target with no baseline (the spec, or the target, did not exist at the
-//! revision, or its spec did not compile there) counts as changed.
+//! left alone. The working tree is hashed under this run's version and run-time
+//! variables, the revision as its spec says (see [`changed`]). A target with no baseline
+//! (the spec, or the target, did not exist at the revision, or its spec did not compile
+//! there) counts as changed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::PlanOptions;
 use crate::plan::Plan;
 use crate::plan::contexts::FsContexts;
 use crate::sync::error::SyncError;
@@ -40,9 +43,20 @@ pub struct Changed {
     pub targets: Vec<ChangedTarget>,
 }
 
-/// Compares the input hashes of `plan`'s targets now with those at revision `since`.
-pub fn changed(s: &Loaded, layout: &Layout, plan: &Plan, since: &str) -> Result<Changed, Failure> {
-    let now = input_hashes(s, layout, &layout.root)?;
+/// Compares the input hashes of `plan`'s targets now, under `options` (the version and
+/// run-time variables as [`crate::sync::options::resolve`] reads them), with those at
+/// revision `since` as its spec says, without run-time variables. A target counts as
+/// unchanged only when a build now gives the image a plain build of the revision gave,
+/// labels and `VERSION`/`REVISION` included: a release of a new version, or a build that
+/// stamps a commit (`REVISION` set), always counts as changed.
+pub fn changed(
+    s: &Loaded,
+    layout: &Layout,
+    plan: &Plan,
+    options: &PlanOptions,
+    since: &str,
+) -> Result<Changed, Failure> {
+    let now = input_hashes(s, layout, &layout.root, options)?;
     let before = baseline(layout, since)?;
     let targets = plan
         .targets
@@ -71,9 +85,10 @@ fn input_hashes(
     s: &Loaded,
     layout: &Layout,
     root: &Path,
+    options: &PlanOptions,
 ) -> Result<BTreeMap<String, String>, Failure> {
     let contexts = FsContexts::new(root.to_path_buf());
-    let g = render_reading(s, layout, &contexts)?;
+    let g = render_reading(s, layout, &contexts, options)?;
     Ok(g.targets
         .into_iter()
         .map(|(name, t)| (name, t.input_hash))
@@ -120,7 +135,7 @@ fn baseline(layout: &Layout, since: &str) -> Result<BTreeMap<String, String>, Sy
         return Ok(BTreeMap::new());
     };
     // The outputs are laid out (and named) as now: only the inputs may differ.
-    Ok(input_hashes(&old, layout, &root).unwrap_or_default())
+    Ok(input_hashes(&old, layout, &root, &PlanOptions::default()).unwrap_or_default())
 }
 
 /// `path` (under the repository `top`) moved into the checked-out `tree`.

@@ -11,7 +11,7 @@ use crate::sync::source::Loaded;
 
 /// The `output` setting that places `path` (a file setting naming it, else the folder
 /// setting holding it), for a label; a setting left at its default has an empty span.
-fn output_setting(s: &Loaded, path: &str) -> Option<(&'static str, miette::SourceSpan)> {
+pub(crate) fn output_setting(s: &Loaded, path: &str) -> Option<(&'static str, miette::SourceSpan)> {
     let o = &s.checked.spec.output;
     if let Some((key, t)) = o
         .files()

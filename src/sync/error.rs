@@ -89,6 +89,13 @@ pub enum SyncError {
         )
     )]
     Edited { count: usize, paths: String },
+    #[error("{count} output path(s) hold a file specc did not generate: {paths}")]
+    #[diagnostic(code(specc::drift::not_generated), help("{help}"))]
+    NotGenerated {
+        count: usize,
+        paths: String,
+        help: String,
+    },
     #[error("{count} output(s) are out of sync with the spec: {paths}")]
     #[diagnostic(
         code(specc::drift::stale),
@@ -104,6 +111,21 @@ pub enum SyncError {
 impl SyncError {
     /// True for failures outside the spec (exit 2); false for outputs out of sync (exit 1).
     pub fn is_io(&self) -> bool {
-        !matches!(self, SyncError::Edited { .. } | SyncError::Stale { .. })
+        !matches!(
+            self,
+            SyncError::Edited { .. } | SyncError::NotGenerated { .. } | SyncError::Stale { .. }
+        )
     }
+}
+
+/// Something on disk the user should know about that does not stop the run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Diagnostic)]
+pub enum SyncWarning {
+    #[error("{message}")]
+    #[diagnostic(
+        code(specc::drift::compose_shadowed),
+        severity(Warning),
+        help("{help}")
+    )]
+    ComposeShadowed { message: String, help: String },
 }

@@ -10,6 +10,7 @@ pub(crate) mod clash;
 pub mod compare;
 pub mod confine;
 pub mod error;
+pub mod existing;
 pub mod layout;
 pub mod lock;
 pub mod options;
@@ -22,7 +23,7 @@ use crate::{Diagnostics, PlanOptions};
 
 pub use apply::Applied;
 pub use compare::{Entry, Status};
-pub use error::SyncError;
+pub use error::{SyncError, SyncWarning};
 pub use layout::Layout;
 pub use source::Loaded;
 
@@ -57,25 +58,30 @@ pub struct InSync {
     pub outputs: usize,
     /// True when the lock answered without rendering.
     pub from_lock: bool,
+    /// What the user should know about files beside the outputs.
+    pub warnings: Vec<SyncWarning>,
 }
 
 /// Renders every output of `s` in memory; committed outputs never read build contexts.
 pub fn render(s: &Loaded, layout: &Layout) -> Result<Vec<Rendered>, Failure> {
-    render_reading(s, layout, &NoContexts).map(|g| g.files)
+    render_reading(s, layout, &NoContexts, &PlanOptions::default()).map(|g| g.files)
 }
 
-/// Renders every output of `s`, reading build contexts through `contexts`; refuses
-/// outputs that would land on the spec, the lock or each other.
+/// Renders every output of `s` planned under `options`, reading build contexts through
+/// `contexts` (the input hashes cover the build arguments, `VERSION` and `REVISION`
+/// included, as `options` resolve them); refuses outputs that would land on the spec,
+/// the lock or each other.
 fn render_reading(
     s: &Loaded,
     layout: &Layout,
     contexts: &dyn Contexts,
+    options: &PlanOptions,
 ) -> Result<Generated, Failure> {
     let clashes = clash::setting_clashes(s, layout);
     if !clashes.is_empty() {
         return Err(Failure::Spec(s.diagnostics(clashes)));
     }
-    let p = crate::plan::plan(&s.checked, &PlanOptions::default());
+    let p = crate::plan::plan(&s.checked, options);
     let g = render_with(&s.checked, &p, &layout.render_options(), contexts)
         .map_err(|errors| Failure::Spec(s.diagnostics(errors)))?;
     let clashes = clash::rendered_clashes(s, layout, &g.files);
@@ -144,18 +150,16 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
         Err(e) => return Err(e.into()),
     };
     let mut journal = lock::Journal::read(&layout.root, &lock_path);
-    let entries = compare_outputs(s, layout, &files, &known(old.as_ref(), &journal))?;
+    let known_before = known(old.as_ref(), &journal);
+    let entries = compare_outputs(s, layout, &files, &known_before)?;
     let blocked: Vec<Entry> = entries.iter().filter(|e| e.blocks()).cloned().collect();
     if !blocked.is_empty() && !force {
-        let edited = SyncError::Edited {
-            count: blocked.len(),
-            paths: paths(&blocked),
-        };
         return Err(Failure::Drift {
-            errors: vec![edited],
+            errors: blocking_errors(s, &blocked),
             entries: blocked,
         });
     }
+    let warnings = existing::compose_shadows(s, layout, &known_before);
     let lock = lock::Lock::new(s, layout, &files);
     if let Some(old) = &old {
         journal.record(old);
@@ -169,6 +173,10 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
         &lock.to_text(),
         (&journal_path, &journal.to_text()),
     )
+    .map(|applied| Applied {
+        warnings,
+        ..applied
+    })
     .map_err(|e| {
         Failure::Io(SyncError::Write {
             path: layout::shown(&e.path),
@@ -197,6 +205,9 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
         Err(e @ SyncError::Unsafe { .. }) => return Err(Failure::Refused(vec![e])),
         Err(e) => return Err(e.into()),
     };
+    let journal = lock::Journal::read(&layout.root, &lock_name);
+    let known = known(lock.as_ref(), &journal);
+    let warnings = existing::compose_shadows(s, layout, &known);
     if let Some(lock) = &lock
         && lock.is_fresh(s, layout)
     {
@@ -204,11 +215,11 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
         return Ok(InSync {
             outputs: lock.outputs.len(),
             from_lock: true,
+            warnings,
         });
     }
     let files = render(s, layout)?;
-    let journal = lock::Journal::read(&layout.root, &lock_name);
-    let mut entries = compare_outputs(s, layout, &files, &known(lock.as_ref(), &journal))?;
+    let mut entries = compare_outputs(s, layout, &files, &known)?;
     let expected = lock::Lock::new(s, layout, &files).to_text();
     if lock_text.as_deref() != Some(expected.as_str()) {
         entries.push(Entry {
@@ -223,14 +234,17 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
         return Ok(InSync {
             outputs: files.len(),
             from_lock: false,
+            warnings,
         });
     }
-    Err(drift(bad, layout))
+    Err(drift(s, bad, layout))
 }
 
-/// The errors for outputs out of sync: those edited by hand, then the stale ones.
-fn drift(bad: Vec<Entry>, layout: &Layout) -> Failure {
-    let (edited, stale): (Vec<Entry>, Vec<Entry>) = bad.iter().cloned().partition(Entry::blocks);
+/// The errors for outputs `generate` refuses without `--force`: those edited by hand, then
+/// the paths that hold a file specc never generated.
+fn blocking_errors(s: &Loaded, blocked: &[Entry]) -> Vec<SyncError> {
+    let (foreign, edited): (Vec<Entry>, Vec<Entry>) =
+        blocked.iter().cloned().partition(existing::is_foreign);
     let mut errors = Vec::new();
     if !edited.is_empty() {
         errors.push(SyncError::Edited {
@@ -238,6 +252,16 @@ fn drift(bad: Vec<Entry>, layout: &Layout) -> Failure {
             paths: paths(&edited),
         });
     }
+    if !foreign.is_empty() {
+        errors.push(existing::not_generated(s, &foreign, paths(&foreign)));
+    }
+    errors
+}
+
+/// The errors for outputs out of sync: those `generate` refuses, then the stale ones.
+fn drift(s: &Loaded, bad: Vec<Entry>, layout: &Layout) -> Failure {
+    let (blocked, stale): (Vec<Entry>, Vec<Entry>) = bad.iter().cloned().partition(Entry::blocks);
+    let mut errors = blocking_errors(s, &blocked);
     if !stale.is_empty() {
         errors.push(SyncError::Stale {
             count: stale.len(),

@@ -40,8 +40,19 @@ pub fn check_version(version: Option<&str>) -> Result<(), OptionError> {
 /// environment (`VERSION`, the namespace variables, ...: the rule bake and CI follow,
 /// see `plan::runtime`), or why they do not fit the spec.
 pub fn plan(s: &Loaded, options: &PlanOptions) -> Result<Plan, OptionError> {
+    let options = &resolve(s, options)?;
+    let p = plan::plan(&s.checked, options);
+    match bad_given_tag(&p, options) {
+        Some(e) => Err(e),
+        None => Ok(p),
+    }
+}
+
+/// `options` with the run-time variables of the process environment that `s` reads,
+/// checked: what [`plan`] plans with, and what `plan --changed` hashes inputs under.
+pub fn resolve(s: &Loaded, options: &PlanOptions) -> Result<PlanOptions, OptionError> {
     let names = plan::runtime::names(&s.checked.spec);
-    let options = &PlanOptions {
+    let options = PlanOptions {
         env: plan::RunEnv::from_process(names.iter().map(String::as_str)),
         ..options.clone()
     };
@@ -60,11 +71,7 @@ pub fn plan(s: &Loaded, options: &PlanOptions) -> Result<Plan, OptionError> {
             rule,
         });
     }
-    let p = plan::plan(&s.checked, options);
-    match bad_given_tag(&p, options) {
-        Some(e) => Err(e),
-        None => Ok(p),
-    }
+    Ok(options)
 }
 
 /// The first tag rule that needs version parts when `version` has none (the generated

@@ -75,6 +75,14 @@ impl IgnoreRules {
     }
 }
 
+/// True when the `!` pattern `negation` (without its `!`) names files that `pattern`
+/// excludes: read as a path, it is one of them. `!api/.env` names `**/.env` and `!.git`
+/// names `.git`; `!api/**` and `!**` name neither.
+pub fn names(negation: &str, pattern: &str) -> bool {
+    let path = negation.trim_start_matches('/');
+    IgnoreRules::from_patterns([pattern]).excludes(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +95,20 @@ mod tests {
         assert!(r.excludes("a/b/c.pyc"));
         assert!(r.excludes("NOTES.md"));
         assert!(!r.excludes("README.md"));
+    }
+
+    #[test]
+    fn a_negation_names_a_pattern_only_by_its_files() {
+        assert!(names("api/.env", "**/.env"));
+        assert!(names("/.env", "**/.env"));
+        assert!(names(".git", ".git"));
+        assert!(names(".git/config", ".git"));
+        assert!(names("**/node_modules", "**/node_modules"));
+        assert!(names("web/node_modules/x.js", "**/node_modules"));
+        assert!(!names("api/**", "**/.env"));
+        assert!(!names("api", "**/node_modules"));
+        assert!(!names("**", "**/*.log"));
+        assert!(!names("**", ".git"));
     }
 
     #[test]

@@ -46,3 +46,28 @@ image demo stage=build\n";
     repo.run(&["check", "--spec-only"]).success();
     repo.run(&["generate"]).success();
 }
+
+/// Issue 10: an image's own `ignore` patterns are checked like the top-level ones: one
+/// naming `.git` is refused, while a broad `!**` is not (specc writes its defaults, `.git`
+/// among them, again after the spec's patterns), and the generated file keeps `.git` out.
+#[test]
+fn an_image_ignore_naming_git_is_refused_and_a_broad_negation_is_not() {
+    let spec = |pattern: &str| {
+        format!(
+            "project demo version=\"1.0.0\"\n\
+stage app from=\"scratch\" {{\n    copy \".\" to=\"/app\"\n}}\n\
+image demo stage=app {{\n    ignore \"{pattern}\"\n}}\n"
+        )
+    };
+    Repo::new()
+        .spec(&spec("!.git/config"))
+        .run(&["check", "--spec-only"])
+        .code(1)
+        .stderr_contains("specc::check::copies_git");
+    let repo = Repo::new().spec(&spec("!**"));
+    repo.run(&["generate"]).success();
+    let text = repo.read_text("docker/demo.Dockerfile.dockerignore");
+    let rules = specc::value::ignore::IgnoreRules::from_text(&text);
+    assert!(rules.excludes(".git/config"), "{text}");
+    assert!(!rules.excludes("app/main.py"), "{text}");
+}

@@ -110,6 +110,8 @@ fixtures! {
     heredoc_lines: "104-heredoc-lines" => 1,
     managed_label: "105-managed-label" => 1,
     dockerfile_constructs: "106-dockerfile-constructs" => 1,
+    image_ignore_pattern: "160-image-ignore-pattern" => 1,
+    source_ignored: "161-source-ignored" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
@@ -137,6 +139,16 @@ const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
     ("specc::io::lock_entry", lock_lists_a_tracked_file, 2),
     ("specc::io::busy", another_run_holds_the_folder, 2),
     ("specc::drift::edited", output_edited_by_hand, 1),
+    (
+        "specc::drift::not_generated",
+        output_path_holds_a_users_file,
+        1,
+    ),
+    (
+        "specc::drift::compose_shadowed",
+        compose_beside_a_users_compose,
+        0,
+    ),
     ("specc::drift::stale", spec_changed_since_generate, 1),
     ("specc::usage::arguments", unknown_option, 2),
 ];
@@ -232,6 +244,19 @@ fn output_edited_by_hand(dir: &Path) -> Run {
     text.push_str("RUN echo edited\n");
     std::fs::write(&dockerfile, text).expect("edit the Dockerfile");
     run_in(&json_args(&["check"]), dir)
+}
+
+fn output_path_holds_a_users_file(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    std::fs::write(dir.join("docker-bake.hcl"), "# mine\n").expect("write a bake file");
+    run_in(&json_args(&["generate"]), dir)
+}
+
+fn compose_beside_a_users_compose(dir: &Path) -> Run {
+    let spec = format!("{SMALL_SPEC}service demo image=demo\n");
+    std::fs::write(dir.join("specc.kdl"), spec).expect("write the spec");
+    std::fs::write(dir.join("docker-compose.yml"), "services: {}\n").expect("write compose");
+    run_in(&json_args(&["generate"]), dir)
 }
 
 fn spec_changed_since_generate(dir: &Path) -> Run {

@@ -7,6 +7,7 @@ mod cli;
 mod consistency;
 mod diagnostics;
 mod dockerfile_constructs;
+mod dockerignore;
 mod docs;
 mod example_hello;
 mod expand;

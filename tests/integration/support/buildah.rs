@@ -93,29 +93,40 @@ impl Buildah {
     /// `buildah build --isolation chroot` of `build`; panics unless the build succeeds.
     #[track_caller]
     pub fn build(&self, build: &Build) -> ToolOutput {
-        assert!(!build.tags.is_empty(), "a build needs a tag");
-        let mut args: Vec<OsString> = vec![
-            "build".into(),
-            "--isolation".into(),
-            "chroot".into(),
-            "--pull=never".into(),
-            "-f".into(),
-            build.dockerfile.clone().into(),
+        self.run_ok(build_args(build, &[]))
+    }
+
+    /// Builds `build` (a Dockerfile whose last stage is `FROM scratch` plus `COPY . DIR/`)
+    /// and exports the image's file system: the files under `DIR` (`/`-separated,
+    /// relative), which are what the build context sent. `ignorefile` is passed as
+    /// `--ignorefile` (buildah 1.28 reads a context's `.dockerignore` by itself, but not
+    /// a `<Dockerfile>.dockerignore`, which BuildKit reads).
+    #[track_caller]
+    pub fn copied_files(&self, build: &Build, dir: &str, ignorefile: Option<&Path>) -> Vec<String> {
+        let out = tempfile::Builder::new()
+            .prefix("specc-buildah-out-")
+            .tempdir()
+            .expect("create a temporary folder");
+        let mut extra: Vec<OsString> = vec![
+            "--output".into(),
+            format!("type=local,dest={}", out.path().display()).into(),
         ];
-        if !build.target.is_empty() {
-            args.extend(["--target".into(), build.target.clone().into()]);
+        if let Some(file) = ignorefile {
+            extra.extend(["--ignorefile".into(), file.into()]);
         }
-        for (name, value) in &build.args {
-            args.extend(["--build-arg".into(), format!("{name}={value}").into()]);
-        }
-        for (key, value) in &build.labels {
-            args.extend(["--label".into(), format!("{key}={value}").into()]);
-        }
-        for tag in &build.tags {
-            args.extend(["-t".into(), tag.into()]);
-        }
-        args.push(build.context.clone().into());
-        self.run_ok(args)
+        self.run_ok(build_args(build, &extra));
+        let root = out.path().join(dir.trim_start_matches('/'));
+        let mut files: Vec<String> = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .map(|e| e.expect("walk the exported files"))
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| {
+                let rel = e.path().strip_prefix(&root).expect("under the root");
+                rel.to_string_lossy().replace('\\', "/")
+            })
+            .collect();
+        files.sort();
+        files
     }
 
     /// The `buildah inspect --type image` JSON of a built image.
@@ -233,4 +244,32 @@ fn make_writable(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+/// The `buildah build` arguments of `build`, with `extra` before the context.
+fn build_args(build: &Build, extra: &[OsString]) -> Vec<OsString> {
+    assert!(!build.tags.is_empty(), "a build needs a tag");
+    let mut args: Vec<OsString> = vec![
+        "build".into(),
+        "--isolation".into(),
+        "chroot".into(),
+        "--pull=never".into(),
+        "-f".into(),
+        build.dockerfile.clone().into(),
+    ];
+    if !build.target.is_empty() {
+        args.extend(["--target".into(), build.target.clone().into()]);
+    }
+    for (name, value) in &build.args {
+        args.extend(["--build-arg".into(), format!("{name}={value}").into()]);
+    }
+    for (key, value) in &build.labels {
+        args.extend(["--label".into(), format!("{key}={value}").into()]);
+    }
+    for tag in &build.tags {
+        args.extend(["-t".into(), tag.into()]);
+    }
+    args.extend(extra.iter().cloned());
+    args.push(build.context.clone().into());
+    args
 }

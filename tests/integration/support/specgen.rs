@@ -497,7 +497,7 @@ pub fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
                 "registry",
                 "key",
             ],
-            &["tag", "cache"],
+            &["tag", "cache", "ignore"],
         ),
         "tag" => (&["when"], &[]),
         "service" => (&["image", "variant"], SERVICE_CHILDREN),
@@ -1338,7 +1338,7 @@ pub fn image(name: &'static str, d: &Declared) -> Strat<Node> {
             ),
             ("description", 0.2, pick(TEXTS)),
         ],
-        children(vec![(4, tag), (1, cache)], 0..4),
+        children(vec![(4, tag), (1, cache), (1, ignore())], 0..4),
     )
 }
 

@@ -34,8 +34,8 @@ target "healthchecks" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "3.11.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/healthchecks/healthchecks:v${trimprefix(VERSION != "" ? VERSION : "3.11.2", "v")}",
-    "docker.io/healthchecks/healthchecks:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "3.11.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/healthchecks/healthchecks:latest"
+  ])
 }

@@ -38,9 +38,9 @@ target "meilisearch" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.16.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/getmeili/meilisearch:v${trimprefix(VERSION != "" ? VERSION : "1.16.0", "v")}",
-    "docker.io/getmeili/meilisearch:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
-    "docker.io/getmeili/meilisearch:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/getmeili/meilisearch:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.16.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/getmeili/meilisearch:latest"
+  ])
 }

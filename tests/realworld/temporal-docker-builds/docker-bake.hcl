@@ -45,10 +45,10 @@ target "server" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/temporaliotest/server:${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}",
-    "docker.io/temporaliotest/server:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.28.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/temporaliotest/server:latest"
+  ])
 }
 
 target "admin-tools" {
@@ -69,10 +69,10 @@ target "admin-tools" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/temporaliotest/admin-tools:${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}",
-    "docker.io/temporaliotest/admin-tools:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.28.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/temporaliotest/admin-tools:latest"
+  ])
 }
 
 target "auto-setup" {
@@ -93,8 +93,8 @@ target "auto-setup" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "docker.io/temporaliotest/auto-setup:${trimprefix(VERSION != "" ? VERSION : "1.28.0", "v")}",
-    "docker.io/temporaliotest/auto-setup:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.28.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/temporaliotest/auto-setup:latest"
+  ])
 }

@@ -51,12 +51,12 @@ target "text-generation-webui-cpu" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "3.11.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "text-generation-webui:cpu-${trimprefix(VERSION != "" ? VERSION : "3.11.0", "v")}",
     "text-generation-webui:${trimprefix(VERSION != "" ? VERSION : "3.11.0", "v")}",
-    "text-generation-webui:cpu-latest",
-    "text-generation-webui:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "3.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "text-generation-webui:cpu-latest",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "3.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "text-generation-webui:latest"
+  ])
 }
 
 target "text-generation-webui-nvidia" {
@@ -79,8 +79,8 @@ target "text-generation-webui-nvidia" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "3.11.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = compact([
     "text-generation-webui:nvidia-${trimprefix(VERSION != "" ? VERSION : "3.11.0", "v")}",
-    "text-generation-webui:nvidia-latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "3.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "text-generation-webui:nvidia-latest"
+  ])
 }

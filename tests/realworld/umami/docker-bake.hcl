@@ -11,6 +11,10 @@ variable "REVISION" {
   default = ""
 }
 
+variable "SPECC_EVENT" {
+  default = "release"
+}
+
 group "default" {
   targets = ["umami"]
 }
@@ -38,16 +42,17 @@ target "umami" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "2.19.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
+  tags = SPECC_EVENT == "branch" ? [
+  ] : compact([
     "docker.io/umamisoftware/umami:${trimprefix(VERSION != "" ? VERSION : "2.19.0", "v")}",
-    "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
-    "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
-    "docker.io/umamisoftware/umami:latest",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" || regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1") == "0" ? "" : "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/umamisoftware/umami:latest",
     "ghcr.io/umami-software/umami:${trimprefix(VERSION != "" ? VERSION : "2.19.0", "v")}",
-    "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
-    "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
-    "ghcr.io/umami-software/umami:latest"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" || regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1") == "0" ? "" : "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/umami-software/umami:latest"
+  ])
   cache-from = ["type=gha,scope=umami"]
   cache-to   = ["type=gha,mode=max,scope=umami"]
 }

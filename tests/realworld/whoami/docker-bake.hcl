@@ -46,12 +46,12 @@ target "whoami-amd64" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.11.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
-    "docker.io/traefik/whoami:dev-amd64",
-    "docker.io/traefik/whoami:latest-amd64",
+  tags = compact([
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:dev-amd64",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:latest-amd64",
     "docker.io/traefik/whoami:v${trimprefix(VERSION != "" ? VERSION : "1.11.0", "v")}-amd64",
-    "docker.io/traefik/whoami:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}-amd64"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}-amd64"
+  ])
 }
 
 target "whoami-arm64" {
@@ -69,10 +69,10 @@ target "whoami-arm64" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.11.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = [
-    "docker.io/traefik/whoami:dev-arm64",
-    "docker.io/traefik/whoami:latest-arm64",
+  tags = compact([
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:dev-arm64",
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:latest-arm64",
     "docker.io/traefik/whoami:v${trimprefix(VERSION != "" ? VERSION : "1.11.0", "v")}-arm64",
-    "docker.io/traefik/whoami:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}-arm64"
-  ]
+    regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/traefik/whoami:v${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "1.11.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}-arm64"
+  ])
 }

@@ -2,6 +2,8 @@
 # change the spec, then run `specc generate`.
 # Image `admin-tools`, variant: amd64.
 
+ARG BASE_BUILDER_IMAGE="temporalio/base-builder:1.14.4"
+ARG BASE_SERVER_IMAGE="temporalio/base-server:1.15.4"
 ARG BASE_ADMIN_TOOLS_IMAGE="temporalio/base-admin-tools:1.12.12"
 
 FROM $BASE_ADMIN_TOOLS_IMAGE AS admin-tools

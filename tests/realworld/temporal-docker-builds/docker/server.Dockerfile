@@ -4,6 +4,7 @@
 
 ARG BASE_BUILDER_IMAGE="temporalio/base-builder:1.14.4"
 ARG BASE_SERVER_IMAGE="temporalio/base-server:1.15.4"
+ARG BASE_ADMIN_TOOLS_IMAGE="temporalio/base-admin-tools:1.12.12"
 
 FROM $BASE_BUILDER_IMAGE AS temporal-builder
 ARG TEMPORAL_CLI_VERSION="latest"
