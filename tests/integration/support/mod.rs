@@ -9,6 +9,7 @@ pub mod buildah;
 pub mod dockerfile_reader;
 pub mod generate;
 pub mod kdl;
+pub mod lsp;
 pub mod repo;
 pub mod specgen;
 pub mod validators;
