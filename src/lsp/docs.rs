@@ -148,13 +148,22 @@ fn section_titled(title: &str) -> Option<&'static Section> {
 }
 
 /// The row documenting `name` in the section of `path`.
-/// The row documenting `name` (a property or a child node) of the node at `path`.
+/// The row documenting `name` (a property or a child node) of the node at `path`: in a
+/// table headed by the node's own name (`` | `smoke-test` | ``) first, else in any table
+/// of its section not headed by another node's name.
 fn row(path: &[&str], name: &str) -> Option<&'static Row> {
-    [section_of(path), children_section(path)]
-        .into_iter()
-        .flatten()
-        .flat_map(|s| &s.rows)
-        .find(|r| r.key() == Some(name) && !r.cells[0].starts_with("argument"))
+    let own = path.last().map(|n| format!("`{n}`"));
+    let rows = || {
+        [section_of(path), children_section(path)]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| &s.rows)
+            .filter(|r| r.key() == Some(name) && !r.cells[0].starts_with("argument"))
+    };
+    let mut rows_of_own = rows().filter(|r| Some(&r.header[0]) == own.as_ref());
+    rows_of_own
+        .next()
+        .or_else(|| rows().find(|r| !r.header[0].starts_with('`')))
 }
 
 /// The section that documents the children of the node at `path`: a stage's
@@ -204,7 +213,7 @@ pub fn properties(path: &[&str]) -> Vec<String> {
     {
         for r in &section.rows {
             let first = &r.cells[0];
-            if first.starts_with('`') && !first.contains(' ') && r.header[0] != "child" {
+            if first.starts_with('`') && !first.contains(' ') && r.header[0] == "entry" {
                 out.extend(r.key().map(String::from));
             }
         }
@@ -221,6 +230,16 @@ pub fn properties(path: &[&str]) -> Vec<String> {
     let Some((name, parent)) = path.split_last() else {
         return out;
     };
+    // A node with a table of its own (`smoke-test`): the rows that name a property.
+    let own = format!("`{name}`");
+    let table = section_of(path)
+        .into_iter()
+        .flat_map(|s| &s.rows)
+        .filter(|r| r.header[0] == own && r.cells[0].starts_with('`'));
+    let table: Vec<String> = table.filter_map(|r| r.key().map(String::from)).collect();
+    if !table.is_empty() {
+        return table;
+    }
     if let Some(r) = row(parent, name) {
         for cell in r.cells.iter().skip(1) {
             for (i, code) in cell.split('`').enumerate() {
@@ -287,8 +306,11 @@ pub fn children(path: &[&str]) -> Vec<String> {
             [] => true,
             ["stage"] => r.header[0] == "instruction",
             ["stage", "run"] => r.header[0] == "child",
-            [_] => first.starts_with("child ") || r.header[0] == "child",
-            _ => false,
+            [_] => {
+                (first.starts_with("child ") || r.header[0] == "child")
+                    && !r.header[0].starts_with('`')
+            }
+            [.., name] => first.starts_with("child ") && r.header[0] == format!("`{name}`"),
         };
         if child
             && let Some(key) = r.key()

@@ -112,3 +112,118 @@ fn lsp_diagnostics_equal_check_json_for_every_fixture() {
     assert!(compared > 60, "only {compared} fixtures compared");
     assert_eq!(client.shutdown(), Some(0));
 }
+
+/// The bundled specs and the example.
+fn bundled_specs() -> Vec<std::path::PathBuf> {
+    let root = repo_root();
+    let mut specs: Vec<_> = std::fs::read_dir(root.join("specs"))
+        .expect("specs/")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .collect();
+    specs.push(root.join("examples/hello/specc.kdl"));
+    specs.sort();
+    specs
+}
+
+/// Every node and property of `doc` with the path of node names down to it.
+fn walk(
+    doc: &kdl::KdlDocument,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, Option<String>)>,
+) {
+    for node in doc.nodes() {
+        path.push(node.name().value().to_string());
+        out.push((path.clone(), None));
+        for entry in node.entries() {
+            if let Some(key) = entry.name() {
+                out.push((path.clone(), Some(key.value().to_string())));
+            }
+        }
+        if let Some(children) = node.children() {
+            walk(children, path, out);
+        }
+        path.pop();
+    }
+}
+
+/// Hover reads docs/language.md itself (one text for the reference and the editor); every
+/// node and property the bundled specs use, and every node the decoder knows, has an
+/// entry there to show.
+#[test]
+fn lsp_hover_documents_every_node_and_property_from_the_language_reference() {
+    use specc::lsp::docs;
+    let mut missing = Vec::new();
+    for spec in bundled_specs() {
+        let text = std::fs::read_to_string(&spec).expect("readable");
+        let doc = kdl::KdlDocument::parse_v2(&text).expect("bundled specs parse");
+        let mut found = Vec::new();
+        walk(&doc, &mut Vec::new(), &mut found);
+        for (path, key) in found {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let shown = match &key {
+                None => docs::node(&path),
+                Some(k) => docs::property(&path, k),
+            };
+            // `env NAME=VALUE` takes any key: its property is the node's own doc.
+            if shown.is_none_or(|s| s.trim().is_empty()) {
+                missing.push(format!("{} {}", path.join(" > "), key.unwrap_or_default()));
+            }
+        }
+    }
+    let nested: [(&str, &[&str]); 5] = [
+        ("stage", specc::spec::INSTRUCTIONS),
+        ("service", specc::spec::SERVICE_CHILDREN),
+        ("workflow", specc::spec::WORKFLOW_CHILDREN),
+        ("chart", specc::spec::CHART_CHILDREN),
+        ("output", specc::spec::OUTPUT_SETTINGS),
+    ];
+    for top in specc::spec::TOP_LEVEL {
+        if docs::node(&[top]).is_none() {
+            missing.push(top.to_string());
+        }
+    }
+    for (parent, children) in nested {
+        for child in children {
+            if docs::node(&[parent, child]).is_none() {
+                missing.push(format!("{parent} > {child}"));
+            }
+        }
+        assert_eq!(
+            docs::children(&[parent]).len(),
+            children.len(),
+            "the children of `{parent}` in docs/language.md and in the decoder"
+        );
+    }
+    missing.sort();
+    missing.dedup();
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "no documentation to show on hover"
+    );
+}
+
+/// The properties completion offers for a top-level node (read from its table in the
+/// reference) are properties the decoder takes.
+#[test]
+fn lsp_completed_properties_are_ones_the_decoder_takes() {
+    let mut offered = 0;
+    for top in specc::spec::TOP_LEVEL {
+        for key in specc::lsp::docs::properties(&[top]) {
+            let text = if *top == "project" {
+                format!("project p {key}=\"1.0.0\"\n")
+            } else {
+                format!("project p version=\"1.0.0\"\n{top} x {key}=\"v\"\n")
+            };
+            if let Err(report) = specc::compile("t.kdl", &text) {
+                let unknown = report.errors.iter().any(
+                    |e| matches!(e, specc::Error::UnknownProperty { name, .. } if *name == key),
+                );
+                assert!(!unknown, "`{top} {key}=` is offered but not taken");
+            }
+            offered += 1;
+        }
+    }
+    assert!(offered > 20, "only {offered} properties offered");
+}
