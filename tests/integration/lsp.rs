@@ -227,3 +227,31 @@ fn lsp_completed_properties_are_ones_the_decoder_takes() {
     }
     assert!(offered > 20, "only {offered} properties offered");
 }
+
+/// Acceptance 1: a real LSP client, pytest-lsp (tools/requirements.txt), drives `specc
+/// lsp` over stdio through tests/lsp/: diagnostics of a broken spec then none once fixed,
+/// hover, definition, references, completion, outline, rename and the preview, on lines
+/// with non-ASCII text before the cursor.
+#[test]
+fn lsp_pytest_lsp_client_gets_the_expected_answers() {
+    let python = crate::support::validators::require_tool("python");
+    let root = repo_root();
+    let out = Command::new(python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-c"])
+        .arg(root.join("tests/lsp/pytest.ini"))
+        .arg(root.join("tests/lsp"))
+        .current_dir(root)
+        .env("SPECC_BIN", env!("CARGO_BIN_EXE_specc"))
+        .env("PATH", crate::support::validators::search_path())
+        .output()
+        .expect("python runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "pytest tests/lsp failed:\n{text}");
+    // A run that collected nothing would pass too.
+    assert!(text.contains(" passed"), "{text}");
+    assert!(!text.contains("skipped"), "{text}");
+}
