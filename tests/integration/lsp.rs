@@ -255,3 +255,187 @@ fn lsp_pytest_lsp_client_gets_the_expected_answers() {
     assert!(text.contains(" passed"), "{text}");
     assert!(!text.contains("skipped"), "{text}");
 }
+
+/// The server in this process, spoken to one message at a time.
+struct InProcess {
+    server: specc::lsp::Server,
+    id: i32,
+    version: i32,
+}
+
+const FUZZ_URI: &str = "file:///tmp/specc-lsp-fuzz/specc.kdl";
+
+impl InProcess {
+    fn new() -> InProcess {
+        let mut p = InProcess {
+            server: specc::lsp::Server::new(),
+            id: 0,
+            version: 1,
+        };
+        p.request("initialize", json!({"capabilities": {}}));
+        p.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": FUZZ_URI, "languageId": "kdl", "version": 1, "text": ""}}),
+        );
+        p
+    }
+
+    fn notify(&mut self, method: &str, params: Value) -> Vec<lsp_server::Message> {
+        let n = lsp_server::Notification::new(method.to_string(), params);
+        self.server.handle(lsp_server::Message::Notification(n))
+    }
+
+    /// A request's answer; an error answer only for a rename to a name that is not one.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        let r = lsp_server::Request::new(self.id.into(), method.to_string(), params);
+        let out = self.server.handle(lsp_server::Message::Request(r));
+        let [lsp_server::Message::Response(response)] = out.as_slice() else {
+            panic!("{method}: one response expected, got {out:?}");
+        };
+        match &response.response_result {
+            Ok(value) => value.clone(),
+            Err(e) => {
+                assert!(method == "textDocument/rename", "{method}: {e:?}");
+                Value::Null
+            }
+        }
+    }
+
+    /// Replaces the text; checks the diagnostics published for it lie inside it.
+    fn change(&mut self, text: &str) {
+        self.version += 1;
+        let out = self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": FUZZ_URI, "version": self.version},
+                   "contentChanges": [{"text": text}]}),
+        );
+        let lines = text.split('\n').count() as u64;
+        let [lsp_server::Message::Notification(n)] = out.as_slice() else {
+            panic!("one notification expected, got {out:?}");
+        };
+        for d in n.params["diagnostics"].as_array().expect("diagnostics") {
+            let end = d["range"]["end"]["line"].as_u64().expect("a line");
+            assert!(end < lines, "a range past the text: {d}");
+        }
+    }
+
+    /// Every feature at one position (the preview too when `preview`).
+    fn everything_at(&mut self, line: u32, character: u32, preview: bool) {
+        let at = json!({"textDocument": {"uri": FUZZ_URI},
+                        "position": {"line": line, "character": character}});
+        for method in [
+            "textDocument/hover",
+            "textDocument/definition",
+            "textDocument/completion",
+        ] {
+            self.request(method, at.clone());
+        }
+        let mut with = at.clone();
+        with["context"] = json!({"includeDeclaration": true});
+        self.request("textDocument/references", with);
+        let mut rename = at.clone();
+        rename["newName"] = json!("renamed");
+        self.request("textDocument/rename", rename);
+        self.request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": FUZZ_URI}}),
+        );
+        if preview {
+            self.request(
+                "workspace/executeCommand",
+                json!({"command": "specc.preview", "arguments": [at]}),
+            );
+        }
+    }
+}
+
+/// The LSP position just after the last character of `text`.
+fn end_of(text: &str) -> (u32, u32) {
+    let line = text.split('\n').count() - 1;
+    let last = text.rsplit('\n').next().unwrap_or_default();
+    (line as u32, last.encode_utf16().count() as u32)
+}
+
+/// Acceptance 2: typing a whole bundled spec one character at a time (diagnostics after
+/// each keystroke, every feature at the cursor after every 4th) never crashes the server.
+#[test]
+fn lsp_survives_typing_a_bundled_spec_character_by_character() {
+    let text = std::fs::read_to_string(repo_root().join("specs/sd-on-eks.kdl")).expect("readable");
+    let mut server = InProcess::new();
+    let mut typed = String::new();
+    for (i, c) in text.chars().enumerate() {
+        typed.push(c);
+        server.change(&typed);
+        // Every feature at every 4th keystroke keeps the test to seconds in a debug
+        // build; the random-edit property asks at every edit.
+        if i % 4 == 0 {
+            let (line, character) = end_of(&typed);
+            server.everything_at(line, character, i % 200 == 0);
+        }
+    }
+    // The whole spec typed: it is fine, and navigation works on it.
+    server.change(&text);
+    let symbols = server.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": FUZZ_URI}}),
+    );
+    assert!(symbols.as_array().is_some_and(|s| s.len() > 5), "{symbols}");
+}
+
+/// A random edit: where (a fraction of the text), how much to delete, what to insert.
+fn edit() -> impl proptest::strategy::Strategy<Value = (f64, usize, String)> {
+    use proptest::prelude::*;
+    let fragment = prop_oneof![
+        Just(String::new()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("\"".to_string()),
+        Just("=".to_string()),
+        Just("\n".to_string()),
+        Just("stage=".to_string()),
+        Just(" variants=\"".to_string()),
+        Just("/-".to_string()),
+        Just("é😀".to_string()),
+        Just("#\"".to_string()),
+        "\\PC{0,6}",
+    ];
+    (0.0..=1.0f64, 0usize..24, fragment)
+}
+
+/// Acceptance 2: random edits of a bundled spec (deleting and inserting braces, quotes,
+/// properties, multi-byte characters) and requests at random positions, some past the
+/// end of a line or inside a surrogate pair, never crash the server.
+#[test]
+fn lsp_survives_random_edits() {
+    use proptest::test_runner::{Config, TestRunner};
+    let text = std::fs::read_to_string(repo_root().join("specs/new-api.kdl")).expect("readable");
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec((edit(), 0u32..200, 0u32..120), 1..6);
+    runner
+        .run(&strategy, |edits| {
+            let mut server = InProcess::new();
+            let mut current = text.clone();
+            for ((at, delete, insert), line, character) in edits {
+                let mut start = (current.len() as f64 * at) as usize;
+                while !current.is_char_boundary(start) {
+                    start -= 1;
+                }
+                let mut end = (start + delete).min(current.len());
+                while !current.is_char_boundary(end) {
+                    end += 1;
+                }
+                current.replace_range(start..end, &insert);
+                server.change(&current);
+                server.everything_at(line, character, false);
+                let (line, character) = end_of(&current[..start + insert.len()]);
+                server.everything_at(line, character, false);
+            }
+            Ok(())
+        })
+        .expect("no crash");
+}
