@@ -31,6 +31,9 @@ fn main() {
                 black_box(specc::compile(&name, &text).is_ok());
             });
         }
+        if wanted(&format!("lsp-keystroke/{stem}")) {
+            lsp_keystroke(&format!("lsp-keystroke/{stem}"), &text);
+        }
         if wanted(&format!("generate/{stem}")) {
             measure(&format!("generate/{stem}"), || {
                 black_box(compile_plan_render(&name, &text));
@@ -64,6 +67,34 @@ fn compile_plan_render(name: &str, text: &str) -> usize {
     };
     let files = specc::render::render(&checked, &plan, &options).expect("bench specs render");
     files.len()
+}
+
+/// `specc lsp` after a keystroke: from a `didChange` of the whole text (one character
+/// added or removed at the end, alternately) to the diagnostics it publishes, in process
+/// (the bar is 20 ms). The text stays a valid spec: a trailing space.
+fn lsp_keystroke(case: &str, text: &str) {
+    use lsp_server::{Message, Notification};
+    let uri = "file:///bench/specc.kdl";
+    let mut server = specc::lsp::Server::new();
+    let open = serde_json::json!({"textDocument": {"uri": uri, "languageId": "kdl", "version": 0, "text": text}});
+    server.handle(Message::Notification(Notification::new(
+        "textDocument/didOpen".into(),
+        open,
+    )));
+    let texts = [format!("{text} "), text.to_string()];
+    let mut version = 0;
+    measure(case, || {
+        version += 1;
+        let change = serde_json::json!({
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{"text": texts[version as usize % 2]}],
+        });
+        let out = server.handle(Message::Notification(Notification::new(
+            "textDocument/didChange".into(),
+            change,
+        )));
+        black_box(out);
+    });
 }
 
 /// A chain of `stages` stages, each copying from the previous one, built as one image in

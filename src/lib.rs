@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod diagram;
+pub mod lsp;
 pub mod plan;
 pub mod render;
 pub mod spec;

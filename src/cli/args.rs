@@ -136,6 +136,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Run the language server (LSP) over standard input and output, for editors.
+    ///
+    /// Diagnostics as you type (the same as `check --spec-only`), hover documentation,
+    /// go to definition, references, completion, outline, rename and a preview of the
+    /// generated files. Set-up for Neovim, VS Code, Helix and Zed: docs/editors.md.
+    #[command(
+        after_help = "Exit codes: 0 after the client's shutdown request, 1 when the client exits without one."
+    )]
+    Lsp,
     /// Print a shell completion script.
     ///
     /// For example `specc completions bash > ~/.local/share/bash-completion/completions/specc`.

@@ -98,7 +98,7 @@ fn usage_error(e: clap::Error, json: bool) -> i32 {
     let (message, help) = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         (
             "no command given".to_string(),
-            "run one of `specc check`, `specc plan`, `specc generate`, `specc graph`, `specc completions`; see `specc --help`".to_string(),
+            "run one of `specc check`, `specc plan`, `specc generate`, `specc graph`, `specc lsp`, `specc completions`; see `specc --help`".to_string(),
         )
     } else {
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -156,6 +156,7 @@ pub fn run(cli: Cli) -> i32 {
     };
     match cli.command {
         Command::Completions { shell } => completions(shell),
+        Command::Lsp => crate::lsp::serve(),
         Command::Check {
             spec,
             out,

@@ -1030,10 +1030,56 @@ impl Error {
 #[derive(Debug, Clone, Error)]
 #[error("{}", summary(errors))]
 pub struct Diagnostics {
-    pub src: NamedSource<Arc<String>>,
+    pub src: Source,
     pub errors: Vec<Error>,
     /// The line that replaces the problems past [`MAX_SHOWN`], made when first printed.
     more: std::sync::OnceLock<Option<More>>,
+}
+
+/// The spec's name and text as miette reads them, with columns counted in characters:
+/// miette counts them in bytes, so `é` before a problem moved its `[file:line:column]`.
+#[derive(Debug, Clone)]
+pub struct Source(NamedSource<Arc<String>>);
+
+impl Source {
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+impl miette::SourceCode for Source {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self.0.read_span(span, before, after)?;
+        if before > 0 {
+            // The contents start at a line's start: column 0 either way.
+            return Ok(contents);
+        }
+        let text = self.0.inner().as_str();
+        let offset = span.offset().min(text.len());
+        let line_start = text
+            .get(..offset)
+            .and_then(|t| t.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let column = text
+            .get(line_start..offset)
+            .map_or(contents.column(), |t| t.chars().count());
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.name().to_string(),
+                contents.data(),
+                *contents.span(),
+                contents.line(),
+                column,
+                contents.line_count(),
+            )
+            .with_language("kdl"),
+        ))
+    }
 }
 
 /// At most this many problems of one report are shown (in spec order); one more
@@ -1071,7 +1117,7 @@ fn summary(errors: &[Error]) -> String {
 impl Diagnostics {
     pub fn new(name: &str, text: Arc<String>, errors: Vec<Error>) -> Self {
         Diagnostics {
-            src: NamedSource::new(name, text).with_language("kdl"),
+            src: Source(NamedSource::new(name, text).with_language("kdl")),
             errors,
             more: std::sync::OnceLock::new(),
         }

@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "plan",
     "render",
     "sync",
+    "lsp",
     "cli",
 ];
 

@@ -112,6 +112,7 @@ fixtures! {
     dockerfile_constructs: "106-dockerfile-constructs" => 1,
     image_ignore_pattern: "160-image-ignore-pattern" => 1,
     source_ignored: "161-source-ignored" => 1,
+    non_ascii_columns: "190-non-ascii-columns" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }

@@ -15,6 +15,7 @@ mod golden;
 mod helm;
 mod hostile_fs;
 mod hostile_values;
+mod lsp;
 mod no_panic;
 mod outputs_doc;
 mod packaging;

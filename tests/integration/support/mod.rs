@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod dockerfile_reader;
 pub mod generate;
 pub mod kdl;
+pub mod lsp;
 pub mod repo;
 pub mod specgen;
 pub mod validators;
