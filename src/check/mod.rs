@@ -23,6 +23,7 @@ mod outputs;
 mod paths;
 mod references;
 mod representable;
+mod secrets;
 mod values;
 
 /// A vertex of the dependency graph.
@@ -333,6 +334,7 @@ impl<'s> Checker<'s> {
         self.workflows();
         self.charts();
         self.unused_stages();
+        self.build_secrets();
         self.representable();
         self.consumer_values();
         self.git_outputs();

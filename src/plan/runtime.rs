@@ -13,6 +13,8 @@
 //!   by default.
 //! - `GIT_SHA`: the commit `{{sha}}` shortens to 7 characters; `0000000` when unset or
 //!   empty.
+//! - `GITHUB_ACTIONS`: `true` in CI; a build secret read from a file locally is read
+//!   from its environment variable there (the workflow sets it from the GitHub secret).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,8 @@ pub const VERSION_VARIABLE: &str = "VERSION";
 pub const REVISION_VARIABLE: &str = "REVISION";
 /// The commit `{{sha}}` shortens (the workflow sets it).
 pub const SHA_VARIABLE: &str = "GIT_SHA";
+/// `true` when bake runs in GitHub Actions (which sets it in every step).
+pub const CI_VARIABLE: &str = "GITHUB_ACTIONS";
 /// What `{{sha}}` is when `GIT_SHA` is unset or empty: a local build still gets a tag.
 pub const SHA_DEFAULT: &str = "0000000";
 

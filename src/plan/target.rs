@@ -9,7 +9,9 @@ use super::runtime::{self, RunEnv};
 use super::tags::{self, TagTemplate};
 use crate::check::Checked;
 use crate::check::targets::{TagAffixes, image_path, repositories, repository, target_name};
-use crate::spec::{CacheKind, GpuCount, Image, InstructionKind, Mount, Spec, TagWhen};
+use crate::spec::{
+    CacheKind, GpuCount, Image, InstructionKind, Mount, SecretSource, Spec, TagWhen,
+};
 use crate::value::reference::Repository;
 use crate::value::tag::TagValues;
 
@@ -27,8 +29,8 @@ pub struct Target {
     pub platforms: Vec<String>,
     /// Build arguments, `VERSION` and `REVISION` included.
     pub args: BTreeMap<String, String>,
-    /// Ids of the build secrets its `RUN --mount=type=secret` steps use.
-    pub secrets: Vec<String>,
+    /// The build secrets its `RUN --mount=type=secret` steps use, in mount order.
+    pub secrets: Vec<SecretPlan>,
     pub gpu: Option<GpuPlan>,
     /// Tags without registry, in rule order, for this plan's event.
     pub tags: Vec<String>,
@@ -68,6 +70,19 @@ impl Target {
             _ => &self.release_tags,
         }
     }
+}
+
+/// A build secret and where each build reads it (`secret` at the top level of the spec).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SecretPlan {
+    pub id: String,
+    /// The environment variable a build reads the value from: locally (unless `file` is
+    /// set) and in CI, where the workflow sets it from the GitHub secret `github`.
+    pub env: String,
+    /// A file a local build reads instead, relative to the spec's folder.
+    pub file: Option<String>,
+    /// The GitHub Actions secret that holds the value in CI.
+    pub github: String,
 }
 
 /// A build cache a target reads and writes.
@@ -217,8 +232,29 @@ fn platforms(spec: &Spec, v: usize) -> Vec<String> {
     }
 }
 
+/// The secrets mounted by the `run` steps of `stages` that apply to `variant`, with the
+/// sources their declarations name (`check` refuses a mount of an undeclared secret).
+fn secrets(spec: &Spec, stages: &[usize], variant: &str) -> Vec<SecretPlan> {
+    mounted_ids(spec, stages, variant)
+        .into_iter()
+        .filter_map(|id| {
+            let declared = spec.secrets.iter().find(|s| s.id.value == id)?;
+            let (env, file) = match &declared.local {
+                SecretSource::Env(e) => (e.value.to_string(), None),
+                SecretSource::File(f) => (declared.github.value.to_string(), Some(f.value.clone())),
+            };
+            Some(SecretPlan {
+                id,
+                env,
+                file,
+                github: declared.github.value.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Secret ids mounted by the `run` steps of `stages` that apply to `variant`.
-fn secrets(spec: &Spec, stages: &[usize], variant: &str) -> Vec<String> {
+fn mounted_ids(spec: &Spec, stages: &[usize], variant: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for &s in stages {
         for ins in &spec.stages[s].instructions {

@@ -61,6 +61,8 @@ struct Target {
     branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
+    /// `secret` entries, as HCL expressions.
+    secrets: Vec<String>,
 }
 
 /// The inside of an HCL string literal (without the quotes).
@@ -226,6 +228,7 @@ pub fn render(
             branch_tag_exprs,
             cache_from,
             cache_to,
+            secrets: secrets(&mut exprs, planned),
         });
     }
     let mut head = header(options);
@@ -289,6 +292,27 @@ fn labels(exprs: &mut Exprs, spec: &Spec, image: &Image) -> Vec<Entry> {
         expr: format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE)),
     });
     labels
+}
+
+/// The target's `secret` entries: `id=ID,env=VAR`; a secret a local build reads from a
+/// file is read from its variable in CI (`plan::runtime::CI_VARIABLE`).
+fn secrets(exprs: &mut Exprs, planned: &Planned) -> Vec<String> {
+    planned
+        .secrets
+        .iter()
+        .map(|s| {
+            let env = format!("\"id={},env={}\"", hcl_literal(&s.id), hcl_literal(&s.env));
+            match &s.file {
+                None => env,
+                Some(file) => format!(
+                    "{} == \"true\" ? {env} : \"id={},src={}\"",
+                    exprs.var(runtime::CI_VARIABLE),
+                    hcl_literal(&s.id),
+                    hcl_literal(file)
+                ),
+            }
+        })
+        .collect()
 }
 
 /// `cache-from` and `cache-to` entries of a target's caches.

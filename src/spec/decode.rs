@@ -15,8 +15,8 @@ use crate::diagnostics::{Error, suggest};
 use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
-    "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
-    "workflow", "chart",
+    "project", "output", "arg", "ignore", "registry", "secret", "variant", "stage", "image",
+    "service", "workflow", "chart",
 ];
 
 pub const INSTRUCTIONS: &[&str] = &[
@@ -204,6 +204,7 @@ impl<'a> Decoder<'a> {
                     "namespace-secret" => "DOCKERHUB_NAMESPACE",
                     "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
                     "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
+                    "env" | "github" => "HF_TOKEN",
                     _ => "DOCKERHUB_TOKEN",
                 };
                 Error::CredentialLiteral {
@@ -269,6 +270,7 @@ impl<'a> Decoder<'a> {
         let mut args = Vec::new();
         let mut ignore = Vec::new();
         let mut registries = Vec::new();
+        let mut secrets = Vec::new();
         let mut variants = Vec::new();
         let mut stages = Vec::new();
         let mut images = Vec::new();
@@ -312,6 +314,7 @@ impl<'a> Decoder<'a> {
                     r.finish("patterns");
                 }
                 "registry" => registries.extend(self.registry(node)),
+                "secret" => secrets.extend(self.build_secret(node)),
                 "variant" => variants.extend(self.variant(node)),
                 "stage" => stages.extend(self.stage(node)),
                 "image" => images.extend(self.image(node)),
@@ -334,6 +337,7 @@ impl<'a> Decoder<'a> {
         }
         self.unique("build argument", args.iter().map(|a| &a.name));
         self.unique("registry", registries.iter().map(|r: &Registry| &r.name));
+        self.unique("build secret", secrets.iter().map(|s: &BuildSecret| &s.id));
         self.unique("variant", variants.iter().map(|v: &Variant| &v.name));
         self.unique("stage", stages.iter().map(|s: &Stage| &s.name));
         self.unique("image", images.iter().map(|i: &Image| &i.name));
@@ -369,6 +373,7 @@ impl<'a> Decoder<'a> {
             args,
             ignore,
             registries,
+            secrets,
             variants,
             stages,
             images,
@@ -489,6 +494,45 @@ impl<'a> Decoder<'a> {
                 ),
             });
         }
+    }
+
+    /// `secret ID [env=VAR | file=PATH] [github=NAME]`; the environment variable and the
+    /// GitHub secret default to the id in upper case (`hf` -> `HF`).
+    fn build_secret(&self, node: &'a KdlNode) -> Option<BuildSecret> {
+        let example = "secret \"hf\" env=\"HF_TOKEN\" github=\"HF_TOKEN\"";
+        let mut r = self.reader(node, &["env", "file", "github"]);
+        let id = r.arg(0, "a secret id", example);
+        let (env, file, github) = (r.prop("env"), r.prop("file"), r.prop("github"));
+        let span = r.span();
+        r.finish("one argument, the secret id");
+        let id = id?;
+        let default = crate::value::to_variable_name(&id.value);
+        let local = match (env, file) {
+            (Some(env), Some(file)) => {
+                self.push(Error::SecretSource {
+                    id: id.value.clone(),
+                    first: env.span,
+                    span: file.span,
+                });
+                SecretSource::File(file)
+            }
+            (None, Some(file)) => SecretSource::File(file),
+            (env, None) => {
+                let env = env.unwrap_or_else(|| Spanned::new(default.clone(), id.span));
+                SecretSource::Env(self.secret("env", env))
+            }
+        };
+        let github = match (&github, &local) {
+            (Some(g), _) => g.clone(),
+            (None, SecretSource::Env(e)) => Spanned::new(e.value.to_string(), e.span),
+            (None, SecretSource::File(_)) => Spanned::new(default, id.span),
+        };
+        Some(BuildSecret {
+            id,
+            local,
+            github: self.secret("github", github),
+            span,
+        })
     }
 
     fn registry(&self, node: &'a KdlNode) -> Option<Registry> {

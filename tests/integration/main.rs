@@ -18,6 +18,7 @@ mod plan;
 mod precommit;
 mod regressions;
 mod render_props;
+mod secrets;
 mod support;
 mod sync;
 mod validators;

@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::validators::{ToolOutput, buildah_global_args, require_tool, run_tool};
+use super::validators::{
+    DEFAULT_TIMEOUT, ToolOutput, buildah_global_args, require_tool, run_tool_env,
+};
 
 /// What one `buildah build` gets: the same inputs a bake target passes to BuildKit.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,10 @@ pub struct Build {
     pub labels: BTreeMap<String, String>,
     /// `-t`, at least one.
     pub tags: Vec<String>,
+    /// `--secret SPEC` (`id=hf,env=HF_TOKEN`, `id=npmrc,src=FILE`).
+    pub secrets: Vec<String>,
+    /// Variables added to buildah's environment (what an `env=` secret reads).
+    pub env: Vec<(String, String)>,
 }
 
 /// A private buildah store in a temp dir.
@@ -75,9 +81,18 @@ impl Buildah {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        self.run_env(args, &[])
+    }
+
+    /// [`Buildah::run`] with `env` added to buildah's environment.
+    pub fn run_env<I, S>(&self, args: I, env: &[(String, String)]) -> ToolOutput
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         let mut all = buildah_global_args(self.path());
         all.extend(args.into_iter().map(Into::into));
-        run_tool("buildah", all, self.path())
+        run_tool_env("buildah", all, self.path(), None, DEFAULT_TIMEOUT, env)
     }
 
     /// [`Buildah::run`], panicking with everything buildah printed unless it exited 0.
@@ -114,8 +129,11 @@ impl Buildah {
         for tag in &build.tags {
             args.extend(["-t".into(), tag.into()]);
         }
+        for secret in &build.secrets {
+            args.extend(["--secret".into(), secret.into()]);
+        }
         args.push(build.context.clone().into());
-        self.run_ok(args)
+        self.run_env(args, &build.env).assert_success()
     }
 
     /// The `buildah inspect --type image` JSON of a built image.

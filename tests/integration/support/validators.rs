@@ -213,6 +213,22 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_tool_env(name, args, cwd, input, timeout, &[])
+}
+
+/// [`run_tool_with`] with `env` added to the tool's environment.
+pub fn run_tool_env<I, S>(
+    name: &str,
+    args: I,
+    cwd: impl AsRef<Path>,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> ToolOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let program = require_tool(name);
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let cwd = cwd.as_ref();
@@ -226,6 +242,7 @@ where
         .current_dir(cwd)
         .env("PATH", search_path())
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
