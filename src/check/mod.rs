@@ -18,6 +18,7 @@ use crate::spec::*;
 use crate::value::{self, Placeholder};
 
 mod context;
+mod credentials;
 mod line_length;
 mod outputs;
 mod paths;
@@ -335,6 +336,7 @@ impl<'s> Checker<'s> {
         self.charts();
         self.unused_stages();
         self.build_secrets();
+        self.credentials();
         self.representable();
         self.consumer_values();
         self.git_outputs();

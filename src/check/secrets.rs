@@ -16,13 +16,19 @@ impl Checker<'_> {
             if let SecretSource::File(path) = &s.local {
                 self.path(path, "secret file");
             }
+            self.secret_id(&s.id);
         }
+        self.secret_variables();
         let declared: HashSet<&str> = spec.secrets.iter().map(|s| s.id.as_str()).collect();
         let mut mounted = HashSet::new();
         for id in mounted_ids(spec) {
             mounted.insert(id.as_str());
-            // A pasted credential is `credential_value`'s to report.
-            if !declared.contains(id.as_str()) && !looks_like_credential(&id.value) {
+            // A pasted credential is `credential_value`'s to report, an empty id or a
+            // control character `mount_value`'s.
+            let reported = looks_like_credential(&id.value)
+                || id.value.is_empty()
+                || id.value.contains(char::is_control);
+            if !declared.contains(id.as_str()) && !reported {
                 self.push(Error::UndeclaredSecret {
                     id: id.value.clone(),
                     span: id.span,
@@ -39,6 +45,73 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+impl Checker<'_> {
+    /// Compose names a top-level secret with letters, digits and `._-` only.
+    fn secret_id(&mut self, id: &Text) {
+        let ok = !id.value.is_empty()
+            && id
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ok && !looks_like_credential(&id.value) {
+            self.push(Error::MountValue {
+                what: "a build secret id".into(),
+                span: id.span,
+                reason: "compose takes letters, digits, `.`, `_` and `-` only".into(),
+                help: format!(
+                    "write e.g. `secret \"{}\"`",
+                    crate::value::to_name(&id.value)
+                ),
+            });
+        }
+    }
+
+    /// The variable each secret is passed in (bake's `env=`, set by the workflow in CI)
+    /// is one bake or the workflow reads for something else, or carries another secret.
+    fn secret_variables(&mut self) {
+        let spec = self.spec;
+        let mut taken: Vec<(&str, &str)> = Vec::new();
+        for s in &spec.secrets {
+            let (var, span) = match &s.local {
+                SecretSource::Env(e) => (e.value.as_str(), e.span),
+                SecretSource::File(_) => (s.github.value.as_str(), s.github.span),
+            };
+            let github = s.github.value.as_str();
+            let reason = if reserved_variable(spec, var) {
+                Some("bake and the workflow read this variable for the build itself")
+            } else if taken.iter().any(|(v, g)| *v == var && *g != github) {
+                Some("another secret is passed in this variable")
+            } else {
+                None
+            };
+            taken.push((var, github));
+            if let Some(reason) = reason {
+                let fix = crate::value::to_variable_name(&format!("{}_SECRET", s.id.value));
+                self.push(Error::SecretVariable {
+                    id: s.id.value.clone(),
+                    var: var.to_string(),
+                    span,
+                    reason: reason.into(),
+                    help: format!(
+                        "name another variable, e.g. `secret \"{}\" env=\"{fix}\" github=\"{github}\"`",
+                        s.id.value
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// Variables bake and the workflow read: the run-time rules' and the registries'.
+fn reserved_variable(spec: &crate::spec::Spec, var: &str) -> bool {
+    crate::value::reference::RUNTIME_VARIABLES.contains(&var)
+        || spec.registries.iter().any(|r| {
+            r.namespace_secret
+                .as_ref()
+                .is_some_and(|n| n.value.as_str() == var)
+        })
 }
 
 /// The id of every secret mount, in spec order.

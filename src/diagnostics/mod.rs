@@ -433,6 +433,20 @@ pub enum Error {
         help: String,
     },
 
+    /// A build secret passed in a variable that already means something else in bake or
+    /// CI, or that carries another secret: `secret "version"` (read from `VERSION`)
+    #[error("build secret `{id}` cannot be passed in the variable `{var}`")]
+    #[diagnostic(code(specc::check::secret_variable))]
+    SecretVariable {
+        id: String,
+        var: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A declared build secret no `run` mounts: `secret "hf"` and no `run { secret "hf" }`
     #[error("build secret `{id}` is not used by any `run`")]
     #[diagnostic(

@@ -89,3 +89,25 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check` refuses a build secret passed in a variable these rules read.
+    #[test]
+    fn check_knows_every_runtime_variable() {
+        let known = crate::value::reference::RUNTIME_VARIABLES;
+        for v in [
+            VERSION_VARIABLE,
+            REVISION_VARIABLE,
+            SHA_VARIABLE,
+            CI_VARIABLE,
+            OWNER_VARIABLE,
+            "GIT_BRANCH",
+            "SPECC_EVENT",
+        ] {
+            assert!(known.contains(&v), "{v} is not in RUNTIME_VARIABLES");
+        }
+    }
+}

@@ -79,6 +79,10 @@ pub const CHART_CHILDREN: &[&str] = &[
     "push",
 ];
 
+/// How to log in to ghcr.io: with the workflow's own token, no secret to store.
+const GHCR_LOGIN: &str = "login \"github-token\"";
+const GHCR_HINT: &str = "log in to ghcr.io with the workflow's own token: write `login \"github-token\"` (no secret to store)";
+
 /// Decodes a parsed document.
 ///
 /// `Err` holds every shape problem found, and the spec too when no declaration had to be
@@ -196,6 +200,11 @@ impl<'a> Decoder<'a> {
     /// The name of a secret, the value of `property`; one that is not is reported (and
     /// kept, so that its node is still checked).
     fn secret(&self, property: &str, text: Text) -> Spanned<SecretName> {
+        self.secret_with(property, text, None)
+    }
+
+    /// [`Self::secret`] with advice that fits better than a name (`hint`), when given.
+    fn secret_with(&self, property: &str, text: Text, hint: Option<&str>) -> Spanned<SecretName> {
         let error = match SecretName::parse(&text.value) {
             Ok(name) => return Spanned::new(name, text.span),
             Err(SecretProblem::Credential) => {
@@ -207,12 +216,16 @@ impl<'a> Decoder<'a> {
                     "env" | "github" => "HF_TOKEN",
                     _ => "DOCKERHUB_TOKEN",
                 };
+                let store = match hint {
+                    Some(hint) => hint.to_string(),
+                    None => format!(
+                        "store the value as a repository secret and write its name, e.g. `{property}={example}`"
+                    ),
+                };
                 Error::CredentialLiteral {
                     property: property.into(),
                     span: text.span,
-                    help: format!(
-                        "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
-                    ),
+                    help: format!("{store}; if this was a real credential, revoke it"),
                 }
             }
             Err(SecretProblem::Invalid(reason)) => {
@@ -222,7 +235,10 @@ impl<'a> Decoder<'a> {
                     name: text.value.clone(),
                     span: text.span,
                     reason,
-                    help: format!("write e.g. `{property}={name}`"),
+                    help: match hint {
+                        Some(hint) => hint.to_string(),
+                        None => format!("write e.g. `{property}={name}`"),
+                    },
                 }
             }
         };
@@ -557,7 +573,8 @@ impl<'a> Decoder<'a> {
                 }),
                 ("login", None) => {
                     first_login = Some(child.name().span());
-                    login = self.login(child);
+                    let ghcr = host.as_ref().is_some_and(|h| h.value == "ghcr.io");
+                    login = self.login(child, ghcr);
                 }
                 (_, _) => self.unknown_node(child, "in `registry`", &["login"]),
             }
@@ -574,7 +591,8 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn login(&self, node: &'a KdlNode) -> Option<Login> {
+    /// A registry's `login`; on ghcr.io (`ghcr`) the advice is the workflow's own token.
+    fn login(&self, node: &'a KdlNode, ghcr: bool) -> Option<Login> {
         const PROPS: &[&str] = &[
             "username-secret",
             "password-secret",
@@ -587,7 +605,11 @@ impl<'a> Decoder<'a> {
         let method = r.arg(
             0,
             "a login method",
-            "login \"basic\" username-secret=USER password-secret=TOKEN",
+            if ghcr {
+                GHCR_LOGIN
+            } else {
+                "login \"basic\" username-secret=USER password-secret=TOKEN"
+            },
         );
         let span = r.span();
         let method = method?;
@@ -646,9 +668,10 @@ impl<'a> Decoder<'a> {
                 let u = r.prop_required("username-secret", example);
                 let p = r.prop_required("password-secret", example);
                 let (u, p) = (u?, p?);
+                let hint = ghcr.then_some(GHCR_HINT);
                 LoginMethod::Basic {
-                    username_secret: self.secret("username-secret", u),
-                    password_secret: self.secret("password-secret", p),
+                    username_secret: self.secret_with("username-secret", u, hint),
+                    password_secret: self.secret_with("password-secret", p, hint),
                 }
             }
             "github-token" => LoginMethod::GithubToken,

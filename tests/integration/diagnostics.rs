@@ -105,6 +105,14 @@ fixtures! {
     project_label_spans: "78-project-label-spans" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
+    undeclared_secret: "140-undeclared-secret" => 1,
+    unused_secret: "141-unused-secret" => 0,
+    secret_source: "142-secret-source" => 1,
+    secret_variable: "143-secret-variable" => 1,
+    credential_stage_env: "144-credential-stage-env" => 1,
+    credential_compose_env: "145-credential-compose-env" => 1,
+    credential_secret_id: "146-credential-secret-id" => 1,
+    ghcr_login_hint: "147-ghcr-login-hint" => 1,
 }
 
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.
