@@ -447,6 +447,17 @@ pub enum Error {
         help: String,
     },
 
+    /// `from-ci` on a build argument specc sets itself: `arg VERSION from-ci="ref-name"`
+    #[error("build argument `{name}` is set by specc")]
+    #[diagnostic(code(specc::check::managed_arg))]
+    ManagedArg {
+        name: String,
+        #[label("specc gives `{name}` its own value; `from-ci` would be ignored")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// A declared build secret no `run` mounts: `secret "hf"` and no `run { secret "hf" }`
     #[error("build secret `{id}` is not used by any `run`")]
     #[diagnostic(

@@ -13,6 +13,8 @@
 //!   by default.
 //! - `GIT_SHA`: the commit `{{sha}}` shortens to 7 characters; `0000000` when unset or
 //!   empty.
+//! - `from-ci` build arguments: the GitHub Actions variable (`GITHUB_SHA`, ...) when set
+//!   and not empty, else the spec's value.
 //! - `GITHUB_ACTIONS`: `true` in CI; a build secret read from a file locally is read
 //!   from its environment variable there (the workflow sets it from the GitHub secret).
 
@@ -69,8 +71,9 @@ pub fn sha(env: &RunEnv) -> String {
         .to_string()
 }
 
-/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
-/// each registry's `namespace-secret` variable.
+/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, each
+/// registry's `namespace-secret` variable, and the GitHub variables of `from-ci` arguments
+/// (a build argument is that variable when it is set and not empty, else the spec's value).
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     let mut names: Vec<String> = [
         VERSION_VARIABLE,
@@ -85,6 +88,15 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
             && !names.iter().any(|n| n == s.value.as_str())
         {
             names.push(s.value.to_string());
+        }
+    }
+    let ci = spec
+        .args
+        .iter()
+        .chain(spec.variants.iter().flat_map(|v| &v.args));
+    for var in ci.filter_map(|a| a.from_ci.as_ref()) {
+        if !names.contains(&var.value) {
+            names.push(var.value.clone());
         }
     }
     names

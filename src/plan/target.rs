@@ -29,6 +29,10 @@ pub struct Target {
     pub platforms: Vec<String>,
     /// Build arguments, `VERSION` and `REVISION` included.
     pub args: BTreeMap<String, String>,
+    /// Build arguments whose value in CI is a GitHub Actions variable (`from-ci`), by
+    /// name. Their `args` value is that variable's, or the spec's when it is unset or empty.
+    #[serde(skip)]
+    pub ci_args: BTreeMap<String, CiArg>,
     /// The build secrets its `RUN --mount=type=secret` steps use, in mount order.
     pub secrets: Vec<SecretPlan>,
     pub gpu: Option<GpuPlan>,
@@ -70,6 +74,15 @@ impl Target {
             _ => &self.release_tags,
         }
     }
+}
+
+/// A build argument that CI sets from a GitHub Actions variable (`arg NAME from-ci=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiArg {
+    /// The variable (`GITHUB_SHA`).
+    pub variable: String,
+    /// The value outside CI: the spec's.
+    pub default: String,
 }
 
 /// A build secret and where each build reads it (`secret` at the top level of the spec).
@@ -175,6 +188,7 @@ impl Build<'_> {
             context: image.context.value.clone(),
             platforms: platforms(spec, v),
             args: self.args(v),
+            ci_args: ci_args(spec, v),
             secrets: secrets(spec, &stages, &variant.name.value),
             gpu: variant.gpu.as_ref().map(|g| GpuPlan {
                 count: match g.count {
@@ -204,7 +218,14 @@ impl Build<'_> {
             .args
             .iter()
             .chain(&spec.variants[v].args)
-            .filter_map(|a| Some((a.name.value.clone(), a.value.as_ref()?.value.clone())))
+            .filter_map(|a| {
+                let value = a.value.as_ref()?.value.as_str();
+                let value = match &a.from_ci {
+                    Some(var) => self.env.non_empty(&var.value).unwrap_or(value),
+                    None => value,
+                };
+                Some((a.name.value.clone(), value.to_string()))
+            })
             .collect();
         args.insert(runtime::VERSION_VARIABLE.into(), self.version.to_string());
         args.insert(
@@ -216,6 +237,25 @@ impl Build<'_> {
         );
         args
     }
+}
+
+/// The `from-ci` build arguments of variant `v` (a variant's own replaces a top-level one
+/// of the same name).
+fn ci_args(spec: &Spec, v: usize) -> BTreeMap<String, CiArg> {
+    let mut out = BTreeMap::new();
+    for a in spec.args.iter().chain(&spec.variants[v].args) {
+        match (&a.from_ci, &a.value) {
+            (Some(var), Some(value)) => {
+                let arg = CiArg {
+                    variable: var.value.clone(),
+                    default: value.value.clone(),
+                };
+                out.insert(a.name.value.clone(), arg)
+            }
+            _ => out.remove(&a.name.value),
+        };
+    }
+    out
 }
 
 /// The variant's platforms; `linux/amd64` when it names none.

@@ -251,7 +251,8 @@ pub fn render(
     }
 }
 
-/// The build arguments: the plan's values, with `VERSION` and `REVISION` left to run time.
+/// The build arguments: the plan's values, with `VERSION`, `REVISION` and `from-ci`
+/// arguments left to run time.
 /// `check` refuses values bake would normalise (not NFC), so each is written as it is.
 fn args(exprs: &mut Exprs, planned: &Planned) -> Vec<Entry> {
     let mut args: Vec<Entry> = Vec::new();
@@ -260,6 +261,12 @@ fn args(exprs: &mut Exprs, planned: &Planned) -> Vec<Entry> {
             format!("\"${{{}}}\"", exprs.version())
         } else if k == runtime::REVISION_VARIABLE {
             format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE))
+        } else if let Some(ci) = planned.ci_args.get(k) {
+            let v = exprs.var(&ci.variable);
+            format!(
+                "\"${{{v} != \"\" ? {v} : \"{}\"}}\"",
+                hcl_literal(&ci.default)
+            )
         } else {
             escape::hcl(value)
         };

@@ -482,11 +482,13 @@ impl<'a> Decoder<'a> {
         out
     }
 
-    /// `arg NAME [VALUE]`; at the top level and in variants the value is required.
+    /// `arg NAME [VALUE] [from-ci=KIND]`; at the top level and in variants the value is
+    /// required, except with `from-ci` (a build outside CI then gets an empty value).
     fn arg_decl(&self, node: &'a KdlNode, value_required: bool) -> Option<ArgDecl> {
-        let mut r = self.reader(node, &[]);
+        let mut r = self.reader(node, if value_required { &["from-ci"] } else { &[] });
         let name = r.arg(0, "an argument name", "arg NAME \"value\"");
-        let value = if value_required {
+        let from_ci = r.prop("from-ci");
+        let value = if value_required && from_ci.is_none() {
             r.arg(1, "a value", "arg NAME \"value\"")
         } else {
             r.opt_arg(1, "a default value")
@@ -495,7 +497,22 @@ impl<'a> Decoder<'a> {
         r.finish("a name and a value");
         let name = name?;
         self.variable_name(&name, "build argument");
-        Some(ArgDecl { name, value, span })
+        let kinds: Vec<&str> = CI_VALUES.iter().map(|(k, _)| *k).collect();
+        let from_ci = from_ci.filter(|k| self.choice(k, "CI value", &kinds));
+        let value = match (&from_ci, value) {
+            (Some(k), None) => Some(Spanned::new(String::new(), k.span)),
+            (_, value) => value,
+        };
+        let from_ci = from_ci.and_then(|k| {
+            let (_, var) = CI_VALUES.iter().find(|(name, _)| *name == k.value)?;
+            Some(Spanned::new(var.to_string(), k.span))
+        });
+        Some(ArgDecl {
+            name,
+            value,
+            from_ci,
+            span,
+        })
     }
 
     fn variable_name(&self, name: &Text, what: &str) {
@@ -905,7 +922,12 @@ impl<'a> Decoder<'a> {
                 r.finish("a name and an optional default");
                 let name = name?;
                 self.variable_name(&name, "build argument");
-                InstructionKind::Arg(ArgDecl { name, value, span })
+                InstructionKind::Arg(ArgDecl {
+                    name,
+                    value,
+                    from_ci: None,
+                    span,
+                })
             }
             "expose" => {
                 let ports = if r.arg_count() == 0 {

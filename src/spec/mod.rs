@@ -108,9 +108,23 @@ impl Output {
 #[derive(Debug, Clone)]
 pub struct ArgDecl {
     pub name: Text,
+    /// The value; with `from_ci`, the value of a build outside CI.
     pub value: Option<Text>,
+    /// `from-ci="sha"`: in CI the value is this GitHub Actions variable (`GITHUB_SHA`).
+    pub from_ci: Option<Text>,
     pub span: SourceSpan,
 }
+
+/// `from-ci=` values and the GitHub Actions variable each reads (GitHub sets them in
+/// every step, so bake reads them without the workflow passing anything).
+pub const CI_VALUES: &[(&str, &str)] = &[
+    ("sha", "GITHUB_SHA"),
+    ("ref", "GITHUB_REF"),
+    ("ref-name", "GITHUB_REF_NAME"),
+    ("run-id", "GITHUB_RUN_ID"),
+    ("run-number", "GITHUB_RUN_NUMBER"),
+    ("repository", "GITHUB_REPOSITORY"),
+];
 
 #[derive(Debug, Clone)]
 pub struct Registry {

@@ -113,6 +113,8 @@ fixtures! {
     credential_compose_env: "145-credential-compose-env" => 1,
     credential_secret_id: "146-credential-secret-id" => 1,
     ghcr_login_hint: "147-ghcr-login-hint" => 1,
+    managed_ci_arg: "148-managed-ci-arg" => 1,
+    unknown_ci_value: "149-unknown-ci-value" => 1,
 }
 
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.

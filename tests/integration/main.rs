@@ -3,6 +3,7 @@
 
 mod architecture;
 mod check_rules;
+mod ci_args;
 mod cli;
 mod consistency;
 mod diagnostics;

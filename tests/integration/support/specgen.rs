@@ -938,7 +938,7 @@ pub fn top_arg(name: &'static str) -> Strat<Node> {
     build(
         "arg",
         args(vec![Just(string(name)).boxed(), pick(IMAGE_REFS)]),
-        vec![],
+        vec![("from-ci", 0.1, pick(&["sha", "run-id", "nope"]))],
         no_children(),
     )
 }
