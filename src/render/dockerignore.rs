@@ -1,6 +1,7 @@
 //! Checked spec in, one `.dockerignore` per build context out: sensible defaults, the
-//! files specc generates, and the spec's `ignore` patterns. A default that would hide a
-//! file some COPY/ADD instruction needs is left out.
+//! files specc generates, the spec's `ignore` patterns, and the files build secrets are
+//! read from. A default that would hide a file some COPY/ADD instruction needs is left
+//! out.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,19 @@ struct Context {
 struct Section {
     title: String,
     patterns: Vec<String>,
+}
+
+/// The files build secrets are read from that lie inside `context`, relative to it: a
+/// `copy "."` must not put a secret into an image.
+fn secret_files(spec: &crate::spec::Spec, context: &str) -> Vec<String> {
+    spec.secrets
+        .iter()
+        .filter_map(|s| match &s.local {
+            crate::spec::SecretSource::File(f) => Some(relative_path(context, &f.value)),
+            crate::spec::SecretSource::Env(_) => None,
+        })
+        .filter(|r| !r.starts_with(".."))
+        .collect()
 }
 
 /// True when `pattern` alone would exclude `source` (a COPY/ADD source, relative to the
@@ -122,6 +136,11 @@ pub fn render(
                 patterns: spec.ignore.iter().map(|p| p.value.clone()).collect(),
             });
         }
+        // Last, so that no pattern before it (a negation of the spec's) re-includes them.
+        sections.push(Section {
+            title: "Build secrets (mounted by `run`, never copied)".into(),
+            patterns: secret_files(spec, context),
+        });
         sections.retain(|s| !s.patterns.is_empty());
         let path = if context == "." {
             out.dockerignore.value.clone()

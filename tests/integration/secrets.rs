@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::support::buildah::{Build, Buildah};
 use crate::support::repo::Repo;
-use crate::support::validators::{DEFAULT_TIMEOUT, run_tool_env};
+use crate::support::validators::{DEFAULT_TIMEOUT, run_tool_env, run_tool_ok};
 
 const SPEC: &str = r#"project app version="1.0.0"
 
@@ -147,6 +147,7 @@ fn secrets_reach_the_run_step_in_ci_from_github_secrets() {
         let run = step["run"].as_str().unwrap_or_default();
         assert!(!run.contains("secrets."), "a secret inside a script: {run}");
     }
+    run_tool_ok("actionlint", [".github/workflows/ci.yml"], repo.path());
 
     // What GitHub does with that env: each variable holds its secret's value.
     let printed = build_and_read(
@@ -201,4 +202,39 @@ fn secrets_reach_the_run_step_as_the_compose_file_names_them() {
         .collect();
     let printed = build_and_read(&repo, secrets, &[("HF_TOKEN", "hf-for-compose")]);
     assert_eq!(printed, "hf-for-composefrom-the-file\n");
+}
+
+/// A secret's file inside the build context never reaches an image, even through a
+/// `copy "."`: the generated `.dockerignore` excludes it (after the spec's own patterns).
+#[test]
+fn a_secret_file_in_the_context_is_never_copied() {
+    let repo = Repo::new()
+        .spec(
+            r#"project app version="1.0.0"
+ignore "!secrets"
+secret "npmrc" file="secrets/npmrc"
+stage app from="scratch" {
+    copy "busybox" to="/bin/sh" chmod="0755"
+    copy "." to="/ctx/"
+    run "cat /run/secrets/npmrc > /dev/null" {
+        secret "npmrc" required=#true
+    }
+    cmd "/bin/sh" "-c" "test -e /ctx/busybox && test -e /ctx/secrets/other && ! test -e /ctx/secrets/npmrc && echo clean"
+}
+image app stage=app
+"#,
+        )
+        .file("secrets/npmrc", "secret\n")
+        .file("secrets/other", "not a secret\n");
+    std::fs::copy(crate::example_hello::static_busybox(), repo.join("busybox"))
+        .expect("copy busybox");
+    repo.run(&["generate"]).success();
+    let ignore = repo.read_text(".dockerignore");
+    assert!(
+        ignore.ends_with("# Build secrets (mounted by `run`, never copied)\nsecrets/npmrc\n"),
+        "{ignore}"
+    );
+    let secrets = absolute_src(&repo, &bake_secrets(&repo, &[]));
+    let printed = build_and_read(&repo, secrets, &[]);
+    assert_eq!(printed, "clean\n");
 }
