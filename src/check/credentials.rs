@@ -23,6 +23,8 @@ enum Place {
     Compose,
     /// A smoke test's environment or command.
     Workflow,
+    /// A chart's values (node selectors, tolerations).
+    Values,
 }
 
 impl Place {
@@ -32,6 +34,7 @@ impl Place {
             Place::Dockerfile => "written into the Dockerfile and the image history",
             Place::Compose => "committed in the compose file",
             Place::Workflow => "committed in the workflow",
+            Place::Values => "committed in the Helm values",
         }
     }
 
@@ -48,6 +51,9 @@ impl Place {
             ),
             Place::Workflow => {
                 "a smoke test's values are committed in the workflow: use a value that is not a credential".to_string()
+            }
+            Place::Values => {
+                "node selectors and tolerations are committed in the chart's values: use a value that is not a credential".to_string()
             }
         };
         format!("{advice}; if this was a real credential, revoke it")
@@ -80,6 +86,24 @@ impl Checker<'_> {
             }
             for w in s.command.iter().flatten() {
                 self.value_credential(w, "a `command` word", Place::Compose, None);
+            }
+            if let Some(h) = &s.healthcheck {
+                self.value_credential(&h.command, "a health check", Place::Compose, None);
+            }
+        }
+        let descriptions = spec.images.iter().filter_map(|i| i.description.as_ref());
+        for d in spec.project.description.iter().chain(descriptions) {
+            self.value_credential(d, "a description (an image label)", Place::Image, None);
+        }
+        for chart in &spec.charts {
+            let tolerations = chart.tolerations.iter().filter_map(|t| t.value.as_ref());
+            for v in chart
+                .node_selector
+                .iter()
+                .map(|(_, v)| v)
+                .chain(tolerations)
+            {
+                self.value_credential(v, "a chart value", Place::Values, None);
             }
         }
         for t in spec.workflows.iter().flat_map(|w| &w.smoke_tests) {

@@ -115,6 +115,7 @@ fixtures! {
     ghcr_login_hint: "147-ghcr-login-hint" => 1,
     managed_ci_arg: "148-managed-ci-arg" => 1,
     unknown_ci_value: "149-unknown-ci-value" => 1,
+    credential_labels_health_values: "150-credential-labels-health-values" => 1,
 }
 
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.
