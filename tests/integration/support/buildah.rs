@@ -92,7 +92,14 @@ impl Buildah {
     {
         let mut all = buildah_global_args(self.path());
         all.extend(args.into_iter().map(Into::into));
-        run_tool_env("buildah", all, self.path(), None, DEFAULT_TIMEOUT, env)
+        // buildah writes temporary files (an `env=` secret's value among them) under
+        // TMPDIR: one per store, so that parallel tests never share or clean up each
+        // other's.
+        let tmp = self.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("create the store's temp dir");
+        let mut env = env.to_vec();
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        run_tool_env("buildah", all, self.path(), None, DEFAULT_TIMEOUT, &env)
     }
 
     /// [`Buildah::run`], panicking with everything buildah printed unless it exited 0.
