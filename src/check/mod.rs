@@ -18,6 +18,7 @@ use crate::spec::*;
 use crate::value::{self, Placeholder};
 
 mod context;
+mod credentials;
 mod expand;
 mod labels;
 mod line_length;
@@ -25,6 +26,7 @@ mod outputs;
 mod paths;
 mod references;
 mod representable;
+mod secrets;
 mod values;
 
 /// A vertex of the dependency graph.
@@ -335,6 +337,8 @@ impl<'s> Checker<'s> {
         self.workflows();
         self.charts();
         self.unused_stages();
+        self.build_secrets();
+        self.credentials();
         self.representable();
         self.expansions();
         self.managed_labels();

@@ -26,6 +26,13 @@ impl Checker<'_> {
         for w in &spec.workflows {
             self.workflow_grammar(w);
         }
+        for a in spec
+            .args
+            .iter()
+            .chain(spec.variants.iter().flat_map(|v| &v.args))
+        {
+            self.ci_arg(a);
+        }
         for chart in &spec.charts {
             for (key, value) in &chart.node_selector {
                 self.node_selector(key, value);
@@ -38,6 +45,27 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// A `from-ci` argument specc sets itself (`VERSION` and `REVISION` follow the
+    /// run-time rules of `plan::runtime`).
+    fn ci_arg(&mut self, a: &crate::spec::ArgDecl) {
+        let Some(from_ci) = &a.from_ci else { return };
+        let name = a.name.value.as_str();
+        let help = match name {
+            "VERSION" => {
+                "the version already comes from the git tag or release in CI; name the argument otherwise, e.g. `arg GIT_REF from-ci=\"ref-name\"`"
+            }
+            "REVISION" => {
+                "`REVISION` is already the commit in CI; name the argument otherwise, e.g. `arg GIT_SHA from-ci=\"sha\"`"
+            }
+            _ => return,
+        };
+        self.push(Error::ManagedArg {
+            name: name.to_string(),
+            span: from_ci.span,
+            help: help.into(),
+        });
     }
 
     /// A `--mount` option BuildKit cannot take: empty, or a control character that is not

@@ -418,6 +418,82 @@ pub enum Error {
         help: String,
     },
 
+    /// A credential in a value that lands in an image or a committed file: `env API_KEY="sk-proj-..."`
+    #[error("{what} looks like a credential")]
+    #[diagnostic(code(specc::check::credential_value))]
+    CredentialValue {
+        what: String,
+        /// Where the value would end up: "baked into the image", "committed in compose.yaml".
+        place: String,
+        #[label("this looks like a secret value, {place}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A build secret with two local sources: `secret "hf" env="HF_TOKEN" file="hf.txt"`
+    #[error("build secret `{id}` has both `env=` and `file=`")]
+    #[diagnostic(
+        code(specc::model::secret_source),
+        help("a local build reads a secret from one place: keep `env=` or `file=`, not both")
+    )]
+    SecretSource {
+        id: String,
+        #[label("read from this variable")]
+        first: SourceSpan,
+        #[label("and from this file")]
+        span: SourceSpan,
+    },
+
+    /// A `run { secret ID }` mount of a secret the spec does not declare: `run "make" { secret "hf" }` without `secret "hf"`
+    #[error("build secret `{id}` is not declared")]
+    #[diagnostic(code(specc::check::undeclared_secret))]
+    UndeclaredSecret {
+        id: String,
+        #[label("no top-level `secret \"{id}\"` says where this comes from")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A build secret passed in a variable that already means something else in bake or
+    /// CI, or that carries another secret: `secret "version"` (read from `VERSION`)
+    #[error("build secret `{id}` cannot be passed in the variable `{var}`")]
+    #[diagnostic(code(specc::check::secret_variable))]
+    SecretVariable {
+        id: String,
+        var: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// `from-ci` on a build argument specc sets itself: `arg VERSION from-ci="ref-name"`
+    #[error("build argument `{name}` is set by specc")]
+    #[diagnostic(code(specc::check::managed_arg))]
+    ManagedArg {
+        name: String,
+        #[label("specc gives `{name}` its own value; `from-ci` would be ignored")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A declared build secret no `run` mounts: `secret "hf"` and no `run { secret "hf" }`
+    #[error("build secret `{id}` is not used by any `run`")]
+    #[diagnostic(
+        code(specc::check::unused_secret),
+        severity(Warning),
+        help("remove it, or mount it: `run \"...\" {{ secret \"{id}\" }}`")
+    )]
+    UnusedSecret {
+        id: String,
+        #[label("never mounted")]
+        span: SourceSpan,
+    },
+
     /// A secret name GitHub does not accept: `login "basic" username-secret="docker user"`
     #[error("`{name}` is not a valid secret name")]
     #[diagnostic(code(specc::check::invalid_secret_name))]

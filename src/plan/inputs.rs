@@ -66,8 +66,10 @@ pub(crate) fn input_hashes(
             for p in &target.platforms {
                 h.update(p.as_bytes()).update(b"\0");
             }
-            for id in &target.secrets {
-                h.update(b"secret=").update(id.as_bytes()).update(b"\0");
+            for secret in &target.secrets {
+                h.update(b"secret=")
+                    .update(secret.id.as_bytes())
+                    .update(b"\0");
             }
             h.update(
                 contexts

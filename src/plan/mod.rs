@@ -22,7 +22,7 @@ pub use crate::value::reference::{Namespace, Repository};
 pub use build_order::build_order;
 pub use consumers::{ChartImage, ServiceImage};
 pub use runtime::RunEnv;
-pub use target::{CachePlan, GpuPlan, RegistryTags, Target};
+pub use target::{CachePlan, CiArg, GpuPlan, RegistryTags, SecretPlan, Target};
 
 use crate::check::Checked;
 use crate::check::targets::image_variants;

@@ -13,6 +13,10 @@
 //!   by default.
 //! - `GIT_SHA`: the commit `{{sha}}` shortens to 7 characters; `0000000` when unset or
 //!   empty.
+//! - `from-ci` build arguments: the GitHub Actions variable (`GITHUB_SHA`, ...) when set
+//!   and not empty, else the spec's value.
+//! - `GITHUB_ACTIONS`: `true` in CI; a build secret read from a file locally is read
+//!   from its environment variable there (the workflow sets it from the GitHub secret).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +27,8 @@ pub const VERSION_VARIABLE: &str = "VERSION";
 pub const REVISION_VARIABLE: &str = "REVISION";
 /// The commit `{{sha}}` shortens (the workflow sets it).
 pub const SHA_VARIABLE: &str = "GIT_SHA";
+/// `true` when bake runs in GitHub Actions (which sets it in every step).
+pub const CI_VARIABLE: &str = "GITHUB_ACTIONS";
 /// What `{{sha}}` is when `GIT_SHA` is unset or empty: a local build still gets a tag.
 pub const SHA_DEFAULT: &str = "0000000";
 
@@ -65,8 +71,9 @@ pub fn sha(env: &RunEnv) -> String {
         .to_string()
 }
 
-/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
-/// each registry's `namespace-secret` variable.
+/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, each
+/// registry's `namespace-secret` variable, and the GitHub variables of `from-ci` arguments
+/// (a build argument is that variable when it is set and not empty, else the spec's value).
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     let mut names: Vec<String> = [
         VERSION_VARIABLE,
@@ -83,5 +90,36 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
             names.push(s.value.to_string());
         }
     }
+    let ci = spec
+        .args
+        .iter()
+        .chain(spec.variants.iter().flat_map(|v| &v.args));
+    for var in ci.filter_map(|a| a.from_ci.as_ref()) {
+        if !names.contains(&var.value) {
+            names.push(var.value.clone());
+        }
+    }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check` refuses a build secret passed in a variable these rules read.
+    #[test]
+    fn check_knows_every_runtime_variable() {
+        let known = crate::value::reference::RUNTIME_VARIABLES;
+        for v in [
+            VERSION_VARIABLE,
+            REVISION_VARIABLE,
+            SHA_VARIABLE,
+            CI_VARIABLE,
+            OWNER_VARIABLE,
+            "GIT_BRANCH",
+            "SPECC_EVENT",
+        ] {
+            assert!(known.contains(&v), "{v} is not in RUNTIME_VARIABLES");
+        }
+    }
 }

@@ -9,7 +9,9 @@ use super::runtime::{self, RunEnv};
 use super::tags::{self, TagTemplate};
 use crate::check::Checked;
 use crate::check::targets::{TagAffixes, image_path, repositories, repository, target_name};
-use crate::spec::{CacheKind, GpuCount, Image, InstructionKind, Mount, Spec, TagWhen};
+use crate::spec::{
+    CacheKind, GpuCount, Image, InstructionKind, Mount, SecretSource, Spec, TagWhen,
+};
 use crate::value::reference::Repository;
 use crate::value::tag::TagValues;
 
@@ -27,8 +29,12 @@ pub struct Target {
     pub platforms: Vec<String>,
     /// Build arguments, `VERSION` and `REVISION` included.
     pub args: BTreeMap<String, String>,
-    /// Ids of the build secrets its `RUN --mount=type=secret` steps use.
-    pub secrets: Vec<String>,
+    /// Build arguments whose value in CI is a GitHub Actions variable (`from-ci`), by
+    /// name. Their `args` value is that variable's, or the spec's when it is unset or empty.
+    #[serde(skip)]
+    pub ci_args: BTreeMap<String, CiArg>,
+    /// The build secrets its `RUN --mount=type=secret` steps use, in mount order.
+    pub secrets: Vec<SecretPlan>,
     pub gpu: Option<GpuPlan>,
     /// Tags without registry, in rule order, for this plan's event.
     pub tags: Vec<String>,
@@ -68,6 +74,28 @@ impl Target {
             _ => &self.release_tags,
         }
     }
+}
+
+/// A build argument that CI sets from a GitHub Actions variable (`arg NAME from-ci=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiArg {
+    /// The variable (`GITHUB_SHA`).
+    pub variable: String,
+    /// The value outside CI: the spec's.
+    pub default: String,
+}
+
+/// A build secret and where each build reads it (`secret` at the top level of the spec).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SecretPlan {
+    pub id: String,
+    /// The environment variable a build reads the value from: locally (unless `file` is
+    /// set) and in CI, where the workflow sets it from the GitHub secret `github`.
+    pub env: String,
+    /// A file a local build reads instead, relative to the spec's folder.
+    pub file: Option<String>,
+    /// The GitHub Actions secret that holds the value in CI.
+    pub github: String,
 }
 
 /// A build cache a target reads and writes.
@@ -160,6 +188,7 @@ impl Build<'_> {
             context: image.context.value.clone(),
             platforms: platforms(spec, v),
             args: self.args(v),
+            ci_args: ci_args(spec, v),
             secrets: secrets(spec, &stages, &variant.name.value),
             gpu: variant.gpu.as_ref().map(|g| GpuPlan {
                 count: match g.count {
@@ -189,7 +218,14 @@ impl Build<'_> {
             .args
             .iter()
             .chain(&spec.variants[v].args)
-            .filter_map(|a| Some((a.name.value.clone(), a.value.as_ref()?.value.clone())))
+            .filter_map(|a| {
+                let value = a.value.as_ref()?.value.as_str();
+                let value = match &a.from_ci {
+                    Some(var) => self.env.non_empty(&var.value).unwrap_or(value),
+                    None => value,
+                };
+                Some((a.name.value.clone(), value.to_string()))
+            })
             .collect();
         args.insert(runtime::VERSION_VARIABLE.into(), self.version.to_string());
         args.insert(
@@ -201,6 +237,25 @@ impl Build<'_> {
         );
         args
     }
+}
+
+/// The `from-ci` build arguments of variant `v` (a variant's own replaces a top-level one
+/// of the same name).
+fn ci_args(spec: &Spec, v: usize) -> BTreeMap<String, CiArg> {
+    let mut out = BTreeMap::new();
+    for a in spec.args.iter().chain(&spec.variants[v].args) {
+        match (&a.from_ci, &a.value) {
+            (Some(var), Some(value)) => {
+                let arg = CiArg {
+                    variable: var.value.clone(),
+                    default: value.value.clone(),
+                };
+                out.insert(a.name.value.clone(), arg)
+            }
+            _ => out.remove(&a.name.value),
+        };
+    }
+    out
 }
 
 /// The variant's platforms; `linux/amd64` when it names none.
@@ -217,8 +272,29 @@ fn platforms(spec: &Spec, v: usize) -> Vec<String> {
     }
 }
 
+/// The secrets mounted by the `run` steps of `stages` that apply to `variant`, with the
+/// sources their declarations name (`check` refuses a mount of an undeclared secret).
+fn secrets(spec: &Spec, stages: &[usize], variant: &str) -> Vec<SecretPlan> {
+    mounted_ids(spec, stages, variant)
+        .into_iter()
+        .filter_map(|id| {
+            let declared = spec.secrets.iter().find(|s| s.id.value == id)?;
+            let (env, file) = match &declared.local {
+                SecretSource::Env(e) => (e.value.to_string(), None),
+                SecretSource::File(f) => (declared.github.value.to_string(), Some(f.value.clone())),
+            };
+            Some(SecretPlan {
+                id,
+                env,
+                file,
+                github: declared.github.value.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Secret ids mounted by the `run` steps of `stages` that apply to `variant`.
-fn secrets(spec: &Spec, stages: &[usize], variant: &str) -> Vec<String> {
+fn mounted_ids(spec: &Spec, stages: &[usize], variant: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for &s in stages {
         for ins in &spec.stages[s].instructions {

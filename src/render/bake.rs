@@ -63,6 +63,8 @@ struct Target {
     branch_tag_exprs: Vec<String>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
+    /// `secret` entries, as HCL expressions.
+    secrets: Vec<String>,
 }
 
 /// The inside of an HCL string literal (without the quotes).
@@ -251,6 +253,7 @@ pub fn render(
             branch_tag_exprs,
             cache_from,
             cache_to,
+            secrets: secrets(&mut exprs, planned),
         });
     }
     let mut head = header(options);
@@ -273,7 +276,8 @@ pub fn render(
     }
 }
 
-/// The build arguments: the plan's values, with `VERSION` and `REVISION` left to run time.
+/// The build arguments: the plan's values, with `VERSION`, `REVISION` and `from-ci`
+/// arguments left to run time.
 /// `check` refuses values bake would normalise (not NFC), so each is written as it is.
 fn args(exprs: &mut Exprs, planned: &Planned) -> Vec<Entry> {
     let mut args: Vec<Entry> = Vec::new();
@@ -282,6 +286,12 @@ fn args(exprs: &mut Exprs, planned: &Planned) -> Vec<Entry> {
             format!("\"${{{}}}\"", exprs.version())
         } else if k == runtime::REVISION_VARIABLE {
             format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE))
+        } else if let Some(ci) = planned.ci_args.get(k) {
+            let v = exprs.var(&ci.variable);
+            format!(
+                "\"${{{v} != \"\" ? {v} : \"{}\"}}\"",
+                hcl_literal(&ci.default)
+            )
         } else {
             escape::hcl(value)
         };
@@ -314,6 +324,27 @@ fn labels(exprs: &mut Exprs, spec: &Spec, image: &Image) -> Vec<Entry> {
         expr: format!("\"${{{}}}\"", exprs.var(runtime::REVISION_VARIABLE)),
     });
     labels
+}
+
+/// The target's `secret` entries: `id=ID,env=VAR`; a secret a local build reads from a
+/// file is read from its variable in CI (`plan::runtime::CI_VARIABLE`).
+fn secrets(exprs: &mut Exprs, planned: &Planned) -> Vec<String> {
+    planned
+        .secrets
+        .iter()
+        .map(|s| {
+            let env = format!("\"id={},env={}\"", hcl_literal(&s.id), hcl_literal(&s.env));
+            match &s.file {
+                None => env,
+                Some(file) => format!(
+                    "{} == \"true\" ? {env} : \"id={},src={}\"",
+                    exprs.var(runtime::CI_VARIABLE),
+                    hcl_literal(&s.id),
+                    hcl_literal(file)
+                ),
+            }
+        })
+        .collect()
 }
 
 /// `cache-from` and `cache-to` entries of a target's caches.

@@ -20,6 +20,16 @@ struct Context {
     name: String,
     services: Vec<Service>,
     volumes: Vec<String>,
+    /// Build secrets of the services' builds, by id.
+    secrets: Vec<Secret>,
+}
+
+/// A top-level `secrets:` entry: read from an environment variable or a file.
+#[derive(Serialize, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Secret {
+    id: String,
+    environment: Option<String>,
+    file: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +58,7 @@ struct Build {
     /// Values already written as YAML scalars.
     args: Vec<Pair>,
     labels: Vec<Pair>,
+    secrets: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -137,6 +148,16 @@ fn build(spec: &Spec, planned: &Target, compose_dir: &str, dockerfile: &str) -> 
         platforms: planned.platforms.clone(),
         args,
         labels,
+        secrets: planned.secrets.iter().map(|s| s.id.clone()).collect(),
+    }
+}
+
+/// The top-level entry of a build secret; a file is relative to the compose file.
+fn secret(s: &crate::plan::SecretPlan, compose_dir: &str) -> Secret {
+    Secret {
+        id: s.id.clone(),
+        environment: s.file.is_none().then(|| s.env.clone()),
+        file: s.file.as_ref().map(|f| relative_path(compose_dir, f)),
     }
 }
 
@@ -152,6 +173,7 @@ pub fn render(
     let compose_dir = path.rsplit_once('/').map_or(".", |(d, _)| d);
     let project = spec.project.name.value.replace('.', "-");
     let mut volumes = BTreeSet::new();
+    let mut secrets = BTreeSet::new();
     let mut services = Vec::new();
     for s in &spec.services {
         let mut service = Service {
@@ -219,6 +241,7 @@ pub fn render(
                 .get(&(planned.image_index, planned.variant_index))
             {
                 service.build = Some(build(spec, planned, compose_dir, dockerfile));
+                secrets.extend(planned.secrets.iter().map(|s| secret(s, compose_dir)));
             }
             if s.profiles.is_none() && image_variants(spec, image).len() > 1 {
                 service.profiles = vec![variant.name.value.clone()];
@@ -236,6 +259,7 @@ pub fn render(
         name: project,
         services,
         volumes: volumes.into_iter().collect(),
+        secrets: secrets.into_iter().collect(),
     };
     match render_template("compose", &path, &context) {
         Ok(contents) => Some(Rendered { path, contents }),

@@ -8,7 +8,9 @@
 //! has any, the defaults are written once more after its patterns (an allow-list such as
 //! `*` then `!api/**` must not bring back `api/.env` or `api/node_modules`), followed by
 //! the spec's `!` patterns that name a default's files (`!api/.env`), which the user meant.
-//! A default that would hide a file some COPY/ADD instruction needs is left out.
+//! A default that would hide a file some COPY/ADD instruction needs is left out. The files
+//! build secrets are read from come last, so that no `!` pattern before them can bring
+//! a secret back into an image.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -162,8 +164,26 @@ fn sections(checked: &Checked, context: &str, sources: &[String], user: &[&str])
             .map(|n| format!("!{n}"))
             .collect(),
     });
+    // Last, so that no pattern before it (a negation of the spec's) re-includes them.
+    sections.push(Section {
+        title: "Build secrets (mounted by `run`, never copied)".into(),
+        patterns: secret_files(&checked.spec, context),
+    });
     sections.retain(|s| !s.patterns.is_empty());
     sections
+}
+
+/// The files build secrets are read from that lie inside `context`, relative to it: a
+/// `copy "."` must not put a secret into an image.
+fn secret_files(spec: &crate::spec::Spec, context: &str) -> Vec<String> {
+    spec.secrets
+        .iter()
+        .filter_map(|s| match &s.local {
+            crate::spec::SecretSource::File(f) => Some(relative_path(context, &f.value)),
+            crate::spec::SecretSource::Env(_) => None,
+        })
+        .filter(|r| !r.starts_with(".."))
+        .collect()
 }
 
 pub fn render(

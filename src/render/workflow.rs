@@ -50,6 +50,9 @@ struct Context {
     build_only: Vec<String>,
     build_only_label: String,
     build_only_list: String,
+    /// The build secrets of the pushed targets, and of the others, for bake's environment.
+    push_env: Vec<Pair>,
+    build_only_env: Vec<Pair>,
     description: Option<Description>,
     charts: Vec<ChartStep>,
 }
@@ -87,6 +90,8 @@ struct EcrRepository {
 #[derive(Serialize)]
 struct LocalCheck {
     target: String,
+    /// The build secrets of the target, each in the variable bake reads it from.
+    secret_env: Vec<Pair>,
     local_tag: String,
     smoke: Option<Smoke>,
     trivy: Option<String>,
@@ -119,6 +124,25 @@ struct ChartStep {
     env: Vec<Pair>,
     login: String,
     destination: String,
+}
+
+/// The build secrets of `targets` as a step's environment: each GitHub secret, by name,
+/// in the variable the bake file's `env=` reads (never in a `run:` script).
+fn secret_env(plan: &Plan, targets: &[String]) -> Vec<Pair> {
+    let mut env: Vec<Pair> = Vec::new();
+    for s in targets
+        .iter()
+        .filter_map(|n| plan.target(n))
+        .flat_map(|t| &t.secrets)
+    {
+        if !env.iter().any(|p| p.name == s.env) {
+            env.push(Pair {
+                name: s.env.clone(),
+                value: secret(&s.github),
+            });
+        }
+    }
+    env
 }
 
 fn secret(name: &str) -> String {
@@ -207,6 +231,8 @@ fn render_one(
         build_only: Vec::new(),
         build_only_label: String::new(),
         build_only_list: String::new(),
+        push_env: Vec::new(),
+        build_only_env: Vec::new(),
         description: None,
         charts: Vec::new(),
     };
@@ -288,6 +314,8 @@ fn render_one(
     ctx.release_list = with_tags(false);
     ctx.branch_list = with_tags(true);
     ctx.build_only_list = ctx.build_only.join(",");
+    ctx.push_env = secret_env(plan, &ctx.targets);
+    ctx.build_only_env = secret_env(plan, &ctx.build_only);
     let foreign: Vec<String> = platforms
         .iter()
         .filter(|p| !p.starts_with("linux/amd64") && !p.starts_with("linux/386"))
@@ -436,6 +464,7 @@ fn render_one(
             .map(|t| t.ci_check_ref())
             .unwrap_or_default();
         ctx.checks.push(LocalCheck {
+            secret_env: secret_env(plan, std::slice::from_ref(&target)),
             local_tag,
             target,
             smoke,

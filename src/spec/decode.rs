@@ -15,8 +15,8 @@ use crate::diagnostics::{Error, suggest};
 use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
-    "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
-    "workflow", "chart",
+    "project", "output", "arg", "ignore", "registry", "secret", "variant", "stage", "image",
+    "service", "workflow", "chart",
 ];
 
 pub const INSTRUCTIONS: &[&str] = &[
@@ -79,6 +79,10 @@ pub const CHART_CHILDREN: &[&str] = &[
     "toleration",
     "push",
 ];
+
+/// How to log in to ghcr.io: with the workflow's own token, no secret to store.
+const GHCR_LOGIN: &str = "login \"github-token\"";
+const GHCR_HINT: &str = "log in to ghcr.io with the workflow's own token: write `login \"github-token\"` (no secret to store)";
 
 /// Decodes a parsed document.
 ///
@@ -197,6 +201,11 @@ impl<'a> Decoder<'a> {
     /// The name of a secret, the value of `property`; one that is not is reported (and
     /// kept, so that its node is still checked).
     fn secret(&self, property: &str, text: Text) -> Spanned<SecretName> {
+        self.secret_with(property, text, None)
+    }
+
+    /// [`Self::secret`] with advice that fits better than a name (`hint`), when given.
+    fn secret_with(&self, property: &str, text: Text, hint: Option<&str>) -> Spanned<SecretName> {
         let error = match SecretName::parse(&text.value) {
             Ok(name) => return Spanned::new(name, text.span),
             Err(SecretProblem::Credential) => {
@@ -205,14 +214,19 @@ impl<'a> Decoder<'a> {
                     "namespace-secret" => "DOCKERHUB_NAMESPACE",
                     "access-key-id-secret" => "AWS_ACCESS_KEY_ID",
                     "secret-access-key-secret" => "AWS_SECRET_ACCESS_KEY",
+                    "env" | "github" => "HF_TOKEN",
                     _ => "DOCKERHUB_TOKEN",
+                };
+                let store = match hint {
+                    Some(hint) => hint.to_string(),
+                    None => format!(
+                        "store the value as a repository secret and write its name, e.g. `{property}={example}`"
+                    ),
                 };
                 Error::CredentialLiteral {
                     property: property.into(),
                     span: text.span,
-                    help: format!(
-                        "store the value as a repository secret and write its name, e.g. `{property}={example}`; if this was a real credential, revoke it"
-                    ),
+                    help: format!("{store}; if this was a real credential, revoke it"),
                 }
             }
             Err(SecretProblem::Invalid(reason)) => {
@@ -222,7 +236,10 @@ impl<'a> Decoder<'a> {
                     name: text.value.clone(),
                     span: text.span,
                     reason,
-                    help: format!("write e.g. `{property}={name}`"),
+                    help: match hint {
+                        Some(hint) => hint.to_string(),
+                        None => format!("write e.g. `{property}={name}`"),
+                    },
                 }
             }
         };
@@ -270,6 +287,7 @@ impl<'a> Decoder<'a> {
         let mut args = Vec::new();
         let mut ignore = Vec::new();
         let mut registries = Vec::new();
+        let mut secrets = Vec::new();
         let mut variants = Vec::new();
         let mut stages = Vec::new();
         let mut images = Vec::new();
@@ -313,6 +331,7 @@ impl<'a> Decoder<'a> {
                     r.finish("patterns");
                 }
                 "registry" => registries.extend(self.registry(node)),
+                "secret" => secrets.extend(self.build_secret(node)),
                 "variant" => variants.extend(self.variant(node)),
                 "stage" => stages.extend(self.stage(node)),
                 "image" => images.extend(self.image(node)),
@@ -335,6 +354,7 @@ impl<'a> Decoder<'a> {
         }
         self.unique("build argument", args.iter().map(|a| &a.name));
         self.unique("registry", registries.iter().map(|r: &Registry| &r.name));
+        self.unique("build secret", secrets.iter().map(|s: &BuildSecret| &s.id));
         self.unique("variant", variants.iter().map(|v: &Variant| &v.name));
         self.unique("stage", stages.iter().map(|s: &Stage| &s.name));
         self.unique("image", images.iter().map(|i: &Image| &i.name));
@@ -370,6 +390,7 @@ impl<'a> Decoder<'a> {
             args,
             ignore,
             registries,
+            secrets,
             variants,
             stages,
             images,
@@ -467,11 +488,13 @@ impl<'a> Decoder<'a> {
         out
     }
 
-    /// `arg NAME [VALUE]`; at the top level and in variants the value is required.
+    /// `arg NAME [VALUE] [from-ci=KIND]`; at the top level and in variants the value is
+    /// required, except with `from-ci` (a build outside CI then gets an empty value).
     fn arg_decl(&self, node: &'a KdlNode, value_required: bool) -> Option<ArgDecl> {
-        let mut r = self.reader(node, &[]);
+        let mut r = self.reader(node, if value_required { &["from-ci"] } else { &[] });
         let name = r.arg(0, "an argument name", "arg NAME \"value\"");
-        let value = if value_required {
+        let from_ci = r.prop("from-ci");
+        let value = if value_required && from_ci.is_none() {
             r.arg(1, "a value", "arg NAME \"value\"")
         } else {
             r.opt_arg(1, "a default value")
@@ -480,7 +503,22 @@ impl<'a> Decoder<'a> {
         r.finish("a name and a value");
         let name = name?;
         self.variable_name(&name, "build argument");
-        Some(ArgDecl { name, value, span })
+        let kinds: Vec<&str> = CI_VALUES.iter().map(|(k, _)| *k).collect();
+        let from_ci = from_ci.filter(|k| self.choice(k, "CI value", &kinds));
+        let value = match (&from_ci, value) {
+            (Some(k), None) => Some(Spanned::new(String::new(), k.span)),
+            (_, value) => value,
+        };
+        let from_ci = from_ci.and_then(|k| {
+            let (_, var) = CI_VALUES.iter().find(|(name, _)| *name == k.value)?;
+            Some(Spanned::new(var.to_string(), k.span))
+        });
+        Some(ArgDecl {
+            name,
+            value,
+            from_ci,
+            span,
+        })
     }
 
     fn variable_name(&self, name: &Text, what: &str) {
@@ -495,6 +533,45 @@ impl<'a> Decoder<'a> {
                 ),
             });
         }
+    }
+
+    /// `secret ID [env=VAR | file=PATH] [github=NAME]`; the environment variable and the
+    /// GitHub secret default to the id in upper case (`hf` -> `HF`).
+    fn build_secret(&self, node: &'a KdlNode) -> Option<BuildSecret> {
+        let example = "secret \"hf\" env=\"HF_TOKEN\" github=\"HF_TOKEN\"";
+        let mut r = self.reader(node, &["env", "file", "github"]);
+        let id = r.arg(0, "a secret id", example);
+        let (env, file, github) = (r.prop("env"), r.prop("file"), r.prop("github"));
+        let span = r.span();
+        r.finish("one argument, the secret id");
+        let id = id?;
+        let default = crate::value::to_variable_name(&id.value);
+        let local = match (env, file) {
+            (Some(env), Some(file)) => {
+                self.push(Error::SecretSource {
+                    id: id.value.clone(),
+                    first: env.span,
+                    span: file.span,
+                });
+                SecretSource::File(file)
+            }
+            (None, Some(file)) => SecretSource::File(file),
+            (env, None) => {
+                let env = env.unwrap_or_else(|| Spanned::new(default.clone(), id.span));
+                SecretSource::Env(self.secret("env", env))
+            }
+        };
+        let github = match (&github, &local) {
+            (Some(g), _) => g.clone(),
+            (None, SecretSource::Env(e)) => Spanned::new(e.value.to_string(), e.span),
+            (None, SecretSource::File(_)) => Spanned::new(default, id.span),
+        };
+        Some(BuildSecret {
+            id,
+            local,
+            github: self.secret("github", github),
+            span,
+        })
     }
 
     fn registry(&self, node: &'a KdlNode) -> Option<Registry> {
@@ -519,7 +596,8 @@ impl<'a> Decoder<'a> {
                 }),
                 ("login", None) => {
                     first_login = Some(child.name().span());
-                    login = self.login(child);
+                    let ghcr = host.as_ref().is_some_and(|h| h.value == "ghcr.io");
+                    login = self.login(child, ghcr);
                 }
                 (_, _) => self.unknown_node(child, "in `registry`", &["login"]),
             }
@@ -536,7 +614,8 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn login(&self, node: &'a KdlNode) -> Option<Login> {
+    /// A registry's `login`; on ghcr.io (`ghcr`) the advice is the workflow's own token.
+    fn login(&self, node: &'a KdlNode, ghcr: bool) -> Option<Login> {
         const PROPS: &[&str] = &[
             "username-secret",
             "password-secret",
@@ -549,7 +628,11 @@ impl<'a> Decoder<'a> {
         let method = r.arg(
             0,
             "a login method",
-            "login \"basic\" username-secret=USER password-secret=TOKEN",
+            if ghcr {
+                GHCR_LOGIN
+            } else {
+                "login \"basic\" username-secret=USER password-secret=TOKEN"
+            },
         );
         let span = r.span();
         let method = method?;
@@ -608,9 +691,10 @@ impl<'a> Decoder<'a> {
                 let u = r.prop_required("username-secret", example);
                 let p = r.prop_required("password-secret", example);
                 let (u, p) = (u?, p?);
+                let hint = ghcr.then_some(GHCR_HINT);
                 LoginMethod::Basic {
-                    username_secret: self.secret("username-secret", u),
-                    password_secret: self.secret("password-secret", p),
+                    username_secret: self.secret_with("username-secret", u, hint),
+                    password_secret: self.secret_with("password-secret", p, hint),
                 }
             }
             "github-token" => LoginMethod::GithubToken,
@@ -873,7 +957,12 @@ impl<'a> Decoder<'a> {
                 r.finish("a name and an optional default");
                 let name = name?;
                 self.variable_name(&name, "build argument");
-                InstructionKind::Arg(ArgDecl { name, value, span })
+                InstructionKind::Arg(ArgDecl {
+                    name,
+                    value,
+                    from_ci: None,
+                    span,
+                })
             }
             "expose" => {
                 let ports = if r.arg_count() == 0 {

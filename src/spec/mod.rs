@@ -54,6 +54,9 @@ pub struct Spec {
     /// Extra `.dockerignore` patterns (`ignore "models/" "*.ckpt"`).
     pub ignore: Vec<Text>,
     pub registries: Vec<Registry>,
+    /// Build secrets (`secret "hf" env="HF_TOKEN"`): where each `run { secret }` mount
+    /// gets its value, locally and in CI.
+    pub secrets: Vec<BuildSecret>,
     /// Never empty: a spec without variants gets one implicit variant, `default`.
     pub variants: Vec<Variant>,
     pub stages: Vec<Stage>,
@@ -107,9 +110,23 @@ impl Output {
 #[derive(Debug, Clone)]
 pub struct ArgDecl {
     pub name: Text,
+    /// The value; with `from_ci`, the value of a build outside CI.
     pub value: Option<Text>,
+    /// `from-ci="sha"`: in CI the value is this GitHub Actions variable (`GITHUB_SHA`).
+    pub from_ci: Option<Text>,
     pub span: SourceSpan,
 }
+
+/// `from-ci=` values and the GitHub Actions variable each reads (GitHub sets them in
+/// every step, so bake reads them without the workflow passing anything).
+pub const CI_VALUES: &[(&str, &str)] = &[
+    ("sha", "GITHUB_SHA"),
+    ("ref", "GITHUB_REF"),
+    ("ref-name", "GITHUB_REF_NAME"),
+    ("run-id", "GITHUB_RUN_ID"),
+    ("run-number", "GITHUB_RUN_NUMBER"),
+    ("repository", "GITHUB_REPOSITORY"),
+];
 
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -140,6 +157,26 @@ pub enum LoginMethod {
         access_key_id_secret: Option<Spanned<SecretName>>,
         secret_access_key_secret: Option<Spanned<SecretName>>,
     },
+}
+
+/// `secret ID [env=VAR | file=PATH] [github=NAME]`: a build secret's sources.
+#[derive(Debug, Clone)]
+pub struct BuildSecret {
+    pub id: Text,
+    /// Where a local build (bake, compose) reads the value.
+    pub local: SecretSource,
+    /// The GitHub Actions secret CI passes to the build.
+    pub github: Spanned<SecretName>,
+    pub span: SourceSpan,
+}
+
+/// Where a local build reads a secret from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// An environment variable (`env=`, by default the id in upper case).
+    Env(Spanned<SecretName>),
+    /// A file, relative to the spec's folder (`file=`).
+    File(Text),
 }
 
 #[derive(Debug, Clone)]

@@ -542,22 +542,7 @@ pub fn named_volume(s: &str) -> Option<&str> {
 /// True for strings that look like a credential rather than a name: known token prefixes,
 /// AWS access key ids, and long strings that mix cases and digits like random tokens do.
 pub fn looks_like_credential(s: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "dckr_pat_",
-        "dckr_oat_",
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "ghu_",
-        "github_pat_",
-        "glpat-",
-        "xoxb-",
-        "xoxp-",
-        "sk-",
-        "AKIA",
-        "ASIA",
-    ];
-    if PREFIXES.iter().any(|p| s.starts_with(p)) && s.len() >= 16 {
+    if secret::has_token_prefix(s) && s.len() >= 16 {
         return true;
     }
     let lower = s.chars().filter(|c| c.is_ascii_lowercase()).count();

@@ -8,6 +8,18 @@ use serde::Serialize;
 /// The variable GitHub Actions sets to the repository owner.
 pub const OWNER_VARIABLE: &str = "GITHUB_REPOSITORY_OWNER";
 
+/// Every variable the bake file and the workflow read for the build itself (the rules of
+/// `plan::runtime`, which a test there keeps in step): no build secret is passed in one.
+pub const RUNTIME_VARIABLES: &[&str] = &[
+    "VERSION",
+    "REVISION",
+    "GIT_SHA",
+    "GIT_BRANCH",
+    "SPECC_EVENT",
+    "GITHUB_ACTIONS",
+    OWNER_VARIABLE,
+];
+
 /// Where a registry's namespace comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

@@ -115,6 +115,17 @@ fixtures! {
     non_ascii_columns: "190-non-ascii-columns" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
+    undeclared_secret: "140-undeclared-secret" => 1,
+    unused_secret: "141-unused-secret" => 0,
+    secret_source: "142-secret-source" => 1,
+    secret_variable: "143-secret-variable" => 1,
+    credential_stage_env: "144-credential-stage-env" => 1,
+    credential_compose_env: "145-credential-compose-env" => 1,
+    credential_secret_id: "146-credential-secret-id" => 1,
+    ghcr_login_hint: "147-ghcr-login-hint" => 1,
+    managed_ci_arg: "148-managed-ci-arg" => 1,
+    unknown_ci_value: "149-unknown-ci-value" => 1,
+    credential_labels_health_values: "150-credential-labels-health-values" => 1,
 }
 
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.

@@ -23,7 +23,7 @@ fn example_dir() -> PathBuf {
 
 /// The busybox binary to put into the build context; panics unless it is statically
 /// linked (a dynamic one cannot run in a `FROM scratch` image).
-fn static_busybox() -> PathBuf {
+pub(crate) fn static_busybox() -> PathBuf {
     let path = require_tool("busybox");
     let path = path.canonicalize().unwrap_or(path);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -201,6 +201,7 @@ fn each_variant_builds_with_buildah_and_prints_its_name() {
             args,
             labels: string_map(&bake_target["labels"], &format!("{what}.labels")),
             tags,
+            ..Build::default()
         });
 
         let run = buildah.run_image(&image).assert_success();

@@ -80,6 +80,7 @@ fn build_all(repo: &Repo, buildah: &Buildah) -> BTreeMap<String, Json> {
             args: strings(&target["args"]),
             labels: strings(&target["labels"]),
             tags: vec![tag.clone()],
+            ..Build::default()
         });
         let config = buildah.inspect_image(&tag)["OCIv1"]["config"].clone();
         configs.insert(name.clone(), config);

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod check_rules;
+mod ci_args;
 mod cli;
 mod consistency;
 mod diagnostics;
@@ -24,6 +25,7 @@ mod precommit;
 mod realworld;
 mod regressions;
 mod render_props;
+mod secrets;
 mod support;
 mod sync;
 mod validators;

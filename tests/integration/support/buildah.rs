@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::validators::{ToolOutput, buildah_global_args, require_tool, run_tool};
+use super::validators::{
+    DEFAULT_TIMEOUT, ToolOutput, buildah_global_args, require_tool, run_tool_env,
+};
 
 /// What one `buildah build` gets: the same inputs a bake target passes to BuildKit.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,10 @@ pub struct Build {
     pub labels: BTreeMap<String, String>,
     /// `-t`, at least one.
     pub tags: Vec<String>,
+    /// `--secret SPEC` (`id=hf,env=HF_TOKEN`, `id=npmrc,src=FILE`).
+    pub secrets: Vec<String>,
+    /// Variables added to buildah's environment (what an `env=` secret reads).
+    pub env: Vec<(String, String)>,
 }
 
 /// A private buildah store in a temp dir.
@@ -75,9 +81,25 @@ impl Buildah {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        self.run_env(args, &[])
+    }
+
+    /// [`Buildah::run`] with `env` added to buildah's environment.
+    pub fn run_env<I, S>(&self, args: I, env: &[(String, String)]) -> ToolOutput
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         let mut all = buildah_global_args(self.path());
         all.extend(args.into_iter().map(Into::into));
-        run_tool("buildah", all, self.path())
+        // buildah writes temporary files (an `env=` secret's value among them) under
+        // TMPDIR: one per store, so that parallel tests never share or clean up each
+        // other's.
+        let tmp = self.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("create the store's temp dir");
+        let mut env = env.to_vec();
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        run_tool_env("buildah", all, self.path(), None, DEFAULT_TIMEOUT, &env)
     }
 
     /// [`Buildah::run`], panicking with everything buildah printed unless it exited 0.
@@ -93,7 +115,8 @@ impl Buildah {
     /// `buildah build --isolation chroot` of `build`; panics unless the build succeeds.
     #[track_caller]
     pub fn build(&self, build: &Build) -> ToolOutput {
-        self.run_ok(build_args(build, &[]))
+        self.run_env(build_args(build, &[]), &build.env)
+            .assert_success()
     }
 
     /// Builds `build` (a Dockerfile whose last stage is `FROM scratch` plus `COPY . DIR/`)
@@ -114,7 +137,8 @@ impl Buildah {
         if let Some(file) = ignorefile {
             extra.extend(["--ignorefile".into(), file.into()]);
         }
-        self.run_ok(build_args(build, &extra));
+        self.run_env(build_args(build, &extra), &build.env)
+            .assert_success();
         let root = out.path().join(dir.trim_start_matches('/'));
         let mut files: Vec<String> = walkdir::WalkDir::new(&root)
             .into_iter()
@@ -159,6 +183,21 @@ impl Buildah {
         let mut command = words("Entrypoint");
         command.extend(words("Cmd"));
         command
+    }
+
+    /// What [`Buildah::run_image`] prints when it succeeds, for an image that prints
+    /// something. Under load `buildah run --isolation chroot` has exited 0 having printed
+    /// nothing (seen in two full-suite runs, for a plain `echo` too): an empty reading is
+    /// taken again, never accepted.
+    #[track_caller]
+    pub fn printed(&self, image: &str) -> String {
+        for _ in 0..3 {
+            let out = self.run_image(image).assert_success();
+            if !out.stdout.is_empty() {
+                return out.stdout;
+            }
+        }
+        panic!("{image} printed nothing in three runs")
     }
 
     /// Starts `image` the way a container runtime would (its ENTRYPOINT + CMD, env, working
@@ -268,6 +307,9 @@ fn build_args(build: &Build, extra: &[OsString]) -> Vec<OsString> {
     }
     for tag in &build.tags {
         args.extend(["-t".into(), tag.into()]);
+    }
+    for secret in &build.secrets {
+        args.extend(["--secret".into(), secret.into()]);
     }
     args.extend(extra.iter().cloned());
     args.push(build.context.clone().into());

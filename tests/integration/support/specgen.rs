@@ -477,7 +477,8 @@ pub fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         ),
         "run" => (&["variants", "lint-ignore"], &["cache", "secret"]),
         "cache" => (&["id", "sharing", "registry"], &[]),
-        "secret" => (&["target", "required"], &[]),
+        // A mount, and the top-level declaration of the same name.
+        "secret" => (&["target", "required", "env", "file", "github"], &[]),
         "healthcheck" => (
             &["interval", "timeout", "start-period", "retries", "variants"],
             &[],
@@ -937,7 +938,21 @@ pub fn top_arg(name: &'static str) -> Strat<Node> {
     build(
         "arg",
         args(vec![Just(string(name)).boxed(), pick(IMAGE_REFS)]),
-        vec![],
+        vec![("from-ci", 0.1, pick(&["sha", "run-id", "nope"]))],
+        no_children(),
+    )
+}
+
+/// A top-level build secret declaration of `id` (the mounts use `npmrc` and `token`).
+pub fn build_secret(id: &'static str) -> Strat<Node> {
+    build(
+        "secret",
+        args(vec![Just(string(id)).boxed()]),
+        vec![
+            ("env", 0.3, pick(&["NPM_TOKEN", "VERSION", "bad name"])),
+            ("file", 0.2, pick(&[".secrets/npmrc", "../npmrc"])),
+            ("github", 0.3, pick(&["NPM_RC", "GITHUB_X"])),
+        ],
         no_children(),
     )
 }
@@ -1699,6 +1714,9 @@ pub fn grammar_document() -> impl Strategy<Value = String> {
             nodes.push(prop::option::weighted(0.3, ignore()).boxed());
             nodes.extend(d.args.iter().map(|a| always(top_arg(a))));
             nodes.extend(d.registries.iter().map(|r| always(registry(r))));
+            for id in ["npmrc", "token"] {
+                nodes.push(prop::option::weighted(0.7, build_secret(id)).boxed());
+            }
             nodes.extend(
                 d.variants
                     .iter()

@@ -214,7 +214,14 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    run(name, args, cwd.as_ref(), input, timeout, None)
+    run(
+        name,
+        args,
+        cwd.as_ref(),
+        input,
+        timeout,
+        ToolEnv::Added(&[]),
+    )
 }
 
 /// [`run_tool`] in an environment holding only `env` (plus PATH, `NO_COLOR`, and `HOME`
@@ -230,7 +237,39 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    run(name, args, cwd.as_ref(), None, DEFAULT_TIMEOUT, Some(env))
+    run(
+        name,
+        args,
+        cwd.as_ref(),
+        None,
+        DEFAULT_TIMEOUT,
+        ToolEnv::Only(env),
+    )
+}
+
+/// [`run_tool_with`] with `env` added to the tool's environment.
+pub fn run_tool_env<I, S>(
+    name: &str,
+    args: I,
+    cwd: impl AsRef<Path>,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> ToolOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let env = ToolEnv::Added(env);
+    run(name, args, cwd.as_ref(), input, timeout, env)
+}
+
+/// The environment a tool runs in.
+enum ToolEnv<'a> {
+    /// The test's own, with these variables added.
+    Added(&'a [(String, String)]),
+    /// Only these (plus PATH, `NO_COLOR` and `HOME`).
+    Only(&'a BTreeMap<String, String>),
 }
 
 fn run<I, S>(
@@ -239,7 +278,7 @@ fn run<I, S>(
     cwd: &Path,
     input: Option<&[u8]>,
     timeout: Duration,
-    env: Option<&BTreeMap<String, String>>,
+    env: ToolEnv,
 ) -> ToolOutput
 where
     I: IntoIterator<Item = S>,
@@ -253,9 +292,10 @@ where
         .join(" ");
 
     let mut command = Command::new(&program);
-    if let Some(env) = env {
-        command.env_clear().env("HOME", cwd).envs(env);
-    }
+    match env {
+        ToolEnv::Added(vars) => command.envs(vars.iter().map(|(k, v)| (k, v))),
+        ToolEnv::Only(vars) => command.env_clear().env("HOME", cwd).envs(vars),
+    };
     let mut child = command
         .args(&args)
         .current_dir(cwd)
