@@ -17,6 +17,7 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Placeholder};
 
+pub mod compose;
 mod context;
 mod line_length;
 mod outputs;
@@ -1238,6 +1239,7 @@ impl<'s> Checker<'s> {
             }
         }
         self.service_cycles();
+        compose::dependencies_across_profiles(spec, &mut self.problems);
     }
 
     fn service_cycles(&mut self) {

@@ -603,6 +603,21 @@ pub enum Error {
         help: String,
     },
 
+    /// A required dependency on a service that a compose profile can leave out while the
+    /// dependent runs: `service web image=app { depends-on "gpu-worker" }` with
+    /// `gpu-worker` in profile `gpu`
+    #[error("`{service}` depends on `{dependency}`, which runs only with profile `{profiles}`")]
+    #[diagnostic(code(specc::check::depends_on_profile))]
+    DependsOnProfile {
+        service: String,
+        dependency: String,
+        profiles: String,
+        #[label("compose refuses the file when this service is left out")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// A path that leaves the repository: `output { bake "../bake.hcl" }`
     #[error("`{value}` is not a valid {what}")]
     #[diagnostic(code(specc::check::invalid_path))]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::tags::TagTemplate;
 use super::target::Target;
 use crate::check::Checked;
+use crate::check::compose::service_profiles;
 use crate::check::targets::{default_variant, image_variants};
 use crate::value::tag::TagValues;
 
@@ -19,6 +20,9 @@ pub struct ServiceImage {
     pub target: Option<String>,
     /// The reference compose names it by.
     pub image: String,
+    /// The compose profiles it is in (none: a plain `docker compose up` starts it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
 }
 
 /// An image reference held by a chart value.
@@ -77,6 +81,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
                     || s.image.value.to_string(),
                     |t| compose_reference(&spec.project.name.value, t),
                 ),
+                profiles: service_profiles(spec, s),
             }
         })
         .collect()

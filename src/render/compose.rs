@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
-use crate::check::targets::image_variants;
 use crate::diagnostics::Error;
 use crate::plan::{Plan, Target, runtime};
 use crate::spec::{Healthcheck, Spec};
@@ -67,6 +66,7 @@ struct EnvEntry {
 struct Dependency {
     name: String,
     condition: &'static str,
+    required: bool,
 }
 
 #[derive(Serialize)]
@@ -183,6 +183,7 @@ pub fn render(
                 .iter()
                 .map(|d| Dependency {
                     name: d.service.value.clone(),
+                    required: d.required,
                     condition: match d.condition.as_ref().map(|c| c.as_str()) {
                         Some("healthy") => "service_healthy",
                         Some("completed") => "service_completed_successfully",
@@ -191,11 +192,7 @@ pub fn render(
                 })
                 .collect(),
             healthcheck: s.healthcheck.as_ref().map(check),
-            profiles: s
-                .profiles
-                .as_ref()
-                .map(|p| p.iter().map(|x| x.value.clone()).collect())
-                .unwrap_or_default(),
+            profiles: Vec::new(),
             gpu: None,
         };
         for v in &s.volumes {
@@ -205,6 +202,7 @@ pub fn render(
         }
         if let Some(planned) = plan.services.iter().find(|x| x.name == s.name.value) {
             service.image_expr = super::escape::compose(&planned.image);
+            service.profiles = planned.profiles.clone();
         }
         let target = plan
             .services
@@ -212,16 +210,11 @@ pub fn render(
             .find(|x| x.name == s.name.value)
             .and_then(|x| plan.target(x.target.as_deref()?));
         if let Some(planned) = target {
-            let image = &spec.images[planned.image_index];
-            let variant = &spec.variants[planned.variant_index];
             if let Some(dockerfile) = dockerfiles
                 .by_target
                 .get(&(planned.image_index, planned.variant_index))
             {
                 service.build = Some(build(spec, planned, compose_dir, dockerfile));
-            }
-            if s.profiles.is_none() && image_variants(spec, image).len() > 1 {
-                service.profiles = vec![variant.name.value.clone()];
             }
             service.gpu = planned.gpu.as_ref().map(|g| Gpu {
                 driver: g.driver.clone(),

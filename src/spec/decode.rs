@@ -1190,7 +1190,7 @@ impl<'a> Decoder<'a> {
                 continue;
             }
             let props: &[&str] = match key {
-                "depends-on" => &["condition"],
+                "depends-on" => &["condition", "required"],
                 "healthcheck" => &["interval", "timeout", "start-period", "retries"],
                 _ => &[],
             };
@@ -1215,11 +1215,13 @@ impl<'a> Decoder<'a> {
                             &["started", "healthy", "completed"],
                         );
                     }
+                    let required = c.prop_bool("required").is_none_or(|b| b.value);
                     let names = c.rest_required(0, "a service name", "depends-on \"db\"");
                     for service in names {
                         s.depends_on.push(DependsOn {
                             service,
                             condition: condition.clone(),
+                            required,
                         });
                     }
                 }

@@ -356,6 +356,9 @@ pub struct Service {
 pub struct DependsOn {
     pub service: Text,
     pub condition: Option<Text>,
+    /// `required=#false`: start the service even when this one is not (e.g. when a
+    /// profile leaves it out).
+    pub required: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 mod architecture;
 mod check_rules;
 mod cli;
+mod compose_readback;
 mod consistency;
 mod diagnostics;
 mod docs;

@@ -2,7 +2,8 @@
 //! every example in `examples/*/specc.kdl`, each generated into a temp dir:
 //!
 //! * Dockerfiles: `hadolint --no-color`, nothing at warning level or above;
-//! * compose files: `docker-compose -f FILE --profile '*' config -q`;
+//! * compose files: `docker-compose -f FILE config -q`, with no profile flag (what
+//!   `docker compose up` starts) and with `--profile '*'`;
 //! * bake files: `hcl2tojson` (python-hcl2), then structural checks on its JSON
 //!   against `specc plan --json` and `specc.lock` (see `support/bake.rs`);
 //! * workflows: `actionlint -no-color` and
@@ -43,6 +44,14 @@ struct Outputs {
 }
 
 impl Outputs {
+    /// The generated file `rel` of `spec`.
+    fn file_of(&self, spec: &str, rel: &str) -> PathBuf {
+        let set = self.sets.iter().find(|s| s.spec == spec);
+        set.unwrap_or_else(|| panic!("{spec} was not generated"))
+            .root
+            .join(rel)
+    }
+
     /// Absolute paths of the generated files whose relative path satisfies `keep`.
     fn files(&self, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
         self.sets
@@ -266,21 +275,23 @@ fn hadolint_negative_control_copy_from_unknown_stage() {
 
 // ------------------------------------------------------------------ compose
 
-fn compose_config(file: &Path) -> ToolOutput {
+/// `docker-compose -f FILE [FLAGS] config [ARGS]` in the file's folder.
+fn compose_run(file: &Path, flags: &[&str], args: &[&str]) -> ToolOutput {
     let dir = file.parent().expect("compose file has a folder");
-    let name = file.file_name().expect("a file name");
-    run_tool(
-        "docker-compose",
-        [
-            "-f".as_ref(),
-            name,
-            "--profile".as_ref(),
-            "*".as_ref(),
-            "config".as_ref(),
-            "-q".as_ref(),
-        ] as [&std::ffi::OsStr; 6],
-        dir,
-    )
+    let name = file.file_name().expect("a file name").to_string_lossy();
+    let mut all = vec!["-f", &*name];
+    all.extend(flags);
+    all.push("config");
+    all.extend(args);
+    run_tool("docker-compose", all, dir)
+}
+
+/// What `docker compose up` starts (no profile flag), and every service
+/// (`--profile '*'`): both must be a valid project.
+const PROFILE_SELECTIONS: [&[&str]; 2] = [&[], &["--profile", "*"]];
+
+fn compose_config(file: &Path) -> ToolOutput {
+    compose_run(file, &["--profile", "*"], &["-q"])
 }
 
 #[test]
@@ -289,8 +300,52 @@ fn compose_config_accepts_every_compose_file() {
     let files = outputs.files(is_compose);
     assert!(!files.is_empty(), "no compose file generated");
     for file in files {
-        compose_config(&file).assert_success();
+        for flags in PROFILE_SELECTIONS {
+            compose_run(&file, flags, &["-q"]).assert_success();
+        }
     }
+}
+
+/// Acceptance: a plain `docker compose up` of IOPaint's compose file starts the default
+/// variant's service; the other variant's is under its profile.
+#[test]
+fn compose_iopaint_without_profile_runs_the_default_variant() {
+    let outputs = generate_all();
+    let file = outputs.file_of("specs/iopaint.kdl", "compose.yaml");
+    let plain = compose_run(&file, &[], &["--services"]).assert_success();
+    assert_eq!(plain.stdout, "iopaint-cpu\n", "{plain}");
+    let mut all: Vec<String> = compose_run(&file, &["--profile", "*"], &["--services"])
+        .assert_success()
+        .stdout
+        .lines()
+        .map(String::from)
+        .collect();
+    all.sort();
+    assert_eq!(all, ["iopaint-cpu", "iopaint-gpu"]);
+    let gpu = compose_run(&file, &["--profile", "gpu"], &["--services"]).assert_success();
+    let mut gpu: Vec<&str> = gpu.stdout.lines().collect();
+    gpu.sort();
+    assert_eq!(gpu, ["iopaint-cpu", "iopaint-gpu"]);
+}
+
+/// Negative control for the plain run: a required dependency on a service in a profile
+/// makes plain `docker compose config` fail although `--profile '*'` passes.
+#[test]
+fn compose_negative_control_dependency_in_a_profile() {
+    let outputs = generate_all();
+    let file = outputs.file_of("specs/iopaint.kdl", "compose.yaml");
+    let text = std::fs::read_to_string(&file).expect("read compose file");
+    let marker = "  \"iopaint-cpu\":\n";
+    assert!(text.contains(marker), "{text}");
+    let text = text.replacen(
+        marker,
+        &format!("{marker}    depends_on: [iopaint-gpu]\n"),
+        1,
+    );
+    std::fs::write(&file, text).expect("write compose file");
+    compose_run(&file, &["--profile", "*"], &["-q"]).assert_success();
+    let out = compose_run(&file, &[], &["-q"]).assert_failure();
+    assert!(out.combined().contains("iopaint-gpu"), "{out}");
 }
 
 #[test]

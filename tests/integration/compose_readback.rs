@@ -1,0 +1,90 @@
+//! Compose read-backs: a spec is generated, and the real `docker-compose config` resolves
+//! the compose file (with no profile flag, as `docker compose up` reads it, and with
+//! `--profile '*'`; with and without the variables the file interpolates). Each test
+//! compares what compose resolves with what the spec means.
+
+use std::process::Command;
+
+use serde_json::{Value as Json, json};
+
+use crate::support::generate::{Generated, generate_text};
+use crate::support::repo::Output;
+use crate::support::validators::{require_tool, search_path};
+
+/// `docker-compose config --format json` of the generated file under `env` (only these
+/// variables, nothing from the test's own environment) and profile `flags`.
+fn resolve(g: &Generated, flags: &[&str], env: &[(&str, &str)]) -> Result<Json, String> {
+    let mut cmd = Command::new(require_tool("docker-compose"));
+    cmd.args(["-f", "compose.yaml"])
+        .args(flags)
+        .args(["config", "--format", "json"])
+        .current_dir(g.dir.path())
+        .env_clear()
+        .env("PATH", search_path())
+        .env("HOME", std::env::temp_dir())
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied());
+    let out = Output::of(&mut cmd);
+    if !out.status.success() {
+        return Err(out.to_string());
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))
+}
+
+/// The resolved service `name`, or a panic with what compose said.
+fn service(g: &Generated, flags: &[&str], env: &[(&str, &str)], name: &str) -> Json {
+    let all = resolve(g, flags, env).unwrap_or_else(|e| panic!("compose refused: {e}"));
+    all["services"][name].clone()
+}
+
+fn service_names(g: &Generated, flags: &[&str]) -> Vec<String> {
+    let all = resolve(g, flags, &[]).unwrap_or_else(|e| panic!("compose refused: {e}"));
+    let mut names: Vec<String> = all["services"]
+        .as_object()
+        .expect("services")
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+const WORKERS: &str = r#"project demo version="1.0.0"
+
+variant cpu default=#true
+variant gpu {
+    gpu count=1
+}
+
+stage runtime from="alpine:3.20" {
+    cmd "sleep" "infinity"
+}
+
+image worker stage=runtime
+
+service web image="nginx:1.27" {
+    depends-on "worker-gpu" required=#false
+}
+
+service worker-cpu image=worker variant=cpu
+service worker-gpu image=worker variant=gpu
+"#;
+
+#[test]
+fn compose_plain_up_starts_the_default_variant_and_tolerates_an_optional_dependency() {
+    let g = generate_text(WORKERS);
+    assert_eq!(service_names(&g, &[]), ["web", "worker-cpu"]);
+    assert_eq!(
+        service_names(&g, &["--profile", "*"]),
+        ["web", "worker-cpu", "worker-gpu"]
+    );
+    let web = service(&g, &["--profile", "gpu"], &[], "web");
+    assert_eq!(
+        web["depends_on"],
+        json!({"worker-gpu": {"condition": "service_started", "required": false}})
+    );
+    let gpu = service(&g, &["--profile", "gpu"], &[], "worker-gpu");
+    assert_eq!(gpu["profiles"], json!(["gpu"]));
+    let cpu = service(&g, &[], &[], "worker-cpu");
+    assert_eq!(cpu.get("profiles"), None, "{cpu}");
+}
