@@ -1407,6 +1407,7 @@ impl<'s> Checker<'s> {
                         });
                     }
                     self.chart_image_namespace(ii, ci_image);
+                    self.chart_tag(ii, ci_image.image.span);
                 }
                 self.values_key(&ci_image.key);
             }
@@ -1418,6 +1419,7 @@ impl<'s> Checker<'s> {
                     self.graph
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
                     self.image_variant(ii, &rt.variant);
+                    self.chart_tag(ii, img.span);
                 }
             }
             if let Some(push) = &chart.push {
@@ -1436,6 +1438,37 @@ impl<'s> Checker<'s> {
                 }
             }
         }
+    }
+
+    /// Helm values hold a literal tag: image `ii` must push, on a release, a tag that the
+    /// spec alone gives (at most the version; not the commit or the branch of a CI run).
+    fn chart_tag(&mut self, ii: usize, span: SourceSpan) {
+        let image = &self.spec.images[ii];
+        let release = |r: &&crate::spec::TagRule| r.when.value != TagWhen::Branch;
+        let known = image
+            .tags
+            .iter()
+            .filter(release)
+            .any(|r| r.template.value.placeholders().all(|p| p.is_version_part()));
+        if known {
+            return;
+        }
+        let first = image.tags.iter().find(release);
+        self.push(Error::ChartTagUnknown {
+            image: image.name.value.clone(),
+            span,
+            reason: match first {
+                Some(r) => format!(
+                    "its release tags depend on the CI run (`{}`)",
+                    r.template.value
+                ),
+                None => "it pushes no tag on a release".into(),
+            },
+            help: format!(
+                "add a release tag that the spec alone gives to image `{}`, e.g. `tag \"{{{{version}}}}\"`",
+                image.name.value
+            ),
+        });
     }
 
     /// Helm values hold a literal image repository: the registry that feeds a chart (the

@@ -618,6 +618,19 @@ pub enum Error {
         help: String,
     },
 
+    /// A chart fed an image whose every release tag depends on the CI run:
+    /// `image demo stage=runtime { tag "commit-{{sha}}" }` with `chart demo { image demo }`
+    #[error("Helm values cannot name a tag of image `{image}`")]
+    #[diagnostic(code(specc::check::chart_tag))]
+    ChartTagUnknown {
+        image: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A path that leaves the repository: `output { bake "../bake.hcl" }`
     #[error("`{value}` is not a valid {what}")]
     #[diagnostic(code(specc::check::invalid_path))]

@@ -97,7 +97,8 @@ fn variant_of(checked: &Checked, ii: usize, named: Option<&str>) -> Option<usize
 }
 
 /// The reference a chart value of `target` holds: in `registry` (or the first), with the
-/// first release tag known from the spec alone, at the spec's version.
+/// first release tag known from the spec alone, at the spec's version (`check` refuses a
+/// chart image without one: a tag with `{{sha}}` or `{{branch}}` is not a reference).
 fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (String, String) {
     let repo = match registry {
         Some(name) => t.repositories.iter().find(|r| r.registry == name),
@@ -108,7 +109,6 @@ fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (S
         .release_tags
         .iter()
         .find(|x| x.is_known_from_spec())
-        .or(t.release_tags.first())
         .map_or_else(|| "latest".to_string(), |x| x.render(values));
     (repository, tag)
 }

@@ -104,6 +104,7 @@ fixtures! {
     output_in_git: "77-output-in-git" => 1,
     project_label_spans: "78-project-label-spans" => 1,
     depends_on_profile: "120-depends-on-profile" => 1,
+    chart_tag: "121-chart-tag" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
