@@ -1127,6 +1127,39 @@ impl<'s> Checker<'s> {
         Err(())
     }
 
+    /// `image=(expand)"..."`: an image reference compose interpolates. With each variable
+    /// at its default (else `x`) it must be a valid reference, never a spec image.
+    fn interpolated_image(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
+        let text = source.value.as_str();
+        let Ok(pieces) = value::interpolation::parse(text) else {
+            return Err(()); // reported at decode
+        };
+        let sample = value::interpolation::sample(&pieces, "x");
+        if self.image_index(text).is_some() {
+            self.push(Error::InvalidImageReference {
+                value: text.to_string(),
+                span: source.span,
+                reason: "a spec image: compose would pull an image of this name".into(),
+                help: format!(
+                    "write `image={text}` without `(expand)`; specc names the image it builds"
+                ),
+            });
+            return Err(());
+        }
+        match ImageSource::parse(&sample).reference() {
+            Ok(_) => Ok(None),
+            Err(reason) => {
+                self.push(Error::InvalidImageReference {
+                    value: text.to_string(),
+                    span: source.span,
+                    reason: format!("with its defaults, `{sample}`: {reason}"),
+                    help: "write e.g. `image=(expand)\"redis:${REDIS_TAG:-7-alpine}\"`".into(),
+                });
+                Err(())
+            }
+        }
+    }
+
     /// The variant a reference to image `ii` means, checked against the image's variants.
     fn image_variant(&mut self, ii: usize, variant: &Option<Text>) -> Option<usize> {
         let image = &self.spec.images[ii];
@@ -1170,7 +1203,12 @@ impl<'s> Checker<'s> {
         for (si, s) in spec.services.iter().enumerate() {
             let me = Vertex::Service(si);
             self.graph.vertex(me.clone());
-            match self.image_or_reference(&s.image) {
+            let image = if s.image_expand {
+                self.interpolated_image(&s.image)
+            } else {
+                self.image_or_reference(&s.image)
+            };
+            match image {
                 Ok(Some(ii)) => {
                     self.graph
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Runs, s.image.span);
@@ -1193,17 +1231,7 @@ impl<'s> Checker<'s> {
                 Err(()) => {}
             }
             for v in &s.volumes {
-                if let Err(reason) = value::check_volume(&v.value) {
-                    self.push(Error::InvalidVolume {
-                        value: v.value.clone(),
-                        span: v.span,
-                        reason,
-                        help: match value::to_volume(&v.value) {
-                            Some(fixed) => format!("write `{fixed}`"),
-                            None => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
-                        },
-                    });
-                }
+                self.service_volume(v);
             }
             let env = s.env.iter().map(|e| &e.name);
             self.unique_keys("environment variable", env, "keep one of them");
@@ -1240,6 +1268,39 @@ impl<'s> Checker<'s> {
         }
         self.service_cycles();
         compose::dependencies_across_profiles(spec, &mut self.problems);
+    }
+
+    /// A volume compose accepts. An interpolated one is checked with each variable at its
+    /// default (else a path): its source must be a path, since a named volume would have
+    /// to be declared under a name only compose knows.
+    fn service_volume(&mut self, v: &crate::spec::ComposeText) {
+        let text = &v.text.value;
+        let checked = if v.expand {
+            let Ok(pieces) = value::interpolation::parse(text) else {
+                return; // reported at decode
+            };
+            let sample = value::interpolation::sample(&pieces, "/x");
+            value::check_volume(&sample).and_then(|()| match value::named_volume(&sample) {
+                Some(name) if value::interpolation::has_variables(&pieces) => Err(format!(
+                    "with its defaults the source is the named volume `{name}`; an interpolated source must be a path"
+                )),
+                _ => Ok(()),
+            })
+        } else {
+            value::check_volume(text)
+        };
+        if let Err(reason) = checked {
+            self.push(Error::InvalidVolume {
+                value: text.clone(),
+                span: v.text.span,
+                reason,
+                help: match value::to_volume(text) {
+                    Some(fixed) if !v.expand => format!("write `{fixed}`"),
+                    _ if v.expand => "write e.g. `volume (expand)\"${DATA_DIR:-./data}:/data\"`: a path source and an absolute container path".into(),
+                    _ => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
+                },
+            });
+        }
     }
 
     fn service_cycles(&mut self) {

@@ -360,6 +360,36 @@ pub enum Error {
         help: String,
     },
 
+    /// An `(expand)` compose value that is not valid interpolation:
+    /// `port (expand)"${PORT:-8080:8080"`
+    #[error("`{value}` is not valid compose interpolation")]
+    #[diagnostic(
+        code(specc::check::invalid_interpolation),
+        help(
+            "write `${{NAME}}`, `${{NAME:-default}}` or `${{NAME-default}}` (also `:?`, `?`, `:+`, `+`); a literal `$` is `$$`"
+        )
+    )]
+    InvalidInterpolation {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+    },
+
+    /// A type annotation on a compose value that takes none: `restart (expand)"${POLICY}"`
+    #[error("no annotation is read on {what}")]
+    #[diagnostic(
+        code(specc::model::expand_not_here),
+        help(
+            "remove the annotation; compose interpolation is spelt `(expand)` on `image=`, `port`, `volume`, `command`, a service's `healthcheck` command and `env` values (see \"`$` in compose fields\" in docs/language.md)"
+        )
+    )]
+    ExpandNotHere {
+        what: String,
+        #[label("not read with interpolation here")]
+        span: SourceSpan,
+    },
+
     /// A volume compose rejects: `volume "./data:data"`
     #[error("`{value}` is not a valid volume")]
     #[diagnostic(code(specc::check::invalid_volume))]

@@ -4,11 +4,13 @@
 
 use serde::Serialize;
 
+use super::runtime::RunEnv;
 use super::tags::TagTemplate;
 use super::target::Target;
 use crate::check::Checked;
 use crate::check::compose::service_profiles;
 use crate::check::targets::{default_variant, image_variants};
+use crate::value::interpolation;
 use crate::value::tag::TagValues;
 
 /// The image a compose service runs.
@@ -59,7 +61,7 @@ fn compose_reference(project: &str, t: &Target) -> String {
 }
 
 /// The image of every compose service, in spec order.
-pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
+pub fn services(checked: &Checked, targets: &[Target], env: &RunEnv) -> Vec<ServiceImage> {
     let spec = &checked.spec;
     spec.services
         .iter()
@@ -67,7 +69,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
             let target = spec
                 .images
                 .iter()
-                .position(|i| i.name.value == s.image.value.as_str())
+                .position(|i| !s.image_expand && i.name.value == s.image.value.as_str())
                 .and_then(|ii| {
                     let v = variant_of(checked, ii, s.variant.as_ref().map(|t| t.as_str()))?;
                     targets
@@ -78,13 +80,27 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
                 name: s.name.value.clone(),
                 target: target.map(|t| t.name.clone()),
                 image: target.map_or_else(
-                    || s.image.value.to_string(),
+                    || external(s, env),
                     |t| compose_reference(&spec.project.name.value, t),
                 ),
                 profiles: service_profiles(spec, s),
             }
         })
         .collect()
+}
+
+/// The image an external service runs: an `(expand)` reference as compose resolves it
+/// under `env` (as written when a `?` form would stop compose).
+fn external(s: &crate::spec::Service, env: &RunEnv) -> String {
+    let text = s.image.value.to_string();
+    if !s.image_expand {
+        return text;
+    }
+    let lookup = |name: &str| env.get(name).map(String::from);
+    interpolation::parse(&text)
+        .ok()
+        .and_then(|p| interpolation::resolve(&p, &lookup))
+        .unwrap_or(text)
 }
 
 /// The variant a reference to image `ii` means: the named one, or the image's default.

@@ -104,7 +104,7 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
             _ => "release",
         }
         .into(),
-        services: consumers::services(checked, &targets),
+        services: consumers::services(checked, &targets, &options.env),
         charts: consumers::charts(checked, &targets, &spec_values),
         targets,
     }

@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::value::interpolation;
+
 pub use crate::value::reference::OWNER_VARIABLE;
 /// The variable that overrides the spec's version.
 pub const VERSION_VARIABLE: &str = "VERSION";
@@ -42,6 +44,11 @@ impl RunEnv {
         RunEnv { vars }
     }
 
+    /// The value of `name` when it is set (possibly empty).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
     /// The value of `name` when it is set and not empty.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.vars
@@ -65,8 +72,9 @@ pub fn sha(env: &RunEnv) -> String {
         .to_string()
 }
 
-/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, and
-/// each registry's `namespace-secret` variable.
+/// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner,
+/// each registry's `namespace-secret` variable, and the variables of interpolated
+/// service images (compose resolves them; the plan shows what it runs).
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     let mut names: Vec<String> = [
         VERSION_VARIABLE,
@@ -81,6 +89,14 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
             && !names.iter().any(|n| n == s.value.as_str())
         {
             names.push(s.value.to_string());
+        }
+    }
+    for s in spec.services.iter().filter(|s| s.image_expand) {
+        let pieces = interpolation::parse(s.image.value.as_str()).unwrap_or_default();
+        for v in interpolation::variables(&pieces) {
+            if !names.contains(&v) {
+                names.push(v);
+            }
         }
     }
     names

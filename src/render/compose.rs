@@ -10,7 +10,7 @@ use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::{Plan, Target, runtime};
-use crate::spec::{Healthcheck, Spec};
+use crate::spec::{ComposeText, Healthcheck, Spec};
 use crate::value;
 
 #[derive(Serialize)]
@@ -85,9 +85,23 @@ struct Gpu {
     capabilities: Vec<String>,
 }
 
+/// A compose string as a YAML scalar: `$` left to compose's interpolation where the spec
+/// says `(expand)`, else literal (`$$`).
+fn scalar(v: &ComposeText) -> String {
+    expandable(&v.text.value, v.expand)
+}
+
+fn expandable(text: &str, expand: bool) -> String {
+    if expand {
+        super::escape::yaml(text)
+    } else {
+        super::escape::compose(text)
+    }
+}
+
 fn check(h: &Healthcheck) -> Check {
     Check {
-        command: h.command.value.clone(),
+        command: expandable(&h.command.value, h.expand),
         interval: h.interval.as_ref().map(|t| t.value.to_string()),
         timeout: h.timeout.as_ref().map(|t| t.value.to_string()),
         start_period: h.start_period.as_ref().map(|t| t.value.to_string()),
@@ -156,26 +170,18 @@ pub fn render(
     for s in &spec.services {
         let mut service = Service {
             name: s.name.value.clone(),
-            image_expr: super::escape::compose(s.image.value.as_str()),
+            image_expr: String::new(),
             build: None,
-            command: s
-                .command
-                .as_ref()
-                .map(|c| c.iter().map(|w| w.value.clone()).collect()),
+            command: s.command.as_ref().map(|c| c.iter().map(scalar).collect()),
             restart: s.restart.as_ref().map(|r| r.value.clone()),
-            ports: s.ports.iter().map(|p| p.value.to_string()).collect(),
-            volumes: s.volumes.iter().map(|v| v.value.clone()).collect(),
+            ports: s.ports.iter().map(scalar).collect(),
+            volumes: s.volumes.iter().map(scalar).collect(),
             environment: s
                 .env
                 .iter()
                 .map(|e| EnvEntry {
                     name: e.name.value.clone(),
-                    // `(expand)` values keep `$` for compose's own interpolation.
-                    expr: if e.expand {
-                        super::escape::yaml(&e.value.value)
-                    } else {
-                        super::escape::compose(&e.value.value)
-                    },
+                    expr: expandable(&e.value.value, e.expand),
                 })
                 .collect(),
             depends_on: s
@@ -195,13 +201,18 @@ pub fn render(
             profiles: Vec::new(),
             gpu: None,
         };
-        for v in &s.volumes {
-            if let Some(name) = value::named_volume(&v.value) {
+        for v in s.volumes.iter().filter(|v| !v.expand) {
+            if let Some(name) = value::named_volume(&v.text.value) {
                 volumes.insert(name.to_string());
             }
         }
         if let Some(planned) = plan.services.iter().find(|x| x.name == s.name.value) {
-            service.image_expr = super::escape::compose(&planned.image);
+            // An interpolated reference is the spec's text: compose resolves it.
+            service.image_expr = if s.image_expand {
+                super::escape::yaml(s.image.value.as_str())
+            } else {
+                super::escape::compose(&planned.image)
+            };
             service.profiles = planned.profiles.clone();
         }
         let target = plan

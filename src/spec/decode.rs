@@ -12,6 +12,7 @@ use miette::SourceSpan;
 use super::reader::{Errors, Reader};
 use super::*;
 use crate::diagnostics::{Error, suggest};
+use crate::value::interpolation;
 use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
@@ -946,6 +947,83 @@ impl<'a> Decoder<'a> {
         pairs
     }
 
+    /// Reports a type annotation on an entry of `node` where compose does not take
+    /// `(expand)` (`allowed` says where it does): never silently ignored.
+    fn expand_only_on(&self, node: &KdlNode, allowed: impl Fn(&kdl::KdlEntry) -> bool) {
+        for e in node
+            .entries()
+            .iter()
+            .filter(|e| e.ty().is_some() && !allowed(e))
+        {
+            let what = e.name().map_or_else(
+                || format!("the arguments of `{}`", node.name().value()),
+                |n| format!("`{}=`", n.value()),
+            );
+            self.push(Error::ExpandNotHere {
+                what,
+                span: e.span(),
+            });
+        }
+    }
+
+    /// Arguments from the first on, each with its `(expand)` annotation; an expanded
+    /// value's interpolation is checked.
+    fn compose_texts(&self, r: &mut Reader<'a>, what: &str, example: &str) -> Vec<ComposeText> {
+        let expands: Vec<bool> = (0..r.arg_count())
+            .map(|i| self.expand(r.annotation(Some(i), None)))
+            .collect();
+        let texts = r.rest_required(0, what, example);
+        let aligned = texts.len() == expands.len();
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let expand = aligned && expands[i];
+                if expand {
+                    self.interpolation(&text);
+                }
+                ComposeText { text, expand }
+            })
+            .collect()
+    }
+
+    /// Checks the compose interpolation of an `(expand)` value; true when it parses.
+    fn interpolation(&self, text: &Text) -> bool {
+        match interpolation::parse(&text.value) {
+            Ok(_) => true,
+            Err(e) => {
+                self.push(Error::InvalidInterpolation {
+                    value: text.value.clone(),
+                    span: inner_span(text.span, &text.value, e.offset, e.len),
+                    reason: e.reason,
+                });
+                false
+            }
+        }
+    }
+
+    /// A service's port: a literal mapping parses; an interpolated one has its literal
+    /// parts checked. False (reported) when it is not a mapping.
+    fn service_port(&self, p: &ComposeText) -> bool {
+        let help = "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`";
+        if !p.expand {
+            return self.port(p.text.clone(), help).is_some();
+        }
+        let Ok(pieces) = interpolation::parse(&p.text.value) else {
+            return false;
+        };
+        let checked = crate::value::port::check_interpolated(&pieces);
+        if let Err(reason) = &checked {
+            self.push(Error::InvalidPort {
+                value: p.text.value.clone(),
+                span: p.text.span,
+                reason: reason.clone(),
+                help: "write e.g. `port (expand)\"${PORT:-8080}:8080\"`: literal parts are port numbers or an IP address".into(),
+            });
+        }
+        checked.is_ok()
+    }
+
     /// True for an `(expand)` annotation; any other annotation is reported.
     fn expand(&self, annotation: Option<(String, SourceSpan)>) -> bool {
         match annotation {
@@ -1023,6 +1101,7 @@ impl<'a> Decoder<'a> {
         let command = command?;
         Some(Healthcheck {
             command,
+            expand: false,
             interval: r.prop("interval").and_then(|d| self.duration(d)),
             timeout: r.prop("timeout").and_then(|d| self.duration(d)),
             start_period: r.prop("start-period").and_then(|d| self.duration(d)),
@@ -1157,10 +1236,15 @@ impl<'a> Decoder<'a> {
         let mut r = self.reader(node, &["image", "variant"]);
         let name = self.name(&mut r, "service");
         let image = r.prop_required("image", "service web image=app");
+        let image_expand = self.expand(r.annotation(None, Some("image")));
+        if let Some(image) = image.as_ref().filter(|_| image_expand) {
+            self.interpolation(image);
+        }
         let variant = r.prop("variant");
         let mut s = Service {
             name: name?,
             image: source(image?),
+            image_expand,
             variant,
             ports: Vec::new(),
             volumes: Vec::new(),
@@ -1172,12 +1256,22 @@ impl<'a> Decoder<'a> {
             profiles: None,
             span: r.span(),
         };
+        self.expand_only_on(node, |e| e.name().is_some_and(|n| n.value() == "image"));
         for child in r.children() {
             let key = child.name().value();
             if !SERVICE_CHILDREN.contains(&key) {
                 self.unknown_node(child, "in `service`", SERVICE_CHILDREN);
                 continue;
             }
+            let first = child.entries().iter().position(|e| e.name().is_none());
+            self.expand_only_on(child, |e| match key {
+                "env" => e
+                    .name()
+                    .is_none_or(|n| !["variants", "lint-ignore"].contains(&n.value())),
+                "port" | "volume" | "command" => e.name().is_none(),
+                "healthcheck" => first.is_some_and(|i| std::ptr::eq(e, &child.entries()[i])),
+                _ => false,
+            });
             if key == "env" {
                 let names: Vec<&str> = child
                     .entries()
@@ -1185,7 +1279,11 @@ impl<'a> Decoder<'a> {
                     .filter_map(|e| e.name().map(|n| n.value()))
                     .collect();
                 let mut c = self.reader(child, &names);
-                s.env.extend(self.env_pairs(&mut c));
+                let pairs = self.env_pairs(&mut c);
+                for e in pairs.iter().filter(|e| e.expand) {
+                    self.interpolation(&e.value);
+                }
+                s.env.extend(pairs);
                 c.finish("a name and a value, or `NAME=value` properties");
                 continue;
             }
@@ -1197,15 +1295,15 @@ impl<'a> Decoder<'a> {
             let mut c = self.reader(child, props);
             match key {
                 "port" => {
-                    let ports = c.rest_required(0, "a port", "port \"8080:8080\"");
-                    s.ports.extend(ports.into_iter().filter_map(|p| {
-                        self.port(p, "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`")
-                    }))
+                    let ports = self.compose_texts(&mut c, "a port", "port \"8080:8080\"");
+                    s.ports
+                        .extend(ports.into_iter().filter(|p| self.service_port(p)))
                 }
-                "volume" => {
-                    s.volumes
-                        .extend(c.rest_required(0, "a volume", "volume \"./data:/data\""))
-                }
+                "volume" => s.volumes.extend(self.compose_texts(
+                    &mut c,
+                    "a volume",
+                    "volume \"./data:/data\"",
+                )),
                 "depends-on" => {
                     let condition = c.prop("condition");
                     if let Some(cond) = &condition {
@@ -1249,10 +1347,21 @@ impl<'a> Decoder<'a> {
                     s.restart = policy;
                 }
                 "command" => {
-                    s.command =
-                        Some(c.rest_required(0, "a word", "command \"serve\" \"--port=80\""))
+                    s.command = Some(self.compose_texts(
+                        &mut c,
+                        "a word",
+                        "command \"serve\" \"--port=80\"",
+                    ))
                 }
-                "healthcheck" => s.healthcheck = self.healthcheck(&mut c),
+                "healthcheck" => {
+                    let expand = self.expand(c.annotation(Some(0), None));
+                    s.healthcheck = self
+                        .healthcheck(&mut c)
+                        .map(|h| Healthcheck { expand, ..h });
+                    if let Some(h) = s.healthcheck.as_ref().filter(|h| h.expand) {
+                        self.interpolation(&h.command);
+                    }
+                }
                 _ => {
                     s.profiles
                         .get_or_insert_with(Vec::new)

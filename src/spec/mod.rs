@@ -284,6 +284,8 @@ pub enum Mount {
 #[derive(Debug, Clone)]
 pub struct Healthcheck {
     pub command: Text,
+    /// `(expand)` on a service's health check: compose interpolates the command.
+    pub expand: bool,
     pub interval: Option<Spanned<Duration>>,
     pub timeout: Option<Spanned<Duration>>,
     pub start_period: Option<Spanned<Duration>>,
@@ -335,18 +337,31 @@ pub enum CacheKind {
     Gha,
 }
 
+/// A string of a compose field. Compose interpolates `$` in every string: `expand`
+/// (`(expand)"${PORT:-8080}:8080"`) leaves it to compose, whose interpolation was checked
+/// at decode; without it `$` is literal (written `$$`).
+#[derive(Debug, Clone)]
+pub struct ComposeText {
+    pub text: Text,
+    pub expand: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: Text,
     /// A spec image name or an external image reference.
     pub image: Spanned<ImageSource>,
+    /// `image=(expand)"..."`: an external reference compose interpolates.
+    pub image_expand: bool,
     pub variant: Option<Text>,
-    pub ports: Vec<Spanned<PortMapping>>,
-    pub volumes: Vec<Text>,
+    /// Literal mappings were parsed as [`PortMapping`]s at decode; interpolated ones had
+    /// their literal parts checked.
+    pub ports: Vec<ComposeText>,
+    pub volumes: Vec<ComposeText>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<DependsOn>,
     pub restart: Option<Text>,
-    pub command: Option<Vec<Text>>,
+    pub command: Option<Vec<ComposeText>>,
     pub healthcheck: Option<Healthcheck>,
     pub profiles: Option<Vec<Text>>,
     pub span: SourceSpan,

@@ -10,6 +10,7 @@ pub mod dockerfile;
 pub mod duration;
 pub mod ignore;
 pub mod image_ref;
+pub mod interpolation;
 pub mod kubernetes;
 pub mod platform;
 pub mod port;

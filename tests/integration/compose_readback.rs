@@ -88,3 +88,81 @@ fn compose_plain_up_starts_the_default_variant_and_tolerates_an_optional_depende
     let cpu = service(&g, &[], &[], "worker-cpu");
     assert_eq!(cpu.get("profiles"), None, "{cpu}");
 }
+
+const REDIS: &str = r#"project demo version="1.0.0"
+
+stage runtime from="alpine:3.20" {
+    cmd "sleep" "infinity"
+}
+
+image app stage=runtime
+
+service app image=app {
+    port (expand)"${APP_PORT:-8080}:8080"
+    volume (expand)"${DATA_DIR:-./data}:/data"
+    env REDIS_URL=(expand)"redis://:${REDIS_PASSWORD:-changeme}@redis:6379"
+    env PRICE="$5" HOME_DIR="${HOME}"
+    depends-on redis
+}
+
+service redis image=(expand)"redis:${REDIS_TAG:-7-alpine}" {
+    command "redis-server" "--requirepass" (expand)"${REDIS_PASSWORD:-changeme}" "$literal"
+    healthcheck (expand)"redis-cli -a ${REDIS_PASSWORD:-changeme} ping" interval="5s"
+}
+"#;
+
+/// What compose makes of the Redis spec's interpolated fields when `password`, `port`,
+/// `tag` and `data` are what it gives for the variables.
+fn expect_redis(g: &Generated, env: &[(&str, &str)], [password, port, tag, data]: [&str; 4]) {
+    for flags in [&[][..], &["--profile", "*"][..]] {
+        let app = service(g, flags, env, "app");
+        assert_eq!(
+            app["environment"],
+            json!({
+                "REDIS_URL": format!("redis://:{password}@redis:6379"),
+                "PRICE": "$$5",
+                "HOME_DIR": "$${HOME}",
+            }),
+            "compose keeps `$$` in its resolved output; a container sees `$`"
+        );
+        assert_eq!(app["ports"][0]["published"], json!(port));
+        assert_eq!(app["ports"][0]["target"], json!(8080));
+        assert_eq!(app["volumes"][0]["source"], json!(data));
+        assert_eq!(app["volumes"][0]["target"], json!("/data"));
+        let redis = service(g, flags, env, "redis");
+        assert_eq!(redis["image"], json!(format!("redis:{tag}")));
+        assert_eq!(
+            redis["command"],
+            json!(["redis-server", "--requirepass", password, "$$literal"])
+        );
+        assert_eq!(
+            redis["healthcheck"]["test"],
+            json!(["CMD-SHELL", format!("redis-cli -a {password} ping")])
+        );
+    }
+}
+
+#[test]
+fn compose_interpolates_expand_values_and_keeps_other_dollars_literal() {
+    let g = generate_text(REDIS);
+    let here = g.dir.path().join("data");
+    expect_redis(
+        &g,
+        &[],
+        ["changeme", "8080", "7-alpine", here.to_str().unwrap()],
+    );
+    let env = [
+        ("REDIS_PASSWORD", "s3cret"),
+        ("APP_PORT", "9000"),
+        ("REDIS_TAG", "8"),
+        ("DATA_DIR", "/srv/data"),
+    ];
+    expect_redis(&g, &env, ["s3cret", "9000", "8", "/srv/data"]);
+    let plan = g.plan();
+    let redis = &plan["services"][1];
+    assert_eq!(redis["name"], "redis");
+    assert_eq!(
+        redis["image"], "redis:7-alpine",
+        "the plan resolves as compose does"
+    );
+}

@@ -105,6 +105,7 @@ fixtures! {
     project_label_spans: "78-project-label-spans" => 1,
     depends_on_profile: "120-depends-on-profile" => 1,
     chart_tag: "121-chart-tag" => 1,
+    compose_interpolation: "122-compose-interpolation" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
