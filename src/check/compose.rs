@@ -84,6 +84,35 @@ pub fn dependencies_across_profiles(spec: &Spec, problems: &mut Vec<Error>) {
     }
 }
 
+/// `pull_policy` on a service compose builds from a spec image: only `build` and
+/// `missing` build it; the others would pull a reference no registry may serve yet
+/// (or a local name none serves).
+pub fn pull_policies(spec: &Spec, problems: &mut Vec<Error>) {
+    for s in &spec.services {
+        let Some(policy) = &s.fields.pull_policy else {
+            continue;
+        };
+        let spec_image = !s.image_expand
+            && spec
+                .images
+                .iter()
+                .any(|i| i.name.value == s.image.value.as_str());
+        if spec_image && !["build", "missing"].contains(&policy.as_str()) {
+            problems.push(Error::InvalidServiceValue {
+                what: "pull-policy".into(),
+                value: policy.value.clone(),
+                span: policy.span,
+                reason: format!(
+                    "`{}` runs the spec image `{}`, which compose builds",
+                    s.name.value,
+                    s.image.value.as_str()
+                ),
+                help: "write `pull-policy \"build\"` (always build) or `pull-policy \"missing\"` (build when absent), or leave it out".into(),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::always_with;

@@ -390,6 +390,20 @@ pub enum Error {
         span: SourceSpan,
     },
 
+    /// A service setting Docker would refuse: `shm-size "1gib"`, `extra-host "db"`,
+    /// `stop-signal "SIGFOO"`, `device "dev/kfd"`
+    #[error("`{value}` is not a valid `{what}`")]
+    #[diagnostic(code(specc::check::invalid_service_value))]
+    InvalidServiceValue {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A volume compose rejects: `volume "./data:data"`
     #[error("`{value}` is not a valid volume")]
     #[diagnostic(code(specc::check::invalid_volume))]

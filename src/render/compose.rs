@@ -10,7 +10,7 @@ use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::{Plan, Target, runtime};
-use crate::spec::{ComposeText, Healthcheck, Spec};
+use crate::spec::{ComposeText, Healthcheck, ServiceFields, Spec, Text};
 use crate::value;
 
 #[derive(Serialize)]
@@ -36,6 +36,57 @@ struct Service {
     healthcheck: Option<Check>,
     profiles: Vec<String>,
     gpu: Option<Gpu>,
+    fields: Fields,
+}
+
+/// The settings passed through, each value a YAML scalar.
+#[derive(Serialize)]
+struct Fields {
+    container_name: Option<String>,
+    env_file: Vec<EnvFile>,
+    devices: Vec<String>,
+    group_add: Vec<String>,
+    device_cgroup_rules: Vec<String>,
+    shm_size: Option<String>,
+    extra_hosts: Vec<String>,
+    tty: bool,
+    stop_signal: Option<String>,
+    pull_policy: Option<String>,
+    entrypoint: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct EnvFile {
+    path: String,
+    required: bool,
+}
+
+fn fields(f: &ServiceFields) -> Fields {
+    let literal = |t: &Text| super::escape::compose(&t.value);
+    let all = |list: &[Text]| list.iter().map(literal).collect();
+    Fields {
+        container_name: f.container_name.as_ref().map(literal),
+        env_file: f
+            .env_files
+            .iter()
+            .map(|(path, required)| EnvFile {
+                path: scalar(path),
+                required: *required,
+            })
+            .collect(),
+        devices: all(&f.devices),
+        group_add: all(&f.group_add),
+        device_cgroup_rules: all(&f.device_cgroup_rules),
+        shm_size: f.shm_size.as_ref().map(literal),
+        extra_hosts: all(&f.extra_hosts),
+        tty: f.tty,
+        stop_signal: f.stop_signal.as_ref().map(literal),
+        pull_policy: f.pull_policy.as_ref().map(literal),
+        entrypoint: f
+            .entrypoint
+            .as_ref()
+            .map(|e| e.iter().map(scalar).collect()),
+    }
 }
 
 #[derive(Serialize)]
@@ -200,6 +251,7 @@ pub fn render(
             healthcheck: s.healthcheck.as_ref().map(check),
             profiles: Vec::new(),
             gpu: None,
+            fields: fields(&s.fields),
         };
         for v in s.volumes.iter().filter(|v| !v.expand) {
             if let Some(name) = value::named_volume(&v.text.value) {

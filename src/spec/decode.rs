@@ -58,6 +58,17 @@ pub const SERVICE_CHILDREN: &[&str] = &[
     "command",
     "healthcheck",
     "profile",
+    "container-name",
+    "env-file",
+    "device",
+    "group-add",
+    "device-cgroup-rule",
+    "shm-size",
+    "extra-host",
+    "tty",
+    "stop-signal",
+    "pull-policy",
+    "entrypoint",
 ];
 
 /// The children of a `workflow`.
@@ -947,6 +958,85 @@ impl<'a> Decoder<'a> {
         pairs
     }
 
+    /// One of the service settings compose takes as they are, each value checked.
+    fn service_field(&self, key: &str, c: &mut Reader<'a>, f: &mut ServiceFields) {
+        use crate::value::compose_field as grammar;
+        let each = |c: &mut Reader<'a>, example: &str, check: fn(&str) -> Result<(), String>| {
+            let values = c.rest_required(0, "a value", example);
+            values
+                .into_iter()
+                .filter(|v| self.field_value(key, v, check, example))
+                .collect::<Vec<_>>()
+        };
+        let one = |c: &mut Reader<'a>, example: &str, check: fn(&str) -> Result<(), String>| {
+            let value = c.arg(0, "a value", example)?;
+            self.field_value(key, &value, check, example)
+                .then_some(value)
+        };
+        match key {
+            "container-name" => {
+                f.container_name = one(
+                    c,
+                    "container-name \"my-app\"",
+                    grammar::check_container_name,
+                )
+            }
+            "env-file" => {
+                let required = c.prop_bool("required").is_none_or(|b| b.value);
+                let files = self.compose_texts(c, "a file", "env-file \".env\"");
+                f.env_files.extend(files.into_iter().map(|t| (t, required)));
+            }
+            "device" => f
+                .devices
+                .extend(each(c, "device \"/dev/kfd\"", grammar::check_device)),
+            "group-add" => f
+                .group_add
+                .extend(each(c, "group-add \"video\"", grammar::check_group)),
+            "device-cgroup-rule" => f.device_cgroup_rules.extend(each(
+                c,
+                "device-cgroup-rule \"c 189:* rmw\"",
+                grammar::check_cgroup_rule,
+            )),
+            "shm-size" => f.shm_size = one(c, "shm-size \"1gb\"", grammar::check_byte_size),
+            "extra-host" => f.extra_hosts.extend(each(
+                c,
+                "extra-host \"host.docker.internal:host-gateway\"",
+                grammar::check_extra_host,
+            )),
+            "tty" => f.tty = true,
+            "stop-signal" => {
+                f.stop_signal = one(c, "stop-signal \"SIGINT\"", grammar::check_signal)
+            }
+            "pull-policy" => {
+                let policy = c.arg(0, "a pull policy", "pull-policy \"missing\"");
+                let choices = ["always", "never", "missing", "build", "daily", "weekly"];
+                f.pull_policy = policy.filter(|p| self.choice(p, "pull policy", &choices));
+            }
+            _ => f.entrypoint = Some(self.compose_texts(c, "a word", "entrypoint \"/init\"")),
+        }
+    }
+
+    /// Checks one value of service setting `key`; false (reported) when it is invalid.
+    fn field_value(
+        &self,
+        key: &str,
+        value: &Text,
+        check: fn(&str) -> Result<(), String>,
+        example: &str,
+    ) -> bool {
+        let Err(reason) = check(&value.value) else {
+            return true;
+        };
+        self.push(Error::InvalidServiceValue {
+            what: key.to_string(),
+            value: value.value.clone(),
+            span: value.span,
+            reason,
+            help: format!("write e.g. `{example}`"),
+        });
+        false
+    }
+
     /// Reports a type annotation on an entry of `node` where compose does not take
     /// `(expand)` (`allowed` says where it does): never silently ignored.
     fn expand_only_on(&self, node: &KdlNode, allowed: impl Fn(&kdl::KdlEntry) -> bool) {
@@ -1254,6 +1344,7 @@ impl<'a> Decoder<'a> {
             command: None,
             healthcheck: None,
             profiles: None,
+            fields: ServiceFields::default(),
             span: r.span(),
         };
         self.expand_only_on(node, |e| e.name().is_some_and(|n| n.value() == "image"));
@@ -1268,7 +1359,7 @@ impl<'a> Decoder<'a> {
                 "env" => e
                     .name()
                     .is_none_or(|n| !["variants", "lint-ignore"].contains(&n.value())),
-                "port" | "volume" | "command" => e.name().is_none(),
+                "port" | "volume" | "command" | "entrypoint" | "env-file" => e.name().is_none(),
                 "healthcheck" => first.is_some_and(|i| std::ptr::eq(e, &child.entries()[i])),
                 _ => false,
             });
@@ -1289,6 +1380,7 @@ impl<'a> Decoder<'a> {
             }
             let props: &[&str] = match key {
                 "depends-on" => &["condition", "required"],
+                "env-file" => &["required"],
                 "healthcheck" => &["interval", "timeout", "start-period", "retries"],
                 _ => &[],
             };
@@ -1353,6 +1445,9 @@ impl<'a> Decoder<'a> {
                         "command \"serve\" \"--port=80\"",
                     ))
                 }
+                "container-name" | "env-file" | "device" | "group-add" | "device-cgroup-rule"
+                | "shm-size" | "extra-host" | "tty" | "stop-signal" | "pull-policy"
+                | "entrypoint" => self.service_field(key, &mut c, &mut s.fields),
                 "healthcheck" => {
                     let expand = self.expand(c.annotation(Some(0), None));
                     s.healthcheck = self
@@ -1374,6 +1469,13 @@ impl<'a> Decoder<'a> {
                 "depends-on" => "service names",
                 "command" => "words",
                 "profile" => "profile names",
+                "env-file" => "file paths",
+                "device" => "devices",
+                "group-add" => "groups",
+                "device-cgroup-rule" => "rules",
+                "extra-host" => "`HOST:IP` entries",
+                "entrypoint" => "words",
+                "tty" => "no arguments",
                 _ => "one argument",
             });
         }

@@ -364,7 +364,27 @@ pub struct Service {
     pub command: Option<Vec<ComposeText>>,
     pub healthcheck: Option<Healthcheck>,
     pub profiles: Option<Vec<Text>>,
+    pub fields: ServiceFields,
     pub span: SourceSpan,
+}
+
+/// The service settings specc passes to compose as they are, each value checked at
+/// decode: `container_name`, `env_file`, `devices`, `group_add`, `device_cgroup_rules`,
+/// `shm_size`, `extra_hosts`, `tty`, `stop_signal`, `pull_policy`, `entrypoint`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFields {
+    pub container_name: Option<Text>,
+    /// Files and whether compose must find them (`required=#false`: skipped when absent).
+    pub env_files: Vec<(ComposeText, bool)>,
+    pub devices: Vec<Text>,
+    pub group_add: Vec<Text>,
+    pub device_cgroup_rules: Vec<Text>,
+    pub shm_size: Option<Text>,
+    pub extra_hosts: Vec<Text>,
+    pub tty: bool,
+    pub stop_signal: Option<Text>,
+    pub pull_policy: Option<Text>,
+    pub entrypoint: Option<Vec<ComposeText>>,
 }
 
 #[derive(Debug, Clone)]

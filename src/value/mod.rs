@@ -5,6 +5,7 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod compose_field;
 pub mod cron;
 pub mod dockerfile;
 pub mod duration;

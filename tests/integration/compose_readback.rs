@@ -166,3 +166,66 @@ fn compose_interpolates_expand_values_and_keeps_other_dollars_literal() {
         "the plan resolves as compose does"
     );
 }
+
+/// The service settings a ROCm or OpenVINO service needs, passed through as compose
+/// reads them; `env-file` with `required=#false` is read when present and skipped when
+/// absent, and an `(expand)` path is interpolated.
+#[test]
+fn compose_reads_the_passed_through_service_settings() {
+    let g = generate_text(
+        r#"project demo version="1.0.0"
+
+stage runtime from="alpine:3.20" {
+    cmd "sleep" "infinity"
+}
+
+image app stage=runtime
+
+service app image=app {
+    container-name "demo-app"
+    pull-policy "build"
+    entrypoint "/bin/sh" "-c"
+    command "exec sleep infinity"
+    env-file ".env" required=#false
+    env-file (expand)"${ENV_DIR:-.}/app.env" required=#false
+    device "/dev/kfd" "/dev/dri:/dev/dri:rwm"
+    device-cgroup-rule "c 189:* rmw"
+    group-add "video" "44"
+    shm-size "1gb"
+    extra-host "host.docker.internal:host-gateway" "db=10.0.0.2"
+    tty
+    stop-signal "SIGINT"
+}
+"#,
+    );
+    let mut app = service(&g, &[], &[], "app");
+    let object = app.as_object_mut().expect("a service");
+    object.remove("build");
+    object.remove("networks");
+    let expected = json!({
+        "container_name": "demo-app",
+        "image": "app:latest",
+        "pull_policy": "build",
+        "entrypoint": ["/bin/sh", "-c"],
+        "command": ["exec sleep infinity"],
+        "devices": [
+            {"source": "/dev/kfd", "target": "/dev/kfd", "permissions": "rwm"},
+            {"source": "/dev/dri", "target": "/dev/dri", "permissions": "rwm"},
+        ],
+        "device_cgroup_rules": ["c 189:* rmw"],
+        "group_add": ["video", "44"],
+        "shm_size": "1073741824",
+        "extra_hosts": ["db=10.0.0.2", "host.docker.internal=host-gateway"],
+        "tty": true,
+        "stop_signal": "SIGINT",
+    });
+    assert_eq!(app, expected);
+    std::fs::write(g.path(".env"), "FROM_DOT_ENV=1\n").unwrap();
+    std::fs::create_dir(g.path("conf")).unwrap();
+    std::fs::write(g.path("conf/app.env"), "FROM_APP_ENV=2\n").unwrap();
+    let app = service(&g, &[], &[("ENV_DIR", "conf")], "app");
+    assert_eq!(
+        app["environment"],
+        json!({"FROM_DOT_ENV": "1", "FROM_APP_ENV": "2"})
+    );
+}
