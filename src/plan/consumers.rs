@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::runtime::RunEnv;
 use super::tags::TagTemplate;
-use super::target::Target;
+use super::target::{GpuPlan, Target};
 use crate::check::Checked;
 use crate::check::compose::service_profiles;
 use crate::check::targets::{default_variant, image_variants};
@@ -25,6 +25,9 @@ pub struct ServiceImage {
     /// The compose profiles it is in (none: a plain `docker compose up` starts it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
+    /// The GPUs it reserves: its own `gpu`, else its variant's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuPlan>,
 }
 
 /// An image reference held by a chart value.
@@ -84,6 +87,11 @@ pub fn services(checked: &Checked, targets: &[Target], env: &RunEnv) -> Vec<Serv
                     |t| compose_reference(&spec.project.name.value, t),
                 ),
                 profiles: service_profiles(spec, s),
+                gpu: s
+                    .gpu
+                    .as_ref()
+                    .map(GpuPlan::of)
+                    .or_else(|| target.and_then(|t| t.gpu.clone())),
             }
         })
         .collect()

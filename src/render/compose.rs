@@ -132,7 +132,8 @@ struct Check {
 #[derive(Serialize)]
 struct Gpu {
     driver: String,
-    count: String,
+    count: Option<String>,
+    device_ids: Vec<String>,
     capabilities: Vec<String>,
 }
 
@@ -266,24 +267,24 @@ pub fn render(
                 super::escape::compose(&planned.image)
             };
             service.profiles = planned.profiles.clone();
+            service.gpu = planned.gpu.as_ref().map(|g| Gpu {
+                driver: g.driver.clone(),
+                count: g.device_ids.is_empty().then(|| g.count.clone()),
+                device_ids: g.device_ids.clone(),
+                capabilities: g.capabilities.clone(),
+            });
         }
         let target = plan
             .services
             .iter()
             .find(|x| x.name == s.name.value)
             .and_then(|x| plan.target(x.target.as_deref()?));
-        if let Some(planned) = target {
-            if let Some(dockerfile) = dockerfiles
+        if let Some(planned) = target
+            && let Some(dockerfile) = dockerfiles
                 .by_target
                 .get(&(planned.image_index, planned.variant_index))
-            {
-                service.build = Some(build(spec, planned, compose_dir, dockerfile));
-            }
-            service.gpu = planned.gpu.as_ref().map(|g| Gpu {
-                driver: g.driver.clone(),
-                count: g.count.clone(),
-                capabilities: g.capabilities.clone(),
-            });
+        {
+            service.build = Some(build(spec, planned, compose_dir, dockerfile));
         }
         services.push(service);
     }

@@ -69,6 +69,7 @@ pub const SERVICE_CHILDREN: &[&str] = &[
     "stop-signal",
     "pull-policy",
     "entrypoint",
+    "gpu",
 ];
 
 /// The children of a `workflow`.
@@ -685,8 +686,23 @@ impl<'a> Decoder<'a> {
     fn gpu(&self, node: &'a KdlNode) -> Option<Gpu> {
         let r = self.reader(
             node,
-            &["count", "driver", "capabilities", "allow-any-platform"],
+            &[
+                "count",
+                "driver",
+                "capabilities",
+                "allow-any-platform",
+                "device-ids",
+            ],
         );
+        let device_ids = r.prop_list("device-ids").unwrap_or_default();
+        if let (false, Some((count, span))) = (device_ids.is_empty(), r.prop_raw("count")) {
+            self.push(Error::InvalidGpuCount {
+                value: count.to_string(),
+                span,
+                reason: "compose takes a count or device ids, not both".into(),
+                help: "leave `count=` out: the devices listed in `device-ids=` are reserved".into(),
+            });
+        }
         let count = match r.prop_raw("count") {
             None => GpuCount::All,
             Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
@@ -715,6 +731,7 @@ impl<'a> Decoder<'a> {
         r.finish("no arguments");
         Some(Gpu {
             count,
+            device_ids,
             driver,
             capabilities,
             allow_any_platform,
@@ -1344,6 +1361,7 @@ impl<'a> Decoder<'a> {
             command: None,
             healthcheck: None,
             profiles: None,
+            gpu: None,
             fields: ServiceFields::default(),
             span: r.span(),
         };
@@ -1376,6 +1394,10 @@ impl<'a> Decoder<'a> {
                 }
                 s.env.extend(pairs);
                 c.finish("a name and a value, or `NAME=value` properties");
+                continue;
+            }
+            if key == "gpu" {
+                s.gpu = self.gpu(child);
                 continue;
             }
             let props: &[&str] = match key {

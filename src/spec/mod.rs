@@ -157,6 +157,9 @@ pub struct Variant {
 #[derive(Debug, Clone)]
 pub struct Gpu {
     pub count: GpuCount,
+    /// `device-ids="0 1"`: these devices instead of a count (compose takes one or the
+    /// other).
+    pub device_ids: Vec<Text>,
     pub driver: Text,
     pub capabilities: Vec<Text>,
     pub allow_any_platform: bool,
@@ -364,6 +367,9 @@ pub struct Service {
     pub command: Option<Vec<ComposeText>>,
     pub healthcheck: Option<Healthcheck>,
     pub profiles: Option<Vec<Text>>,
+    /// The service's own GPU request (an external image, or other devices than its
+    /// variant's).
+    pub gpu: Option<Gpu>,
     pub fields: ServiceFields,
     pub span: SourceSpan,
 }

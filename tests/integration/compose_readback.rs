@@ -229,3 +229,31 @@ service app image=app {
         json!({"FROM_DOT_ENV": "1", "FROM_APP_ENV": "2"})
     );
 }
+
+/// A GPU on an external image (the service's own `gpu`), by device ids or by count.
+#[test]
+fn compose_reserves_a_services_own_gpu() {
+    let g = generate_text(
+        r#"project demo version="1.0.0"
+
+service ollama image="ollama/ollama:0.3.0" {
+    gpu device-ids="0 2" capabilities="gpu compute"
+}
+
+service whisper image="onerahmet/openai-whisper-asr-webservice:v1.4.1-gpu" {
+    gpu count=1
+}
+"#,
+    );
+    let devices = |name: &str| {
+        service(&g, &[], &[], name)["deploy"]["resources"]["reservations"]["devices"].clone()
+    };
+    assert_eq!(
+        devices("ollama"),
+        json!([{"driver": "nvidia", "device_ids": ["0", "2"], "capabilities": ["gpu", "compute"]}])
+    );
+    assert_eq!(
+        devices("whisper"),
+        json!([{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}])
+    );
+}

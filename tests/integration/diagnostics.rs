@@ -107,6 +107,7 @@ fixtures! {
     chart_tag: "121-chart-tag" => 1,
     compose_interpolation: "122-compose-interpolation" => 1,
     service_values: "123-service-values" => 1,
+    gpu_device_ids: "124-gpu-device-ids" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
