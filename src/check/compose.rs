@@ -3,7 +3,7 @@
 //! `docker compose up` starts them), and dependencies that a profile can switch off.
 
 use super::targets::{default_variant, image_variants};
-use crate::diagnostics::Error;
+use crate::diagnostics::{Error, suggest};
 use crate::spec::{Service, Spec};
 
 /// The profiles `s` is in: its own `profile` list; else, for a spec image built in more
@@ -108,6 +108,33 @@ pub fn pull_policies(spec: &Spec, problems: &mut Vec<Error>) {
                     s.image.value.as_str()
                 ),
                 help: "write `pull-policy \"build\"` (always build) or `pull-policy \"missing\"` (build when absent), or leave it out".into(),
+            });
+        }
+    }
+}
+
+/// Every network a service attaches to is declared with a top-level `network`.
+pub fn networks(spec: &Spec, problems: &mut Vec<Error>) {
+    let declared = || spec.networks.iter().map(|n| n.name.as_str());
+    for s in &spec.services {
+        for n in &s.fields.networks {
+            if declared().any(|d| d == n.as_str()) {
+                continue;
+            }
+            let declare = format!("declare it at the top level: `network {}`", n.value);
+            let help = if spec.networks.is_empty() {
+                declare
+            } else {
+                format!(
+                    "{}; or {declare}",
+                    suggest("networks", &n.value, declared())
+                )
+            };
+            problems.push(Error::UnknownReference {
+                kind: "network".into(),
+                name: n.value.clone(),
+                span: n.span,
+                help,
             });
         }
     }

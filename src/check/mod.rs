@@ -1269,6 +1269,7 @@ impl<'s> Checker<'s> {
         self.service_cycles();
         compose::dependencies_across_profiles(spec, &mut self.problems);
         compose::pull_policies(spec, &mut self.problems);
+        compose::networks(spec, &mut self.problems);
     }
 
     /// A volume compose accepts. An interpolated one is checked with each variable at its

@@ -19,6 +19,7 @@ struct Context {
     name: String,
     services: Vec<Service>,
     volumes: Vec<String>,
+    networks: Vec<Network>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +54,22 @@ struct Fields {
     stop_signal: Option<String>,
     pull_policy: Option<String>,
     entrypoint: Option<Vec<String>>,
+    logging: Option<Logging>,
+    networks: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Logging {
+    driver: String,
+    options: Vec<Pair>,
+}
+
+/// A top-level network.
+#[derive(Serialize)]
+struct Network {
+    name: String,
+    internal: bool,
+    driver: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +103,18 @@ fn fields(f: &ServiceFields) -> Fields {
             .entrypoint
             .as_ref()
             .map(|e| e.iter().map(scalar).collect()),
+        logging: f.logging.as_ref().map(|l| Logging {
+            driver: literal(&l.driver),
+            options: l
+                .options
+                .iter()
+                .map(|(k, v)| Pair {
+                    name: k.value.clone(),
+                    value: literal(v),
+                })
+                .collect(),
+        }),
+        networks: f.networks.iter().map(|n| n.value.clone()).collect(),
     }
 }
 
@@ -293,6 +322,15 @@ pub fn render(
         name: project,
         services,
         volumes: volumes.into_iter().collect(),
+        networks: spec
+            .networks
+            .iter()
+            .map(|n| Network {
+                name: n.name.value.clone(),
+                internal: n.internal,
+                driver: n.driver.as_ref().map(|d| super::escape::compose(&d.value)),
+            })
+            .collect(),
     };
     match render_template("compose", &path, &context) {
         Ok(contents) => Some(Rendered { path, contents }),

@@ -17,7 +17,7 @@ use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
     "project", "output", "arg", "ignore", "registry", "variant", "stage", "image", "service",
-    "workflow", "chart",
+    "network", "workflow", "chart",
 ];
 
 pub const INSTRUCTIONS: &[&str] = &[
@@ -70,6 +70,8 @@ pub const SERVICE_CHILDREN: &[&str] = &[
     "pull-policy",
     "entrypoint",
     "gpu",
+    "logging",
+    "network",
 ];
 
 /// The children of a `workflow`.
@@ -286,6 +288,7 @@ impl<'a> Decoder<'a> {
         let mut stages = Vec::new();
         let mut images = Vec::new();
         let mut services = Vec::new();
+        let mut networks = Vec::new();
         let mut workflows = Vec::new();
         let mut charts = Vec::new();
         for node in doc.nodes() {
@@ -329,6 +332,7 @@ impl<'a> Decoder<'a> {
                 "stage" => stages.extend(self.stage(node)),
                 "image" => images.extend(self.image(node)),
                 "service" => services.extend(self.service(node)),
+                "network" => networks.extend(self.network(node)),
                 "workflow" => workflows.extend(self.workflow(node)),
                 "chart" => charts.extend(self.chart(node)),
                 _ => self.unknown_node(node, "at the top level", TOP_LEVEL),
@@ -351,6 +355,7 @@ impl<'a> Decoder<'a> {
         self.unique("stage", stages.iter().map(|s: &Stage| &s.name));
         self.unique("image", images.iter().map(|i: &Image| &i.name));
         self.unique("service", services.iter().map(|s: &Service| &s.name));
+        self.unique("network", networks.iter().map(|n: &Network| &n.name));
         self.unique("workflow", workflows.iter().map(|w: &Workflow| &w.name));
         self.unique("chart", charts.iter().map(|c: &Chart| &c.name));
         let defaults: Vec<&Spanned<bool>> = variants
@@ -386,6 +391,7 @@ impl<'a> Decoder<'a> {
             stages,
             images,
             services,
+            networks,
             workflows,
             charts,
         })
@@ -975,6 +981,57 @@ impl<'a> Decoder<'a> {
         pairs
     }
 
+    /// `network NAME [internal=#true] [driver="bridge"]`.
+    fn network(&self, node: &'a KdlNode) -> Option<Network> {
+        let mut r = self.reader(node, &["internal", "driver"]);
+        let name = self.name(&mut r, "network");
+        let internal = r.prop_bool("internal").is_some_and(|b| b.value);
+        let driver = r.prop("driver");
+        if let Some(d) = &driver {
+            self.choice(
+                d,
+                "network driver",
+                &["bridge", "host", "overlay", "ipvlan", "macvlan", "none"],
+            );
+        }
+        let span = r.span();
+        r.finish("one argument, the network name");
+        Some(Network {
+            name: name?,
+            internal,
+            driver,
+            span,
+        })
+    }
+
+    /// `logging DRIVER OPTION="value"...`.
+    fn logging(&self, node: &'a KdlNode) -> Option<Logging> {
+        let mut r = self.reader(node, &property_names(node));
+        let driver = r.arg(0, "a log driver", "logging \"json-file\" max-size=\"10m\"");
+        if let Some(d) = &driver {
+            let drivers = [
+                "json-file",
+                "local",
+                "syslog",
+                "journald",
+                "gelf",
+                "fluentd",
+                "awslogs",
+                "splunk",
+                "etwlogs",
+                "gcplogs",
+                "none",
+            ];
+            self.choice(d, "log driver", &drivers);
+        }
+        let options = r.free_props();
+        r.finish("one argument, the driver, and `OPTION=\"value\"` properties");
+        Some(Logging {
+            driver: driver?,
+            options,
+        })
+    }
+
     /// One of the service settings compose takes as they are, each value checked.
     fn service_field(&self, key: &str, c: &mut Reader<'a>, f: &mut ServiceFields) {
         use crate::value::compose_field as grammar;
@@ -1382,12 +1439,7 @@ impl<'a> Decoder<'a> {
                 _ => false,
             });
             if key == "env" {
-                let names: Vec<&str> = child
-                    .entries()
-                    .iter()
-                    .filter_map(|e| e.name().map(|n| n.value()))
-                    .collect();
-                let mut c = self.reader(child, &names);
+                let mut c = self.reader(child, &property_names(child));
                 let pairs = self.env_pairs(&mut c);
                 for e in pairs.iter().filter(|e| e.expand) {
                     self.interpolation(&e.value);
@@ -1398,6 +1450,10 @@ impl<'a> Decoder<'a> {
             }
             if key == "gpu" {
                 s.gpu = self.gpu(child);
+                continue;
+            }
+            if key == "logging" {
+                s.fields.logging = self.logging(child);
                 continue;
             }
             let props: &[&str] = match key {
@@ -1470,6 +1526,11 @@ impl<'a> Decoder<'a> {
                 "container-name" | "env-file" | "device" | "group-add" | "device-cgroup-rule"
                 | "shm-size" | "extra-host" | "tty" | "stop-signal" | "pull-policy"
                 | "entrypoint" => self.service_field(key, &mut c, &mut s.fields),
+                "network" => s.fields.networks.extend(c.rest_required(
+                    0,
+                    "a network name",
+                    "network \"backend\"",
+                )),
                 "healthcheck" => {
                     let expand = self.expand(c.annotation(Some(0), None));
                     s.healthcheck = self
@@ -1498,6 +1559,7 @@ impl<'a> Decoder<'a> {
                 "extra-host" => "`HOST:IP` entries",
                 "entrypoint" => "words",
                 "tty" => "no arguments",
+                "network" => "network names",
                 _ => "one argument",
             });
         }
@@ -1858,6 +1920,14 @@ impl Output {
 
 /// A value naming an image, parsed once as a reference (`check` decides whether it is
 /// meant as one).
+/// The names of every property of `node`, for nodes whose properties are free-form.
+fn property_names(node: &KdlNode) -> Vec<&str> {
+    node.entries()
+        .iter()
+        .filter_map(|e| e.name().map(|n| n.value()))
+        .collect()
+}
+
 fn source(text: Text) -> Spanned<ImageSource> {
     Spanned::new(ImageSource::parse(&text.value), text.span)
 }

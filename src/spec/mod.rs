@@ -59,6 +59,8 @@ pub struct Spec {
     pub stages: Vec<Stage>,
     pub images: Vec<Image>,
     pub services: Vec<Service>,
+    /// Compose networks (`network backend internal=#true`).
+    pub networks: Vec<Network>,
     pub workflows: Vec<Workflow>,
     pub charts: Vec<Chart>,
 }
@@ -391,6 +393,26 @@ pub struct ServiceFields {
     pub stop_signal: Option<Text>,
     pub pull_policy: Option<Text>,
     pub entrypoint: Option<Vec<ComposeText>>,
+    pub logging: Option<Logging>,
+    /// The networks it attaches to (none: compose's default network).
+    pub networks: Vec<Text>,
+}
+
+/// A compose network services attach to by name.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub name: Text,
+    /// `internal=#true`: no route to the outside.
+    pub internal: bool,
+    pub driver: Option<Text>,
+    pub span: SourceSpan,
+}
+
+/// `logging "json-file" max-size="10m"`: a log driver and its options.
+#[derive(Debug, Clone)]
+pub struct Logging {
+    pub driver: Text,
+    pub options: Vec<(Text, Text)>,
 }
 
 #[derive(Debug, Clone)]

@@ -257,3 +257,42 @@ service whisper image="onerahmet/openai-whisper-asr-webservice:v1.4.1-gpu" {
         json!([{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}])
     );
 }
+
+/// Declared networks (one internal) and each service's attachments and log settings.
+#[test]
+fn compose_reads_networks_and_logging() {
+    let g = generate_text(
+        r#"project demo version="1.0.0"
+
+network backend internal=#true
+network frontend driver="bridge"
+
+service web image="nginx:1.27" {
+    network "frontend" "backend"
+    logging "json-file" max-size="10m" max-file="3"
+}
+
+service db image="postgres:16" {
+    network "backend"
+    logging "local"
+}
+"#,
+    );
+    let all = resolve(&g, &[], &[]).unwrap_or_else(|e| panic!("compose refused: {e}"));
+    assert_eq!(
+        all["networks"],
+        json!({
+            "backend": {"name": "demo_backend", "ipam": {}, "internal": true},
+            "frontend": {"name": "demo_frontend", "driver": "bridge", "ipam": {}},
+        })
+    );
+    let web = &all["services"]["web"];
+    assert_eq!(web["networks"], json!({"backend": null, "frontend": null}));
+    assert_eq!(
+        web["logging"],
+        json!({"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}})
+    );
+    let db = &all["services"]["db"];
+    assert_eq!(db["networks"], json!({"backend": null}));
+    assert_eq!(db["logging"], json!({"driver": "local"}));
+}
