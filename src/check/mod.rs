@@ -1454,7 +1454,8 @@ impl<'s> Checker<'s> {
                         EdgeKind::Feeds,
                         ci_image.image.span,
                     );
-                    self.image_variant(ii, &ci_image.variant);
+                    let v = self.image_variant(ii, &ci_image.variant);
+                    self.chart_gpu(v, ci_image.image.span);
                     if let Some(r) = &ci_image.registry
                         && self.registry(r).is_some()
                         && !spec.images[ii]
@@ -1500,6 +1501,24 @@ impl<'s> Checker<'s> {
                     });
                 }
             }
+        }
+    }
+
+    /// Helm values hold a literal GPU limit: variant `v` of a chart's image cannot take
+    /// its GPU count from compose interpolation.
+    fn chart_gpu(&mut self, v: Option<usize>, span: SourceSpan) {
+        let gpu = v.and_then(|v| self.spec.variants[v].gpu.as_ref());
+        if let Some(GpuCount::Interpolated(text)) = gpu.map(|g| &g.count) {
+            self.push(Error::InvalidGpuCount {
+                value: text.value.clone(),
+                span,
+                reason: "a chart's GPU limit is a number, which Helm values cannot interpolate"
+                    .into(),
+                help: format!(
+                    "give variant `{}` a literal count (`count=1`), or feed the chart another variant (`variant=`)",
+                    self.spec.variants[v.unwrap_or_default()].name.value
+                ),
+            });
         }
     }
 

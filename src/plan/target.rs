@@ -98,10 +98,11 @@ pub struct GpuPlan {
 impl GpuPlan {
     pub fn of(g: &crate::spec::Gpu) -> Self {
         GpuPlan {
-            count: match g.count {
+            count: match &g.count {
                 _ if !g.device_ids.is_empty() => g.device_ids.len().to_string(),
                 GpuCount::All => "all".into(),
                 GpuCount::Count(n) => n.to_string(),
+                GpuCount::Interpolated(t) => t.value.clone(),
             },
             device_ids: g.device_ids.iter().map(|d| d.value.clone()).collect(),
             driver: g.driver.value.clone(),

@@ -180,6 +180,16 @@ fn expandable(text: &str, expand: bool) -> String {
     }
 }
 
+/// A GPU count as YAML: a number or `all` as it is, an interpolated one quoted (compose
+/// converts what it interpolates to a count).
+fn gpu_count(count: &str) -> String {
+    if count == "all" || count.parse::<u32>().is_ok() {
+        count.to_string()
+    } else {
+        super::escape::yaml(count)
+    }
+}
+
 fn check(h: &Healthcheck) -> Check {
     Check {
         command: expandable(&h.command.value, h.expand),
@@ -298,7 +308,7 @@ pub fn render(
             service.profiles = planned.profiles.clone();
             service.gpu = planned.gpu.as_ref().map(|g| Gpu {
                 driver: g.driver.clone(),
-                count: g.device_ids.is_empty().then(|| g.count.clone()),
+                count: g.device_ids.is_empty().then(|| gpu_count(&g.count)),
                 device_ids: g.device_ids.clone(),
                 capabilities: g.capabilities.clone(),
             });

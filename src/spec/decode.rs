@@ -712,6 +712,9 @@ impl<'a> Decoder<'a> {
         let count = match r.prop_raw("count") {
             None => GpuCount::All,
             Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
+            Some((KdlValue::String(s), span)) if self.expand(r.annotation(None, Some("count"))) => {
+                self.interpolated_count(Spanned::new(s.clone(), span))
+            }
             Some((KdlValue::Integer(n), _)) if (1..=1024).contains(n) => GpuCount::Count(*n as u32),
             Some((value, span)) => {
                 self.push(Error::InvalidGpuCount {
@@ -979,6 +982,26 @@ impl<'a> Decoder<'a> {
             self.variable_name(&pair.name, "environment variable");
         }
         pairs
+    }
+
+    /// An `(expand)` GPU count: valid interpolation whose defaults (when every variable
+    /// has one) give a count from 1 or `all`.
+    fn interpolated_count(&self, text: Text) -> GpuCount {
+        if !self.interpolation(&text) {
+            return GpuCount::All;
+        }
+        let pieces = interpolation::parse(&text.value).unwrap_or_default();
+        let default = interpolation::defaults(&pieces);
+        let valid = |d: &str| d == "all" || d.parse::<u32>().is_ok_and(|n| (1..=1024).contains(&n));
+        if let Some(d) = default.filter(|d| !valid(d)) {
+            self.push(Error::InvalidGpuCount {
+                value: text.value.clone(),
+                span: text.span,
+                reason: format!("with its defaults the count is `{d}`"),
+                help: "write e.g. `count=(expand)\"${GPU_COUNT:-1}\"`".into(),
+            });
+        }
+        GpuCount::Interpolated(text)
     }
 
     /// `network NAME [internal=#true] [driver="bridge"]`.
@@ -1436,6 +1459,7 @@ impl<'a> Decoder<'a> {
                     .is_none_or(|n| !["variants", "lint-ignore"].contains(&n.value())),
                 "port" | "volume" | "command" | "entrypoint" | "env-file" => e.name().is_none(),
                 "healthcheck" => first.is_some_and(|i| std::ptr::eq(e, &child.entries()[i])),
+                "gpu" => e.name().is_some_and(|n| n.value() == "count"),
                 _ => false,
             });
             if key == "env" {

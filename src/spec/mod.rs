@@ -168,10 +168,12 @@ pub struct Gpu {
     pub span: SourceSpan,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GpuCount {
     All,
     Count(u32),
+    /// `count=(expand)"${GPU_COUNT:-1}"`: compose interpolates it (checked at decode).
+    Interpolated(Text),
 }
 
 #[derive(Debug, Clone)]

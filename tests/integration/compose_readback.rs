@@ -241,7 +241,7 @@ service ollama image="ollama/ollama:0.3.0" {
 }
 
 service whisper image="onerahmet/openai-whisper-asr-webservice:v1.4.1-gpu" {
-    gpu count=1
+    gpu count=(expand)"${WHISPER_GPUS:-1}"
 }
 "#,
     );
@@ -295,4 +295,32 @@ service db image="postgres:16" {
     let db = &all["services"]["db"];
     assert_eq!(db["networks"], json!({"backend": null}));
     assert_eq!(db["logging"], json!({"driver": "local"}));
+}
+
+/// A variant's GPU count from the environment, with a default.
+#[test]
+fn compose_interpolates_a_gpu_count() {
+    let g = generate_text(
+        r#"project demo version="1.0.0"
+
+variant gpu {
+    gpu count=(expand)"${GPU_COUNT:-1}"
+}
+
+stage runtime from="alpine:3.20" {
+    cmd "sleep" "infinity"
+}
+
+image app stage=runtime
+
+service app image=app
+"#,
+    );
+    let count = |env: &[(&str, &str)]| {
+        service(&g, &[], env, "app")["deploy"]["resources"]["reservations"]["devices"][0]["count"]
+            .clone()
+    };
+    assert_eq!(count(&[]), json!(1));
+    assert_eq!(count(&[("GPU_COUNT", "2")]), json!(2));
+    assert_eq!(count(&[("GPU_COUNT", "all")]), json!(-1), "compose's `all`");
 }

@@ -109,6 +109,7 @@ fixtures! {
     service_values: "123-service-values" => 1,
     gpu_device_ids: "124-gpu-device-ids" => 1,
     networks_logging: "125-networks-logging" => 1,
+    gpu_count_interpolation: "126-gpu-count-interpolation" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
