@@ -85,7 +85,7 @@ impl Checker<'_> {
                 self.env_credential(e, Place::Compose);
             }
             for w in s.command.iter().flatten() {
-                self.value_credential(w, "a `command` word", Place::Compose, None);
+                self.value_credential(&w.text, "a `command` word", Place::Compose, None);
             }
             if let Some(h) = &s.healthcheck {
                 self.value_credential(&h.command, "a health check", Place::Compose, None);

@@ -17,6 +17,7 @@ use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
 use crate::value::{self, Placeholder};
 
+pub mod compose;
 mod context;
 mod credentials;
 mod expand;
@@ -1186,6 +1187,39 @@ impl<'s> Checker<'s> {
         Err(())
     }
 
+    /// `image=(expand)"..."`: an image reference compose interpolates. With each variable
+    /// at its default (else `x`) it must be a valid reference, never a spec image.
+    fn interpolated_image(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
+        let text = source.value.as_str();
+        let Ok(pieces) = value::interpolation::parse(text) else {
+            return Err(()); // reported at decode
+        };
+        let sample = value::interpolation::sample(&pieces, "x");
+        if self.image_index(text).is_some() {
+            self.push(Error::InvalidImageReference {
+                value: text.to_string(),
+                span: source.span,
+                reason: "a spec image: compose would pull an image of this name".into(),
+                help: format!(
+                    "write `image={text}` without `(expand)`; specc names the image it builds"
+                ),
+            });
+            return Err(());
+        }
+        match ImageSource::parse(&sample).reference() {
+            Ok(_) => Ok(None),
+            Err(reason) => {
+                self.push(Error::InvalidImageReference {
+                    value: text.to_string(),
+                    span: source.span,
+                    reason: format!("with its defaults, `{sample}`: {reason}"),
+                    help: "write e.g. `image=(expand)\"redis:${REDIS_TAG:-7-alpine}\"`".into(),
+                });
+                Err(())
+            }
+        }
+    }
+
     /// The variant a reference to image `ii` means, checked against the image's variants.
     fn image_variant(&mut self, ii: usize, variant: &Option<Text>) -> Option<usize> {
         let image = &self.spec.images[ii];
@@ -1229,7 +1263,12 @@ impl<'s> Checker<'s> {
         for (si, s) in spec.services.iter().enumerate() {
             let me = Vertex::Service(si);
             self.graph.vertex(me.clone());
-            match self.image_or_reference(&s.image) {
+            let image = if s.image_expand {
+                self.interpolated_image(&s.image)
+            } else {
+                self.image_or_reference(&s.image)
+            };
+            match image {
                 Ok(Some(ii)) => {
                     self.graph
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Runs, s.image.span);
@@ -1252,17 +1291,7 @@ impl<'s> Checker<'s> {
                 Err(()) => {}
             }
             for v in &s.volumes {
-                if let Err(reason) = value::check_volume(&v.value) {
-                    self.push(Error::InvalidVolume {
-                        value: v.value.clone(),
-                        span: v.span,
-                        reason,
-                        help: match value::to_volume(&v.value) {
-                            Some(fixed) => format!("write `{fixed}`"),
-                            None => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
-                        },
-                    });
-                }
+                self.service_volume(v);
             }
             let env = s.env.iter().map(|e| &e.name);
             self.unique_keys("environment variable", env, "keep one of them");
@@ -1298,6 +1327,42 @@ impl<'s> Checker<'s> {
             }
         }
         self.service_cycles();
+        compose::dependencies_across_profiles(spec, &mut self.problems);
+        compose::pull_policies(spec, &mut self.problems);
+        compose::networks(spec, &mut self.problems);
+    }
+
+    /// A volume compose accepts. An interpolated one is checked with each variable at its
+    /// default (else a path): its source must be a path, since a named volume would have
+    /// to be declared under a name only compose knows.
+    fn service_volume(&mut self, v: &crate::spec::ComposeText) {
+        let text = &v.text.value;
+        let checked = if v.expand {
+            let Ok(pieces) = value::interpolation::parse(text) else {
+                return; // reported at decode
+            };
+            let sample = value::interpolation::sample(&pieces, "/x");
+            value::check_volume(&sample).and_then(|()| match value::named_volume(&sample) {
+                Some(name) if value::interpolation::has_variables(&pieces) => Err(format!(
+                    "with its defaults the source is the named volume `{name}`; an interpolated source must be a path"
+                )),
+                _ => Ok(()),
+            })
+        } else {
+            value::check_volume(text)
+        };
+        if let Err(reason) = checked {
+            self.push(Error::InvalidVolume {
+                value: text.clone(),
+                span: v.text.span,
+                reason,
+                help: match value::to_volume(text) {
+                    Some(fixed) if !v.expand => format!("write `{fixed}`"),
+                    _ if v.expand => "write e.g. `volume (expand)\"${DATA_DIR:-./data}:/data\"`: a path source and an absolute container path".into(),
+                    _ => "write `./host/path:/container/path[:ro]` or `volume-name:/container/path`".into(),
+                },
+            });
+        }
     }
 
     fn service_cycles(&mut self) {
@@ -1449,7 +1514,8 @@ impl<'s> Checker<'s> {
                         EdgeKind::Feeds,
                         ci_image.image.span,
                     );
-                    self.image_variant(ii, &ci_image.variant);
+                    let v = self.image_variant(ii, &ci_image.variant);
+                    self.chart_gpu(v, ci_image.image.span);
                     if let Some(r) = &ci_image.registry
                         && self.registry(r).is_some()
                         && !spec.images[ii]
@@ -1465,6 +1531,7 @@ impl<'s> Checker<'s> {
                         });
                     }
                     self.chart_image_namespace(ii, ci_image);
+                    self.chart_tag(ii, ci_image.image.span);
                 }
                 self.values_key(&ci_image.key);
             }
@@ -1476,6 +1543,7 @@ impl<'s> Checker<'s> {
                     self.graph
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
                     self.image_variant(ii, &rt.variant);
+                    self.chart_tag(ii, img.span);
                 }
             }
             if let Some(push) = &chart.push {
@@ -1494,6 +1562,55 @@ impl<'s> Checker<'s> {
                 }
             }
         }
+    }
+
+    /// Helm values hold a literal GPU limit: variant `v` of a chart's image cannot take
+    /// its GPU count from compose interpolation.
+    fn chart_gpu(&mut self, v: Option<usize>, span: SourceSpan) {
+        let gpu = v.and_then(|v| self.spec.variants[v].gpu.as_ref());
+        if let Some(GpuCount::Interpolated(text)) = gpu.map(|g| &g.count) {
+            self.push(Error::InvalidGpuCount {
+                value: text.value.clone(),
+                span,
+                reason: "a chart's GPU limit is a number, which Helm values cannot interpolate"
+                    .into(),
+                help: format!(
+                    "give variant `{}` a literal count (`count=1`), or feed the chart another variant (`variant=`)",
+                    self.spec.variants[v.unwrap_or_default()].name.value
+                ),
+            });
+        }
+    }
+
+    /// Helm values hold a literal tag: image `ii` must push, on a release, a tag that the
+    /// spec alone gives (at most the version; not the commit or the branch of a CI run).
+    fn chart_tag(&mut self, ii: usize, span: SourceSpan) {
+        let image = &self.spec.images[ii];
+        let release = |r: &&crate::spec::TagRule| r.when.value != TagWhen::Branch;
+        let known = image
+            .tags
+            .iter()
+            .filter(release)
+            .any(|r| r.template.value.placeholders().all(|p| p.is_version_part()));
+        if known {
+            return;
+        }
+        let first = image.tags.iter().find(release);
+        self.push(Error::ChartTagUnknown {
+            image: image.name.value.clone(),
+            span,
+            reason: match first {
+                Some(r) => format!(
+                    "its release tags depend on the CI run (`{}`)",
+                    r.template.value
+                ),
+                None => "it pushes no tag on a release".into(),
+            },
+            help: format!(
+                "add a release tag that the spec alone gives to image `{}`, e.g. `tag \"{{{{version}}}}\"`",
+                image.name.value
+            ),
+        });
     }
 
     /// Helm values hold a literal image repository: the registry that feeds a chart (the

@@ -383,6 +383,36 @@ pub enum Error {
         help: String,
     },
 
+    /// An `(expand)` compose value that is not valid interpolation:
+    /// `port (expand)"${PORT:-8080:8080"`
+    #[error("`{value}` is not valid compose interpolation")]
+    #[diagnostic(
+        code(specc::check::invalid_interpolation),
+        help(
+            "write `${{NAME}}`, `${{NAME:-default}}` or `${{NAME-default}}` (also `:?`, `?`, `:+`, `+`); a literal `$` is `$$`"
+        )
+    )]
+    InvalidInterpolation {
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+    },
+
+    /// A service setting Docker would refuse: `shm-size "1gib"`, `extra-host "db"`,
+    /// `stop-signal "SIGFOO"`, `device "dev/kfd"`
+    #[error("`{value}` is not a valid `{what}`")]
+    #[diagnostic(code(specc::check::invalid_service_value))]
+    InvalidServiceValue {
+        what: String,
+        value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A volume compose rejects: `volume "./data:data"`
     #[error("`{value}` is not a valid volume")]
     #[diagnostic(code(specc::check::invalid_volume))]
@@ -695,6 +725,34 @@ pub enum Error {
     #[diagnostic(code(specc::check::helm_namespace))]
     HelmNamespace {
         value: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A required dependency on a service that a compose profile can leave out while the
+    /// dependent runs: `service web image=app { depends-on "gpu-worker" }` with
+    /// `gpu-worker` in profile `gpu`
+    #[error("`{service}` depends on `{dependency}`, which runs only with profile `{profiles}`")]
+    #[diagnostic(code(specc::check::depends_on_profile))]
+    DependsOnProfile {
+        service: String,
+        dependency: String,
+        profiles: String,
+        #[label("compose refuses the file when this service is left out")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A chart fed an image whose every release tag depends on the CI run:
+    /// `image demo stage=runtime { tag "commit-{{sha}}" }` with `chart demo { image demo }`
+    #[error("Helm values cannot name a tag of image `{image}`")]
+    #[diagnostic(code(specc::check::chart_tag))]
+    ChartTagUnknown {
+        image: String,
         #[label("{reason}")]
         span: SourceSpan,
         reason: String,

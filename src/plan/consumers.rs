@@ -4,10 +4,13 @@
 
 use serde::Serialize;
 
+use super::runtime::RunEnv;
 use super::tags::TagTemplate;
-use super::target::Target;
+use super::target::{GpuPlan, Target};
 use crate::check::Checked;
+use crate::check::compose::service_profiles;
 use crate::check::targets::{default_variant, image_variants};
+use crate::value::interpolation;
 use crate::value::tag::TagValues;
 
 /// The image a compose service runs.
@@ -19,6 +22,12 @@ pub struct ServiceImage {
     pub target: Option<String>,
     /// The reference compose names it by.
     pub image: String,
+    /// The compose profiles it is in (none: a plain `docker compose up` starts it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    /// The GPUs it reserves: its own `gpu`, else its variant's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuPlan>,
 }
 
 /// An image reference held by a chart value.
@@ -55,7 +64,7 @@ fn compose_reference(project: &str, t: &Target) -> String {
 }
 
 /// The image of every compose service, in spec order.
-pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
+pub fn services(checked: &Checked, targets: &[Target], env: &RunEnv) -> Vec<ServiceImage> {
     let spec = &checked.spec;
     spec.services
         .iter()
@@ -63,7 +72,7 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
             let target = spec
                 .images
                 .iter()
-                .position(|i| i.name.value == s.image.value.as_str())
+                .position(|i| !s.image_expand && i.name.value == s.image.value.as_str())
                 .and_then(|ii| {
                     let v = variant_of(checked, ii, s.variant.as_ref().map(|t| t.as_str()))?;
                     targets
@@ -74,12 +83,32 @@ pub fn services(checked: &Checked, targets: &[Target]) -> Vec<ServiceImage> {
                 name: s.name.value.clone(),
                 target: target.map(|t| t.name.clone()),
                 image: target.map_or_else(
-                    || s.image.value.to_string(),
+                    || external(s, env),
                     |t| compose_reference(&spec.project.name.value, t),
                 ),
+                profiles: service_profiles(spec, s),
+                gpu: s
+                    .gpu
+                    .as_ref()
+                    .map(GpuPlan::of)
+                    .or_else(|| target.and_then(|t| t.gpu.clone())),
             }
         })
         .collect()
+}
+
+/// The image an external service runs: an `(expand)` reference as compose resolves it
+/// under `env` (as written when a `?` form would stop compose).
+fn external(s: &crate::spec::Service, env: &RunEnv) -> String {
+    let text = s.image.value.to_string();
+    if !s.image_expand {
+        return text;
+    }
+    let lookup = |name: &str| env.get(name).map(String::from);
+    interpolation::parse(&text)
+        .ok()
+        .and_then(|p| interpolation::resolve(&p, &lookup))
+        .unwrap_or(text)
 }
 
 /// The variant a reference to image `ii` means: the named one, or the image's default.
@@ -92,7 +121,8 @@ fn variant_of(checked: &Checked, ii: usize, named: Option<&str>) -> Option<usize
 }
 
 /// The reference a chart value of `target` holds: in `registry` (or the first), with the
-/// first release tag known from the spec alone, at the spec's version.
+/// first release tag known from the spec alone, at the spec's version (`check` refuses a
+/// chart image without one: a tag with `{{sha}}` or `{{branch}}` is not a reference).
 fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (String, String) {
     let repo = match registry {
         Some(name) => t.repositories.iter().find(|r| r.registry == name),
@@ -103,7 +133,6 @@ fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (S
         .release_tags
         .iter()
         .find(|x| x.is_known_from_spec())
-        .or(t.release_tags.first())
         .map_or_else(|| "latest".to_string(), |x| x.render(values));
     (repository, tag)
 }

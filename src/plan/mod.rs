@@ -52,7 +52,7 @@ pub struct Plan {
     /// `release` or `branch`.
     pub event: String,
     pub targets: Vec<Target>,
-    /// Per compose service, the image it runs.
+    /// Per compose service, the image it runs, its profiles and GPUs.
     pub services: Vec<ServiceImage>,
     /// Per chart image value, the reference it holds.
     pub charts: Vec<ChartImage>,
@@ -104,7 +104,7 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
             _ => "release",
         }
         .into(),
-        services: consumers::services(checked, &targets),
+        services: consumers::services(checked, &targets, &options.env),
         charts: consumers::charts(checked, &targets, &spec_values),
         targets,
     }

@@ -20,6 +20,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::value::interpolation;
+
 pub use crate::value::reference::OWNER_VARIABLE;
 /// The variable that overrides the spec's version.
 pub const VERSION_VARIABLE: &str = "VERSION";
@@ -48,6 +50,11 @@ impl RunEnv {
         RunEnv { vars }
     }
 
+    /// The value of `name` when it is set (possibly empty).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
     /// The value of `name` when it is set and not empty.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.vars
@@ -72,8 +79,10 @@ pub fn sha(env: &RunEnv) -> String {
 }
 
 /// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, each
-/// registry's `namespace-secret` variable, and the GitHub variables of `from-ci` arguments
-/// (a build argument is that variable when it is set and not empty, else the spec's value).
+/// registry's `namespace-secret` variable, the GitHub variables of `from-ci` arguments
+/// (a build argument is that variable when it is set and not empty, else the spec's value),
+/// and the variables of interpolated service images (compose resolves them; the plan
+/// shows what it runs).
 pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     let mut names: Vec<String> = [
         VERSION_VARIABLE,
@@ -97,6 +106,14 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
     for var in ci.filter_map(|a| a.from_ci.as_ref()) {
         if !names.contains(&var.value) {
             names.push(var.value.clone());
+        }
+    }
+    for s in spec.services.iter().filter(|s| s.image_expand) {
+        let pieces = interpolation::parse(s.image.value.as_str()).unwrap_or_default();
+        for v in interpolation::variables(&pieces) {
+            if !names.contains(&v) {
+                names.push(v);
+            }
         }
     }
     names

@@ -114,10 +114,29 @@ pub enum CachePlan {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct GpuPlan {
-    /// A number, or `all`.
+    /// A number, or `all`; with device ids, how many they are.
     pub count: String,
+    /// The devices reserved instead of a count.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_ids: Vec<String>,
     pub driver: String,
     pub capabilities: Vec<String>,
+}
+
+impl GpuPlan {
+    pub fn of(g: &crate::spec::Gpu) -> Self {
+        GpuPlan {
+            count: match &g.count {
+                _ if !g.device_ids.is_empty() => g.device_ids.len().to_string(),
+                GpuCount::All => "all".into(),
+                GpuCount::Count(n) => n.to_string(),
+                GpuCount::Interpolated(t) => t.value.clone(),
+            },
+            device_ids: g.device_ids.iter().map(|d| d.value.clone()).collect(),
+            driver: g.driver.value.clone(),
+            capabilities: g.capabilities.iter().map(|c| c.value.clone()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -190,14 +209,7 @@ impl Build<'_> {
             args: self.args(v),
             ci_args: ci_args(spec, v),
             secrets: secrets(spec, &stages, &variant.name.value),
-            gpu: variant.gpu.as_ref().map(|g| GpuPlan {
-                count: match g.count {
-                    GpuCount::All => "all".into(),
-                    GpuCount::Count(n) => n.to_string(),
-                },
-                driver: g.driver.value.clone(),
-                capabilities: g.capabilities.iter().map(|c| c.value.clone()).collect(),
-            }),
+            gpu: variant.gpu.as_ref().map(GpuPlan::of),
             caches: caches(spec, image, &target_name(spec, image, v)),
             tags,
             registries,

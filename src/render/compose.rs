@@ -8,10 +8,9 @@ use serde::Serialize;
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, relative_path, render_template};
 use crate::check::Checked;
-use crate::check::targets::image_variants;
 use crate::diagnostics::Error;
 use crate::plan::{Plan, Target, runtime};
-use crate::spec::{Healthcheck, Spec};
+use crate::spec::{ComposeText, Healthcheck, ServiceFields, Spec, Text};
 use crate::value;
 
 #[derive(Serialize)]
@@ -22,6 +21,7 @@ struct Context {
     volumes: Vec<String>,
     /// Build secrets of the services' builds, by id.
     secrets: Vec<Secret>,
+    networks: Vec<Network>,
 }
 
 /// A top-level `secrets:` entry: read from an environment variable or a file.
@@ -47,6 +47,85 @@ struct Service {
     healthcheck: Option<Check>,
     profiles: Vec<String>,
     gpu: Option<Gpu>,
+    fields: Fields,
+}
+
+/// The settings passed through, each value a YAML scalar.
+#[derive(Serialize)]
+struct Fields {
+    container_name: Option<String>,
+    env_file: Vec<EnvFile>,
+    devices: Vec<String>,
+    group_add: Vec<String>,
+    device_cgroup_rules: Vec<String>,
+    shm_size: Option<String>,
+    extra_hosts: Vec<String>,
+    tty: bool,
+    stop_signal: Option<String>,
+    pull_policy: Option<String>,
+    entrypoint: Option<Vec<String>>,
+    logging: Option<Logging>,
+    networks: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Logging {
+    driver: String,
+    options: Vec<Pair>,
+}
+
+/// A top-level network.
+#[derive(Serialize)]
+struct Network {
+    name: String,
+    internal: bool,
+    driver: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EnvFile {
+    path: String,
+    required: bool,
+}
+
+fn fields(f: &ServiceFields) -> Fields {
+    let literal = |t: &Text| super::escape::compose(&t.value);
+    let all = |list: &[Text]| list.iter().map(literal).collect();
+    Fields {
+        container_name: f.container_name.as_ref().map(literal),
+        env_file: f
+            .env_files
+            .iter()
+            .map(|(path, required)| EnvFile {
+                path: scalar(path),
+                required: *required,
+            })
+            .collect(),
+        devices: all(&f.devices),
+        group_add: all(&f.group_add),
+        device_cgroup_rules: all(&f.device_cgroup_rules),
+        shm_size: f.shm_size.as_ref().map(literal),
+        extra_hosts: all(&f.extra_hosts),
+        tty: f.tty,
+        stop_signal: f.stop_signal.as_ref().map(literal),
+        pull_policy: f.pull_policy.as_ref().map(literal),
+        entrypoint: f
+            .entrypoint
+            .as_ref()
+            .map(|e| e.iter().map(scalar).collect()),
+        logging: f.logging.as_ref().map(|l| Logging {
+            driver: literal(&l.driver),
+            options: l
+                .options
+                .iter()
+                .map(|(k, v)| Pair {
+                    name: k.value.clone(),
+                    value: literal(v),
+                })
+                .collect(),
+        }),
+        networks: f.networks.iter().map(|n| n.value.clone()).collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -78,6 +157,7 @@ struct EnvEntry {
 struct Dependency {
     name: String,
     condition: &'static str,
+    required: bool,
 }
 
 #[derive(Serialize)]
@@ -92,13 +172,38 @@ struct Check {
 #[derive(Serialize)]
 struct Gpu {
     driver: String,
-    count: String,
+    count: Option<String>,
+    device_ids: Vec<String>,
     capabilities: Vec<String>,
+}
+
+/// A compose string as a YAML scalar: `$` left to compose's interpolation where the spec
+/// says `(expand)`, else literal (`$$`).
+fn scalar(v: &ComposeText) -> String {
+    expandable(&v.text.value, v.expand)
+}
+
+fn expandable(text: &str, expand: bool) -> String {
+    if expand {
+        super::escape::yaml(text)
+    } else {
+        super::escape::compose(text)
+    }
+}
+
+/// A GPU count as YAML: a number or `all` as it is, an interpolated one quoted (compose
+/// converts what it interpolates to a count).
+fn gpu_count(count: &str) -> String {
+    if count == "all" || count.parse::<u32>().is_ok() {
+        count.to_string()
+    } else {
+        super::escape::yaml(count)
+    }
 }
 
 fn check(h: &Healthcheck) -> Check {
     Check {
-        command: h.command.value.clone(),
+        command: expandable(&h.command.value, h.expand),
         interval: h.interval.as_ref().map(|t| t.value.to_string()),
         timeout: h.timeout.as_ref().map(|t| t.value.to_string()),
         start_period: h.start_period.as_ref().map(|t| t.value.to_string()),
@@ -178,26 +283,18 @@ pub fn render(
     for s in &spec.services {
         let mut service = Service {
             name: s.name.value.clone(),
-            image_expr: super::escape::compose(s.image.value.as_str()),
+            image_expr: String::new(),
             build: None,
-            command: s
-                .command
-                .as_ref()
-                .map(|c| c.iter().map(|w| w.value.clone()).collect()),
+            command: s.command.as_ref().map(|c| c.iter().map(scalar).collect()),
             restart: s.restart.as_ref().map(|r| r.value.clone()),
-            ports: s.ports.iter().map(|p| p.value.to_string()).collect(),
-            volumes: s.volumes.iter().map(|v| v.value.clone()).collect(),
+            ports: s.ports.iter().map(scalar).collect(),
+            volumes: s.volumes.iter().map(scalar).collect(),
             environment: s
                 .env
                 .iter()
                 .map(|e| EnvEntry {
                     name: e.name.value.clone(),
-                    // `(expand)` values keep `$` for compose's own interpolation.
-                    expr: if e.expand {
-                        super::escape::yaml(&e.value.value)
-                    } else {
-                        super::escape::compose(&e.value.value)
-                    },
+                    expr: expandable(&e.value.value, e.expand),
                 })
                 .collect(),
             depends_on: s
@@ -205,6 +302,7 @@ pub fn render(
                 .iter()
                 .map(|d| Dependency {
                     name: d.service.value.clone(),
+                    required: d.required,
                     condition: match d.condition.as_ref().map(|c| c.as_str()) {
                         Some("healthy") => "service_healthy",
                         Some("completed") => "service_completed_successfully",
@@ -213,44 +311,42 @@ pub fn render(
                 })
                 .collect(),
             healthcheck: s.healthcheck.as_ref().map(check),
-            profiles: s
-                .profiles
-                .as_ref()
-                .map(|p| p.iter().map(|x| x.value.clone()).collect())
-                .unwrap_or_default(),
+            profiles: Vec::new(),
             gpu: None,
+            fields: fields(&s.fields),
         };
-        for v in &s.volumes {
-            if let Some(name) = value::named_volume(&v.value) {
+        for v in s.volumes.iter().filter(|v| !v.expand) {
+            if let Some(name) = value::named_volume(&v.text.value) {
                 volumes.insert(name.to_string());
             }
         }
         if let Some(planned) = plan.services.iter().find(|x| x.name == s.name.value) {
-            service.image_expr = super::escape::compose(&planned.image);
+            // An interpolated reference is the spec's text: compose resolves it.
+            service.image_expr = if s.image_expand {
+                super::escape::yaml(s.image.value.as_str())
+            } else {
+                super::escape::compose(&planned.image)
+            };
+            service.profiles = planned.profiles.clone();
+            service.gpu = planned.gpu.as_ref().map(|g| Gpu {
+                driver: g.driver.clone(),
+                count: g.device_ids.is_empty().then(|| gpu_count(&g.count)),
+                device_ids: g.device_ids.clone(),
+                capabilities: g.capabilities.clone(),
+            });
         }
         let target = plan
             .services
             .iter()
             .find(|x| x.name == s.name.value)
             .and_then(|x| plan.target(x.target.as_deref()?));
-        if let Some(planned) = target {
-            let image = &spec.images[planned.image_index];
-            let variant = &spec.variants[planned.variant_index];
-            if let Some(dockerfile) = dockerfiles
+        if let Some(planned) = target
+            && let Some(dockerfile) = dockerfiles
                 .by_target
                 .get(&(planned.image_index, planned.variant_index))
-            {
-                service.build = Some(build(spec, planned, compose_dir, dockerfile));
-                secrets.extend(planned.secrets.iter().map(|s| secret(s, compose_dir)));
-            }
-            if s.profiles.is_none() && image_variants(spec, image).len() > 1 {
-                service.profiles = vec![variant.name.value.clone()];
-            }
-            service.gpu = planned.gpu.as_ref().map(|g| Gpu {
-                driver: g.driver.clone(),
-                count: g.count.clone(),
-                capabilities: g.capabilities.clone(),
-            });
+        {
+            service.build = Some(build(spec, planned, compose_dir, dockerfile));
+            secrets.extend(planned.secrets.iter().map(|s| secret(s, compose_dir)));
         }
         services.push(service);
     }
@@ -260,6 +356,15 @@ pub fn render(
         services,
         volumes: volumes.into_iter().collect(),
         secrets: secrets.into_iter().collect(),
+        networks: spec
+            .networks
+            .iter()
+            .map(|n| Network {
+                name: n.name.value.clone(),
+                internal: n.internal,
+                driver: n.driver.as_ref().map(|d| super::escape::compose(&d.value)),
+            })
+            .collect(),
     };
     match render_template("compose", &path, &context) {
         Ok(contents) => Some(Rendered { path, contents }),

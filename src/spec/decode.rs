@@ -12,11 +12,12 @@ use miette::SourceSpan;
 use super::reader::{Errors, Reader};
 use super::*;
 use crate::diagnostics::{Error, suggest};
+use crate::value::interpolation;
 use crate::value::to_name;
 
 pub const TOP_LEVEL: &[&str] = &[
     "project", "output", "arg", "ignore", "registry", "secret", "variant", "stage", "image",
-    "service", "workflow", "chart",
+    "service", "network", "workflow", "chart",
 ];
 
 pub const INSTRUCTIONS: &[&str] = &[
@@ -58,6 +59,20 @@ pub const SERVICE_CHILDREN: &[&str] = &[
     "command",
     "healthcheck",
     "profile",
+    "container-name",
+    "env-file",
+    "device",
+    "group-add",
+    "device-cgroup-rule",
+    "shm-size",
+    "extra-host",
+    "tty",
+    "stop-signal",
+    "pull-policy",
+    "entrypoint",
+    "gpu",
+    "logging",
+    "network",
 ];
 
 /// The children of a `workflow`.
@@ -292,6 +307,7 @@ impl<'a> Decoder<'a> {
         let mut stages = Vec::new();
         let mut images = Vec::new();
         let mut services = Vec::new();
+        let mut networks = Vec::new();
         let mut workflows = Vec::new();
         let mut charts = Vec::new();
         for node in doc.nodes() {
@@ -336,6 +352,7 @@ impl<'a> Decoder<'a> {
                 "stage" => stages.extend(self.stage(node)),
                 "image" => images.extend(self.image(node)),
                 "service" => services.extend(self.service(node)),
+                "network" => networks.extend(self.network(node)),
                 "workflow" => workflows.extend(self.workflow(node)),
                 "chart" => charts.extend(self.chart(node)),
                 _ => self.unknown_node(node, "at the top level", TOP_LEVEL),
@@ -359,6 +376,7 @@ impl<'a> Decoder<'a> {
         self.unique("stage", stages.iter().map(|s: &Stage| &s.name));
         self.unique("image", images.iter().map(|i: &Image| &i.name));
         self.unique("service", services.iter().map(|s: &Service| &s.name));
+        self.unique("network", networks.iter().map(|n: &Network| &n.name));
         self.unique("workflow", workflows.iter().map(|w: &Workflow| &w.name));
         self.unique("chart", charts.iter().map(|c: &Chart| &c.name));
         let defaults: Vec<&Spanned<bool>> = variants
@@ -395,6 +413,7 @@ impl<'a> Decoder<'a> {
             stages,
             images,
             services,
+            networks,
             workflows,
             charts,
         })
@@ -763,11 +782,29 @@ impl<'a> Decoder<'a> {
     fn gpu(&self, node: &'a KdlNode) -> Option<Gpu> {
         let r = self.reader(
             node,
-            &["count", "driver", "capabilities", "allow-any-platform"],
+            &[
+                "count",
+                "driver",
+                "capabilities",
+                "allow-any-platform",
+                "device-ids",
+            ],
         );
+        let device_ids = r.prop_list("device-ids").unwrap_or_default();
+        if let (false, Some((count, span))) = (device_ids.is_empty(), r.prop_raw("count")) {
+            self.push(Error::InvalidGpuCount {
+                value: count.to_string(),
+                span,
+                reason: "compose takes a count or device ids, not both".into(),
+                help: "leave `count=` out: the devices listed in `device-ids=` are reserved".into(),
+            });
+        }
         let count = match r.prop_raw("count") {
             None => GpuCount::All,
             Some((KdlValue::String(s), _)) if s == "all" => GpuCount::All,
+            Some((KdlValue::String(s), span)) if r.expand_prop("count") => {
+                self.interpolated_count(Spanned::new(s.clone(), span))
+            }
             Some((KdlValue::Integer(n), _)) if (1..=1024).contains(n) => GpuCount::Count(*n as u32),
             Some((value, span)) => {
                 self.push(Error::InvalidGpuCount {
@@ -793,6 +830,7 @@ impl<'a> Decoder<'a> {
         r.finish("no arguments");
         Some(Gpu {
             count,
+            device_ids,
             driver,
             capabilities,
             allow_any_platform,
@@ -1126,6 +1164,212 @@ impl<'a> Decoder<'a> {
         pairs
     }
 
+    /// An `(expand)` GPU count: valid interpolation whose defaults (when every variable
+    /// has one) give a count from 1 or `all`.
+    fn interpolated_count(&self, text: Text) -> GpuCount {
+        if !self.interpolation(&text) {
+            return GpuCount::All;
+        }
+        let pieces = interpolation::parse(&text.value).unwrap_or_default();
+        let default = interpolation::defaults(&pieces);
+        let valid = |d: &str| d == "all" || d.parse::<u32>().is_ok_and(|n| (1..=1024).contains(&n));
+        if let Some(d) = default.filter(|d| !valid(d)) {
+            self.push(Error::InvalidGpuCount {
+                value: text.value.clone(),
+                span: text.span,
+                reason: format!("with its defaults the count is `{d}`"),
+                help: "write e.g. `count=(expand)\"${GPU_COUNT:-1}\"`".into(),
+            });
+        }
+        GpuCount::Interpolated(text)
+    }
+
+    /// `network NAME [internal=#true] [driver="bridge"]`.
+    fn network(&self, node: &'a KdlNode) -> Option<Network> {
+        let mut r = self.reader(node, &["internal", "driver"]);
+        let name = self.name(&mut r, "network");
+        let internal = r.prop_bool("internal").is_some_and(|b| b.value);
+        let driver = r.prop("driver");
+        if let Some(d) = &driver {
+            self.choice(
+                d,
+                "network driver",
+                &["bridge", "host", "overlay", "ipvlan", "macvlan", "none"],
+            );
+        }
+        let span = r.span();
+        r.finish("one argument, the network name");
+        Some(Network {
+            name: name?,
+            internal,
+            driver,
+            span,
+        })
+    }
+
+    /// `logging DRIVER OPTION="value"...`.
+    fn logging(&self, node: &'a KdlNode) -> Option<Logging> {
+        let mut r = self.reader(node, &property_names(node));
+        let driver = r.arg(0, "a log driver", "logging \"json-file\" max-size=\"10m\"");
+        if let Some(d) = &driver {
+            let drivers = [
+                "json-file",
+                "local",
+                "syslog",
+                "journald",
+                "gelf",
+                "fluentd",
+                "awslogs",
+                "splunk",
+                "etwlogs",
+                "gcplogs",
+                "none",
+            ];
+            self.choice(d, "log driver", &drivers);
+        }
+        let options = r.free_props();
+        r.finish("one argument, the driver, and `OPTION=\"value\"` properties");
+        Some(Logging {
+            driver: driver?,
+            options,
+        })
+    }
+
+    /// One of the service settings compose takes as they are, each value checked.
+    fn service_field(&self, key: &str, c: &mut Reader<'a>, f: &mut ServiceFields) {
+        use crate::value::compose_field as grammar;
+        let each = |c: &mut Reader<'a>, example: &str, check: fn(&str) -> Result<(), String>| {
+            let values = c.rest_required(0, "a value", example);
+            values
+                .into_iter()
+                .filter(|v| self.field_value(key, v, check, example))
+                .collect::<Vec<_>>()
+        };
+        let one = |c: &mut Reader<'a>, example: &str, check: fn(&str) -> Result<(), String>| {
+            let value = c.arg(0, "a value", example)?;
+            self.field_value(key, &value, check, example)
+                .then_some(value)
+        };
+        match key {
+            "container-name" => {
+                f.container_name = one(
+                    c,
+                    "container-name \"my-app\"",
+                    grammar::check_container_name,
+                )
+            }
+            "env-file" => {
+                let required = c.prop_bool("required").is_none_or(|b| b.value);
+                let files = self.compose_texts(c, "a file", "env-file \".env\"");
+                f.env_files.extend(files.into_iter().map(|t| (t, required)));
+            }
+            "device" => f
+                .devices
+                .extend(each(c, "device \"/dev/kfd\"", grammar::check_device)),
+            "group-add" => f
+                .group_add
+                .extend(each(c, "group-add \"video\"", grammar::check_group)),
+            "device-cgroup-rule" => f.device_cgroup_rules.extend(each(
+                c,
+                "device-cgroup-rule \"c 189:* rmw\"",
+                grammar::check_cgroup_rule,
+            )),
+            "shm-size" => f.shm_size = one(c, "shm-size \"1gb\"", grammar::check_byte_size),
+            "extra-host" => f.extra_hosts.extend(each(
+                c,
+                "extra-host \"host.docker.internal:host-gateway\"",
+                grammar::check_extra_host,
+            )),
+            "tty" => f.tty = true,
+            "stop-signal" => {
+                f.stop_signal = one(c, "stop-signal \"SIGINT\"", grammar::check_signal)
+            }
+            "pull-policy" => {
+                let policy = c.arg(0, "a pull policy", "pull-policy \"missing\"");
+                let choices = ["always", "never", "missing", "build", "daily", "weekly"];
+                f.pull_policy = policy.filter(|p| self.choice(p, "pull policy", &choices));
+            }
+            _ => f.entrypoint = Some(self.compose_texts(c, "a word", "entrypoint \"/init\"")),
+        }
+    }
+
+    /// Checks one value of service setting `key`; false (reported) when it is invalid.
+    fn field_value(
+        &self,
+        key: &str,
+        value: &Text,
+        check: fn(&str) -> Result<(), String>,
+        example: &str,
+    ) -> bool {
+        let Err(reason) = check(&value.value) else {
+            return true;
+        };
+        self.push(Error::InvalidServiceValue {
+            what: key.to_string(),
+            value: value.value.clone(),
+            span: value.span,
+            reason,
+            help: format!("write e.g. `{example}`"),
+        });
+        false
+    }
+
+    /// Arguments from the first on, each with its `(expand)` annotation; an expanded
+    /// value's interpolation is checked.
+    fn compose_texts(&self, r: &mut Reader<'a>, what: &str, example: &str) -> Vec<ComposeText> {
+        let expands: Vec<bool> = (0..r.arg_count()).map(|i| r.expand_arg(i)).collect();
+        let texts = r.rest_required(0, what, example);
+        let aligned = texts.len() == expands.len();
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let expand = aligned && expands[i];
+                if expand {
+                    self.interpolation(&text);
+                }
+                ComposeText { text, expand }
+            })
+            .collect()
+    }
+
+    /// Checks the compose interpolation of an `(expand)` value; true when it parses.
+    fn interpolation(&self, text: &Text) -> bool {
+        match interpolation::parse(&text.value) {
+            Ok(_) => true,
+            Err(e) => {
+                self.push(Error::InvalidInterpolation {
+                    value: text.value.clone(),
+                    span: inner_span(text.span, &text.value, e.offset, e.len),
+                    reason: e.reason,
+                });
+                false
+            }
+        }
+    }
+
+    /// A service's port: a literal mapping parses; an interpolated one has its literal
+    /// parts checked. False (reported) when it is not a mapping.
+    fn service_port(&self, p: &ComposeText) -> bool {
+        let help = "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`";
+        if !p.expand {
+            return self.port(p.text.clone(), help).is_some();
+        }
+        let Ok(pieces) = interpolation::parse(&p.text.value) else {
+            return false;
+        };
+        let checked = crate::value::port::check_interpolated(&pieces);
+        if let Err(reason) = &checked {
+            self.push(Error::InvalidPort {
+                value: p.text.value.clone(),
+                span: p.text.span,
+                reason: reason.clone(),
+                help: "write e.g. `port (expand)\"${PORT:-8080}:8080\"`: literal parts are port numbers or an IP address".into(),
+            });
+        }
+        checked.is_ok()
+    }
+
     fn mount(&self, node: &'a KdlNode) -> Option<Mount> {
         match node.name().value() {
             "cache" => {
@@ -1202,6 +1446,7 @@ impl<'a> Decoder<'a> {
         Some(Healthcheck {
             command,
             shell_form: false,
+            expand: false,
             interval: r.prop("interval").and_then(|d| self.duration(d)),
             timeout: r.prop("timeout").and_then(|d| self.duration(d)),
             start_period: r.prop("start-period").and_then(|d| self.duration(d)),
@@ -1343,10 +1588,15 @@ impl<'a> Decoder<'a> {
         let mut r = self.reader(node, &["image", "variant"]);
         let name = self.name(&mut r, "service");
         let image = r.prop_required("image", "service web image=app");
+        let image_expand = r.expand_prop("image");
+        if let Some(image) = image.as_ref().filter(|_| image_expand) {
+            self.interpolation(image);
+        }
         let variant = r.prop("variant");
         let mut s = Service {
             name: name?,
             image: source(image?),
+            image_expand,
             variant,
             ports: Vec::new(),
             volumes: Vec::new(),
@@ -1356,6 +1606,8 @@ impl<'a> Decoder<'a> {
             command: None,
             healthcheck: None,
             profiles: None,
+            gpu: None,
+            fields: ServiceFields::default(),
             span: r.span(),
         };
         for child in r.children() {
@@ -1365,33 +1617,41 @@ impl<'a> Decoder<'a> {
                 continue;
             }
             if key == "env" {
-                let names: Vec<&str> = child
-                    .entries()
-                    .iter()
-                    .filter_map(|e| e.name().map(|n| n.value()))
-                    .collect();
-                let mut c = self.reader(child, &names);
-                s.env.extend(self.env_pairs(&mut c));
+                let mut c = self.reader(child, &property_names(child));
+                let pairs = self.env_pairs(&mut c);
+                for e in pairs.iter().filter(|e| e.expand) {
+                    self.interpolation(&e.value);
+                }
+                s.env.extend(pairs);
                 c.finish("a name and a value, or `NAME=value` properties");
                 continue;
             }
+            if key == "gpu" {
+                s.gpu = self.gpu(child);
+                continue;
+            }
+            if key == "logging" {
+                s.fields.logging = self.logging(child);
+                continue;
+            }
             let props: &[&str] = match key {
-                "depends-on" => &["condition"],
+                "depends-on" => &["condition", "required"],
+                "env-file" => &["required"],
                 "healthcheck" => &["interval", "timeout", "start-period", "retries"],
                 _ => &[],
             };
             let mut c = self.reader(child, props);
             match key {
                 "port" => {
-                    let ports = c.rest_required(0, "a port", "port \"8080:8080\"");
-                    s.ports.extend(ports.into_iter().filter_map(|p| {
-                        self.port(p, "write `HOST:CONTAINER`, e.g. `port \"8081:8080\"`, optionally with `/udp`")
-                    }))
+                    let ports = self.compose_texts(&mut c, "a port", "port \"8080:8080\"");
+                    s.ports
+                        .extend(ports.into_iter().filter(|p| self.service_port(p)))
                 }
-                "volume" => {
-                    s.volumes
-                        .extend(c.rest_required(0, "a volume", "volume \"./data:/data\""))
-                }
+                "volume" => s.volumes.extend(self.compose_texts(
+                    &mut c,
+                    "a volume",
+                    "volume \"./data:/data\"",
+                )),
                 "depends-on" => {
                     let condition = c.prop("condition");
                     if let Some(cond) = &condition {
@@ -1401,11 +1661,13 @@ impl<'a> Decoder<'a> {
                             &["started", "healthy", "completed"],
                         );
                     }
+                    let required = c.prop_bool("required").is_none_or(|b| b.value);
                     let names = c.rest_required(0, "a service name", "depends-on \"db\"");
                     for service in names {
                         s.depends_on.push(DependsOn {
                             service,
                             condition: condition.clone(),
+                            required,
                         });
                     }
                 }
@@ -1433,10 +1695,29 @@ impl<'a> Decoder<'a> {
                     s.restart = policy;
                 }
                 "command" => {
-                    s.command =
-                        Some(c.rest_required(0, "a word", "command \"serve\" \"--port=80\""))
+                    s.command = Some(self.compose_texts(
+                        &mut c,
+                        "a word",
+                        "command \"serve\" \"--port=80\"",
+                    ))
                 }
-                "healthcheck" => s.healthcheck = self.healthcheck(&mut c),
+                "container-name" | "env-file" | "device" | "group-add" | "device-cgroup-rule"
+                | "shm-size" | "extra-host" | "tty" | "stop-signal" | "pull-policy"
+                | "entrypoint" => self.service_field(key, &mut c, &mut s.fields),
+                "network" => s.fields.networks.extend(c.rest_required(
+                    0,
+                    "a network name",
+                    "network \"backend\"",
+                )),
+                "healthcheck" => {
+                    let expand = c.expand_arg(0);
+                    s.healthcheck = self
+                        .healthcheck(&mut c)
+                        .map(|h| Healthcheck { expand, ..h });
+                    if let Some(h) = s.healthcheck.as_ref().filter(|h| h.expand) {
+                        self.interpolation(&h.command);
+                    }
+                }
                 _ => {
                     s.profiles
                         .get_or_insert_with(Vec::new)
@@ -1449,6 +1730,14 @@ impl<'a> Decoder<'a> {
                 "depends-on" => "service names",
                 "command" => "words",
                 "profile" => "profile names",
+                "env-file" => "file paths",
+                "device" => "devices",
+                "group-add" => "groups",
+                "device-cgroup-rule" => "rules",
+                "extra-host" => "`HOST:IP` entries",
+                "entrypoint" => "words",
+                "tty" => "no arguments",
+                "network" => "network names",
                 _ => "one argument",
             });
         }
@@ -1809,6 +2098,14 @@ impl Output {
 
 /// A value naming an image, parsed once as a reference (`check` decides whether it is
 /// meant as one).
+/// The names of every property of `node`, for nodes whose properties are free-form.
+fn property_names(node: &KdlNode) -> Vec<&str> {
+    node.entries()
+        .iter()
+        .filter_map(|e| e.name().map(|n| n.value()))
+        .collect()
+}
+
 fn source(text: Text) -> Spanned<ImageSource> {
     Spanned::new(ImageSource::parse(&text.value), text.span)
 }

@@ -62,6 +62,8 @@ pub struct Spec {
     pub stages: Vec<Stage>,
     pub images: Vec<Image>,
     pub services: Vec<Service>,
+    /// Compose networks (`network backend internal=#true`).
+    pub networks: Vec<Network>,
     pub workflows: Vec<Workflow>,
     pub charts: Vec<Chart>,
 }
@@ -196,16 +198,21 @@ pub struct Variant {
 #[derive(Debug, Clone)]
 pub struct Gpu {
     pub count: GpuCount,
+    /// `device-ids="0 1"`: these devices instead of a count (compose takes one or the
+    /// other).
+    pub device_ids: Vec<Text>,
     pub driver: Text,
     pub capabilities: Vec<Text>,
     pub allow_any_platform: bool,
     pub span: SourceSpan,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GpuCount {
     All,
     Count(u32),
+    /// `count=(expand)"${GPU_COUNT:-1}"`: compose interpolates it (checked at decode).
+    Interpolated(Text),
 }
 
 #[derive(Debug, Clone)]
@@ -394,6 +401,8 @@ pub struct Healthcheck {
     /// `shell=#true`: `HEALTHCHECK CMD <command>`, run by the stage's `shell` (by default
     /// the command runs through `/bin/sh -c` in exec form).
     pub shell_form: bool,
+    /// `(expand)` on a service's health check: compose interpolates the command.
+    pub expand: bool,
     pub interval: Option<Spanned<Duration>>,
     pub timeout: Option<Spanned<Duration>>,
     pub start_period: Option<Spanned<Duration>>,
@@ -448,27 +457,86 @@ pub enum CacheKind {
     Gha,
 }
 
+/// A string of a compose field. Compose interpolates `$` in every string: `expand`
+/// (`(expand)"${PORT:-8080}:8080"`) leaves it to compose, whose interpolation was checked
+/// at decode; without it `$` is literal (written `$$`).
+#[derive(Debug, Clone)]
+pub struct ComposeText {
+    pub text: Text,
+    pub expand: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: Text,
     /// A spec image name or an external image reference.
     pub image: Spanned<ImageSource>,
+    /// `image=(expand)"..."`: an external reference compose interpolates.
+    pub image_expand: bool,
     pub variant: Option<Text>,
-    pub ports: Vec<Spanned<PortMapping>>,
-    pub volumes: Vec<Text>,
+    /// Literal mappings were parsed as [`PortMapping`]s at decode; interpolated ones had
+    /// their literal parts checked.
+    pub ports: Vec<ComposeText>,
+    pub volumes: Vec<ComposeText>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<DependsOn>,
     pub restart: Option<Text>,
-    pub command: Option<Vec<Text>>,
+    pub command: Option<Vec<ComposeText>>,
     pub healthcheck: Option<Healthcheck>,
     pub profiles: Option<Vec<Text>>,
+    /// The service's own GPU request (an external image, or other devices than its
+    /// variant's).
+    pub gpu: Option<Gpu>,
+    pub fields: ServiceFields,
     pub span: SourceSpan,
+}
+
+/// The service settings specc passes to compose as they are, each value checked at
+/// decode: `container_name`, `env_file`, `devices`, `group_add`, `device_cgroup_rules`,
+/// `shm_size`, `extra_hosts`, `tty`, `stop_signal`, `pull_policy`, `entrypoint`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFields {
+    pub container_name: Option<Text>,
+    /// Files and whether compose must find them (`required=#false`: skipped when absent).
+    pub env_files: Vec<(ComposeText, bool)>,
+    pub devices: Vec<Text>,
+    pub group_add: Vec<Text>,
+    pub device_cgroup_rules: Vec<Text>,
+    pub shm_size: Option<Text>,
+    pub extra_hosts: Vec<Text>,
+    pub tty: bool,
+    pub stop_signal: Option<Text>,
+    pub pull_policy: Option<Text>,
+    pub entrypoint: Option<Vec<ComposeText>>,
+    pub logging: Option<Logging>,
+    /// The networks it attaches to (none: compose's default network).
+    pub networks: Vec<Text>,
+}
+
+/// A compose network services attach to by name.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub name: Text,
+    /// `internal=#true`: no route to the outside.
+    pub internal: bool,
+    pub driver: Option<Text>,
+    pub span: SourceSpan,
+}
+
+/// `logging "json-file" max-size="10m"`: a log driver and its options.
+#[derive(Debug, Clone)]
+pub struct Logging {
+    pub driver: Text,
+    pub options: Vec<(Text, Text)>,
 }
 
 #[derive(Debug, Clone)]
 pub struct DependsOn {
     pub service: Text,
     pub condition: Option<Text>,
+    /// `required=#false`: start the service even when this one is not (e.g. when a
+    /// profile leaves it out).
+    pub required: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -5,11 +5,13 @@
 //! durations, secret names, and the look of a leaked credential. No spans here: callers
 //! attach the reason to the value's span.
 
+pub mod compose_field;
 pub mod cron;
 pub mod dockerfile;
 pub mod duration;
 pub mod ignore;
 pub mod image_ref;
+pub mod interpolation;
 pub mod kubernetes;
 pub mod platform;
 pub mod port;

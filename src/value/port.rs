@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::interpolation::{self, Piece};
+
 /// `first-last`, or one port when both are equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
@@ -116,6 +118,38 @@ impl PortMapping {
     }
 }
 
+/// An interpolated mapping (`${PORT:-8080}:8080`): with every variable unset (their
+/// defaults) it must be a mapping compose accepts, and each part written literally is
+/// checked as [`PortMapping::parse`] checks it; a part that reads a variable is compose's
+/// to resolve, so its `:` inside `${...}` is not a separator.
+pub fn check_interpolated(pieces: &[Piece]) -> Result<(), String> {
+    let defaults = interpolation::defaults(pieces);
+    if let Some(text) = &defaults {
+        PortMapping::parse(text).map_err(|e| format!("with its defaults, `{text}`: {e}"))?;
+    }
+    const MARK: &str = "\u{1}";
+    let s = interpolation::substitute(pieces, &|_| MARK.to_string());
+    let (spec, protocol) = s.rsplit_once('/').unwrap_or((&s, "tcp"));
+    if !protocol.contains(MARK) && !["tcp", "udp", "sctp"].contains(&protocol) {
+        return Err(format!("unknown protocol `{protocol}` (tcp, udp or sctp)"));
+    }
+    if spec.starts_with('[') {
+        return Ok(());
+    }
+    let parts: Vec<&str> = spec.split(':').collect();
+    if parts.len() > 3 {
+        return Err("too many `:` outside `${...}`".into());
+    }
+    for (i, part) in parts.iter().enumerate().filter(|(_, p)| !p.contains(MARK)) {
+        match (parts.len(), i) {
+            (3, 0) => drop(ipv4(part)?),
+            (3, 1) if part.is_empty() => {}
+            _ => drop(range(part)?),
+        }
+    }
+    Ok(())
+}
+
 /// A bracketed IPv6 host address (`[::1]:8080:80`) and the rest.
 fn split_ipv6(spec: &str) -> Result<(Option<HostAddress>, &str), String> {
     match spec.strip_prefix('[') {
@@ -159,6 +193,18 @@ mod tests {
             p("127.0.0.1:3001:3000/tcp").to_string(),
             "127.0.0.1:3001:3000/tcp"
         );
+    }
+
+    #[test]
+    fn interpolated_ports_check_their_literal_parts() {
+        let check = |s: &str| check_interpolated(&interpolation::parse(s).unwrap());
+        assert_eq!(check("${PORT:-8080}:8080"), Ok(()));
+        assert_eq!(check("${BIND:-127.0.0.1}:${PORT}:80/udp"), Ok(()));
+        assert_eq!(check("${PORT}:80"), Ok(()));
+        assert!(check("${PORT:-99999}:80").unwrap_err().contains("defaults"));
+        assert!(check("${PORT}:80x").unwrap_err().contains("`80x`"));
+        assert!(check("${A}:1:2:3").unwrap_err().contains("too many"));
+        assert!(check("${A}:80/icmp").unwrap_err().contains("protocol"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod architecture;
 mod check_rules;
 mod ci_args;
 mod cli;
+mod compose_readback;
 mod consistency;
 mod diagnostics;
 mod dockerfile_constructs;

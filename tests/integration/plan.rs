@@ -506,3 +506,41 @@ image app stage=app {
         assert_eq!(baked, expected, "bake for VERSION={version}");
     }
 }
+
+/// Compose and Helm hold references that are the same in every build: when the first
+/// tag rule reads the commit, compose runs the first fixed tag and Helm the first tag the
+/// version alone gives, each one that a release pushes (not `commit-<sha>`).
+#[test]
+fn compose_and_helm_skip_tags_that_read_the_commit() {
+    let g = crate::support::generate::generate_text(
+        r#"project demo version="1.0.0"
+registry ghcr host="ghcr.io" namespace="acme"
+stage app from="alpine:3.20" {
+    run "true"
+}
+image demo stage=app registries="ghcr" {
+    tag "commit-{{sha}}" when="always"
+    tag "{{version}}"
+    tag "latest"
+}
+service demo image=demo
+chart demo {
+    image demo key="image"
+}
+"#,
+    );
+    let plan = g.plan();
+    let pushed = strings(&registry(target(&plan, "demo"), "ghcr")["refs"]);
+    assert_eq!(plan["services"][0]["image"], "ghcr.io/acme/demo:latest");
+    assert_eq!(plan["charts"][0]["repository"], "ghcr.io/acme/demo");
+    assert_eq!(plan["charts"][0]["tag"], "1.0.0");
+    for reference in ["ghcr.io/acme/demo:latest", "ghcr.io/acme/demo:1.0.0"] {
+        assert!(pushed.iter().any(|r| r == reference), "{pushed:?}");
+    }
+    assert!(
+        g.read("compose.yaml")
+            .contains("image: \"ghcr.io/acme/demo:latest\"")
+    );
+    let values = g.read("charts/demo/values.yaml");
+    assert!(values.contains("tag: \"1.0.0\""), "{values}");
+}

@@ -48,6 +48,14 @@ struct Outputs {
 }
 
 impl Outputs {
+    /// The generated file `rel` of `spec`.
+    fn file_of(&self, spec: &str, rel: &str) -> PathBuf {
+        let set = self.sets.iter().find(|s| s.spec == spec);
+        set.unwrap_or_else(|| panic!("{spec} was not generated"))
+            .root
+            .join(rel)
+    }
+
     /// Absolute paths of the generated files whose relative path satisfies `keep`.
     fn files(&self, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
         self.sets
@@ -298,6 +306,38 @@ fn compose_config_accepts_every_compose_file() {
     for file in files {
         compose_config(&file).assert_success();
     }
+}
+
+fn compose_run(file: &Path, flags: &[&str], args: &[&str]) -> ToolOutput {
+    let dir = file.parent().expect("compose file has a folder");
+    let name = file.file_name().expect("a file name").to_string_lossy();
+    let mut all = vec!["-f", &*name];
+    all.extend(flags);
+    all.push("config");
+    all.extend(args);
+    run_tool("docker-compose", all, dir)
+}
+
+/// Acceptance: a plain `docker compose up` of IOPaint's compose file starts the default
+/// variant's service; the other variant's is under its profile.
+#[test]
+fn compose_iopaint_without_profile_runs_the_default_variant() {
+    let outputs = generate_all();
+    let file = outputs.file_of("specs/iopaint.kdl", "compose.yaml");
+    let plain = compose_run(&file, &[], &["--services"]).assert_success();
+    assert_eq!(plain.stdout, "iopaint-cpu\n", "{plain}");
+    let mut all: Vec<String> = compose_run(&file, &["--profile", "*"], &["--services"])
+        .assert_success()
+        .stdout
+        .lines()
+        .map(String::from)
+        .collect();
+    all.sort();
+    assert_eq!(all, ["iopaint-cpu", "iopaint-gpu"]);
+    let gpu = compose_run(&file, &["--profile", "gpu"], &["--services"]).assert_success();
+    let mut gpu: Vec<&str> = gpu.stdout.lines().collect();
+    gpu.sort();
+    assert_eq!(gpu, ["iopaint-cpu", "iopaint-gpu"]);
 }
 
 /// The variables a compose file interpolates: `$NAME` and `${NAME...}`, not `$$`.

@@ -977,6 +977,19 @@ pub fn ignore() -> Strat<Node> {
     )
 }
 
+/// A compose network; services attach to `backend` and `frontend` by name.
+pub fn network() -> Strat<Node> {
+    build(
+        "network",
+        args(vec![pick(&["backend", "frontend", "Bad Name"])]),
+        vec![
+            ("internal", 0.5, boolean()),
+            ("driver", 0.3, pick(&["bridge", "overlay", "bridged"])),
+        ],
+        no_children(),
+    )
+}
+
 pub fn registry(name: &'static str) -> Strat<Node> {
     let (host, login) = match name {
         "hub" => (
@@ -1441,6 +1454,18 @@ pub fn service(name: &'static str, d: &Declared) -> Strat<Node> {
             ),
         ),
         (1, healthcheck_node()),
+        (1, one("network", &["backend", "frontend", "nowhere"])),
+        (1, one("shm-size", &["1gb", "64m", "1gib"])),
+        (
+            1,
+            one("extra-host", &["db:10.0.0.2", "host:host-gateway", "db"]),
+        ),
+        (1, one("stop-signal", &["SIGINT", "TERM", "SIGFOO"])),
+        (1, one("pull-policy", &["build", "missing", "always"])),
+        (
+            1,
+            one("device", &["/dev/kfd", "/dev/dri:/dev/dri:rwm", "dev"]),
+        ),
         (
             1,
             build(
@@ -1712,6 +1737,7 @@ pub fn grammar_document() -> impl Strategy<Value = String> {
             let always = |n: Strat<Node>| n.prop_map(Some).boxed();
             nodes.push(prop::option::weighted(0.1, output()).boxed());
             nodes.push(prop::option::weighted(0.3, ignore()).boxed());
+            nodes.push(prop::option::weighted(0.3, network()).boxed());
             nodes.extend(d.args.iter().map(|a| always(top_arg(a))));
             nodes.extend(d.registries.iter().map(|r| always(registry(r))));
             for id in ["npmrc", "token"] {
