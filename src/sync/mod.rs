@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod changed;
+mod charts;
 pub(crate) mod clash;
 pub mod compare;
 pub mod confine;
@@ -76,6 +77,10 @@ fn render_reading(
         return Err(Failure::Spec(s.diagnostics(clashes)));
     }
     let p = crate::plan::plan(&s.checked, &PlanOptions::default());
+    let chart_errors = charts::check(&s.checked, &p, &layout.root);
+    if !chart_errors.is_empty() {
+        return Err(Failure::Spec(s.diagnostics(chart_errors)));
+    }
     let g = render_with(&s.checked, &p, &layout.render_options(), contexts)
         .map_err(|errors| Failure::Spec(s.diagnostics(errors)))?;
     let clashes = clash::rendered_clashes(s, layout, &g.files);

@@ -103,6 +103,11 @@ fixtures! {
     readme_path: "76-readme-path" => 1,
     output_in_git: "77-output-in-git" => 1,
     project_label_spans: "78-project-label-spans" => 1,
+    chart_key_missing: "200-chart-key-missing" => 1,
+    chart_key_type: "201-chart-key-type" => 1,
+    chart_missing: "202-chart-missing" => 1,
+    chart_file_invalid: "203-chart-file-invalid" => 1,
+    chart_mode: "204-chart-mode" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
