@@ -342,6 +342,7 @@ impl Checker<'_> {
         if chart.overlay() {
             if let Some(v) = &chart.values {
                 self.path(v, "overlay file");
+                self.overlay_not_the_charts(v);
             }
             for rt in &chart.runtimes {
                 self.push(Error::ChartMode {
@@ -359,6 +360,32 @@ impl Checker<'_> {
                 span: v.span,
                 reason: "names an overlay file".into(),
                 help: overlay_help(chart.path.as_ref()),
+            });
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// The overlay must not land on a file of the chart itself, which stays the user's.
+    fn overlay_not_the_charts(&mut self, v: &Text) {
+        let name = v.value.trim_start_matches("./");
+        let theirs = [
+            "Chart.yaml",
+            "Chart.lock",
+            "values.yaml",
+            "values.schema.json",
+        ]
+        .contains(&name)
+            || name.starts_with("templates/")
+            || name.starts_with("charts/")
+            || name.starts_with("crds/");
+        if theirs {
+            self.push(Error::InvalidPath {
+                what: "overlay file".into(),
+                value: v.value.clone(),
+                span: v.span,
+                reason: "a file of the chart itself, which stays yours".into(),
+                help: "name a file of specc's own, e.g. `values=\"values.specc.yaml\"`".into(),
             });
         }
     }

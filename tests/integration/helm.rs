@@ -783,24 +783,41 @@ fn sd_on_eks_wires_the_queue_agent_into_the_project_chart() {
     );
 }
 
-/// The chart rules read the chart on every full `check` that renders: a key the user
-/// renames in the chart is reported with the chart's new key; `--spec-only` reads no chart.
+/// The chart rules read the chart on every full `check`, even when the lock says the
+/// outputs are fresh: a key the user renames in the chart is reported with the chart's
+/// new key; `--spec-only` reads no chart.
 #[test]
 fn a_key_renamed_in_the_chart_fails_check_with_the_new_name() {
     let spec = helm_md_block("kdl", 0);
     let repo = Repo::new().spec(&spec);
     repo.run(&["generate"]).success();
+    repo.run(&["check"]).success();
     repo.edit(
         "deploy/webapp/values.yaml",
         "image:\n  repository: nginx",
         "images:\n  repository: nginx",
     );
-    // The spec changed too (a comment), so `check` renders instead of trusting the lock.
-    repo.edit_spec("// deploy/webapp", "// The chart in deploy/webapp");
+    // The spec and the lock are unchanged: `check` reads the chart all the same.
     repo.run(&["check", "--spec-only"]).success();
     repo.run(&["check", "--color", "never"])
         .code(1)
         .stderr_contains("specc::check::chart_key_missing")
         .stderr_contains("has no values key `image`")
         .stderr_contains("did you mean `images`? write `image app key=\"images\"`");
+}
+
+/// `values=` names the overlay; nothing else is written into the chart.
+#[test]
+fn values_names_the_overlay_file() {
+    let spec = helm_md_block("kdl", 0).replace(
+        r#"chart webapp path="deploy/webapp" {"#,
+        r#"chart webapp path="deploy/webapp" values="values-ci.yaml" {"#,
+    );
+    assert!(spec.contains("values-ci.yaml"));
+    let out = generate_text(&spec);
+    let dir = out.path("deploy/webapp");
+    assert!(dir.join("values-ci.yaml").is_file());
+    assert!(!dir.join("values.specc.yaml").exists());
+    let original = files_under(&repo_root().join("tests/fixtures/charts/webapp"), "");
+    assert_eq!(files_under(&dir, "values-ci.yaml"), original);
 }
