@@ -116,6 +116,8 @@ pub enum ChartFolder {
     Without(&'static str),
     /// The chart's `values.yaml` and, when it has one, `values.schema.json`.
     Read {
+        /// The `name` in its Chart.yaml, when it has one.
+        name: Option<String>,
         values: String,
         schema: Option<String>,
     },
@@ -148,7 +150,23 @@ pub fn chart_files(chart: &Chart, dir: &str, folder: &ChartFolder, wired: &[Wire
                 ),
             );
         }
-        ChartFolder::Read { values, schema } => (values, schema),
+        ChartFolder::Read {
+            name,
+            values,
+            schema,
+        } => {
+            if chart.push.is_some()
+                && let Some(name) = name.as_ref().filter(|n| **n != chart.name.value)
+            {
+                return vec![Error::ChartName {
+                    chart: chart.name.value.clone(),
+                    name: name.clone(),
+                    span: chart.name.span,
+                    help: format!("name the chart as its Chart.yaml does: `chart {name} path=...`"),
+                }];
+            }
+            (values, schema)
+        }
     };
     let invalid = |file: &str, reason: String, help: &str| Error::ChartFileInvalid {
         file: format!("{dir}/{file}"),

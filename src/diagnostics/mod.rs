@@ -580,6 +580,19 @@ pub enum Error {
         help: String,
     },
 
+    /// A chart a workflow pushes whose `Chart.yaml` names it otherwise: `helm push` files
+    /// the package under the Chart.yaml name, not the one the workflow prepares
+    #[error("chart `{chart}` is named `{name}` in its Chart.yaml")]
+    #[diagnostic(code(specc::check::chart_name))]
+    ChartName {
+        chart: String,
+        name: String,
+        #[label("`helm push` would file it as `{name}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// A chart's `values.yaml` or `values.schema.json` that cannot be read as what it is:
     /// `values.yaml` holding `image: [`
     #[error("`{file}` cannot be read: {reason}")]

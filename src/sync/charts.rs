@@ -34,14 +34,21 @@ fn read(root: &Path, dir: &str) -> ChartFolder {
     if !is_dir {
         return ChartFolder::Missing;
     }
-    if text("Chart.yaml").is_none() {
+    let Some(chart) = text("Chart.yaml") else {
         return ChartFolder::Without("Chart.yaml");
-    }
+    };
     match text("values.yaml") {
         None => ChartFolder::Without("values.yaml"),
         Some(values) => ChartFolder::Read {
+            name: chart_name(&chart),
             values,
             schema: text("values.schema.json"),
         },
     }
+}
+
+/// The `name` a Chart.yaml gives (what `helm package` names the archive after).
+fn chart_name(text: &str) -> Option<String> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    doc.get("name")?.as_str().map(String::from)
 }

@@ -1341,11 +1341,12 @@ const CONTEXT: &[(&str, &str)] = &[
 /// True when `specc generate` refused only through the rules that read the user's chart
 /// (docs/helm.md): `check --spec-only` reads no chart, so it cannot know those.
 fn only_chart_file_problems(output: &str) -> bool {
-    const ON_DISK: [&str; 4] = [
+    const ON_DISK: [&str; 5] = [
         "specc::check::chart_missing",
         "specc::check::chart_file_invalid",
         "specc::check::chart_key_missing",
         "specc::check::chart_key_type",
+        "specc::check::chart_name",
     ];
     let codes: Vec<&str> = output
         .lines()

@@ -109,6 +109,7 @@ fixtures! {
     chart_file_invalid: "203-chart-file-invalid" => 1,
     chart_mode: "204-chart-mode" => 1,
     overlay_on_chart_file: "205-overlay-on-chart-file" => 1,
+    chart_name: "206-chart-name" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
 }
