@@ -4,6 +4,7 @@
 //! charts, resolves every name (with "did you mean"), finds cycles, checks each value
 //! against its grammar (`values`) and collects every problem, warnings included.
 
+pub mod charts;
 pub mod targets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1533,9 +1534,12 @@ impl<'s> Checker<'s> {
                     self.chart_image_namespace(ii, ci_image);
                     self.chart_tag(ii, ci_image.image.span);
                 }
-                self.values_key(&ci_image.key);
+                for (key, _) in ci_image.slots() {
+                    self.values_key(key);
+                }
             }
             self.values_keys_apart(chart);
+            self.chart_mode(chart);
             for rt in &chart.runtimes {
                 if let Some(img) = &rt.image
                     && let Ok(Some(ii)) = self.image_or_reference(img)
@@ -1665,7 +1669,7 @@ impl<'s> Checker<'s> {
     /// Image keys of one chart must not overlap each other (`a` and `a.image` would
     /// overwrite one another) nor the top-level keys specc writes itself.
     fn values_keys_apart(&mut self, chart: &Chart) {
-        const RESERVED: [&str; 6] = [
+        const FULL: [&str; 6] = [
             "imagePullSecrets",
             "resources",
             "nodeSelector",
@@ -1673,17 +1677,20 @@ impl<'s> Checker<'s> {
             "affinity",
             "modelsRuntime",
         ];
+        // An overlay writes only the pod settings the spec asks for, under these keys.
+        const OVERLAY: [&str; 3] = ["resources", "nodeSelector", "tolerations"];
+        let reserved: &[&str] = if chart.overlay() { &OVERLAY } else { &FULL };
         let keys: Vec<&Text> = chart
             .images
             .iter()
-            .map(|i| &i.key)
+            .flat_map(|i| i.slots().into_iter().map(|(k, _)| k))
             .filter(|k| values_key_ok(&k.value))
             .collect();
         let within =
             |inner: &str, outer: &str| inner == outer || inner.starts_with(&format!("{outer}."));
         for (i, key) in keys.iter().enumerate() {
             let first = key.value.split('.').next().unwrap_or_default();
-            let (reason, help) = if RESERVED.contains(&first) {
+            let (reason, help) = if reserved.contains(&first) {
                 (
                     format!("`{first}` is a values key specc writes itself"),
                     "choose another key, e.g. `key=\"image\"`",

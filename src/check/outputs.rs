@@ -247,9 +247,9 @@ impl Checker<'_> {
                     chart.name.span,
                 ),
             };
-            for file in ["values.yaml", "values.schema.json"] {
+            for file in chart.files() {
                 out.push(Output {
-                    path: join(&dir, file),
+                    path: join(&dir, &file),
                     what: format!("the values of chart `{}`", chart.name.value),
                     span,
                     help: "give the chart its own folder with `path=\"...\"`".into(),

@@ -682,6 +682,88 @@ pub enum Error {
         help: String,
     },
 
+    /// A setting that does not fit the chart's mode (an overlay for the user's chart, or
+    /// a chart specc creates): `runtime` in `chart app path="deploy/chart"`
+    #[error("{what} does not fit {mode}")]
+    #[diagnostic(code(specc::check::chart_mode))]
+    ChartMode {
+        what: String,
+        mode: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    /// A chart folder specc writes an overlay for is not a chart: no folder, no
+    /// `Chart.yaml` or no `values.yaml`: `chart app path="deploy/chart"` with no such folder
+    #[error("chart folder `{path}` {reason}")]
+    #[diagnostic(code(specc::check::chart_missing))]
+    ChartMissing {
+        path: String,
+        reason: String,
+        #[label("the chart whose values specc wires")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A chart a workflow pushes whose `Chart.yaml` names it otherwise: `helm push` files
+    /// the package under the Chart.yaml name, not the one the workflow prepares
+    #[error("chart `{chart}` is named `{name}` in its Chart.yaml")]
+    #[diagnostic(code(specc::check::chart_name))]
+    ChartName {
+        chart: String,
+        name: String,
+        #[label("`helm push` would file it as `{name}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A chart's `values.yaml` or `values.schema.json` that cannot be read as what it is:
+    /// `values.yaml` holding `image: [`
+    #[error("`{file}` cannot be read: {reason}")]
+    #[diagnostic(code(specc::check::chart_file_invalid))]
+    ChartFileInvalid {
+        file: String,
+        reason: String,
+        #[label("the chart this file belongs to")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A mapped values key the chart's `values.yaml` does not have:
+    /// `image app key="imag"` for a chart whose values have `image`
+    #[error("chart `{chart}` has no values key `{key}`")]
+    #[diagnostic(code(specc::check::chart_key_missing))]
+    ChartKeyMissing {
+        chart: String,
+        key: String,
+        #[label("not in {file}")]
+        span: SourceSpan,
+        file: String,
+        #[help]
+        help: String,
+    },
+
+    /// A mapped values key whose type in the chart (`values.schema.json`, or the value
+    /// `values.yaml` holds) does not take what specc writes there:
+    /// `image app tag="replicaCount"` where the schema says integer
+    #[error("values key `{key}` does not take {writes}")]
+    #[diagnostic(code(specc::check::chart_key_type))]
+    ChartKeyType {
+        key: String,
+        writes: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// An empty value where a Dockerfile, a workflow or `.dockerignore` needs text:
     /// `workdir ""`
     #[error("{what} is empty")]

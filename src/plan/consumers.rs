@@ -34,9 +34,19 @@ pub struct ServiceImage {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ChartImage {
     pub chart: String,
-    /// Dot path of the value (`image`, `runtime.queueAgent.image`), or the runtime's
-    /// `modelsRuntime` entry.
-    pub key: String,
+    /// Dot path of the map that takes `repository` and `tag` (`image`,
+    /// `runtime.queueAgent.image`), or the runtime's `modelsRuntime` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Dot path of a string value that takes the repository alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_key: Option<String>,
+    /// Dot path of a string value that takes the tag alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_key: Option<String>,
+    /// Dot path of a string value that takes `repository:tag`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_key: Option<String>,
     /// Index into the chart's `runtime` list, for a runtime's image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<usize>,
@@ -137,6 +147,10 @@ fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (S
     (repository, tag)
 }
 
+fn text(t: &Option<crate::spec::Text>) -> Option<String> {
+    t.as_ref().map(|t| t.value.clone())
+}
+
 /// Every image value of every chart: its `image` entries, then its runtimes' images.
 pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<ChartImage> {
     let spec = &checked.spec;
@@ -157,7 +171,10 @@ pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<
                 chart_reference(t, ci.registry.as_ref().map(|x| x.as_str()), values);
             out.push(ChartImage {
                 chart: chart.name.value.clone(),
-                key: ci.key.value.clone(),
+                key: text(&ci.key),
+                repository_key: text(&ci.repository),
+                tag_key: text(&ci.tag),
+                ref_key: text(&ci.reference),
                 runtime: None,
                 target: Some(t.name.clone()),
                 repository,
@@ -172,7 +189,10 @@ pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<
             let (repository, tag) = chart_reference(t, None, values);
             out.push(ChartImage {
                 chart: chart.name.value.clone(),
-                key: format!("modelsRuntime.{i}.image"),
+                key: Some(format!("modelsRuntime.{i}.image")),
+                repository_key: None,
+                tag_key: None,
+                ref_key: None,
                 runtime: Some(i),
                 target: Some(t.name.clone()),
                 repository,
@@ -181,4 +201,14 @@ pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<
         }
     }
     out
+}
+
+impl super::Plan {
+    /// The GPU a chart's pods ask for: that of its first spec image (not a runtime's).
+    pub fn chart_gpu(&self, chart: &str) -> Option<&super::target::GpuPlan> {
+        self.charts
+            .iter()
+            .filter(|c| c.chart == chart && c.runtime.is_none())
+            .find_map(|c| self.target(c.target.as_deref()?)?.gpu.as_ref())
+    }
 }

@@ -13,6 +13,7 @@ use super::{RenderOptions, Rendered, escape, header, join, render_template};
 use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::Plan;
+use crate::plan::{ChartImage, GpuPlan};
 use crate::spec::{Chart, ImageSource};
 
 /// A values node; `Free` maps accept any key in the schema.
@@ -29,6 +30,8 @@ enum Node {
 struct Context {
     header: Vec<String>,
     chart: String,
+    /// True for an overlay of the user's chart, false for a created chart's values.
+    overlay: bool,
     body: String,
 }
 
@@ -141,82 +144,15 @@ fn insert(entries: &mut Vec<(String, Node)>, path: &[&str], value: Node) {
 
 fn values(plan: &Plan, chart: &Chart) -> Node {
     let mut top: Vec<(String, Node)> = Vec::new();
-    let mut gpu = None;
+    let gpu = plan.chart_gpu(&chart.name.value);
     let images = plan.charts.iter().filter(|c| c.chart == chart.name.value);
     for ci in images.clone().filter(|c| c.runtime.is_none()) {
-        if gpu.is_none() {
-            gpu = ci
-                .target
-                .as_deref()
-                .and_then(|t| plan.target(t))
-                .and_then(|t| t.gpu.as_ref());
-        }
-        let node = Node::Map(vec![
-            ("repository".into(), Node::Str(ci.repository.clone())),
-            ("tag".into(), Node::Str(ci.tag.clone())),
-            ("pullPolicy".into(), Node::Str("IfNotPresent".into())),
-        ]);
-        let path: Vec<&str> = ci.key.split('.').collect();
-        insert(&mut top, &path, node);
+        image_values(&mut top, ci, true);
     }
     top.push(("imagePullSecrets".into(), Node::List(Vec::new())));
-    let mut limits = Vec::new();
-    let mut requests = Vec::new();
-    if let Some(r) = &chart.resources {
-        for (k, v) in [("cpu", &r.cpu), ("memory", &r.memory)] {
-            if let Some(v) = v {
-                limits.push((k.to_string(), Node::Str(v.value.clone())));
-                requests.push((k.to_string(), Node::Str(v.value.clone())));
-            }
-        }
-    }
-    if let Some(g) = gpu {
-        let resource = match g.driver.as_str() {
-            "amd" => "amd.com/gpu",
-            "intel" => "gpu.intel.com/i915",
-            _ => "nvidia.com/gpu",
-        };
-        // Kubernetes counts devices; "all" means one whole device per pod.
-        let count = g.count.parse::<u32>().unwrap_or(1);
-        limits.push((resource.into(), Node::Int(count)));
-    }
-    let mut resources = Vec::new();
-    if !limits.is_empty() {
-        resources.push(("limits".into(), Node::Free(limits)));
-    }
-    if !requests.is_empty() {
-        resources.push(("requests".into(), Node::Free(requests)));
-    }
-    top.push(("resources".into(), Node::Free(resources)));
-    top.push((
-        "nodeSelector".into(),
-        Node::Free(
-            chart
-                .node_selector
-                .iter()
-                .map(|(k, v)| (k.value.clone(), Node::Str(v.value.clone())))
-                .collect(),
-        ),
-    ));
-    let tolerations = chart
-        .tolerations
-        .iter()
-        .map(|t| {
-            let mut e = Vec::new();
-            for (k, v) in [
-                ("key", &t.key),
-                ("operator", &t.operator),
-                ("value", &t.value),
-                ("effect", &t.effect),
-            ] {
-                if let Some(v) = v {
-                    e.push((k.to_string(), Node::Str(v.value.clone())));
-                }
-            }
-            Node::Free(e)
-        })
-        .collect();
-    top.push(("tolerations".into(), Node::List(tolerations)));
+    top.push(("resources".into(), resources(chart, gpu)));
+    top.push(("nodeSelector".into(), node_selector(chart)));
+    top.push(("tolerations".into(), tolerations(chart)));
     top.push(("affinity".into(), Node::Free(Vec::new())));
     if !chart.runtimes.is_empty() {
         let runtimes = chart
@@ -260,6 +196,121 @@ fn values(plan: &Plan, chart: &Chart) -> Node {
     Node::Map(top)
 }
 
+/// The plan's reference of one chart image at each key the spec maps it to; a created
+/// chart's image map also says `pullPolicy`, as `helm create` does.
+fn image_values(top: &mut Vec<(String, Node)>, ci: &ChartImage, created: bool) {
+    let mut map = vec![
+        ("repository".into(), Node::Str(ci.repository.clone())),
+        ("tag".into(), Node::Str(ci.tag.clone())),
+    ];
+    if created {
+        map.push(("pullPolicy".into(), Node::Str("IfNotPresent".into())));
+    }
+    let reference = format!("{}:{}", ci.repository, ci.tag);
+    for (key, value) in [
+        (&ci.key, Node::Map(map)),
+        (&ci.repository_key, Node::Str(ci.repository.clone())),
+        (&ci.tag_key, Node::Str(ci.tag.clone())),
+        (&ci.ref_key, Node::Str(reference)),
+    ] {
+        if let Some(key) = key {
+            let path: Vec<&str> = key.split('.').collect();
+            insert(top, &path, value);
+        }
+    }
+}
+
+/// `resources`: the spec's CPU and memory as limits and requests, plus the GPU's device
+/// count as a limit.
+fn resources(chart: &Chart, gpu: Option<&GpuPlan>) -> Node {
+    let mut limits = Vec::new();
+    let mut requests = Vec::new();
+    if let Some(r) = &chart.resources {
+        for (k, v) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+            if let Some(v) = v {
+                limits.push((k.to_string(), Node::Str(v.value.clone())));
+                requests.push((k.to_string(), Node::Str(v.value.clone())));
+            }
+        }
+    }
+    if let Some(g) = gpu {
+        let resource = match g.driver.as_str() {
+            "amd" => "amd.com/gpu",
+            "intel" => "gpu.intel.com/i915",
+            _ => "nvidia.com/gpu",
+        };
+        // Kubernetes counts devices; "all" means one whole device per pod.
+        let count = g.count.parse::<u32>().unwrap_or(1);
+        limits.push((resource.into(), Node::Int(count)));
+    }
+    let mut resources = Vec::new();
+    if !limits.is_empty() {
+        resources.push(("limits".into(), Node::Free(limits)));
+    }
+    if !requests.is_empty() {
+        resources.push(("requests".into(), Node::Free(requests)));
+    }
+    Node::Free(resources)
+}
+
+fn node_selector(chart: &Chart) -> Node {
+    Node::Free(
+        chart
+            .node_selector
+            .iter()
+            .map(|(k, v)| (k.value.clone(), Node::Str(v.value.clone())))
+            .collect(),
+    )
+}
+
+fn tolerations(chart: &Chart) -> Node {
+    let list = chart
+        .tolerations
+        .iter()
+        .map(|t| {
+            let mut e = Vec::new();
+            for (k, v) in [
+                ("key", &t.key),
+                ("operator", &t.operator),
+                ("value", &t.value),
+                ("effect", &t.effect),
+            ] {
+                if let Some(v) = v {
+                    e.push((k.to_string(), Node::Str(v.value.clone())));
+                }
+            }
+            Node::Free(e)
+        })
+        .collect();
+    Node::List(list)
+}
+
+/// The overlay for the user's chart: each image's keys as the spec maps them, and only
+/// the pod settings the spec asks for (the keys `check` found in the chart).
+fn overlay(plan: &Plan, chart: &Chart) -> Node {
+    let mut top: Vec<(String, Node)> = Vec::new();
+    // `check` resolved every image of the chart, so the plan has one entry per image, in
+    // spec order.
+    let planned = plan
+        .charts
+        .iter()
+        .filter(|c| c.chart == chart.name.value && c.runtime.is_none());
+    for ci in planned {
+        image_values(&mut top, ci, false);
+    }
+    let gpu = plan.chart_gpu(&chart.name.value);
+    if chart.resources.is_some() || gpu.is_some() {
+        top.push(("resources".into(), resources(chart, gpu)));
+    }
+    if !chart.node_selector.is_empty() {
+        top.push(("nodeSelector".into(), node_selector(chart)));
+    }
+    if !chart.tolerations.is_empty() {
+        top.push(("tolerations".into(), tolerations(chart)));
+    }
+    Node::Map(top)
+}
+
 /// An external runtime image's repository and tag (`@digest` in the tag's place when it
 /// has one, after the repository and any tag, as written).
 fn split_reference(source: &ImageSource) -> (String, String) {
@@ -285,17 +336,23 @@ pub fn render(
     let mut out = Vec::new();
     for chart in &spec.charts {
         let dir = chart_dir(spec, chart);
+        if chart.overlay() {
+            let file = chart.files().concat();
+            match values_file(
+                &overlay(plan, chart),
+                chart,
+                join(&dir, &file),
+                true,
+                options,
+            ) {
+                Ok(file) => out.push(file),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
         let tree = values(plan, chart);
-        let mut body = String::new();
-        emit(&tree, 0, &mut body);
-        let path = join(&dir, "values.yaml");
-        let ctx = Context {
-            header: header(options),
-            chart: chart.name.value.clone(),
-            body: body.trim_end().to_string(),
-        };
-        match render_template("values", &path, &ctx) {
-            Ok(contents) => out.push(Rendered { path, contents }),
+        match values_file(&tree, chart, join(&dir, "values.yaml"), false, options) {
+            Ok(file) => out.push(file),
             Err(e) => errors.push(e),
         }
         let mut schema = schema(&tree);
@@ -319,4 +376,25 @@ pub fn render(
         });
     }
     out
+}
+
+/// The values file at `path` holding `tree`: a created chart's `values.yaml`, or the
+/// overlay of the user's chart.
+fn values_file(
+    tree: &Node,
+    chart: &Chart,
+    path: String,
+    overlay: bool,
+    options: &RenderOptions,
+) -> Result<Rendered, Error> {
+    let mut body = String::new();
+    emit(tree, 0, &mut body);
+    let ctx = Context {
+        header: header(options),
+        chart: chart.name.value.clone(),
+        overlay,
+        body: body.trim_end().to_string(),
+    };
+    let contents = render_template("values", &path, &ctx)?;
+    Ok(Rendered { path, contents })
 }

@@ -1930,12 +1930,14 @@ impl<'a> Decoder<'a> {
     }
 
     fn chart(&self, node: &'a KdlNode) -> Option<Chart> {
-        let mut r = self.reader(node, &["path"]);
+        let mut r = self.reader(node, &["path", "create", "values"]);
         let name = self.name(&mut r, "chart");
         let path = r.prop("path");
         let mut chart = Chart {
             name: name?,
             path,
+            create: r.prop_bool("create"),
+            values: r.prop("values"),
             images: Vec::new(),
             runtimes: Vec::new(),
             resources: None,
@@ -1947,16 +1949,29 @@ impl<'a> Decoder<'a> {
         for child in r.children() {
             match child.name().value() {
                 "image" => {
-                    let mut c = self.reader(child, &["variant", "registry", "key"]);
+                    let mut c = self.reader(
+                        child,
+                        &["variant", "registry", "key", "repository", "tag", "ref"],
+                    );
                     let image = c.arg(0, "an image name", "image app key=\"image\"");
-                    let entry = image.map(|image| ChartImage {
-                        image,
-                        variant: c.prop("variant"),
-                        registry: c.prop("registry"),
-                        key: c
-                            .prop("key")
-                            .unwrap_or_else(|| Spanned::new("image".into(), c.name_span())),
-                        span: c.span(),
+                    let entry = image.map(|image| {
+                        let (repository, tag, reference) =
+                            (c.prop("repository"), c.prop("tag"), c.prop("ref"));
+                        let named = repository.is_some() || tag.is_some() || reference.is_some();
+                        // No key named at all: `image`, as `helm create` has it.
+                        let key = c.prop("key").or_else(|| {
+                            (!named).then(|| Spanned::new("image".into(), c.name_span()))
+                        });
+                        ChartImage {
+                            image,
+                            variant: c.prop("variant"),
+                            registry: c.prop("registry"),
+                            key,
+                            repository,
+                            tag,
+                            reference,
+                            span: c.span(),
+                        }
                     });
                     c.finish("one argument, the image name");
                     chart.images.extend(entry);

@@ -592,6 +592,10 @@ pub struct DockerhubDescription {
 pub struct Chart {
     pub name: Text,
     pub path: Option<Text>,
+    /// `create=#true`: specc writes the chart's whole `values.yaml` and schema.
+    pub create: Option<Spanned<bool>>,
+    /// `values=`: the overlay file's name inside the chart folder.
+    pub values: Option<Text>,
     pub images: Vec<ChartImage>,
     pub runtimes: Vec<Runtime>,
     pub resources: Option<Resources>,
@@ -606,8 +610,60 @@ pub struct ChartImage {
     pub image: Text,
     pub variant: Option<Text>,
     pub registry: Option<Text>,
-    pub key: Text,
+    /// A map key that takes `repository` and `tag` (`image` when no key is named).
+    pub key: Option<Text>,
+    /// A string key for the repository alone.
+    pub repository: Option<Text>,
+    /// A string key for the tag alone.
+    pub tag: Option<Text>,
+    /// A string key for the whole reference (`repository:tag`).
+    pub reference: Option<Text>,
     pub span: SourceSpan,
+}
+
+/// What a chart values key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// A map with `repository` and `tag`.
+    Image,
+    Repository,
+    Tag,
+    /// `repository:tag` in one string.
+    Reference,
+}
+
+impl ChartImage {
+    /// Every values key this entry writes, with what it holds.
+    pub fn slots(&self) -> Vec<(&Text, Slot)> {
+        [
+            (&self.key, Slot::Image),
+            (&self.repository, Slot::Repository),
+            (&self.tag, Slot::Tag),
+            (&self.reference, Slot::Reference),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| k.as_ref().map(|k| (k, s)))
+        .collect()
+    }
+}
+
+impl Chart {
+    /// True when specc writes only an overlay for the user's chart: a chart with `path=`
+    /// and no `create=#true`.
+    pub fn overlay(&self) -> bool {
+        self.path.is_some() && !self.create.as_ref().is_some_and(|c| c.value)
+    }
+
+    /// The files specc writes in the chart folder: the overlay (`values=`, else
+    /// `values.specc.yaml`), or a created chart's values and schema.
+    pub fn files(&self) -> Vec<String> {
+        if self.overlay() {
+            let name = self.values.as_ref().map(|v| v.value.as_str());
+            vec![name.unwrap_or("values.specc.yaml").to_string()]
+        } else {
+            vec!["values.yaml".into(), "values.schema.json".into()]
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

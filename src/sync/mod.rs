@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod changed;
+mod charts;
 pub(crate) mod clash;
 pub mod compare;
 pub mod confine;
@@ -82,6 +83,10 @@ fn render_reading(
         return Err(Failure::Spec(s.diagnostics(clashes)));
     }
     let p = crate::plan::plan(&s.checked, options);
+    let chart_errors = charts::check(&s.checked, &p, &layout.root);
+    if !chart_errors.is_empty() {
+        return Err(Failure::Spec(s.diagnostics(chart_errors)));
+    }
     let g = render_with(&s.checked, &p, &layout.render_options(), contexts)
         .map_err(|errors| Failure::Spec(s.diagnostics(errors)))?;
     let clashes = clash::rendered_clashes(s, layout, &g.files);
@@ -208,7 +213,11 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
     let journal = lock::Journal::read(&layout.root, &lock_name);
     let known = known(lock.as_ref(), &journal);
     let warnings = existing::compose_shadows(s, layout, &known);
+    // The lock knows nothing of the user's charts, which a user edits apart from the
+    // spec: their keys are checked on every run.
+    let reads_charts = s.checked.spec.charts.iter().any(|c| c.overlay());
     if let Some(lock) = &lock
+        && !reads_charts
         && lock.is_fresh(s, layout)
     {
         trace("check: fast path, outputs match the lock");

@@ -407,10 +407,19 @@ fn every_diagnostic_code_is_documented_with_a_trigger() {
     // A generated file that does not parse back is a bug in specc: no spec triggers it.
     // `specc::spec::more` takes over 100 problems: its fixture is
     // tests/diagnostics/61-more-than-100-problems.kdl, its JSON shown in the page's text.
-    for code in spec_codes
-        .iter()
-        .filter(|c| !["specc::render::invalid_output", "specc::spec::more"].contains(&c.as_str()))
-    {
+    // The chart rules read the user's chart from disk, which a compiled block has not:
+    // their fixtures are tests/diagnostics/200-203 and 206 (run against tests/fixtures/charts).
+    let on_disk = [
+        "specc::check::chart_missing",
+        "specc::check::chart_file_invalid",
+        "specc::check::chart_key_missing",
+        "specc::check::chart_key_type",
+        "specc::check::chart_name",
+    ];
+    for code in spec_codes.iter().filter(|c| {
+        !["specc::render::invalid_output", "specc::spec::more"].contains(&c.as_str())
+            && !on_disk.contains(&c.as_str())
+    }) {
         if !triggered.contains(code) {
             failures.push(format!(
                 "docs/diagnostics.md has no ```kdl,error={code} (or warning=) block"

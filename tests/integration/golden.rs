@@ -167,6 +167,9 @@ fn generate_spec(stem: &str, scratch: &Path) -> Files {
     let copy = scratch.join(&spec);
     std::fs::create_dir_all(copy.parent().expect("specs/")).expect("create specs/");
     std::fs::copy(repo_root().join(&spec), &copy).expect("copy the spec");
+    // The user's charts are inputs under the output root, committed with the goldens.
+    let text = std::fs::read_to_string(&copy).expect("read the spec");
+    crate::support::generate::seed_charts(&text, &scratch.join(&out));
     specc(scratch, &["generate", &spec, "--out", &out]);
     let first = snapshot(&scratch.join(&out));
     let again = specc(scratch, &["generate", &spec, "--out", &out]);

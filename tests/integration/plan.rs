@@ -360,6 +360,8 @@ fn check_passes_on_every_scenario_spec() {
         // missing, so it fails and names them; after `generate` it passes.
         let tmp = tempfile::tempdir().expect("a temporary folder");
         std::fs::copy(root().join(spec), tmp.path().join("specc.kdl")).expect("copy the spec");
+        let source = std::fs::read_to_string(root().join(spec)).expect("read the spec");
+        crate::support::generate::seed_charts(&source, tmp.path());
         let out = specc(&["check", "--color", "never"], tmp.path());
         assert_eq!(
             out.status.code(),

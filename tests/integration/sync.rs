@@ -38,7 +38,7 @@ workflow release {
     images "api" "web"
 }
 
-chart demo path="charts/demo" {
+chart demo path="charts/demo" create=#true {
     image api key="api.image"
 }
 "#;
@@ -511,7 +511,7 @@ fn a_write_failing_before_any_rename_leaves_outputs_and_lock_intact() {
     repo.write("zz", "a file in the way\n");
     change_several(
         &repo,
-        "chart extra path=\"zz/chart\" {\n    image api key=\"api.image\"\n}\n",
+        "chart extra path=\"zz/chart\" create=#true {\n    image api key=\"api.image\"\n}\n",
     );
     let before = repo.files();
 

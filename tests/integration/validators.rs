@@ -34,7 +34,7 @@ const BRANCH: &str = "main";
 
 /// One spec and the folder its outputs were generated into.
 struct Set {
-    /// The spec, relative to the repository root (`specs/iopaint.kdl`).
+    /// The spec, relative to the repository root (`specs/iopaint.kdl`), or absolute.
     spec: String,
     root: PathBuf,
     /// Generated files, relative to `root`.
@@ -144,6 +144,14 @@ fn generate_all() -> Outputs {
     for spec in specs() {
         let label = spec.trim_end_matches(".kdl").replace('/', "-");
         let root = dir.path().join(&label);
+        // The user's charts the spec wires are inputs, not outputs to validate.
+        let text = std::fs::read_to_string(repo_root().join(&spec)).expect("read the spec");
+        crate::support::generate::seed_charts(&text, &root);
+        let inputs = if root.exists() {
+            walk(&root)
+        } else {
+            Vec::new()
+        };
         let out = specc(&["generate", &spec, "--out", &root.to_string_lossy()]);
         assert!(
             out.status.success(),
@@ -151,11 +159,42 @@ fn generate_all() -> Outputs {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let files = walk(&root);
+        let mut files = walk(&root);
+        files.retain(|f| !inputs.contains(f));
         assert!(!files.is_empty(), "{spec} generated nothing");
         sets.push(Set { spec, root, files });
     }
+    sets.push(created_chart(dir.path()));
     Outputs { dir, sets }
+}
+
+/// The bundled specs wire images into the user's charts (an overlay); a chart specc
+/// creates (values and schema) comes from sd-on-eks with `create=#true`.
+fn created_chart(dir: &Path) -> Set {
+    let chart = r#"chart sd-on-eks path="src/charts/sd_on_eks" {"#;
+    let text = std::fs::read_to_string(repo_root().join("specs/sd-on-eks.kdl"))
+        .expect("read the spec")
+        .replace(chart, &chart.replace(" {", " create=#true {"));
+    assert!(text.contains("create=#true"), "the sd-on-eks chart changed");
+    let spec = dir.join("sd-on-eks-created.kdl");
+    std::fs::write(&spec, text).expect("write the spec");
+    let root = dir.join("sd-on-eks-created");
+    let out = specc(&[
+        "generate",
+        &spec.to_string_lossy(),
+        "--out",
+        &root.to_string_lossy(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Set {
+        spec: spec.to_string_lossy().into_owned(),
+        files: walk(&root),
+        root,
+    }
 }
 
 fn file_name(path: &str) -> &str {

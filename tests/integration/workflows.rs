@@ -277,13 +277,16 @@ case "$1" in
   package)
     dest=.
     chart="$2"
+    version=""
     while [ $# -gt 0 ]; do
       if [ "$1" = --destination ]; then dest="$2"; fi
+      if [ "$1" = --version ]; then version="$2"; fi
       shift
     done
+    [ -n "$version" ] || version="$(sed -n 's/^version: *//p' "$chart/Chart.yaml")"
     mkdir -p "$dest"
-    [ -f "$chart/values.yaml" ] || { echo "no chart at $chart" >&2; exit 1; }
-    : > "$dest/sd-on-eks-1.1.0.tgz"
+    [ -f "$chart/Chart.yaml" ] || { echo "no chart at $chart" >&2; exit 1; }
+    : > "$dest/$(sed -n 's/^name: *//p' "$chart/Chart.yaml")-$version.tgz"
     ;;
 esac
 exit 0
@@ -1459,8 +1462,11 @@ fn sd_on_eks_logs_in_to_ecr_and_pushes_the_chart() {
         );
     }
 
-    // The chart: packaged from the folder holding the generated values, pushed to
-    // oci://<ecr>/sd-on-eks/charts after a helm registry login, after AWS credentials.
+    // The chart: the project's own chart, packaged with the release's version (a tag
+    // v1.2.0 on a chart whose Chart.yaml says 1.1.0) from the folder that holds the
+    // overlay, pushed to oci://<ecr>/sd-on-eks/charts after a helm registry login, after
+    // AWS credentials.
+    let event = Event::tag("v1.2.0");
     let (chart_at, chart_step) = wf.find("packages the chart", |s| {
         run(s).is_some_and(|r| r.contains("helm package"))
     });
@@ -1470,8 +1476,8 @@ fn sd_on_eks_logs_in_to_ecr_and_pushes_the_chart() {
         .cloned()
         .expect("CHART_PATH");
     assert!(
-        g.path(&chart_path).join("values.yaml").is_file(),
-        "the chart step packages {chart_path}, where specc writes the values"
+        g.path(&chart_path).join("values.specc.yaml").is_file(),
+        "the chart step packages {chart_path}, where specc writes the overlay"
     );
     let sandbox = Sandbox::new();
     let result = sandbox.run_step(
@@ -1498,7 +1504,7 @@ fn sd_on_eks_logs_in_to_ecr_and_pushes_the_chart() {
     );
     let package = pos(&|c| c.starts_with(&format!("helm package {chart_path} ")));
     assert!(
-        calls[package].contains("--app-version 1.1.0"),
+        calls[package].contains("--version 1.2.0 --app-version 1.2.0"),
         "{}",
         calls[package]
     );
@@ -1508,7 +1514,11 @@ fn sd_on_eks_logs_in_to_ecr_and_pushes_the_chart() {
         "{}",
         calls[push_chart]
     );
-    assert!(calls[push_chart].contains("sd-on-eks-1.1.0.tgz"));
+    assert!(
+        calls[push_chart].contains(".specc-charts/sd-on-eks-1.2.0.tgz"),
+        "{}",
+        calls[push_chart]
+    );
     assert!(login < push_chart && package < push_chart);
 }
 

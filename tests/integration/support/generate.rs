@@ -82,9 +82,49 @@ pub fn generate(name: &str) -> Generated {
 pub fn generate_text(spec_text: &str) -> Generated {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("specc.kdl"), spec_text).expect("write spec");
+    seed_charts(spec_text, dir.path());
     specc_in(dir.path(), &["generate", "specc.kdl"]).success();
     Generated {
         dir,
         spec_text: spec_text.to_string(),
+    }
+}
+
+/// The folders `chart NAME path="..."` lines of `spec` name (not those specc creates,
+/// `create=#true`), with the fixture chart `tests/fixtures/charts/<folder name>` when
+/// there is one.
+pub fn chart_fixtures(spec: &str) -> Vec<(String, PathBuf)> {
+    spec.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("chart ") && !l.contains("create=#true"))
+        .filter_map(|l| l.split("path=\"").nth(1)?.split('"').next())
+        .filter_map(|path| {
+            let name = path.rsplit('/').next()?;
+            let fixture = repo_root().join("tests/fixtures/charts").join(name);
+            fixture.is_dir().then(|| (path.to_string(), fixture))
+        })
+        .collect()
+}
+
+/// Copies into `root` the user's chart of every chart folder `spec` names that has a
+/// fixture (`src/charts/sd_on_eks` <- `tests/fixtures/charts/sd_on_eks`): a chart that
+/// gets an overlay is an input specc reads, as a build context is.
+pub fn seed_charts(spec: &str, root: &Path) {
+    for (path, fixture) in chart_fixtures(spec) {
+        copy_tree(&fixture, &root.join(path));
+    }
+}
+
+/// Copies every file under `from` to the same place under `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk a fixture");
+        let rel = entry.path().strip_prefix(from).expect("under the fixture");
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("create a folder");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy a fixture file");
+        }
     }
 }

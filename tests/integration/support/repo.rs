@@ -56,9 +56,11 @@ impl Repo {
         self.dir.path().join(rel)
     }
 
-    /// Writes `text` to `specc.kdl`.
+    /// Writes `text` to `specc.kdl`, with the user's charts it names (see
+    /// [`super::generate::seed_charts`]).
     pub fn spec(self, text: &str) -> Self {
         self.write("specc.kdl", text);
+        super::generate::seed_charts(text, self.path());
         self
     }
 
