@@ -14,6 +14,9 @@ impl Checker<'_> {
     /// Every value whose consumer has a grammar of its own.
     pub(super) fn consumer_values(&mut self) {
         let spec = self.spec;
+        if let Some(syntax) = &spec.project.dockerfile_syntax {
+            self.dockerfile_syntax(syntax);
+        }
         for stage in &spec.stages {
             for ins in &stage.instructions {
                 if let crate::spec::InstructionKind::Run(run) = &ins.kind {
@@ -234,4 +237,22 @@ fn shown(s: &str) -> String {
             }
         })
         .collect()
+}
+
+impl Checker<'_> {
+    /// `dockerfile-syntax=`: BuildKit pulls this image as the Dockerfile's frontend, so it
+    /// must be an image reference, written without variables (a parser directive expands
+    /// none).
+    fn dockerfile_syntax(&mut self, syntax: &Text) {
+        if let Err(reason) = crate::value::image_ref::ImageRef::parse(&syntax.value) {
+            self.push(Error::InvalidImageReference {
+                value: syntax.value.clone(),
+                span: syntax.span,
+                reason,
+                help:
+                    "write the frontend image, e.g. `dockerfile-syntax=\"docker/dockerfile:1.7\"`"
+                        .into(),
+            });
+        }
+    }
 }

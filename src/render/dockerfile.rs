@@ -20,6 +20,8 @@ pub struct Dockerfiles {
 
 #[derive(Serialize)]
 struct Context {
+    /// `# syntax=REF`, the parser directive BuildKit reads only on the very first line.
+    syntax: Option<String>,
     header: Vec<String>,
     global_args: Vec<GlobalArg>,
     stages: Vec<StageContext>,
@@ -402,6 +404,12 @@ fn render_variant(
         ));
     }
     let context = Context {
+        syntax: checked
+            .spec
+            .project
+            .dockerfile_syntax
+            .as_ref()
+            .map(|t| t.value.clone()),
         header: head,
         global_args,
         stages,

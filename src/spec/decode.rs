@@ -439,7 +439,14 @@ impl<'a> Decoder<'a> {
     fn project(&self, node: &'a KdlNode) -> Option<Project> {
         let mut r = self.reader(
             node,
-            &["version", "description", "source", "url", "license"],
+            &[
+                "version",
+                "description",
+                "source",
+                "url",
+                "license",
+                "dockerfile-syntax",
+            ],
         );
         let name = self.name(&mut r, "project");
         let version = r
@@ -450,6 +457,7 @@ impl<'a> Decoder<'a> {
         let source = r.prop("source");
         let url = r.prop("url");
         let license = r.prop("license");
+        let dockerfile_syntax = r.prop("dockerfile-syntax");
         let mut maintainers = Vec::new();
         for child in r.children() {
             match child.name().value() {
@@ -474,6 +482,7 @@ impl<'a> Decoder<'a> {
             source,
             url,
             license,
+            dockerfile_syntax,
             maintainers,
             span,
         })

@@ -77,6 +77,9 @@ pub struct Project {
     /// `url=`: the project's home page, `org.opencontainers.image.url`.
     pub url: Option<Text>,
     pub license: Option<Text>,
+    /// `dockerfile-syntax=`: the BuildKit frontend every Dockerfile names in its first
+    /// line (`# syntax=docker/dockerfile:1.7`), an image reference.
+    pub dockerfile_syntax: Option<Text>,
     pub maintainers: Vec<Text>,
     pub span: SourceSpan,
 }
