@@ -90,6 +90,14 @@ impl Checker<'_> {
             if let Some(h) = &s.healthcheck {
                 self.value_credential(&h.command, "a health check", Place::Compose, None);
             }
+            for w in s.fields.entrypoint.iter().flatten() {
+                self.value_credential(&w.text, "an `entrypoint` word", Place::Compose, None);
+            }
+            // Log drivers take endpoints and tokens (splunk-token, awslogs keys) as options.
+            let options = s.fields.logging.iter().flat_map(|l| &l.options);
+            for (_, value) in options {
+                self.value_credential(value, "a `logging` option", Place::Compose, None);
+            }
         }
         let descriptions = spec.images.iter().filter_map(|i| i.description.as_ref());
         for d in spec.project.description.iter().chain(descriptions) {
