@@ -93,10 +93,18 @@ impl Checker<'_> {
             for w in s.fields.entrypoint.iter().flatten() {
                 self.value_credential(&w.text, "an `entrypoint` word", Place::Compose, None);
             }
-            // Log drivers take endpoints and tokens (splunk-token, awslogs keys) as options.
+            // Log drivers take endpoints and tokens (splunk-token, awslogs keys) as options;
+            // specc writes them literally, so the token belongs in the daemon's settings.
             let options = s.fields.logging.iter().flat_map(|l| &l.options);
-            for (_, value) in options {
-                self.value_credential(value, "a `logging` option", Place::Compose, None);
+            for (key, value) in options {
+                if let Some((start, len)) = find_credential(&value.value) {
+                    self.push(Error::CredentialValue {
+                        what: format!("the `logging` option `{}`", key.value),
+                        place: Place::Compose.text().into(),
+                        span: inner_span(value.span, &value.value, start, len),
+                        help: "set it in the Docker daemon's log options (`log-opts` in /etc/docker/daemon.json) on the host, not in the compose file; if this was a real credential, revoke it".into(),
+                    });
+                }
             }
         }
         let descriptions = spec.images.iter().filter_map(|i| i.description.as_ref());
