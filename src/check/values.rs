@@ -128,8 +128,11 @@ impl Checker<'_> {
             match &t.value {
                 Trigger::Tag { pattern } => self.ref_pattern("tag", pattern, "v*"),
                 Trigger::Push { branch } => self.ref_pattern("branch", branch, "main"),
+                Trigger::PullRequest {
+                    branch: Some(branch),
+                } => self.ref_pattern("branch", branch, "main"),
                 Trigger::Schedule { cron } => self.cron(cron),
-                Trigger::Release | Trigger::Dispatch => {}
+                Trigger::Release | Trigger::Dispatch | Trigger::PullRequest { branch: None } => {}
             }
         }
         if let Some(d) = &w.dockerhub_description {

@@ -350,7 +350,14 @@ mod tests {
         );
         assert_eq!(
             choices(&["workflow", "on"], None),
-            ["tag", "push", "release", "dispatch", "schedule"]
+            [
+                "tag",
+                "push",
+                "release",
+                "dispatch",
+                "pull-request",
+                "schedule"
+            ]
         );
         assert_eq!(
             choices(&["image", "tag"], Some("when")),

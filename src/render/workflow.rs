@@ -25,6 +25,13 @@ struct Context {
     branches: Vec<String>,
     release: bool,
     dispatch: bool,
+    /// `pull_request`: every target built, nothing pushed; the steps that log in, push or
+    /// read secrets are skipped, so that a fork's pull request can run it safely.
+    pull_request: bool,
+    pr_branches: Vec<String>,
+    /// Every target that is pushed on a release or a branch, comma-separated: what a pull
+    /// request builds.
+    pr_list: String,
     schedules: Vec<String>,
     permissions: Vec<Pair>,
     runner: String,
@@ -207,6 +214,9 @@ fn render_one(
         branches: Vec::new(),
         release: false,
         dispatch: false,
+        pull_request: false,
+        pr_branches: Vec::new(),
+        pr_list: String::new(),
         schedules: Vec::new(),
         permissions: vec![Pair {
             name: "contents".into(),
@@ -243,6 +253,11 @@ fn render_one(
             Trigger::Release => ctx.release = true,
             Trigger::Dispatch => ctx.dispatch = true,
             Trigger::Schedule { cron } => ctx.schedules.push(cron.value.clone()),
+            Trigger::PullRequest { branch } => {
+                ctx.pull_request = true;
+                ctx.pr_branches
+                    .extend(branch.iter().map(|b| b.value.clone()));
+            }
         }
     }
     ctx.on_push = !ctx.tag_patterns.is_empty() || !ctx.branches.is_empty();
@@ -314,6 +329,7 @@ fn render_one(
     ctx.release_list = with_tags(false);
     ctx.branch_list = with_tags(true);
     ctx.build_only_list = ctx.build_only.join(",");
+    ctx.pr_list = ctx.targets.join(",");
     ctx.push_env = secret_env(plan, &ctx.targets);
     ctx.build_only_env = secret_env(plan, &ctx.build_only);
     let foreign: Vec<String> = platforms

@@ -1903,11 +1903,24 @@ impl<'a> Decoder<'a> {
                     .map(|cron| Trigger::Schedule { cron }),
                 &["cron"],
             ),
+            "pull-request" => (
+                Some(Trigger::PullRequest {
+                    branch: r.prop("branch"),
+                }),
+                &["branch"],
+            ),
             _ => {
                 self.choice(
                     &kind,
                     "trigger",
-                    &["tag", "release", "dispatch", "push", "schedule"],
+                    &[
+                        "tag",
+                        "release",
+                        "dispatch",
+                        "push",
+                        "pull-request",
+                        "schedule",
+                    ],
                 );
                 (None, &[])
             }

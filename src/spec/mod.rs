@@ -558,11 +558,22 @@ pub struct Workflow {
 
 #[derive(Debug, Clone)]
 pub enum Trigger {
-    Tag { pattern: Text },
+    Tag {
+        pattern: Text,
+    },
     Release,
     Dispatch,
-    Push { branch: Text },
-    Schedule { cron: Text },
+    Push {
+        branch: Text,
+    },
+    /// `pull_request`, optionally only for pull requests into `branch`: built, never pushed,
+    /// no login and no secrets, so that it is safe for forks.
+    PullRequest {
+        branch: Option<Text>,
+    },
+    Schedule {
+        cron: Text,
+    },
 }
 
 #[derive(Debug, Clone)]

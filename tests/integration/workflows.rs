@@ -1639,3 +1639,91 @@ fn every_workflow_node_of_every_spec_generates_a_workflow() {
     }
     assert_eq!(covered, WORKFLOWS.len());
 }
+
+// ---------------------------------------------------------------------------------------
+// Pull requests
+
+const PR_SPEC: &str = r#"
+project shop version="1.0.0"
+registry ghcr host="ghcr.io" {
+    login "github-token"
+}
+registry dockerhub host="docker.io" namespace="shop" {
+    login "basic" username-secret=DOCKERHUB_USERNAME password-secret=DOCKERHUB_TOKEN
+}
+secret "npmrc" env="NPMRC"
+stage app from="node:22-alpine" {
+    run "npm ci" {
+        secret "npmrc" target="/root/.npmrc"
+    }
+    cmd "node" "server.js"
+}
+image shop stage=app registries="ghcr dockerhub" {
+    tag "{{version}}"
+    tag "latest"
+}
+workflow ci {
+    on "tag"
+    on "pull-request" branch="main"
+    dockerhub-description registry=dockerhub image=shop
+}
+"#;
+
+/// A pull request builds every pushed target without pushing, and every step that logs
+/// in, pushes or reads a registry secret is skipped for it, so a fork's pull request runs
+/// safely; a new push to the pull request cancels its running build.
+#[test]
+fn a_pull_request_builds_without_login_push_or_secrets() {
+    let g = generate_text(PR_SPEC);
+    let wf = g.workflow(".github/workflows/ci.yml");
+    assert_eq!(
+        wf.doc["on"]["pull_request"]["branches"],
+        serde_yaml_ng::from_str::<Value>("[main]").unwrap()
+    );
+    assert_eq!(
+        wf.doc["concurrency"]["cancel-in-progress"].as_str(),
+        Some("${{ github.event_name == 'pull_request' }}")
+    );
+    let not_on_pr = |s: &Value| {
+        s["if"]
+            .as_str()
+            .is_some_and(|c| c.contains("github.event_name != 'pull_request'"))
+    };
+    let mut pr_builds = Vec::new();
+    for step in wf.steps() {
+        let text = serde_yaml_ng::to_string(step).unwrap();
+        let privileged = text.contains("secrets.")
+            || text.contains("push: true")
+            || uses_action(step, "docker/login-action")
+            || uses_action(step, "peter-evans/dockerhub-description");
+        let runs_on_pr = step["if"]
+            .as_str()
+            .is_some_and(|c| c == "github.event_name == 'pull_request'");
+        if runs_on_pr {
+            pr_builds.push(step);
+            assert!(
+                !text.contains("secrets."),
+                "a PR step reads a secret: {text}"
+            );
+        } else if privileged {
+            assert!(not_on_pr(step), "runs on a pull request: {text}");
+        }
+    }
+    assert_eq!(pr_builds.len(), 1, "one build step for pull requests");
+    let with = &pr_builds[0]["with"];
+    assert_eq!(with["push"].as_bool(), Some(false));
+    assert_eq!(with["targets"].as_str(), Some("shop"));
+    // The version step sees a pull request as a branch build: no release tags.
+    let mut pr = Event::branch("42/merge");
+    pr.name = "pull_request";
+    pr.ref_ = "refs/pull/42/merge".into();
+    assert_eq!(version_env(&wf, &pr)["SPECC_EVENT"], "branch");
+    // The linters accept it, zizmor included.
+    let dir = g.path(".github/workflows");
+    for (tool, args) in [
+        ("actionlint", vec!["-no-color", "ci.yml"]),
+        ("zizmor", vec!["--offline", "--no-progress", "ci.yml"]),
+    ] {
+        crate::support::validators::run_tool(tool, args, &dir).assert_success();
+    }
+}
