@@ -1,8 +1,8 @@
 //! specc's packaging (issue 11, acceptance 4): the wheel, the pre-commit mirror, and the
 //! release workflow that publishes them.
 //!
-//! maturin packs the binary the test build already made (`--profile dev` over the same
-//! target folder: cargo finds everything fresh and compiles nothing), the wheel installs
+//! maturin packs specc from the test build's own target folder (`--profile dev`, once per
+//! test build, shared by the tests), the wheel installs
 //! into a fresh venv and its `specc` runs, and the pre-commit mirror
 //! (`pre-commit-mirror/`) installs it through pip with no cargo or rustc on PATH, so the
 //! hook cannot have compiled specc. `.github/workflows/release.yml` passes actionlint, the
@@ -18,30 +18,43 @@ use crate::support::validators::{repo_root, require_tool, run_tool_ok, search_pa
 /// The version every package must carry: the crate's.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Builds the wheel into a new temporary folder that holds only it.
+/// The folder holding the wheel of the binary under test, built once per test build.
 ///
-/// maturin moves the binary it packs out of `target/debug` (into `target/maturin`), which
-/// would pull it from under the other tests: it works in a hard-linked copy of
-/// `target/debug` instead (same files, same timestamps, so cargo still finds everything
-/// fresh), made inside `target/` so that the links stay on one file system.
-fn build_wheel() -> tempfile::TempDir {
+/// Tests run in separate processes, so the wheel is shared through `target/specc-wheel`,
+/// under a file lock, and rebuilt only when the test binary is newer than it. maturin
+/// moves the binary it packs out of its target folder (into `target/maturin`), which would
+/// pull it from under the other tests: it works in a hard-linked copy of `target/debug`
+/// (same files, same timestamps, so cargo reuses what it can), made inside `target/` so
+/// that the links stay on one file system. (Cargo still rebuilds specc and the few
+/// dependencies whose features the dev-dependencies widen in the test build.)
+fn wheel_dir() -> PathBuf {
     // target/debug/specc -> target
     let target = specc_bin().parent().and_then(Path::parent).unwrap();
-    let copy = tempfile::Builder::new()
-        .prefix("wheel-build-")
-        .tempdir_in(target)
-        .unwrap();
-    let (from, to) = (target.join("debug"), copy.path().join("debug"));
-    let cp = ["-al", from.to_str().unwrap(), to.to_str().unwrap()];
-    Output::of(&mut command_in(target, "cp", &cp, &[])).success();
-    let out = tempfile::tempdir().unwrap();
-    let maturin = require_tool("maturin");
-    let out_arg = out.path().to_str().unwrap();
-    let args = ["build", "--profile", "dev", "--out", out_arg];
-    let mut build = command_in(repo_root(), &maturin, &args, &[]);
-    build.env("CARGO_TARGET_DIR", copy.path());
-    Output::of(&mut build).success();
-    out
+    let dir = target.join("specc-wheel");
+    let lock = std::fs::File::create(target.join("specc-wheel.lock")).unwrap();
+    lock.lock().unwrap();
+    let built = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let fresh = std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|mut entries| entries.next())
+        .and_then(|e| built(&e.ok()?.path()))
+        .is_some_and(|wheel| built(specc_bin()).is_some_and(|bin| wheel >= bin));
+    if !fresh {
+        let copy = target.join("specc-wheel-build");
+        let _ = std::fs::remove_dir_all(&copy);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&copy).unwrap();
+        let (from, to) = (target.join("debug"), copy.join("debug"));
+        let cp = ["-al", from.to_str().unwrap(), to.to_str().unwrap()];
+        Output::of(&mut command_in(target, "cp", &cp, &[])).success();
+        let maturin = require_tool("maturin");
+        let args = ["build", "--profile", "dev", "--out", dir.to_str().unwrap()];
+        let mut build = command_in(repo_root(), &maturin, &args, &[]);
+        build.env("CARGO_TARGET_DIR", &copy);
+        Output::of(&mut build).success();
+        let _ = std::fs::remove_dir_all(&copy);
+    }
+    dir
 }
 
 fn the_wheel(dir: &Path) -> PathBuf {
@@ -55,8 +68,7 @@ fn the_wheel(dir: &Path) -> PathBuf {
 
 #[test]
 fn wheel_installs_into_a_fresh_venv_and_runs() {
-    let wheels = build_wheel();
-    let wheel = the_wheel(wheels.path());
+    let wheel = the_wheel(&wheel_dir());
     let name = wheel.file_name().unwrap().to_str().unwrap().to_string();
     assert!(
         name.starts_with(&format!("specc_cli-{VERSION}-py3-none-")),
@@ -123,7 +135,7 @@ fn path_without_rust() -> OsString {
 #[test]
 fn pre_commit_mirror_installs_the_wheel_without_compiling() {
     let pre_commit = require_tool("pre-commit");
-    let wheels = build_wheel();
+    let wheels = wheel_dir();
     let mirror = Repo::new();
     for file in [".pre-commit-hooks.yaml", "pyproject.toml", "README.md"] {
         let bytes = std::fs::read(repo_root().join("pre-commit-mirror").join(file)).unwrap();
@@ -148,7 +160,7 @@ fn pre_commit_mirror_installs_the_wheel_without_compiling() {
         ];
         let mut command = sealed_command(project.path(), home.path(), &path, &pre_commit, &args);
         // The wheel comes from here; pip still reaches the package index for setuptools.
-        command.env("PIP_FIND_LINKS", wheels.path());
+        command.env("PIP_FIND_LINKS", &wheels);
         let out = Output::of(&mut command);
         let hook_line = out.stdout.lines().find(|l| l.starts_with("specc check"));
         let verdict = if expect_pass { "Passed" } else { "Failed" };
