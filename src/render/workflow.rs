@@ -15,6 +15,7 @@ use crate::check::targets::{default_variant, image_variants, target_name};
 use crate::diagnostics::Error;
 use crate::plan::{Namespace, Plan};
 use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow};
+use crate::value::tag::TagValues;
 
 #[derive(Serialize)]
 struct Context {
@@ -53,6 +54,9 @@ struct Context {
     /// bake-action's comma-separated lists (the version step picks one).
     release_list: String,
     branch_list: String,
+    /// The release list for a pre-release and for a 0.y.z version, when it is shorter.
+    prerelease_list: Option<String>,
+    major_zero_list: Option<String>,
     /// Targets of images that name no registry: built, never pushed.
     build_only: Vec<String>,
     build_only_label: String,
@@ -238,6 +242,8 @@ fn render_one(
         targets_label: String::new(),
         release_list: String::new(),
         branch_list: String::new(),
+        prerelease_list: None,
+        major_zero_list: None,
         build_only: Vec::new(),
         build_only_label: String::new(),
         build_only_list: String::new(),
@@ -309,25 +315,32 @@ fn render_one(
     }
     ctx.targets_label = ctx.targets.join(", ");
     ctx.build_only_label = ctx.build_only.join(", ");
-    let with_tags = |branch: bool| {
+    // The targets that get at least one tag, by the plan's own rule for each kind of run.
+    let with_tags = |branch: bool, version: &str| {
+        let values = TagValues::new(version, None, None);
         ctx.targets
             .iter()
             .filter(|n| {
                 plan.target(n).is_some_and(|t| {
-                    !if branch {
+                    let templates = if branch {
                         &t.branch_tags
                     } else {
                         &t.release_tags
-                    }
-                    .is_empty()
+                    };
+                    templates.iter().any(|x| x.applies(&values))
                 })
             })
             .cloned()
             .collect::<Vec<_>>()
             .join(",")
     };
-    ctx.release_list = with_tags(false);
-    ctx.branch_list = with_tags(true);
+    ctx.release_list = with_tags(false, "1.0.0");
+    ctx.branch_list = with_tags(true, "1.0.0");
+    // A pre-release or a 0.y.z release may leave a target without tags: pushing it would
+    // fail ("tag is needed"), so the version step leaves it out then.
+    let differs = |list: String| (list != ctx.release_list).then_some(list);
+    ctx.prerelease_list = differs(with_tags(false, "1.0.0-rc.1"));
+    ctx.major_zero_list = differs(with_tags(false, "0.1.0"));
     ctx.build_only_list = ctx.build_only.join(",");
     ctx.pr_list = ctx.targets.join(",");
     ctx.push_env = secret_env(plan, &ctx.targets);

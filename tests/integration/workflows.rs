@@ -1727,3 +1727,42 @@ fn a_pull_request_builds_without_login_push_or_secrets() {
         crate::support::validators::run_tool(tool, args, &dir).assert_success();
     }
 }
+
+/// A target whose release tags all follow the stable channel (`latest`, `{{major}}`) has
+/// no tag on a pre-release (nor, with `{{major}}` alone, on a 0.y.z release): the version
+/// step leaves it out then, since pushing an image without tags fails.
+#[test]
+fn a_release_without_tags_for_this_version_pushes_only_the_targets_that_have_some() {
+    let spec = r#"
+project shop version="1.0.0"
+registry ghcr host="ghcr.io" {
+    login "github-token"
+}
+stage app from="alpine:3.20" {
+    cmd "true"
+}
+image versioned stage=app registries=ghcr {
+    tag "{{version}}"
+    tag "latest"
+}
+image channel stage=app registries=ghcr {
+    tag "latest"
+}
+image major stage=app registries=ghcr {
+    tag "{{major}}"
+}
+workflow release {
+    on "tag"
+}
+"#;
+    let g = generate_text(spec);
+    let wf = g.workflow(".github/workflows/release.yml");
+    for (tag, expected) in [
+        ("v1.2.0", &["versioned", "channel", "major"][..]),
+        ("v2.0.0-rc.1", &["versioned"][..]),
+        ("v0.3.1", &["versioned", "channel"][..]),
+    ] {
+        let pushed = pushed_targets(&g, &wf, &Event::tag(tag));
+        assert_eq!(pushed, expected, "targets pushed for {tag}");
+    }
+}
