@@ -320,21 +320,28 @@ fn hadolint_negative_control_copy_from_unknown_stage() {
 
 // ------------------------------------------------------------------ compose
 
-fn compose_config(file: &Path) -> ToolOutput {
+/// `docker-compose -f FILE FLAGS... config ARGS...`, run in the file's folder.
+fn compose_args<'a>(
+    file: &'a Path,
+    flags: &[&'a str],
+    args: &[&'a str],
+) -> (&'a Path, Vec<String>) {
     let dir = file.parent().expect("compose file has a folder");
-    let name = file.file_name().expect("a file name");
-    run_tool(
-        "docker-compose",
-        [
-            "-f".as_ref(),
-            name,
-            "--profile".as_ref(),
-            "*".as_ref(),
-            "config".as_ref(),
-            "-q".as_ref(),
-        ] as [&std::ffi::OsStr; 6],
-        dir,
-    )
+    let name = file.file_name().expect("a file name").to_string_lossy();
+    let mut all = vec!["-f".to_string(), name.into_owned()];
+    all.extend(flags.iter().map(|f| f.to_string()));
+    all.push("config".into());
+    all.extend(args.iter().map(|a| a.to_string()));
+    (dir, all)
+}
+
+fn compose_run(file: &Path, flags: &[&str], args: &[&str]) -> ToolOutput {
+    let (dir, all) = compose_args(file, flags, args);
+    run_tool("docker-compose", all, dir)
+}
+
+fn compose_config(file: &Path) -> ToolOutput {
+    compose_run(file, &["--profile", "*"], &["-q"])
 }
 
 #[test]
@@ -345,16 +352,6 @@ fn compose_config_accepts_every_compose_file() {
     for file in files {
         compose_config(&file).assert_success();
     }
-}
-
-fn compose_run(file: &Path, flags: &[&str], args: &[&str]) -> ToolOutput {
-    let dir = file.parent().expect("compose file has a folder");
-    let name = file.file_name().expect("a file name").to_string_lossy();
-    let mut all = vec!["-f", &*name];
-    all.extend(flags);
-    all.push("config");
-    all.extend(args);
-    run_tool("docker-compose", all, dir)
 }
 
 /// Acceptance: a plain `docker compose up` of IOPaint's compose file starts the default
@@ -413,13 +410,12 @@ fn compose_config_in(
     all_profiles: bool,
     env: &BTreeMap<String, String>,
 ) -> ToolOutput {
-    let dir = file.parent().expect("compose file has a folder");
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["-f".into(), file.file_name().expect("a file name").into()];
-    if all_profiles {
-        args.extend(["--profile".into(), "*".into()]);
-    }
-    args.push("config".into());
+    let flags: &[&str] = if all_profiles {
+        &["--profile", "*"]
+    } else {
+        &[]
+    };
+    let (dir, args) = compose_args(file, flags, &[]);
     crate::support::validators::run_tool_in_env("docker-compose", args, dir, env)
 }
 
