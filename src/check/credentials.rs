@@ -21,6 +21,8 @@ enum Place {
     Dockerfile,
     /// A compose service's environment or command.
     Compose,
+    /// A log driver's option: compose takes it literally, so it belongs to the daemon.
+    LogOption,
     /// A smoke test's environment or command.
     Workflow,
     /// A chart's values (node selectors, tolerations).
@@ -32,7 +34,7 @@ impl Place {
         match self {
             Place::Image => "baked into the image",
             Place::Dockerfile => "written into the Dockerfile and the image history",
-            Place::Compose => "committed in the compose file",
+            Place::Compose | Place::LogOption => "committed in the compose file",
             Place::Workflow => "committed in the workflow",
             Place::Values => "committed in the Helm values",
         }
@@ -49,6 +51,9 @@ impl Place {
             Place::Compose => format!(
                 "take it from the environment compose runs in: `env {var} (expand)\"${{{var}}}\"`, with `{var}` set in the shell or in an `.env` file that is not committed"
             ),
+            Place::LogOption => {
+                "set it in the Docker daemon's log options (`log-opts` in /etc/docker/daemon.json) on the host, not in the compose file".to_string()
+            }
             Place::Workflow => {
                 "a smoke test's values are committed in the workflow: use a value that is not a credential".to_string()
             }
@@ -93,18 +98,10 @@ impl Checker<'_> {
             for w in s.fields.entrypoint.iter().flatten() {
                 self.value_credential(&w.text, "an `entrypoint` word", Place::Compose, None);
             }
-            // Log drivers take endpoints and tokens (splunk-token, awslogs keys) as options;
-            // specc writes them literally, so the token belongs in the daemon's settings.
-            let options = s.fields.logging.iter().flat_map(|l| &l.options);
-            for (key, value) in options {
-                if let Some((start, len)) = find_credential(&value.value) {
-                    self.push(Error::CredentialValue {
-                        what: format!("the `logging` option `{}`", key.value),
-                        place: Place::Compose.text().into(),
-                        span: inner_span(value.span, &value.value, start, len),
-                        help: "set it in the Docker daemon's log options (`log-opts` in /etc/docker/daemon.json) on the host, not in the compose file; if this was a real credential, revoke it".into(),
-                    });
-                }
+            // Log drivers take endpoints and tokens (splunk-token, awslogs keys) as options.
+            for (key, value) in s.fields.logging.iter().flat_map(|l| &l.options) {
+                let what = format!("the `logging` option `{}`", key.value);
+                self.value_credential(value, &what, Place::LogOption, None);
             }
         }
         let descriptions = spec.images.iter().filter_map(|i| i.description.as_ref());
