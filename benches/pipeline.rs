@@ -64,6 +64,7 @@ fn compile_plan_render(name: &str, text: &str) -> usize {
     let options = RenderOptions {
         spec_name: name.to_string(),
         regenerate: format!("specc generate {name}"),
+        check: format!("specc check {name}"),
     };
     let files = specc::render::render(&checked, &plan, &options).expect("bench specs render");
     files.len()

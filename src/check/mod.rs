@@ -28,6 +28,7 @@ mod outputs;
 mod paths;
 mod references;
 mod representable;
+mod runners;
 mod secrets;
 mod values;
 
@@ -1401,6 +1402,7 @@ impl<'s> Checker<'s> {
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Builds, name.span);
                 }
             }
+            self.runs_on(w);
             for t in &w.smoke_tests {
                 if let Some(ii) = self.image(&t.image) {
                     self.image_variant(ii, &t.variant);

@@ -2,7 +2,7 @@
 //! variants. These facts are resolved here, once, so that `check` can refuse clashes and
 //! `plan` can build on the same answers (check never calls plan).
 
-use crate::spec::{Image, Registry, Spec};
+use crate::spec::{Image, Registry, Spec, Workflow, WorkflowLayout};
 use crate::value::reference::{Namespace, Repository};
 
 /// Variant indices an image is built in, in spec order.
@@ -14,6 +14,51 @@ pub fn image_variants(spec: &Spec, image: &Image) -> Vec<usize> {
             .collect(),
         None => (0..spec.variants.len()).collect(),
     }
+}
+
+/// The variant's platforms; `linux/amd64` when it names none.
+pub fn variant_platforms(spec: &Spec, v: usize) -> Vec<String> {
+    let variant = &spec.variants[v];
+    if variant.platforms.is_empty() {
+        vec!["linux/amd64".to_string()]
+    } else {
+        variant
+            .platforms
+            .iter()
+            .map(|p| p.value.to_string())
+            .collect()
+    }
+}
+
+/// The images a workflow builds: its `images`, else every image of the spec.
+pub fn workflow_images(spec: &Spec, w: &Workflow) -> Vec<usize> {
+    match &w.images {
+        Some(list) => list
+            .iter()
+            .filter_map(|n| spec.images.iter().position(|i| i.name.value == n.value))
+            .collect(),
+        None => (0..spec.images.len()).collect(),
+    }
+}
+
+/// The (image, variant) targets a workflow builds, in spec order.
+pub fn workflow_targets(spec: &Spec, w: &Workflow) -> Vec<(usize, usize)> {
+    workflow_images(spec, w)
+        .into_iter()
+        .flat_map(|ii| {
+            image_variants(spec, &spec.images[ii])
+                .into_iter()
+                .map(move |v| (ii, v))
+        })
+        .collect()
+}
+
+/// The workflow's layout (see [`Workflow::layout`]), from the platforms of its targets.
+pub fn workflow_layout(spec: &Spec, w: &Workflow) -> WorkflowLayout {
+    let counts = workflow_targets(spec, w)
+        .into_iter()
+        .map(|(_, v)| variant_platforms(spec, v).len());
+    w.layout(counts)
 }
 
 /// The variant that gets an image's bare tags: the spec's default variant when the image

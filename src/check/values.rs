@@ -107,22 +107,35 @@ impl Checker<'_> {
         }
     }
 
-    fn workflow_grammar(&mut self, w: &Workflow) {
-        let runner = &w.runner;
-        let reason = if runner.value.trim().is_empty() {
-            Some("empty")
-        } else if runner.value.contains(char::is_control) {
-            Some("a line break or control character")
+    /// A runner label GitHub can match: not empty, one line.
+    fn runner_label(&mut self, label: &Text, help: &str) {
+        let reason = if label.value.trim().is_empty() {
+            "empty"
+        } else if label.value.contains(char::is_control) {
+            "a line break or control character"
         } else {
-            None
+            return;
         };
-        if let Some(reason) = reason {
-            self.push(Error::RunnerLabel {
-                value: shown(&runner.value),
-                span: runner.span,
-                reason: reason.into(),
-                help: "write one runner label, e.g. `runner=\"ubuntu-24.04\"`".into(),
-            });
+        self.push(Error::RunnerLabel {
+            value: shown(&label.value),
+            span: label.span,
+            reason: reason.into(),
+            help: help.into(),
+        });
+    }
+
+    fn workflow_grammar(&mut self, w: &Workflow) {
+        self.runner_label(
+            &w.runner,
+            "write one runner label, e.g. `runner=\"ubuntu-24.04\"`",
+        );
+        for r in &w.runs_on {
+            for label in &r.labels {
+                self.runner_label(
+                    label,
+                    "write the runner's labels as separate arguments, e.g. `runs-on \"linux/arm64\" \"self-hosted\" \"arm64\"`",
+                );
+            }
         }
         for t in &w.triggers {
             match &t.value {

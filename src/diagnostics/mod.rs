@@ -1170,6 +1170,20 @@ pub enum Error {
         help: String,
     },
 
+    /// A `runs-on` the workflow cannot use: `runs-on "linux/s390x" "x"` when no target of
+    /// the workflow builds that platform
+    #[error("`runs-on \"{platform}\"` {problem}")]
+    #[diagnostic(code(specc::check::runs_on))]
+    RunsOn {
+        platform: String,
+        problem: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// A branch or tag filter GitHub's pattern grammar refuses: `on "push" branch="my branch"`
     #[error("`{value}` is not a valid {what} pattern")]
     #[diagnostic(code(specc::check::ref_pattern))]

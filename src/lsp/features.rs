@@ -369,6 +369,7 @@ fn preview(doc: &mut Document, offset: usize) -> Option<Vec<Preview>> {
         .map_or(doc.name.clone(), |f| f.to_string_lossy().into_owned());
     let options = crate::render::RenderOptions {
         regenerate: format!("specc generate {spec_name}"),
+        check: format!("specc check {spec_name}"),
         spec_name,
     };
     let files = crate::render::render(&checked, &plan, &options).ok()?;

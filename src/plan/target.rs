@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::runtime::{self, RunEnv};
 use super::tags::{self, TagTemplate};
 use crate::check::Checked;
-use crate::check::targets::{TagAffixes, image_path, repositories, repository, target_name};
+use crate::check::targets::{
+    TagAffixes, image_path, repositories, repository, target_name, variant_platforms,
+};
 use crate::spec::{
     CacheKind, GpuCount, Image, InstructionKind, Mount, SecretSource, Spec, TagWhen,
 };
@@ -205,7 +207,7 @@ impl Build<'_> {
                 .map(|s| spec.stages[*s].name.value.clone())
                 .collect(),
             context: image.context.value.clone(),
-            platforms: platforms(spec, v),
+            platforms: variant_platforms(spec, v),
             args: self.args(v),
             ci_args: ci_args(spec, v),
             secrets: secrets(spec, &stages, &variant.name.value),
@@ -268,20 +270,6 @@ fn ci_args(spec: &Spec, v: usize) -> BTreeMap<String, CiArg> {
         };
     }
     out
-}
-
-/// The variant's platforms; `linux/amd64` when it names none.
-fn platforms(spec: &Spec, v: usize) -> Vec<String> {
-    let variant = &spec.variants[v];
-    if variant.platforms.is_empty() {
-        vec!["linux/amd64".to_string()]
-    } else {
-        variant
-            .platforms
-            .iter()
-            .map(|p| p.value.to_string())
-            .collect()
-    }
 }
 
 /// The secrets mounted by the `run` steps of `stages` that apply to `variant`, with the

@@ -33,6 +33,16 @@ pub const ACTIONS: &[Action] = &[
         "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
     ),
     action(
+        "actions/download-artifact",
+        "v4.3.0",
+        "d3f86a106a0bac45b974a628896c90dbdf5c8093",
+    ),
+    action(
+        "actions/upload-artifact",
+        "v4.6.2",
+        "ea165f8d65b6e75b540449e92b4886f43607fa02",
+    ),
+    action(
         "aquasecurity/trivy-action",
         "v0.36.0",
         "ed142fd0673e97e23eac54620cfb913e5ce36c25",
@@ -83,19 +93,9 @@ pub const RELEASE_ACTIONS: &[Action] = &[
         "e83996d129638aa358a18fbd1dfb82f0b0fb5d3b",
     ),
     action(
-        "actions/download-artifact",
-        "v4.3.0",
-        "d3f86a106a0bac45b974a628896c90dbdf5c8093",
-    ),
-    action(
         "actions/setup-python",
         "v5.6.0",
         "a26af69be951a213d495a4c3e4e4022e16d87065",
-    ),
-    action(
-        "actions/upload-artifact",
-        "v4.6.2",
-        "ea165f8d65b6e75b540449e92b4886f43607fa02",
     ),
     action(
         "astral-sh/setup-uv",

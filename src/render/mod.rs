@@ -41,6 +41,8 @@ pub struct RenderOptions {
     pub spec_name: String,
     /// The command line that regenerates the outputs.
     pub regenerate: String,
+    /// The command line that checks them, run from the output root (CI runs it).
+    pub check: String,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[

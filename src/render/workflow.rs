@@ -5,16 +5,18 @@
 //! local copies for smoke tests and scans, then builds and pushes through the generated
 //! bake file, and packages and pushes charts. Least-privilege permissions throughout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::{RenderOptions, Rendered, header, join, render_template};
 use crate::check::Checked;
-use crate::check::targets::{default_variant, image_variants, target_name};
+use crate::check::targets::{
+    default_variant, image_variants, target_name, workflow_images, workflow_layout,
+};
 use crate::diagnostics::Error;
 use crate::plan::{Namespace, Plan};
-use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow};
+use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow, WorkflowLayout};
 use crate::value::tag::TagValues;
 
 #[derive(Serialize)]
@@ -66,6 +68,8 @@ struct Context {
     build_only_env: Vec<Pair>,
     description: Option<Description>,
     charts: Vec<ChartStep>,
+    /// The native layout's jobs (none: the single job).
+    native: Option<Native>,
 }
 
 /// A key and a value already written as YAML (a literal or a `${{ }}` expression).
@@ -117,6 +121,67 @@ struct Smoke {
     env: Vec<Pair>,
 }
 
+/// The native layout's facts: how `prepare` runs specc, which targets it may build and
+/// push, each platform's runner, and each job's permissions.
+#[derive(Serialize)]
+struct Native {
+    /// The specc release `prepare` installs: the one that generated the workflow, so that
+    /// its `check` accepts these outputs and its plan is this one.
+    specc_version: String,
+    /// `specc check ...`, run from the repository root.
+    check: String,
+    /// The spec, relative to the repository root.
+    spec: String,
+    /// The workflow's targets that go to a registry, and all it builds, space-separated.
+    pushed: String,
+    built: String,
+    /// Platform -> `{"runs-on": label or labels, "qemu": bool}`, as JSON.
+    runners: String,
+    /// `prepare` probes the registries for input-hash tags (some target is pushed).
+    probe: bool,
+    prepare_permissions: Vec<Pair>,
+    push_permissions: Vec<Pair>,
+    publish_permissions: Vec<Pair>,
+    /// Build secrets for bake, empty on a pull request (a fork's code never sees them).
+    build_env: Vec<Pair>,
+    /// A publish job: Docker Hub description or charts, after the merges.
+    publish: bool,
+}
+
+/// The runner of a platform's build jobs in the native layout.
+#[derive(Serialize)]
+struct PlatformRunner {
+    #[serde(rename = "runs-on")]
+    runs_on: serde_json::Value,
+    /// No native runner: the job emulates the platform with QEMU.
+    qemu: bool,
+}
+
+/// The runner labels of `platform`'s build jobs: its `runs-on`, else GitHub's native
+/// runner for it, else the workflow's runner with QEMU.
+fn platform_runner(w: &Workflow, platform: &str) -> PlatformRunner {
+    if let Some(r) = w.runs_on.iter().find(|r| r.platform.value == platform) {
+        let labels: Vec<&str> = r.labels.iter().map(|l| l.as_str()).collect();
+        let runs_on = match labels.as_slice() {
+            [one] => serde_json::Value::from(*one),
+            _ => serde_json::Value::from(labels),
+        };
+        return PlatformRunner {
+            runs_on,
+            qemu: false,
+        };
+    }
+    let (label, qemu) = match platform {
+        "linux/amd64" | "linux/386" => (w.runner.as_str(), false),
+        "linux/arm64" | "linux/arm64/v8" => ("ubuntu-24.04-arm", false),
+        _ => (w.runner.as_str(), true),
+    };
+    PlatformRunner {
+        runs_on: label.into(),
+        qemu,
+    }
+}
+
 #[derive(Serialize)]
 struct Description {
     repository_label: String,
@@ -140,6 +205,11 @@ struct ChartStep {
 /// The build secrets of `targets` as a step's environment: each GitHub secret, by name,
 /// in the variable the bake file's `env=` reads (never in a `run:` script).
 fn secret_env(plan: &Plan, targets: &[String]) -> Vec<Pair> {
+    secret_env_as(plan, targets, secret)
+}
+
+/// [`secret_env`] with each secret written by `value` (from the secret's name).
+fn secret_env_as(plan: &Plan, targets: &[String], value: fn(&str) -> String) -> Vec<Pair> {
     let mut env: Vec<Pair> = Vec::new();
     for s in targets
         .iter()
@@ -149,7 +219,7 @@ fn secret_env(plan: &Plan, targets: &[String]) -> Vec<Pair> {
         if !env.iter().any(|p| p.name == s.env) {
             env.push(Pair {
                 name: s.env.clone(),
-                value: secret(&s.github),
+                value: value(&s.github),
             });
         }
     }
@@ -158,6 +228,11 @@ fn secret_env(plan: &Plan, targets: &[String]) -> Vec<Pair> {
 
 fn secret(name: &str) -> String {
     format!("${{{{ secrets.{name} }}}}")
+}
+
+/// A secret that a pull request's build does not get: a fork's code must not read it.
+fn secret_unless_pr(name: &str) -> String {
+    format!("${{{{ github.event_name != 'pull_request' && secrets.{name} || '' }}}}")
 }
 
 /// The plan's namespace rule as bash lines that set `ns`: the variables it reads are in
@@ -203,13 +278,7 @@ fn render_one(
     let spec = &checked.spec;
     // `check` refuses `${{` in the name and the triggers (static fields) and an empty
     // scan severity, so neither needs a refusal here.
-    let images: Vec<usize> = match &w.images {
-        Some(list) => list
-            .iter()
-            .filter_map(|n| spec.images.iter().position(|i| i.name.value == n.value))
-            .collect(),
-        None => (0..spec.images.len()).collect(),
-    };
+    let images = workflow_images(spec, w);
     let mut ctx = Context {
         header: header(options),
         name: w.display_name.as_ref().unwrap_or(&w.name).value.clone(),
@@ -251,6 +320,7 @@ fn render_one(
         build_only_env: Vec::new(),
         description: None,
         charts: Vec::new(),
+        native: None,
     };
     for t in &w.triggers {
         match &t.value {
@@ -352,6 +422,7 @@ fn render_one(
         .collect();
     ctx.qemu = foreign.join(", ");
 
+    let image_registries = registries.len();
     // Charts: their push registries need logins too.
     let charts: Vec<&crate::spec::Chart> = w
         .charts
@@ -607,12 +678,103 @@ fn render_one(
             destination: format!("oci://{host}/{}", push.repository.value),
         });
     }
+    if workflow_layout(spec, w) == WorkflowLayout::Native {
+        let access = Access::of(&registries[..image_registries], &registries);
+        ctx.native = Some(native(&ctx, w, plan, options, &access));
+        ctx.qemu = native_qemu(w, plan, &ctx);
+        ctx.permissions.clear();
+    }
     let path = join(
         &spec.output.workflows.value,
         &format!("{}.yml", w.name.value),
     );
     let contents = render_template("workflow", &path, &ctx)?;
     Ok(Rendered { path, contents })
+}
+
+/// What the jobs' tokens need: write access to GitHub's registry for the images, or for
+/// images and charts, and an OIDC token for an AWS role.
+struct Access {
+    ghcr_images: bool,
+    ghcr_any: bool,
+    oidc: bool,
+}
+
+impl Access {
+    fn of(image_registries: &[&Registry], all: &[&Registry]) -> Access {
+        let ghcr = |r: &&Registry| r.host.value == "ghcr.io";
+        Access {
+            ghcr_images: image_registries.iter().any(ghcr),
+            ghcr_any: all.iter().any(ghcr),
+            oidc: all.iter().any(|r| {
+                matches!(
+                    r.login.as_ref().map(|l| &l.method),
+                    Some(LoginMethod::Aws { role: Some(_), .. })
+                )
+            }),
+        }
+    }
+
+    /// `contents: read`, then `packages` at `packages` when given, then `id-token`.
+    fn permissions(&self, packages: Option<&str>) -> Vec<Pair> {
+        let mut p = Vec::new();
+        push_permission(&mut p, "contents", "read");
+        if let Some(level) = packages {
+            push_permission(&mut p, "packages", level);
+        }
+        if self.oidc {
+            push_permission(&mut p, "id-token", "write");
+        }
+        p
+    }
+}
+
+/// The native layout of a workflow whose single-job context `ctx` is computed.
+fn native(
+    ctx: &Context,
+    w: &Workflow,
+    plan: &Plan,
+    options: &RenderOptions,
+    access: &Access,
+) -> Native {
+    let built: Vec<&String> = ctx.targets.iter().chain(&ctx.build_only).collect();
+    let runners: BTreeMap<&str, PlatformRunner> = built
+        .iter()
+        .filter_map(|n| plan.target(n))
+        .flat_map(|t| &t.platforms)
+        .map(|p| (p.as_str(), platform_runner(w, p)))
+        .collect();
+    let all: Vec<String> = built.iter().map(|s| s.to_string()).collect();
+    let build_env = secret_env_as(plan, &all, secret_unless_pr);
+    let images_write = access.ghcr_images.then_some("write");
+    Native {
+        specc_version: env!("CARGO_PKG_VERSION").into(),
+        check: options.check.clone(),
+        spec: options.spec_name.clone(),
+        pushed: ctx.targets.join(" "),
+        built: all.join(" "),
+        runners: serde_json::to_string(&runners).unwrap_or_default(),
+        probe: !ctx.targets.is_empty(),
+        prepare_permissions: access.permissions(access.ghcr_images.then_some("read")),
+        push_permissions: access.permissions(images_write),
+        publish_permissions: access.permissions(access.ghcr_any.then_some("write")),
+        build_env,
+        publish: ctx.description.is_some() || !ctx.charts.is_empty(),
+    }
+}
+
+/// The platforms the native layout's build jobs emulate with QEMU, for the step's name.
+fn native_qemu(w: &Workflow, plan: &Plan, ctx: &Context) -> String {
+    let platforms: BTreeSet<&str> = ctx
+        .targets
+        .iter()
+        .chain(&ctx.build_only)
+        .filter_map(|n| plan.target(n))
+        .flat_map(|t| &t.platforms)
+        .map(String::as_str)
+        .filter(|p| platform_runner(w, p).qemu)
+        .collect();
+    platforms.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 fn push_permission(permissions: &mut Vec<Pair>, name: &str, value: &str) {

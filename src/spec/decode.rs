@@ -83,6 +83,7 @@ pub const WORKFLOW_CHILDREN: &[&str] = &[
     "scan",
     "dockerhub-description",
     "chart",
+    "runs-on",
 ];
 
 /// The children of a `chart`.
@@ -1755,12 +1756,17 @@ impl<'a> Decoder<'a> {
     }
 
     fn workflow(&self, node: &'a KdlNode) -> Option<Workflow> {
-        let mut r = self.reader(node, &["name", "runner"]);
+        let mut r = self.reader(node, &["name", "runner", "layout"]);
         let name = self.name(&mut r, "workflow");
         let display_name = r.prop("name");
         let runner = r
             .prop("runner")
             .unwrap_or_else(|| Spanned::new("ubuntu-latest".into(), r.name_span()));
+        let layout: Option<Text> = r.prop("layout");
+        if let Some(l) = &layout {
+            self.choice(l, "workflow layout", &["single", "native"]);
+        }
+        let mut runs_on = Vec::new();
         let mut triggers = Vec::new();
         let mut images: Option<Vec<Text>> = None;
         let mut smoke_tests = Vec::new();
@@ -1847,6 +1853,7 @@ impl<'a> Decoder<'a> {
                     charts.extend(c.arg(0, "a chart name", "chart my-chart"));
                     c.finish("one argument, the chart name");
                 }
+                "runs-on" => runs_on.extend(self.runs_on(child)),
                 _ => self.unknown_node(child, "in `workflow`", WORKFLOW_CHILDREN),
             }
         }
@@ -1867,12 +1874,29 @@ impl<'a> Decoder<'a> {
             name: name?,
             display_name,
             runner,
+            layout,
+            runs_on,
             triggers,
             images,
             smoke_tests,
             scan,
             dockerhub_description,
             charts,
+            span,
+        })
+    }
+
+    /// `runs-on "linux/arm64" "ubuntu-24.04-arm"`: a platform and one or more labels.
+    fn runs_on(&self, node: &'a KdlNode) -> Option<RunsOn> {
+        let mut c = self.reader(node, &[]);
+        let example = "runs-on \"linux/arm64\" \"ubuntu-24.04-arm\"";
+        let platform = c.arg(0, "a platform", example);
+        let labels = c.rest_required(1, "a runner label", example);
+        let span = c.span();
+        c.finish("a platform, then its runner labels");
+        (!labels.is_empty()).then_some(RunsOn {
+            platform: platform?,
+            labels,
             span,
         })
     }

@@ -547,6 +547,12 @@ pub struct Workflow {
     pub name: Text,
     pub display_name: Option<Text>,
     pub runner: Text,
+    /// `layout=`: `"single"` (one job, QEMU for foreign platforms) or `"native"` (a
+    /// build job per target and platform on its own runner, then a merge job per
+    /// target); none: chosen by [`Workflow::layout`].
+    pub layout: Option<Text>,
+    /// `runs-on PLATFORM LABEL...`: the runner labels of a platform's build jobs.
+    pub runs_on: Vec<RunsOn>,
     pub triggers: Vec<Spanned<Trigger>>,
     pub images: Option<Vec<Text>>,
     pub smoke_tests: Vec<SmokeTest>,
@@ -554,6 +560,40 @@ pub struct Workflow {
     pub dockerhub_description: Option<DockerhubDescription>,
     pub charts: Vec<Text>,
     pub span: SourceSpan,
+}
+
+/// The runner labels a platform's build jobs run on (`runs-on` of GitHub Actions; several
+/// labels select a self-hosted or third-party runner that has them all).
+#[derive(Debug, Clone)]
+pub struct RunsOn {
+    pub platform: Text,
+    pub labels: Vec<Text>,
+    pub span: SourceSpan,
+}
+
+/// How a workflow spreads its builds over jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkflowLayout {
+    /// One job builds every target and platform (foreign platforms under QEMU).
+    Single,
+    /// A `prepare` job plans, one build job per target and platform runs on that
+    /// platform's runner and pushes by digest, one merge job per target tags the
+    /// multi-platform image.
+    Native,
+}
+
+impl Workflow {
+    /// The layout `layout=` names; without it, native when any of `platform_counts` (the
+    /// number of platforms of each target the workflow builds) is above one, since one
+    /// runner would build the others under QEMU, and single otherwise.
+    pub fn layout(&self, mut platform_counts: impl Iterator<Item = usize>) -> WorkflowLayout {
+        match self.layout.as_ref().map(|l| l.as_str()) {
+            Some("native") => WorkflowLayout::Native,
+            Some(_) => WorkflowLayout::Single,
+            None if platform_counts.any(|n| n > 1) => WorkflowLayout::Native,
+            None => WorkflowLayout::Single,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

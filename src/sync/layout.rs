@@ -56,10 +56,16 @@ impl Layout {
 
     /// The command that regenerates the outputs, run from the output root.
     pub fn regenerate(&self) -> String {
+        self.command("generate")
+    }
+
+    /// `specc <subcommand>` with what it needs to find the spec and the outputs when run
+    /// from the output root.
+    fn command(&self, subcommand: &str) -> String {
         match (self.beside_spec, self.spec == SPEC_FILE) {
-            (true, true) => "specc generate".into(),
-            (true, false) => format!("specc generate {}", self.spec),
-            (false, _) => format!("specc generate {} --out .", self.spec),
+            (true, true) => format!("specc {subcommand}"),
+            (true, false) => format!("specc {subcommand} {}", self.spec),
+            (false, _) => format!("specc {subcommand} {} --out .", self.spec),
         }
     }
 
@@ -68,6 +74,7 @@ impl Layout {
         RenderOptions {
             spec_name: self.spec.clone(),
             regenerate: self.regenerate(),
+            check: self.command("check"),
         }
     }
 }

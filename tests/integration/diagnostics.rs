@@ -127,6 +127,8 @@ fixtures! {
     chart_mode: "204-chart-mode" => 1,
     overlay_on_chart_file: "205-overlay-on-chart-file" => 1,
     chart_name: "206-chart-name" => 1,
+    runs_on: "243-runs-on" => 1,
+    workflow_layout: "244-workflow-layout" => 1,
     more_than_100_problems: "61-more-than-100-problems" => 1,
     multiple_errors: "multiple-errors" => 1,
     undeclared_secret: "140-undeclared-secret" => 1,

@@ -225,6 +225,7 @@ fn run(name: &str, text: &str) -> (Vec<String>, bool, String) {
     let options = RenderOptions {
         spec_name: name.to_string(),
         regenerate: "specc generate".into(),
+        check: "specc check".into(),
     };
     if let Err(errors) = specc::render::render(&checked, &plan, &options) {
         problems.extend(errors);

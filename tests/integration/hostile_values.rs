@@ -24,6 +24,7 @@ fn render(text: &str, spec_name: &str) -> Result<Vec<Rendered>, Vec<String>> {
     let options = RenderOptions {
         spec_name: spec_name.into(),
         regenerate: format!("specc generate {spec_name}"),
+        check: format!("specc check {spec_name}"),
     };
     specc::render::render(&checked, &plan, &options).map_err(|e| e.iter().map(code).collect())
 }

@@ -214,6 +214,7 @@ fn exercise_noting(
     let options = RenderOptions {
         spec_name: NAME.to_string(),
         regenerate: format!("specc generate {NAME}"),
+        check: format!("specc check {NAME}"),
     };
     let mut outcome = Outcome::Rendered;
     for event in events {

@@ -230,6 +230,7 @@ pub(crate) fn generate(text: &str) -> Result<Outcome, String> {
     let options = RenderOptions {
         spec_name: "spec.kdl".into(),
         regenerate: "specc generate spec.kdl".into(),
+        check: "specc check spec.kdl".into(),
     };
     match specc::render::render(&checked, &plan, &options) {
         Ok(files) => Ok(Outcome::Files(files)),

@@ -51,6 +51,14 @@ const WORKFLOWS: &[(&str, &str)] = &[
     ("sd-on-eks", ".github/workflows/release.yml"),
 ];
 
+/// A bundled spec generated with its workflow in the single-job layout (dify's images
+/// have two platforms, which gives it the native layout by default).
+fn generate_single(spec: &str) -> Generated {
+    let text = spec_with(spec, "\nworkflow ", "\nworkflow layout=\"single\" ");
+    assert!(text.contains("layout=\"single\""), "{spec}: no workflow");
+    generate_text(&text)
+}
+
 struct Workflow {
     text: String,
     doc: Value,
@@ -892,14 +900,21 @@ fn every_action_comes_from_the_table() {
 }
 
 fn permissions(wf: &Workflow) -> BTreeMap<String, String> {
-    let top = string_map(&wf.doc["permissions"]);
-    for job in wf.jobs() {
-        assert!(
-            job.get("permissions").is_none(),
-            "jobs must not widen the workflow's permissions"
-        );
+    let top = permissions_of(&wf.doc);
+    if !top.is_empty() {
+        for job in wf.jobs() {
+            assert!(
+                job.get("permissions").is_none(),
+                "jobs must not widen the workflow's permissions"
+            );
+        }
     }
     top
+}
+
+/// The `permissions` of a workflow or a job.
+fn permissions_of(node: &Value) -> BTreeMap<String, String> {
+    string_map(&node["permissions"])
 }
 
 fn perms(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -925,16 +940,19 @@ fn permissions_are_least_privilege() {
     ];
     for ((spec, path), (name, want)) in WORKFLOWS.iter().zip(expected) {
         assert_eq!(*spec, name);
-        let wf = generate(spec).workflow(path);
+        let wf = generate_single(spec).workflow(path);
         assert_eq!(permissions(&wf), want, "{spec}");
     }
 
     // Without GHCR, dify needs no `packages: write`.
-    let g = generate_text(&spec_with(
-        "dify",
-        "registries=\"ghcr dockerhub\"",
-        "registries=\"dockerhub\"",
-    ));
+    let g = generate_text(
+        &spec_with(
+            "dify",
+            "registries=\"ghcr dockerhub\"",
+            "registries=\"dockerhub\"",
+        )
+        .replace("\nworkflow ", "\nworkflow layout=\"single\" "),
+    );
     let wf = g.workflow(".github/workflows/sync-dify.yml");
     assert_eq!(permissions(&wf), perms(&[("contents", "read")]));
     assert!(
@@ -1027,10 +1045,33 @@ fn triggers_come_from_the_spec() {
     assert_eq!(crons, ["0 3 * * 1"]);
 }
 
+/// The native layout: no workflow-wide permission, each job asks for its own; only the
+/// jobs that push may write packages, and `prepare` reads them to find input-hash tags.
+#[test]
+fn native_jobs_ask_for_their_own_permissions() {
+    let wf = generate("dify").workflow(".github/workflows/sync-dify.yml");
+    assert_eq!(permissions(&wf), BTreeMap::new(), "workflow-wide");
+    let jobs = wf.doc["jobs"].as_mapping().unwrap();
+    let names: Vec<&str> = jobs.keys().filter_map(|k| k.as_str()).collect();
+    assert_eq!(names, ["prepare", "build", "merge"]);
+    let job = |name: &str| permissions_of(&wf.doc["jobs"][name]);
+    assert_eq!(
+        job("prepare"),
+        perms(&[("contents", "read"), ("packages", "read")])
+    );
+    for name in ["build", "merge"] {
+        assert_eq!(
+            job(name),
+            perms(&[("contents", "read"), ("packages", "write")]),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn qemu_only_when_a_target_needs_a_foreign_platform() {
     for (spec, path) in WORKFLOWS {
-        let g = generate(spec);
+        let g = generate_single(spec);
         let wf = g.workflow(path);
         let event = if *spec == "dify" {
             Event::tag("1.9.3")
@@ -1196,7 +1237,7 @@ fn login<'a>(wf: &'a Workflow, host: &str) -> (usize, &'a Value) {
 
 #[test]
 fn dify_logs_in_to_both_registries_and_pushes_three_images_for_two_platforms() {
-    let g = generate("dify");
+    let g = generate_single("dify");
     let wf = g.workflow(".github/workflows/sync-dify.yml");
     let push = wf.push_steps();
 
