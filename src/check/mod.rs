@@ -1475,7 +1475,7 @@ impl<'s> Checker<'s> {
                 let text = match &t.value {
                     Trigger::Tag { pattern } => Some(pattern),
                     Trigger::Push { branch } => Some(branch),
-                    Trigger::PullRequest { branch } => branch.as_ref(),
+                    Trigger::PullRequest { branch, .. } => branch.as_ref(),
                     Trigger::Schedule { cron } => {
                         if cron.value.split_whitespace().count() != 5 {
                             self.push(Error::InvalidCron {

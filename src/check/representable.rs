@@ -289,7 +289,7 @@ impl Checker<'_> {
         let triggers = w.triggers.iter().filter_map(|t| match &t.value {
             Trigger::Tag { pattern } => Some(("a tag pattern", pattern)),
             Trigger::Push { branch } => Some(("a branch", branch)),
-            Trigger::PullRequest { branch } => branch.as_ref().map(|b| ("a branch", b)),
+            Trigger::PullRequest { branch, .. } => branch.as_ref().map(|b| ("a branch", b)),
             Trigger::Schedule { cron } => Some(("a schedule", cron)),
             Trigger::Release | Trigger::Dispatch => None,
         });

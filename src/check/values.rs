@@ -141,11 +141,23 @@ impl Checker<'_> {
             match &t.value {
                 Trigger::Tag { pattern } => self.ref_pattern("tag", pattern, "v*"),
                 Trigger::Push { branch } => self.ref_pattern("branch", branch, "main"),
-                Trigger::PullRequest {
-                    branch: Some(branch),
-                } => self.ref_pattern("branch", branch, "main"),
+                Trigger::PullRequest { branch, paths } => {
+                    if let Some(branch) = branch {
+                        self.ref_pattern("branch", branch, "main");
+                    }
+                    for p in paths.iter().flatten() {
+                        if p.value.trim().is_empty() {
+                            self.push(Error::EmptyValue {
+                                what: "a path pattern".into(),
+                                span: p.span,
+                                help: "write e.g. `paths \"src/**\"`, or remove `paths` to build on every pull request's change to the build inputs".into(),
+                            });
+                        }
+                        self.ref_pattern("path", p, "src/**");
+                    }
+                }
                 Trigger::Schedule { cron } => self.cron(cron),
-                Trigger::Release | Trigger::Dispatch | Trigger::PullRequest { branch: None } => {}
+                Trigger::Release | Trigger::Dispatch => {}
             }
         }
         if let Some(d) = &w.dockerhub_description {
@@ -175,7 +187,12 @@ impl Checker<'_> {
                 span: text.span,
                 reason,
                 help: format!(
-                    "write a Git ref name with glob operators `*`, `**`, `?`, `+`, `[a-z]`, e.g. `{example}`"
+                    "write a {} with glob operators `*`, `**`, `?`, `+`, `[a-z]`, e.g. `{example}`",
+                    if what == "path" {
+                        "relative path"
+                    } else {
+                        "Git ref name"
+                    }
                 ),
             });
         }

@@ -32,6 +32,9 @@ struct Context {
     /// read secrets are skipped, so that a fork's pull request can run it safely.
     pull_request: bool,
     pr_branches: Vec<String>,
+    /// `paths` of `pull_request`: the spec's, else the inputs of the builds; none when a
+    /// build context is the whole repository.
+    pr_paths: Option<Vec<String>>,
     /// Every target that is pushed on a release or a branch, comma-separated: what a pull
     /// request builds.
     pr_list: String,
@@ -289,6 +292,7 @@ fn render_one(
         dispatch: false,
         pull_request: false,
         pr_branches: Vec::new(),
+        pr_paths: None,
         pr_list: String::new(),
         schedules: Vec::new(),
         permissions: vec![Pair {
@@ -329,10 +333,13 @@ fn render_one(
             Trigger::Release => ctx.release = true,
             Trigger::Dispatch => ctx.dispatch = true,
             Trigger::Schedule { cron } => ctx.schedules.push(cron.value.clone()),
-            Trigger::PullRequest { branch } => {
+            Trigger::PullRequest { branch, paths } => {
                 ctx.pull_request = true;
                 ctx.pr_branches
                     .extend(branch.iter().map(|b| b.value.clone()));
+                if let Some(paths) = paths {
+                    ctx.pr_paths = Some(paths.iter().map(|p| p.value.clone()).collect());
+                }
             }
         }
     }
@@ -422,6 +429,9 @@ fn render_one(
         .collect();
     ctx.qemu = foreign.join(", ");
 
+    if ctx.pull_request && ctx.pr_paths.is_none() {
+        ctx.pr_paths = build_inputs(spec, plan, &ctx, options, w);
+    }
     let image_registries = registries.len();
     // Charts: their push registries need logins too.
     let charts: Vec<&crate::spec::Chart> = w
@@ -690,6 +700,47 @@ fn render_one(
     );
     let contents = render_template("workflow", &path, &ctx)?;
     Ok(Rendered { path, contents })
+}
+
+/// The files a change to which can change what the workflow builds: its targets' build
+/// contexts, the generated Dockerfiles, bake file and lock, the spec and the workflow
+/// itself. None when a context is the repository's root: then every file is an input.
+fn build_inputs(
+    spec: &Spec,
+    plan: &Plan,
+    ctx: &Context,
+    options: &RenderOptions,
+    w: &Workflow,
+) -> Option<Vec<String>> {
+    let mut paths = BTreeSet::new();
+    for t in ctx
+        .targets
+        .iter()
+        .chain(&ctx.build_only)
+        .filter_map(|n| plan.target(n))
+    {
+        let context = t.context.trim_end_matches('/');
+        if context.is_empty() || context == "." {
+            return None;
+        }
+        paths.insert(format!("{context}/**"));
+    }
+    let out = &spec.output;
+    paths.insert(format!(
+        "{}/**",
+        out.dockerfiles.value.trim_end_matches('/')
+    ));
+    paths.insert(out.bake.value.clone());
+    paths.insert(out.lock.value.clone());
+    paths.insert(options.spec_name.clone());
+    paths.insert(join(&out.workflows.value, &format!("{}.yml", w.name.value)));
+    // A path outside the repository (a spec above the output root) matches nothing.
+    Some(
+        paths
+            .into_iter()
+            .filter(|p| !p.starts_with("../"))
+            .collect(),
+    )
 }
 
 /// What the jobs' tokens need: write access to GitHub's registry for the images, or for

@@ -1901,6 +1901,22 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// `paths "src/**" ...` children of an `on "pull-request"`, all of them together.
+    fn trigger_paths(&self, r: &mut Reader<'a>) -> Option<Vec<Text>> {
+        let mut paths: Option<Vec<Text>> = None;
+        for child in r.children() {
+            if child.name().value() == "paths" {
+                let mut c = self.reader(child, &[]);
+                let list = c.rest_required(0, "a path pattern", "paths \"src/**\"");
+                paths.get_or_insert_with(Vec::new).extend(list);
+                c.finish("path patterns");
+            } else {
+                self.unknown_node(child, "in `on \"pull-request\"`", &["paths"]);
+            }
+        }
+        paths
+    }
+
     fn trigger(&self, node: &'a KdlNode) -> Option<Spanned<Trigger>> {
         let mut r = self.reader(node, &["pattern", "branch", "cron"]);
         let kind = r.arg(0, "a trigger", "on \"tag\" pattern=\"v*\"");
@@ -1930,6 +1946,7 @@ impl<'a> Decoder<'a> {
             "pull-request" => (
                 Some(Trigger::PullRequest {
                     branch: r.prop("branch"),
+                    paths: self.trigger_paths(&mut r),
                 }),
                 &["branch"],
             ),

@@ -610,6 +610,9 @@ pub enum Trigger {
     /// no login and no secrets, so that it is safe for forks.
     PullRequest {
         branch: Option<Text>,
+        /// `paths "api/**" ...`: run only when the pull request changes a matching file;
+        /// none: the inputs of the workflow's builds (see `render::workflow`).
+        paths: Option<Vec<Text>>,
     },
     Schedule {
         cron: Text,

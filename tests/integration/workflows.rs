@@ -1045,6 +1045,44 @@ fn triggers_come_from_the_spec() {
     assert_eq!(crons, ["0 3 * * 1"]);
 }
 
+/// A pull request runs the workflow only when it changes an input of the builds: the
+/// contexts, the generated files, the spec; `paths` in the spec replaces that list, and a
+/// context at the repository's root (every file an input) gives no filter.
+#[test]
+fn pull_request_paths_are_the_build_inputs_or_the_specs() {
+    let dify = spec_with(
+        "dify",
+        "    on \"dispatch\"\n",
+        "    on \"dispatch\"\n    on \"pull-request\"\n",
+    );
+    let wf = generate_text(&dify).workflow(".github/workflows/sync-dify.yml");
+    assert_eq!(
+        seq(&on(&wf)["pull_request"]["paths"]),
+        [
+            ".github/workflows/sync-dify.yml",
+            "api/**",
+            "docker-bake.hcl",
+            "docker/**",
+            "specc.kdl",
+            "specc.lock",
+            "web/**"
+        ]
+    );
+    let given = dify.replace(
+        "on \"pull-request\"\n",
+        "on \"pull-request\" {\n        paths \"api/**\" \"web/**\"\n    }\n",
+    );
+    let wf = generate_text(&given).workflow(".github/workflows/sync-dify.yml");
+    assert_eq!(seq(&on(&wf)["pull_request"]["paths"]), ["api/**", "web/**"]);
+    let root = dify.replace("context=\"web\"", "context=\".\"");
+    let wf = generate_text(&root).workflow(".github/workflows/sync-dify.yml");
+    assert!(
+        on(&wf)["pull_request"].get("paths").is_none(),
+        "{}",
+        wf.text
+    );
+}
+
 /// The native layout: no workflow-wide permission, each job asks for its own; only the
 /// jobs that push may write packages, and `prepare` reads them to find input-hash tags.
 #[test]
