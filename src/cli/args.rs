@@ -74,9 +74,10 @@ pub enum Command {
     },
     /// Print the resolved build plan: targets, platforms, args and tags per registry.
     #[command(after_help = SPEC_EXIT)]
+    #[command(group(clap::ArgGroup::new("reads_tree").args(["changed", "hashes"]).multiple(true)))]
     Plan {
         /// The spec file (default: `specc.kdl` here or above; `-`: standard input, except
-        /// with --changed).
+        /// with --changed or --hashes).
         spec: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -101,13 +102,20 @@ pub enum Command {
         /// changed. A target that did not exist there has changed.
         #[arg(long)]
         changed: bool,
+        /// Give each target its input hash and its hash tag (`specc-` and the hash's first
+        /// 32 hex digits), under which CI finds an image built from the same inputs.
+        ///
+        /// The hash is the one --changed compares: computed now from the spec and the
+        /// build contexts on disk, under this run's version and variables.
+        #[arg(long, conflicts_with = "changed")]
+        hashes: bool,
         /// With --changed: the git revision to compare with (a commit, tag or branch, e.g.
         /// the last release's tag or the commit before a push).
         #[arg(long, value_name = "REV", default_value = "HEAD", requires = "changed")]
         since: String,
-        /// With --changed: the outputs (and their lock) live under DIR instead of the
-        /// spec's folder.
-        #[arg(long, value_name = "DIR", requires = "changed")]
+        /// With --changed or --hashes: the outputs live under DIR instead of the spec's
+        /// folder.
+        #[arg(long, value_name = "DIR", requires = "reads_tree")]
         out: Option<PathBuf>,
     },
     /// Generate every output of the spec; write only files whose bytes change.

@@ -416,6 +416,9 @@ pub(crate) fn plan_text(p: &Plan) -> String {
                 out.push_str(&format!("  push       {reference}\n"));
             }
         }
+        if let Some(h) = &t.hash {
+            out.push_str(&format!("  hash tag   {}\n", h.hash_tag));
+        }
     }
     out
 }

@@ -169,6 +169,7 @@ pub fn run(cli: Cli) -> i32 {
             branch,
             sha,
             changed,
+            hashes,
             since,
             out,
         } => {
@@ -178,8 +179,12 @@ pub fn run(cli: Cli) -> i32 {
                 sha,
                 ..PlanOptions::default()
             };
-            let since = changed.then_some(since);
-            run.plan(spec, options, json, since, out)
+            let reads = match (changed, hashes) {
+                (true, _) => TreeRead::Changed(since),
+                (_, true) => TreeRead::Hashes,
+                _ => TreeRead::None,
+            };
+            run.plan(spec, options, json, reads, out)
         }
         Command::Generate { spec, out, force } => run.generate(spec, out, force),
         Command::Graph { spec, format } => run.with_spec(spec, |s| {
@@ -199,6 +204,27 @@ fn completions(shell: clap_complete::Shell) -> i32 {
     clap_complete::generate(shell, &mut cmd, "specc", &mut script);
     out!("{}", String::from_utf8_lossy(&script));
     0
+}
+
+/// What `plan` reads from the working tree besides the spec.
+#[derive(Debug, PartialEq, Eq)]
+enum TreeRead {
+    None,
+    /// `--changed --since REV`.
+    Changed(String),
+    /// `--hashes`.
+    Hashes,
+}
+
+impl TreeRead {
+    /// The option that asks for it.
+    fn option(&self) -> Option<&'static str> {
+        match self {
+            TreeRead::None => None,
+            TreeRead::Changed(_) => Some("--changed"),
+            TreeRead::Hashes => Some("--hashes"),
+        }
+    }
 }
 
 /// One run of a command that reads a spec.
@@ -255,21 +281,24 @@ impl Run {
         spec: Option<PathBuf>,
         options: PlanOptions,
         json: bool,
-        since: Option<String>,
+        reads: TreeRead,
         out: Option<PathBuf>,
     ) -> i32 {
         if let Err(e) = options::check_version(options.version.as_deref()) {
             self.printer.print(&e);
             return 2;
         }
-        if since.is_some() && spec.as_deref().is_some_and(is_stdin) {
+        if let Some(option) = reads.option()
+            && spec.as_deref().is_some_and(is_stdin)
+        {
             return self.stdin_refused(
-                "`plan --changed`",
+                &format!("`plan {option}`"),
                 "pass the spec's path: the targets' inputs are read next to it",
             );
         }
-        self.with_layout(spec, out, since.is_none(), |s, layout| {
-            let (p, resolved) = match options::plan(s, &options)
+        let spec_only = reads == TreeRead::None;
+        self.with_layout(spec, out, spec_only, |s, layout| {
+            let (mut p, resolved) = match options::plan(s, &options)
                 .and_then(|p| Ok((p, options::resolve(s, &options)?)))
             {
                 Ok(p) => p,
@@ -278,14 +307,23 @@ impl Run {
                     return 2;
                 }
             };
-            if let (Some(since), Some(layout)) = (&since, layout) {
-                return match changed::changed(s, layout, &p, &resolved, since) {
-                    Ok(c) => {
-                        print_changed(&c, json);
-                        0
+            match (&reads, layout) {
+                (TreeRead::Changed(since), Some(layout)) => {
+                    return match changed::changed(s, layout, &p, &resolved, since) {
+                        Ok(c) => {
+                            print_changed(&c, json);
+                            0
+                        }
+                        Err(f) => self.failed(f),
+                    };
+                }
+                (TreeRead::Hashes, Some(layout)) => {
+                    match changed::current_hashes(s, layout, &resolved) {
+                        Ok(hashes) => p.set_input_hashes(&hashes),
+                        Err(f) => return self.failed(f),
                     }
-                    Err(f) => self.failed(f),
-                };
+                }
+                _ => {}
             }
             if json {
                 let text = serde_json::to_string_pretty(&p).expect("a plan serializes");

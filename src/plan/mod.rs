@@ -22,7 +22,7 @@ pub use crate::value::reference::{Namespace, Repository};
 pub use build_order::build_order;
 pub use consumers::{ChartImage, ServiceImage};
 pub use runtime::RunEnv;
-pub use target::{CachePlan, CiArg, GpuPlan, RegistryTags, SecretPlan, Target};
+pub use target::{CachePlan, CiArg, GpuPlan, RegistryTags, SecretPlan, Target, TargetHash};
 
 use crate::check::Checked;
 use crate::check::targets::image_variants;
@@ -62,6 +62,13 @@ impl Plan {
     /// The target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// Gives each target its entry of `hashes` (target name -> input hash).
+    pub fn set_input_hashes(&mut self, hashes: &std::collections::BTreeMap<String, String>) {
+        for t in &mut self.targets {
+            t.hash = hashes.get(&t.name).cloned().map(TargetHash::new);
+        }
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Target {
     /// and loaded, never pushed.
     pub local_refs: Vec<String>,
     pub caches: Vec<CachePlan>,
+    /// Its input hash and hash tag, only when asked for (`plan --hashes`): they read the
+    /// build contexts, which the plan itself never does.
+    #[serde(flatten)]
+    pub hash: Option<TargetHash>,
     #[serde(skip)]
     pub image_index: usize,
     #[serde(skip)]
@@ -67,11 +71,37 @@ impl Target {
         format!("specc-local/{}:ci", self.name)
     }
 
+    /// The tag an image built from inputs with this hash is pushed under, so that CI can
+    /// find it in the registry and skip the build: `specc-` and the hash's first 32 hex
+    /// digits (128 bits). The one place this format is written.
+    pub fn hash_tag(input_hash: &str) -> String {
+        let prefix: String = input_hash.chars().take(32).collect();
+        format!("specc-{prefix}")
+    }
+
     /// The tag templates of `event`.
     pub fn templates(&self, event: TagWhen) -> &[TagTemplate] {
         match event {
             TagWhen::Branch => &self.branch_tags,
             _ => &self.release_tags,
+        }
+    }
+}
+
+/// A target's input hash (see [`crate::plan::inputs`]) and the tag it gives.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TargetHash {
+    /// blake3, 64 hex digits.
+    pub input_hash: String,
+    /// [`Target::hash_tag`] of it.
+    pub hash_tag: String,
+}
+
+impl TargetHash {
+    pub fn new(input_hash: String) -> Self {
+        TargetHash {
+            hash_tag: Target::hash_tag(&input_hash),
+            input_hash,
         }
     }
 }
@@ -214,6 +244,7 @@ impl Build<'_> {
             tags,
             registries,
             local_refs,
+            hash: None,
             image_index: ii,
             variant_index: v,
             release_tags,

@@ -1,5 +1,5 @@
 //! `specc plan --changed`: which targets' inputs differ between the working tree and a
-//! git revision.
+//! git revision; and `specc plan --hashes`, the working tree's side alone.
 //!
 //! Input hashes are never stored: both sides are computed now. The working tree's come
 //! from the spec and build contexts on disk; the baseline's from the same spec path and
@@ -56,7 +56,7 @@ pub fn changed(
     options: &PlanOptions,
     since: &str,
 ) -> Result<Changed, Failure> {
-    let now = input_hashes(s, layout, &layout.root, options)?;
+    let now = current_hashes(s, layout, options)?;
     let before = baseline(layout, since)?;
     let targets = plan
         .targets
@@ -77,6 +77,17 @@ pub fn changed(
         since: since.to_string(),
         targets,
     })
+}
+
+/// Target name -> input hash of `s`'s targets as the working tree under `layout` has
+/// them, under `options` (as for [`changed`]): what `plan --hashes` prints and
+/// `plan --changed` compares.
+pub fn current_hashes(
+    s: &Loaded,
+    layout: &Layout,
+    options: &PlanOptions,
+) -> Result<BTreeMap<String, String>, Failure> {
+    input_hashes(s, layout, &layout.root, options)
 }
 
 /// Target name -> input hash of `s`, with build contexts read under `root`. The outputs

@@ -356,6 +356,7 @@ fn spec_from_stdin_is_refused_where_outputs_need_its_path() {
         &["generate", "-"][..],
         &["check", "-"],
         &["plan", "--changed", "-"],
+        &["plan", "--hashes", "-"],
     ] {
         let out = run_stdin(&repo, args, SPEC.as_bytes())
             .code(2)

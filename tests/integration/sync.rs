@@ -729,6 +729,105 @@ fn a_new_version_or_commit_never_maps_to_the_previous_input_hash() {
     assert_ne!(all_hashes(&repo, &[], &[])["api"], base["api"]);
 }
 
+/// `specc plan --json ARGS` of `repo`, parsed.
+fn plan_json(repo: &Repo, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["plan", "--json"];
+    args.extend_from_slice(extra);
+    let out = repo.run(&args).success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// `plan` (JSON and text) with each target's input hash and hash tag added where
+/// `--hashes` puts them.
+fn with_hashes(
+    json: &serde_json::Value,
+    text: &str,
+    hashes: &BTreeMap<String, String>,
+) -> (serde_json::Value, String) {
+    let tag = |h: &str| format!("specc-{}", &h[..32]);
+    let mut json = json.clone();
+    for t in json["targets"].as_array_mut().expect("targets") {
+        let hash = &hashes[t["name"].as_str().expect("a name")];
+        let t = t.as_object_mut().expect("a target object");
+        t.insert("input_hash".into(), hash.as_str().into());
+        t.insert("hash_tag".into(), tag(hash).into());
+    }
+    // In text, each target's block ends with its hash tag.
+    let mut lines: Vec<String> = Vec::new();
+    let mut current: Option<&str> = None;
+    let close = |lines: &mut Vec<String>, current: Option<&str>| {
+        if let Some(name) = current {
+            lines.push(format!("  hash tag   {}", tag(&hashes[name])));
+        }
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("target ") {
+            lines
+                .pop()
+                .filter(String::is_empty)
+                .expect("a blank line before a target");
+            close(&mut lines, current);
+            lines.push(String::new());
+            current = Some(name);
+        }
+        lines.push(line.to_string());
+    }
+    close(&mut lines, current);
+    (json, lines.join("\n") + "\n")
+}
+
+/// `plan --hashes` gives every target the input hash `plan --changed` compares (one
+/// computation) and its hash tag, and changes nothing else in the plan.
+#[test]
+fn plan_hashes_adds_the_changed_input_hash_and_its_tag_to_each_target() {
+    let repo = committed();
+    let expect = |extra: &[&str]| {
+        let text = repo.run(&[&["plan"], extra].concat()).success().stdout;
+        with_hashes(
+            &plan_json(&repo, extra),
+            &text,
+            &all_hashes(&repo, extra, &[]),
+        )
+    };
+    let hashed = |extra: &[&str]| {
+        let args = [&["--hashes"], extra].concat();
+        let text = repo.run(&[&["plan"], &args[..]].concat()).success().stdout;
+        (plan_json(&repo, &args), text)
+    };
+    let base = hashed(&[]);
+    assert_eq!(base, expect(&[]));
+    assert_eq!(
+        hashed(&["--set-version", "2.0.0"]),
+        expect(&["--set-version", "2.0.0"])
+    );
+    assert_ne!(hashed(&["--set-version", "2.0.0"]).0, base.0);
+
+    // A file only `web`'s COPY reads changes `web`'s hash and tag, nothing else.
+    repo.write("web/index.html", "<h1>web, changed</h1>\n");
+    let web = hashed(&[]);
+    assert_eq!(web, expect(&[]));
+    let hash_of = |plan: &serde_json::Value, target: &str| {
+        let t = plan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == target);
+        t.expect("the target")["input_hash"]
+            .as_str()
+            .expect("a hash")
+            .to_string()
+    };
+    assert_eq!(hash_of(&web.0, "api"), hash_of(&base.0, "api"));
+    assert_ne!(hash_of(&web.0, "web"), hash_of(&base.0, "web"));
+
+    // Without --hashes the plan has neither key.
+    let plain = plan_json(&repo, &[]).to_string();
+    assert!(
+        !plain.contains("input_hash") && !plain.contains("hash_tag"),
+        "{plain}"
+    );
+}
+
 // ----------------------------------------------------------------------------- check fast path
 
 const TRACE: &[(&str, &str)] = &[("SPECC_TRACE", "1")];
