@@ -8,6 +8,7 @@ pub mod bake;
 pub mod buildah;
 pub mod corpus;
 pub mod dockerfile_reader;
+pub mod examples;
 pub mod generate;
 pub mod kdl;
 pub mod lsp;
