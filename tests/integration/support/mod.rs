@@ -12,6 +12,7 @@ pub mod examples;
 pub mod generate;
 pub mod kdl;
 pub mod lsp;
+pub mod registry;
 pub mod repo;
 pub mod specgen;
 pub mod validators;
