@@ -51,8 +51,11 @@ fn plan_args(repo: &Repo, env: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn ci_values_reach_the_build_as_arguments_with_a_local_default() {
     let repo = Repo::new().spec(SPEC);
-    std::fs::copy(crate::example_hello::static_busybox(), repo.join("busybox"))
-        .expect("copy busybox");
+    std::fs::copy(
+        crate::support::examples::static_busybox(),
+        repo.join("busybox"),
+    )
+    .expect("copy busybox");
     repo.run(&["generate"]).success();
     for (env, sha, run_id) in [(LOCAL, "local", ""), (CI, "0123abc", "42")] {
         let args = bake_args(&repo, env);

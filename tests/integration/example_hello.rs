@@ -9,116 +9,22 @@
 //! `chroot` isolation in a private store, and runs each image's own ENTRYPOINT/CMD.
 //! A missing buildah or busybox fails the test (see `crate::support::validators`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use crate::support::buildah::{Build, Buildah};
+use crate::support::buildah::Buildah;
+use crate::support::examples::{bake_build, bake_targets, example_repo, str_field};
 use crate::support::repo::Repo;
-use crate::support::validators::{repo_root, require_tool, run_tool};
+use crate::support::validators::{repo_root, run_tool};
 use serde_json::Value as Json;
 
 fn example_dir() -> PathBuf {
     repo_root().join("examples").join("hello")
 }
 
-/// The busybox binary to put into the build context; panics unless it is statically
-/// linked (a dynamic one cannot run in a `FROM scratch` image).
-pub(crate) fn static_busybox() -> PathBuf {
-    let path = require_tool("busybox");
-    let path = path.canonicalize().unwrap_or(path);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(
-        !elf_has_interpreter(&bytes),
-        "{} is dynamically linked; the FROM-scratch example needs a static busybox \
-         (Debian: `apt-get install busybox-static`)",
-        path.display()
-    );
-    path
-}
-
-/// True when an ELF file has a PT_INTERP program header (it needs a dynamic loader).
-fn elf_has_interpreter(bytes: &[u8]) -> bool {
-    assert!(bytes.starts_with(b"\x7fELF"), "busybox is not an ELF file");
-    let big_endian = bytes[5] == 2;
-    let uint = |at: usize, len: usize| -> u64 {
-        let field = &bytes[at..at + len];
-        let mut value = 0u64;
-        for i in 0..len {
-            let byte = if big_endian {
-                field[i]
-            } else {
-                field[len - 1 - i]
-            };
-            value = value << 8 | u64::from(byte);
-        }
-        value
-    };
-    let (phoff, phentsize, phnum) = match bytes[4] {
-        1 => (uint(28, 4), uint(42, 2), uint(44, 2)),
-        2 => (uint(32, 8), uint(54, 2), uint(56, 2)),
-        class => panic!("unknown ELF class {class}"),
-    };
-    const PT_INTERP: u64 = 3;
-    (0..phnum).any(|i| uint((phoff + i * phentsize) as usize, 4) == PT_INTERP)
-}
-
-/// A temp copy of `examples/hello` (every file, as committed or as generated there) with
-/// a static busybox added to its build context.
+/// A temp copy of `examples/hello` with a static busybox in its build context.
 fn hello_repo() -> Repo {
-    let repo = Repo::new();
-    let src = example_dir();
-    for entry in walkdir::WalkDir::new(&src).sort_by_file_name() {
-        let entry = entry.expect("walk examples/hello");
-        let rel = entry.path().strip_prefix(&src).expect("under the example");
-        // A busybox a developer dropped into the example is not ours to use.
-        if !entry.file_type().is_file() || rel == Path::new("busybox") {
-            continue;
-        }
-        let rel = rel.to_str().expect("UTF-8 path");
-        repo.write(rel, std::fs::read(entry.path()).expect("read example file"));
-    }
-    assert!(
-        repo.exists("specc.kdl"),
-        "examples/hello/specc.kdl is missing"
-    );
-    std::fs::copy(static_busybox(), repo.join("busybox")).expect("copy busybox");
-    repo
-}
-
-/// The targets of a bake file, evaluated the way `docker buildx bake` does with no
-/// variable set: every `variable` at its default.
-fn bake_targets(text: &str) -> BTreeMap<String, Json> {
-    let evaluated = crate::support::bake::evaluate(text, &BTreeMap::new())
-        .expect("docker-bake.hcl evaluates with its defaults");
-    evaluated["target"]
-        .as_object()
-        .expect("docker-bake.hcl has targets")
-        .iter()
-        .map(|(name, target)| (name.clone(), target.clone()))
-        .collect()
-}
-
-/// A JSON object of strings as a map.
-fn string_map(value: &Json, what: &str) -> BTreeMap<String, String> {
-    match value {
-        Json::Null => BTreeMap::new(),
-        Json::Object(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let v = v
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{what}.{k} is not a string: {v}"));
-                (k.clone(), v.to_owned())
-            })
-            .collect(),
-        other => panic!("{what} is not an object: {other}"),
-    }
-}
-
-fn str_field<'a>(value: &'a Json, key: &str, what: &str) -> &'a str {
-    value[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} has no string `{key}`: {value}"))
+    example_repo(&example_dir())
 }
 
 #[test]
@@ -171,20 +77,6 @@ fn each_variant_builds_with_buildah_and_prints_its_name() {
         let name = str_field(target, "name", "plan target");
         let variant = str_field(target, "variant", "plan target");
         let bake_target = &bake[name];
-        let what = format!("bake target {name}");
-
-        let context = repo.join(str_field(bake_target, "context", &what));
-        let dockerfile = context.join(str_field(bake_target, "dockerfile", &what));
-        let stage = str_field(bake_target, "target", &what);
-        assert_eq!(stage, str_field(target, "stage", "plan target"), "{what}");
-        let args = string_map(&bake_target["args"], &format!("{what}.args"));
-        for (arg, value) in string_map(&target["args"], &format!("plan {name}.args")) {
-            assert_eq!(
-                args.get(&arg),
-                Some(&value),
-                "{what} passes the plan's build arg {arg}"
-            );
-        }
         let image = format!("localhost/hello:{variant}");
         let mut tags = vec![image.clone()];
         tags.extend(
@@ -194,15 +86,7 @@ fn each_variant_builds_with_buildah_and_prints_its_name() {
                 .iter()
                 .map(|t| t.as_str().expect("tag is a string").to_owned()),
         );
-        buildah.build(&Build {
-            context,
-            dockerfile,
-            target: stage.to_owned(),
-            args,
-            labels: string_map(&bake_target["labels"], &format!("{what}.labels")),
-            tags,
-            ..Build::default()
-        });
+        buildah.build(&bake_build(&repo, bake_target, target, tags));
 
         let run = buildah.run_image(&image).assert_success();
         assert_eq!(

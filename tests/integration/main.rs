@@ -24,6 +24,7 @@ mod packaging;
 mod plan;
 mod precommit;
 mod realworld;
+mod registry;
 mod regressions;
 mod render_props;
 mod secrets;

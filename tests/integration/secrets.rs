@@ -38,8 +38,11 @@ fn repo() -> Repo {
     let repo = Repo::new()
         .spec(SPEC)
         .file("secrets/npmrc", "from-the-file\n");
-    std::fs::copy(crate::example_hello::static_busybox(), repo.join("busybox"))
-        .expect("copy busybox");
+    std::fs::copy(
+        crate::support::examples::static_busybox(),
+        repo.join("busybox"),
+    )
+    .expect("copy busybox");
     repo.run(&["generate"]).success();
     repo
 }
@@ -223,8 +226,11 @@ image app stage=app
         )
         .file("secrets/npmrc", "secret\n")
         .file("secrets/other", "not a secret\n");
-    std::fs::copy(crate::example_hello::static_busybox(), repo.join("busybox"))
-        .expect("copy busybox");
+    std::fs::copy(
+        crate::support::examples::static_busybox(),
+        repo.join("busybox"),
+    )
+    .expect("copy busybox");
     repo.run(&["generate"]).success();
     let ignore = repo.read_text(".dockerignore");
     assert!(

@@ -1,10 +1,12 @@
 //! Finding and running the external validators that check specc's output:
 //! `hadolint`, `actionlint`, `docker-compose`, `check-jsonschema`, `hcl2tojson`,
 //! `yamllint`, `kubernetes-validate`, `pre-commit`, the helm SDK (through
-//! `tools/helm_offline.py`), and `buildah` for real image builds.
+//! `tools/helm_offline.py`), `buildah` for real image builds, and `docker-registry` and
+//! `skopeo` for real pushes.
 //!
 //! `scripts/test` installs the Python-packaged ones into `<repo>/.venv` (pinned in
-//! `tools/requirements.txt`) and buildah/busybox-static with apt, then runs the
+//! `tools/requirements.txt`) and the Debian ones (buildah, busybox-static,
+//! docker-registry, skopeo) with apt, then runs the
 //! tests with `.venv/bin` first on PATH and `SPECC_VALIDATORS=1`.
 //!
 //! # Policy: a missing validator fails the test, never skips it
@@ -102,8 +104,8 @@ pub fn require_tool(name: &str) -> PathBuf {
         panic!(
             "validator `{name}` not found in {} or on PATH, although SPECC_VALIDATORS/CI says \
              validators are installed. The environment is broken: delete {}/.venv and run \
-             `scripts/test` again (buildah and busybox-static come from apt: \
-             `apt-get install buildah busybox-static`).",
+             `scripts/test` again (buildah, busybox-static, docker-registry and skopeo come \
+             from apt: `apt-get install buildah busybox-static docker-registry skopeo`).",
             venv.display(),
             repo_root().display(),
         );
