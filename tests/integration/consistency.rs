@@ -14,10 +14,11 @@
 //!   of its target's planned refs unless it is a `localhost/` local name;
 //! - Helm: the values' `repository` and `tag` at each chart key equal the plan's `charts[]`.
 //!
-//! Workflows: the version step ("Compute version and tags for this ref") runs in bash for
-//! a tag push, a release, a dispatch and a branch push; the bake file evaluated with what
-//! it exported gives the tags `specc plan --json --set-version/--branch --sha` gives under
-//! the same environment.
+//! Workflows: each one runs in the simulation of `support::gha` (real bash, stand-in
+//! `docker`/`aws`/`helm` that evaluate the bake file as buildx does) for a tag push, a
+//! release, a dispatch on the default and on a feature branch, and a branch push; the run
+//! succeeds, and each target's built tags are the ones `specc plan --json
+//! --set-version/--branch --sha` gives under the same namespace.
 //!
 //! The bundled specs and examples are checked under all twelve environments; the docs
 //! blocks and generated specs under four that take each `VERSION` and each namespace
@@ -34,7 +35,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
@@ -43,21 +43,21 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::support::bake;
 use crate::support::dockerfile_reader;
-use crate::support::repo::{Output, specc_bin};
+use crate::support::gha;
+use crate::support::repo::{run_clean, specc_bin};
 use crate::support::specgen::{SPECS, grammar_document, mutated_spec};
-use crate::support::validators::{repo_root, require_tool, search_path};
+use crate::support::validators::{repo_root, require_tool};
 
 /// Generated specs per property when `SPECC_FUZZ_CASES` is not set: each costs a few
 /// dozen process runs (specc, docker-compose, bash).
 const DEFAULT_CASES: u32 = 6;
 
 /// The commit every run is for.
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const SHA: &str = gha::SHA;
 /// Mixed-case values of the namespace variables.
 const USER: &str = "JaneDoe";
+/// The owner of the simulated runs' repository (`support::gha::Event`).
 const OWNER: &str = "Octo-Org";
-/// The version step's name, as the contract names it.
-const VERSION_STEP: &str = "Compute version and tags for this ref";
 
 fn cases(default: u32) -> u32 {
     std::env::var("SPECC_FUZZ_CASES")
@@ -79,27 +79,6 @@ fn config(cases: u32) -> Config {
 // ---------------------------------------------------------------------------------------
 // Running things in a controlled environment
 // ---------------------------------------------------------------------------------------
-
-/// `program ARGS` in `dir` with nothing of the test's environment but PATH (with the
-/// validators' venv first), a throw-away HOME and `env`.
-fn run_clean(
-    dir: &Path,
-    program: impl AsRef<std::ffi::OsStr>,
-    args: &[&str],
-    env: &BTreeMap<String, String>,
-) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", search_path())
-        .env("HOME", std::env::temp_dir())
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Output::of(&mut cmd)
-}
 
 /// One environment the outputs are evaluated under.
 #[derive(Debug, Clone)]
@@ -596,18 +575,13 @@ fn compare_helm(values: &BTreeMap<String, Yaml>, plan: &Plan) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Workflows: the version step, run with bash
+// Workflows: simulated runs (`support::gha`)
 // ---------------------------------------------------------------------------------------
 
-/// What the runner provides for one kind of event.
-struct Event {
-    what: &'static str,
-    name: &'static str,
-    ref_type: &'static str,
-    ref_name: String,
-    /// `${{ }}` values beyond the defaults of [`expressions`].
-    expressions: Vec<(&'static str, String)>,
-    /// The plan flags this event means.
+/// One event a workflow triggers on, with the plan flags it means.
+struct Trigger {
+    what: String,
+    event: gha::Event,
     plan_args: Vec<String>,
 }
 
@@ -617,49 +591,59 @@ fn release_args() -> Vec<String> {
         .to_vec()
 }
 
+fn branch_args(branch: &str) -> Vec<String> {
+    ["--branch", branch, "--sha", SHA]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A release tag for version 9.8.7 that `push.tags` accepts (`v9.8.7` or `9.8.7`); none
+/// when the filter takes neither (`v[0-9]+`): no tag push releases 9.8.7 then.
+fn release_tag(push: Option<&Yaml>) -> Option<&'static str> {
+    let patterns: Vec<&str> = push
+        .and_then(|p| p.get("tags"))
+        .and_then(Yaml::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let accepted = |tag: &str| {
+        patterns
+            .iter()
+            .any(|p| gha::event::filter_pattern(p).is_ok_and(|r| r.is_match(tag)))
+    };
+    ["v9.8.7", "9.8.7"].into_iter().find(|t| accepted(t))
+}
+
 /// The events `on` triggers, with a ref each one's filters accept.
-fn events(on: &Yaml) -> Vec<Event> {
+fn triggers(on: &Yaml) -> Vec<Trigger> {
     let mut out = Vec::new();
     let push = on.get("push");
-    if push.and_then(|p| p.get("tags")).is_some() {
-        out.push(Event {
-            what: "tag push v9.8.7",
-            name: "push",
-            ref_type: "tag",
-            ref_name: "v9.8.7".into(),
-            expressions: Vec::new(),
+    if let Some(tag) = release_tag(push) {
+        out.push(Trigger {
+            what: format!("tag push {tag}"),
+            event: gha::Event::tag_push(tag),
             plan_args: release_args(),
         });
     }
     if on.get("release").is_some() {
-        out.push(Event {
-            what: "release v9.8.7",
-            name: "release",
-            ref_type: "tag",
-            ref_name: "v9.8.7".into(),
-            expressions: vec![("github.event.release.tag_name", "v9.8.7".into())],
+        out.push(Trigger {
+            what: "release v9.8.7".into(),
+            event: gha::Event::release("v9.8.7"),
             plan_args: release_args(),
         });
     }
     if on.get("workflow_dispatch").is_some() {
-        out.push(Event {
-            what: "dispatch with version v9.8.7",
-            name: "workflow_dispatch",
-            ref_type: "branch",
-            ref_name: "main".into(),
-            expressions: vec![("inputs.version", "v9.8.7".into())],
+        out.push(Trigger {
+            what: "dispatch with version v9.8.7".into(),
+            event: gha::Event::dispatch("main", &[("version", "v9.8.7")]),
             plan_args: release_args(),
         });
         // On another branch a dispatch builds branch tags: it never moves release tags.
-        out.push(Event {
-            what: "dispatch with version v9.8.7 on feature/x",
-            name: "workflow_dispatch",
-            ref_type: "branch",
-            ref_name: "feature/x".into(),
-            expressions: vec![("inputs.version", "v9.8.7".into())],
-            plan_args: ["--branch", "feature/x", "--sha", SHA]
-                .map(String::from)
-                .to_vec(),
+        out.push(Trigger {
+            what: "dispatch with version v9.8.7 on feature/x".into(),
+            event: gha::Event::dispatch("feature/x", &[("version", "v9.8.7")]),
+            plan_args: branch_args("feature/x"),
         });
     }
     if let Some(branches) = push.and_then(|p| p.get("branches")) {
@@ -674,144 +658,119 @@ fn events(on: &Yaml) -> Vec<Event> {
         } else {
             branch
         };
-        out.push(Event {
-            what: "branch push",
-            name: "push",
-            ref_type: "branch",
-            ref_name: branch.clone(),
-            expressions: Vec::new(),
-            plan_args: ["--branch", &branch, "--sha", SHA]
-                .map(String::from)
-                .to_vec(),
+        out.push(Trigger {
+            what: format!("push to {branch}"),
+            event: gha::Event::branch_push(&branch),
+            plan_args: branch_args(&branch),
         });
     }
     out
 }
 
-/// The runner's own variables for `event`.
-fn runner_env(event: &Event) -> BTreeMap<String, String> {
-    let kind = if event.ref_type == "tag" {
-        "tags"
-    } else {
-        "heads"
-    };
-    [
-        ("GITHUB_ACTIONS", "true".to_string()),
-        ("CI", "true".to_string()),
-        ("GITHUB_EVENT_NAME", event.name.to_string()),
-        ("GITHUB_REF", format!("refs/{kind}/{}", event.ref_name)),
-        ("GITHUB_REF_NAME", event.ref_name.clone()),
-        ("GITHUB_REF_TYPE", event.ref_type.to_string()),
-        ("GITHUB_SHA", SHA.to_string()),
-        ("GITHUB_REPOSITORY_OWNER", OWNER.to_string()),
-        ("GITHUB_REPOSITORY", format!("{OWNER}/app")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-/// `${{ expr }}` replaced as GitHub would for `event`: secrets are [`USER`], the owner
-/// [`OWNER`]; anything else unknown (an absent input) is empty.
-fn resolve(value: &str, event: &Event) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    while let Some(start) = rest.find("${{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}").map(|e| start + e) else {
-            break;
-        };
-        let expr = rest[start + 3..end].trim();
-        let known = event.expressions.iter().find(|(k, _)| *k == expr);
-        let value = match known {
-            Some((_, v)) => v.clone(),
-            None if expr.starts_with("secrets.") => USER.into(),
-            None if expr == "github.repository_owner" => OWNER.into(),
-            None if expr == "github.sha" => SHA.into(),
-            None if expr == "github.ref_name" => event.ref_name.clone(),
-            None if expr == "github.event.repository.default_branch" => "main".into(),
-            None => String::new(),
-        };
-        out.push_str(&value);
-        rest = &rest[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn env_of(v: &Yaml, event: &Event) -> BTreeMap<String, String> {
-    v.get("env")
+/// The READMEs the workflow's Docker Hub description steps read: a repository has them
+/// (specc does not write them).
+fn seed_readmes(dir: &Path, doc: &Yaml) {
+    let steps = doc
+        .get("jobs")
         .and_then(Yaml::as_mapping)
         .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| {
-            let v = match v {
-                Yaml::String(s) => s.clone(),
-                Yaml::Bool(b) => b.to_string(),
-                Yaml::Number(n) => n.to_string(),
-                _ => String::new(),
-            };
-            Some((k.as_str()?.to_string(), resolve(&v, event)))
-        })
+        .flat_map(|jobs| jobs.values())
+        .filter_map(|j| j.get("steps").and_then(Yaml::as_sequence))
+        .flatten();
+    for step in steps {
+        let uses = step.get("uses").and_then(Yaml::as_str).unwrap_or_default();
+        if uses.starts_with("peter-evans/dockerhub-description@") {
+            let readme = step
+                .get("with")
+                .and_then(|w| w.get("readme-filepath"))
+                .and_then(Yaml::as_str)
+                .unwrap_or("README.md");
+            let path = dir.join(readme);
+            if !path.exists() {
+                std::fs::create_dir_all(path.parent().expect("a folder")).expect("create a folder");
+                std::fs::write(path, "# readme\n").expect("write a README");
+            }
+        }
+    }
+}
+
+/// The `Chart.yaml` of every chart whose values specc writes whole: the chart itself is
+/// the user's (docs/language.md), and the workflow packages it.
+fn seed_chart_files(dir: &Path) {
+    for rel in generated_files(dir) {
+        let path = dir.join(&rel);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let chart = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .find_map(|l| l.split("alues for chart `").nth(1)?.split('`').next());
+        let chart_yaml = path.with_file_name("Chart.yaml");
+        if let Some(name) = chart
+            && !chart_yaml.exists()
+        {
+            let text = format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n");
+            std::fs::write(chart_yaml, text).expect("write a Chart.yaml");
+        }
+    }
+}
+
+/// The ECR repositories the plan pushes to: ECR does not create them, and a workflow
+/// creates only those with a literal namespace (docs/language.md); the user made the
+/// others.
+fn ecr_repositories(dir: &Path, env: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let args: Vec<String> = release_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Ok(plan) = plan_in(dir, &args, env) else {
+        return BTreeSet::new();
+    };
+    plan.targets
+        .values()
+        .flat_map(|t| &t.refs)
+        .map(|r| gha::docker::split_reference(r).0)
+        .filter(|repo| gha::docker::registry_host(repo).contains(".dkr.ecr."))
         .collect()
 }
 
-/// `KEY=VALUE` lines and `KEY<<DELIM ... DELIM` blocks, as GitHub reads `$GITHUB_ENV`.
-fn parse_env_file(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((key, delim)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
-            out.insert(key.to_string(), value.join("\n"));
-        } else if let Some((key, value)) = line.split_once('=') {
-            out.insert(key.to_string(), value.to_string());
+/// The world a maintainer sets up: every secret the workflow names is [`USER`], and the
+/// registries the spec gives no `login` take pushes without one (docs/language.md).
+fn world_for(workflow: &str, spec: &str) -> gha::World {
+    let names = regex::Regex::new(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)").expect("a valid regex");
+    let mut world = names
+        .captures_iter(workflow)
+        .map(|c| c[1].to_string())
+        .filter(|n| n != "GITHUB_TOKEN")
+        .fold(gha::World::new(), |w, n| w.secret(&n, USER));
+    let doc = spec.parse::<kdl::KdlDocument>().ok();
+    let registries = doc
+        .iter()
+        .flat_map(|d| d.nodes())
+        .filter(|n| n.name().value() == "registry");
+    for r in registries {
+        let login = r
+            .children()
+            .is_some_and(|c| c.nodes().iter().any(|n| n.name().value() == "login"));
+        if let (false, Some(host)) = (login, r.get("host").and_then(|v| v.as_string())) {
+            world = world.open_registry(host);
         }
     }
-    out
+    world
 }
 
-/// Runs the version step's script as GitHub does (`bash --noprofile --norc -eo pipefail`)
-/// with `env`; returns what it wrote to `$GITHUB_ENV`.
-fn run_version_step(
-    script: &str,
-    env: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, String> {
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let github_env = tmp.path().join("github_env");
-    let script_path = tmp.path().join("step.sh");
-    std::fs::write(&github_env, "").map_err(|e| e.to_string())?;
-    std::fs::write(&script_path, script).map_err(|e| e.to_string())?;
-    let mut env = env.clone();
-    env.insert(
-        "GITHUB_ENV".into(),
-        github_env.to_string_lossy().into_owned(),
-    );
-    env.insert(
-        "GITHUB_OUTPUT".into(),
-        tmp.path()
-            .join("github_output")
-            .to_string_lossy()
-            .into_owned(),
-    );
-    let path = script_path.to_string_lossy().into_owned();
-    let out = run_clean(
-        tmp.path(),
-        "bash",
-        &["--noprofile", "--norc", "-eo", "pipefail", &path],
-        &env,
-    );
-    if !out.status.success() {
-        return Err(format!("the version step failed: {out}"));
-    }
-    Ok(parse_env_file(
-        &std::fs::read_to_string(&github_env).map_err(|e| e.to_string())?,
-    ))
-}
-
-/// Each workflow's version step, for each event it triggers on, against the plan.
-fn compare_workflows(dir: &Path, workflows: &[String], bake_text: Option<&str>) -> Vec<String> {
+/// Each workflow, run for each event it triggers on: the run succeeds, and what its
+/// builds tag (the pushed builds, and the not-pushed ones of targets without registry;
+/// not the local check builds) is, per target, what `specc plan` gives for that event.
+/// The targets compared are those the workflow builds for some event (a workflow may
+/// build only some images).
+fn compare_workflows(dir: &Path, spec: &str, workflows: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
+    // The namespace the run's secrets and repository owner give.
+    let mut env: BTreeMap<String, String> = namespace_variables(spec)
+        .into_iter()
+        .map(|v| (v, USER.to_string()))
+        .collect();
+    env.insert("GITHUB_REPOSITORY_OWNER".into(), OWNER.into());
+    seed_chart_files(dir);
+    let ecr = ecr_repositories(dir, &env);
     for rel in workflows {
         let text = std::fs::read_to_string(dir.join(rel)).unwrap_or_default();
         let doc: Yaml = match serde_yaml_ng::from_str(&text) {
@@ -821,97 +780,69 @@ fn compare_workflows(dir: &Path, workflows: &[String], bake_text: Option<&str>) 
                 continue;
             }
         };
-        let jobs: Vec<&Yaml> = doc
-            .get("jobs")
-            .and_then(Yaml::as_mapping)
-            .into_iter()
-            .flatten()
-            .map(|(_, j)| j)
+        seed_readmes(dir, &doc);
+        let world = ecr
+            .iter()
+            .fold(world_for(&text, spec), |w, r| w.ecr_repository(r));
+        let mut runs = Vec::new();
+        for t in triggers(doc.get("on").unwrap_or(&Yaml::Null)) {
+            match gha::run(&dir.join(rel), dir, &t.event, &world) {
+                Ok(run) if run.succeeded() => runs.push((t, built_tags(&run))),
+                Ok(run) => problems.push(format!(
+                    "{rel} ({}): the simulated run failed:\n{}",
+                    t.what,
+                    run.report()
+                )),
+                Err(e) => problems.push(format!("{rel} ({}): {e}", t.what)),
+            }
+        }
+        let covered: BTreeSet<String> = runs
+            .iter()
+            .flat_map(|(_, built)| built.keys().cloned())
             .collect();
-        for job in jobs {
-            let steps: Vec<&Yaml> = job
-                .get("steps")
-                .and_then(Yaml::as_sequence)
-                .into_iter()
-                .flatten()
-                .collect();
-            let pushes: Vec<&&Yaml> = steps
-                .iter()
-                .filter(|s| {
-                    s.get("uses")
-                        .and_then(Yaml::as_str)
-                        .is_some_and(|u| u.starts_with("docker/bake-action"))
-                        && s.get("with")
-                            .and_then(|w| w.get("push"))
-                            .and_then(Yaml::as_bool)
-                            == Some(true)
-                })
-                .collect();
-            if pushes.is_empty() {
-                continue;
-            }
-            let Some(step) = steps
-                .iter()
-                .find(|s| s.get("name").and_then(Yaml::as_str) == Some(VERSION_STEP))
-            else {
-                problems.push(format!(
-                    "{rel}: a job pushes images but has no step named `{VERSION_STEP}`"
-                ));
-                continue;
-            };
-            let Some(bake_text) = bake_text else {
-                problems.push(format!(
-                    "{rel}: pushes with bake, but there is no bake file"
-                ));
-                continue;
-            };
-            let script = step.get("run").and_then(Yaml::as_str).unwrap_or_default();
-            for event in events(doc.get("on").unwrap_or(&Yaml::Null)) {
-                let mut env = runner_env(&event);
-                env.extend(env_of(job, &event));
-                let mut step_env = env.clone();
-                step_env.extend(env_of(step, &event));
-                let exported = match run_version_step(script, &step_env) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        problems.push(format!("{rel} ({}): {e}", event.what));
-                        continue;
-                    }
-                };
-                // What the bake step sees: the runner's and the job's variables, what
-                // the version step exported, and the bake step's own.
-                env.extend(exported);
-                env.extend(env_of(pushes[0], &event));
-                let args: Vec<&str> = event.plan_args.iter().map(String::as_str).collect();
-                let plan = match plan_in(dir, &args, &env) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        problems.push(format!("{rel} ({}): {e}", event.what));
-                        continue;
-                    }
-                };
-                let evaluated = match bake::evaluated_targets(bake_text, &env) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        problems.push(format!("{rel} ({}): bake: {e}", event.what));
-                        continue;
-                    }
-                };
-                for (name, p) in &plan.targets {
-                    let tags: Vec<String> = evaluated
-                        .get(name)
-                        .map(|t| t.tags.clone())
-                        .unwrap_or_default();
-                    if tags != p.refs {
-                        problems.push(format!(
-                            "{rel} ({}, plan {}): target `{name}` tags\n    bake: {tags:?}\n    plan: {:?}",
-                            event.what,
-                            args.join(" "),
-                            p.refs
-                        ));
-                    }
-                }
-            }
+        for (t, built) in &runs {
+            let found = compare_built(dir, t, built, &covered, &env);
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|p| format!("{rel} ({}): {p}", t.what)),
+            );
+        }
+    }
+    problems
+}
+
+/// Target -> the tags of its last build that is not a local check build (`--load`).
+fn built_tags(run: &gha::Run) -> BTreeMap<String, Vec<String>> {
+    run.builds
+        .iter()
+        .filter(|b| !b.load)
+        .map(|b| (b.target.clone(), b.tags.clone()))
+        .collect()
+}
+
+/// The tags a run built for each `covered` target against the plan for its event.
+fn compare_built(
+    dir: &Path,
+    t: &Trigger,
+    built: &BTreeMap<String, Vec<String>>,
+    covered: &BTreeSet<String>,
+    env: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let args: Vec<&str> = t.plan_args.iter().map(String::as_str).collect();
+    let plan = match plan_in(dir, &args, env) {
+        Ok(p) => p,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    for (name, p) in plan.targets.iter().filter(|(n, _)| covered.contains(*n)) {
+        let tags = built.get(name).map_or(&[][..], Vec::as_slice);
+        if tags != p.refs {
+            problems.push(format!(
+                "plan {}: target `{name}` tags\n    run:  {tags:?}\n    plan: {:?}",
+                args.join(" "),
+                p.refs
+            ));
         }
     }
     problems
@@ -979,11 +910,7 @@ fn problems_in(dir: &Path, spec: &str, coverage: Coverage) -> Vec<String> {
         }
         problems.extend(found.into_iter().map(|p| format!("[{}] {p}", env.name)));
     }
-    problems.extend(compare_workflows(
-        dir,
-        &found_outputs.workflows,
-        bake_text.as_deref(),
-    ));
+    problems.extend(compare_workflows(dir, spec, &found_outputs.workflows));
     problems
 }
 

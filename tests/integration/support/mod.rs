@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod dockerfile_reader;
 pub mod examples;
 pub mod generate;
+pub mod gha;
 pub mod kdl;
 pub mod lsp;
 pub mod registry;

@@ -232,6 +232,27 @@ pub fn command_in(
     command
 }
 
+/// `program ARGS` in `dir` with nothing of the test's environment but PATH (with the
+/// validators' venv first), a throw-away HOME and `env`.
+pub fn run_clean(
+    dir: &Path,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+    env: &BTreeMap<String, String>,
+) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", super::validators::search_path())
+        .env("HOME", std::env::temp_dir())
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Output::of(&mut cmd)
+}
+
 /// What a finished run printed; the assertions panic with everything it printed.
 pub struct Output {
     pub command: String,
