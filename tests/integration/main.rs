@@ -28,6 +28,7 @@ mod registry;
 mod regressions;
 mod render_props;
 mod secrets;
+mod simulation;
 mod support;
 mod sync;
 mod validators;
