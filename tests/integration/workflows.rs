@@ -447,25 +447,9 @@ impl std::fmt::Display for StepRun {
     }
 }
 
-/// `KEY=VALUE` lines and `KEY<<DELIM ... DELIM` blocks, as GitHub reads them.
+/// `$GITHUB_ENV` or `$GITHUB_OUTPUT` as the runner reads it.
 fn parse_env_file(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((key, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                value.push(l);
-            }
-            out.insert(key.to_string(), value.join("\n"));
-        } else if let Some((key, value)) = line.split_once('=') {
-            out.insert(key.to_string(), value.to_string());
-        }
-    }
-    out
+    crate::support::gha::parse_env_file(text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
 }
 
 /// Runs the version step of `wf` for `event` and returns what it exported.
