@@ -17,8 +17,9 @@
 //! Workflows: each one runs in the simulation of `support::gha` (real bash, stand-in
 //! `docker`/`aws`/`helm` that evaluate the bake file as buildx does) for a tag push, a
 //! release, a dispatch on the default and on a feature branch, and a branch push; the run
-//! succeeds, and each target's built tags are the ones `specc plan --json
-//! --set-version/--branch --sha` gives under the same namespace.
+//! succeeds, and the registry then holds exactly the refs `specc plan --json
+//! --set-version/--branch --sha` gives under the same namespace (beside the input-hash
+//! tags `--hashes` names).
 //!
 //! The bundled specs and examples are checked under all twelve environments; the docs
 //! blocks and generated specs under four that take each `VERSION` and each namespace
@@ -186,8 +187,13 @@ fn environments(namespace_vars: &[String], coverage: Coverage) -> Vec<Env> {
 struct PlanTarget {
     platforms: Vec<String>,
     args: BTreeMap<String, String>,
-    /// Every registry's refs, in the plan's order.
+    /// Every registry's refs, in the plan's order (local names for an image without
+    /// registry).
     refs: Vec<String>,
+    /// The registries' refs only: what a workflow pushes.
+    pushed: BTreeSet<String>,
+    /// The input-hash tag (`plan --hashes`).
+    hash_tag: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,7 +248,15 @@ impl Plan {
             ..Plan::default()
         };
         for t in json["targets"].as_array().ok_or("no `targets` list")? {
+            let pushed: BTreeSet<String> = t["registries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| strings(&r["refs"]))
+                .collect();
             let target = PlanTarget {
+                pushed,
+                hash_tag: t["hash_tag"].as_str().map(str::to_owned),
                 platforms: strings(&t["platforms"]),
                 args: t["args"]
                     .as_object()
@@ -756,19 +770,21 @@ fn world_for(workflow: &str, spec: &str) -> gha::World {
     world
 }
 
-/// Each workflow, run for each event it triggers on: the run succeeds, and what its
-/// builds tag (the pushed builds, and the not-pushed ones of targets without registry;
-/// not the local check builds) is, per target, what `specc plan` gives for that event.
-/// The targets compared are those the workflow builds for some event (a workflow may
-/// build only some images).
+/// Each workflow, run for each event it triggers on: the run succeeds, and the registry
+/// then holds exactly the refs `specc plan` gives for that event to the targets the
+/// workflow builds (those it builds for some event: a workflow may build only some
+/// images), beside their input-hash tags. Local names of images without registry are
+/// the bake comparison's business: a workflow does not push them.
 fn compare_workflows(dir: &Path, spec: &str, workflows: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
-    // The namespace the run's secrets and repository owner give.
+    // The namespace the run's secrets and repository owner give, and the commit the
+    // input hashes cover.
     let mut env: BTreeMap<String, String> = namespace_variables(spec)
         .into_iter()
         .map(|v| (v, USER.to_string()))
         .collect();
     env.insert("GITHUB_REPOSITORY_OWNER".into(), OWNER.into());
+    env.insert("REVISION".into(), SHA.into());
     seed_chart_files(dir);
     let ecr = ecr_repositories(dir, &env);
     for rel in workflows {
@@ -787,7 +803,7 @@ fn compare_workflows(dir: &Path, spec: &str, workflows: &[String]) -> Vec<String
         let mut runs = Vec::new();
         for t in triggers(doc.get("on").unwrap_or(&Yaml::Null)) {
             match gha::run(&dir.join(rel), dir, &t.event, &world) {
-                Ok(run) if run.succeeded() => runs.push((t, built_tags(&run))),
+                Ok(run) if run.succeeded() => runs.push((t, run)),
                 Ok(run) => problems.push(format!(
                     "{rel} ({}): the simulated run failed:\n{}",
                     t.what,
@@ -798,10 +814,11 @@ fn compare_workflows(dir: &Path, spec: &str, workflows: &[String]) -> Vec<String
         }
         let covered: BTreeSet<String> = runs
             .iter()
-            .flat_map(|(_, built)| built.keys().cloned())
+            .flat_map(|(_, run)| run.builds.iter().filter(|b| !b.load))
+            .map(|b| b.target.clone())
             .collect();
-        for (t, built) in &runs {
-            let found = compare_built(dir, t, built, &covered, &env);
+        for (t, run) in &runs {
+            let found = compare_pushed(dir, t, run, &covered, &env);
             problems.extend(
                 found
                     .into_iter()
@@ -812,40 +829,51 @@ fn compare_workflows(dir: &Path, spec: &str, workflows: &[String]) -> Vec<String
     problems
 }
 
-/// Target -> the tags of its last build that is not a local check build (`--load`).
-fn built_tags(run: &gha::Run) -> BTreeMap<String, Vec<String>> {
-    run.builds
-        .iter()
-        .filter(|b| !b.load)
-        .map(|b| (b.target.clone(), b.tags.clone()))
-        .collect()
-}
-
-/// The tags a run built for each `covered` target against the plan for its event.
-fn compare_built(
+/// The image refs a run left in the registry against the plan for its event.
+fn compare_pushed(
     dir: &Path,
     t: &Trigger,
-    built: &BTreeMap<String, Vec<String>>,
+    run: &gha::Run,
     covered: &BTreeSet<String>,
     env: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    let args: Vec<&str> = t.plan_args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = t.plan_args.iter().map(String::as_str).collect();
+    args.push("--hashes");
     let plan = match plan_in(dir, &args, env) {
         Ok(p) => p,
         Err(e) => return vec![e],
     };
-    let mut problems = Vec::new();
-    for (name, p) in plan.targets.iter().filter(|(n, _)| covered.contains(*n)) {
-        let tags = built.get(name).map_or(&[][..], Vec::as_slice);
-        if tags != p.refs {
-            problems.push(format!(
-                "plan {}: target `{name}` tags\n    run:  {tags:?}\n    plan: {:?}",
-                args.join(" "),
-                p.refs
-            ));
-        }
+    let targets: Vec<&PlanTarget> = plan
+        .targets
+        .iter()
+        .filter(|(n, _)| covered.contains(*n))
+        .map(|(_, p)| p)
+        .collect();
+    let hash_tags: BTreeSet<&str> = targets
+        .iter()
+        .filter_map(|p| p.hash_tag.as_deref())
+        .collect();
+    let planned: BTreeSet<String> = targets
+        .iter()
+        .flat_map(|p| p.pushed.iter().cloned())
+        .collect();
+    let pushed: BTreeSet<String> = run
+        .image_refs()
+        .into_iter()
+        .filter(|r| {
+            !r.rsplit_once(':')
+                .is_some_and(|(_, tag)| hash_tags.contains(tag))
+        })
+        .collect();
+    if pushed == planned {
+        return Vec::new();
     }
-    problems
+    vec![format!(
+        "plan {}:\n    pushed, not planned: {:?}\n    planned, not pushed: {:?}",
+        args.join(" "),
+        pushed.difference(&planned).collect::<Vec<_>>(),
+        planned.difference(&pushed).collect::<Vec<_>>()
+    )]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1146,6 +1174,8 @@ fn plan_with(refs: &[&str]) -> Plan {
             platforms: vec!["linux/amd64".into()],
             args: BTreeMap::new(),
             refs: refs.iter().map(|r| r.to_string()).collect(),
+            pushed: refs.iter().map(|r| r.to_string()).collect(),
+            hash_tag: None,
         },
     );
     plan

@@ -2,10 +2,13 @@
 //! by step, in the local runner of `support::gha`: real bash for `run:` steps, the real
 //! specc, and stand-in `docker`/`aws`/`cosign`/`helm` commands that record their calls
 //! and keep a fake registry. What the registry holds afterwards is compared, as a whole,
-//! with `specc plan` for the same event:
-//! - a tag push `v1.2.3` (and dify's `1.2.3`): exactly the release refs;
-//! - a pull request: builds every target, logs in nowhere, pushes nothing, reads no
-//!   registry secret;
+//! with `specc plan --hashes` for the same event:
+//! - a tag push `v1.2.3` (comfyui-runpod and new-api in the single layout, sd-on-eks with
+//!   ECR and its chart) and dify's `1.2.3` (native layout: a build job per target and
+//!   platform pushing by digest, a merge job per target): exactly the release refs,
+//!   beside each target's input-hash tag;
+//! - a pull request (single and native layout): builds every target, logs in nowhere,
+//!   pushes nothing, reads no secret in a step;
 //! - a push to `main`: exactly the branch refs;
 //! - a dispatch on a feature branch: the branch refs, no release tag.
 //!
@@ -46,73 +49,96 @@ fn simulate(g: &Generated, workflow: &str, event: &Event, world: &World) -> Run 
     })
 }
 
-/// The refs `specc plan --json ARGS` lists for every registry, under the environment
-/// the workflow's bake step sees: the secrets as variables and the repository owner.
-fn planned_refs(g: &Generated, args: &[&str], world: &World) -> BTreeSet<String> {
+/// What `specc plan --json --hashes ARGS` says a run must push, under the environment
+/// the workflow's bake sees: the secrets as variables, the repository owner, and
+/// `REVISION` (the commit; the input hash covers it, docs/architecture.md).
+struct Planned {
+    /// Every registry's refs.
+    refs: BTreeSet<String>,
+    /// The input-hash tags (`specc-<hash>`) a native run pushes beside them.
+    hash_tags: BTreeSet<String>,
+    /// Target -> platforms.
+    platforms: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn planned(g: &Generated, args: &[&str], world: &World) -> Planned {
     let mut env = world.secrets.clone();
     env.insert("GITHUB_REPOSITORY_OWNER".into(), OWNER.into());
-    let mut argv = vec!["plan", "specc.kdl", "--json"];
+    env.insert("REVISION".into(), SHA.into());
+    let mut argv = vec!["plan", "specc.kdl", "--json", "--hashes"];
     argv.extend(args);
     let out = run_clean(g.dir.path(), specc_bin(), &argv, &env);
     assert!(out.status.success(), "{out}");
     let plan: Json = serde_json::from_str(&out.stdout).expect("plan --json prints JSON");
-    let refs: BTreeSet<String> = plan["targets"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let targets = plan["targets"].as_array().expect("targets");
+    let strings = |v: &Json| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    let refs: BTreeSet<String> = targets
+        .iter()
         .flat_map(|t| t["registries"].as_array().cloned().unwrap_or_default())
-        .flat_map(|r| r["refs"].as_array().cloned().unwrap_or_default())
-        .filter_map(|r| r.as_str().map(String::from))
+        .flat_map(|r| strings(&r["refs"]))
         .collect();
     assert!(
         !refs.is_empty(),
         "the plan for {args:?} has no refs: the comparison would be empty"
     );
-    refs
+    Planned {
+        refs,
+        hash_tags: targets
+            .iter()
+            .filter_map(|t| t["hash_tag"].as_str().map(String::from))
+            .collect(),
+        platforms: targets
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    strings(&t["platforms"]).into_iter().collect(),
+                )
+            })
+            .collect(),
+    }
 }
 
-/// The plan's targets and platforms.
-fn planned_platforms(g: &Generated) -> BTreeMap<String, Vec<String>> {
-    g.plan()["targets"]
-        .as_array()
-        .expect("targets")
-        .iter()
-        .map(|t| {
-            let platforms = t["platforms"]
-                .as_array()
-                .expect("platforms")
-                .iter()
-                .map(|p| p.as_str().unwrap().to_string());
-            (t["name"].as_str().unwrap().to_string(), platforms.collect())
-        })
-        .collect()
-}
-
-/// Problems with a run that should have pushed exactly `refs`, each target built once
-/// for the plan's platforms.
-fn release_problems(
-    run: &Run,
-    refs: &BTreeSet<String>,
-    platforms: &BTreeMap<String, Vec<String>>,
-) -> Vec<String> {
+/// Problems with a run that should have pushed exactly the planned refs (beside the
+/// input-hash tags), each target for its planned platforms.
+fn release_problems(run: &Run, planned: &Planned) -> Vec<String> {
     let mut problems = Vec::new();
     if !run.succeeded() {
         problems.push("the run failed".into());
     }
-    if run.image_refs() != *refs {
+    let hash_tag = |r: &String| {
+        r.rsplit_once(':')
+            .is_some_and(|(_, t)| planned.hash_tags.contains(t))
+    };
+    let pushed: BTreeSet<String> = run
+        .image_refs()
+        .into_iter()
+        .filter(|r| !hash_tag(r))
+        .collect();
+    if pushed != planned.refs {
         problems.push(format!(
-            "the registry holds\n  {:?}\nthe plan lists\n  {refs:?}",
-            run.image_refs()
+            "the registry holds\n  {pushed:?}\nthe plan lists\n  {:?}",
+            planned.refs
         ));
     }
-    let built: BTreeMap<String, Vec<String>> = run
-        .builds
-        .iter()
-        .filter(|b| b.push)
-        .map(|b| (b.target.clone(), b.platforms.clone()))
-        .collect();
-    if built != *platforms {
-        problems.push(format!("pushed builds {built:?}, planned {platforms:?}"));
+    let mut built: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for b in run.builds.iter().filter(|b| b.push) {
+        built
+            .entry(b.target.clone())
+            .or_default()
+            .extend(b.platforms.iter().cloned());
+    }
+    if built != planned.platforms {
+        problems.push(format!(
+            "pushed builds {built:?}, planned {:?}",
+            planned.platforms
+        ));
     }
     if !run.warnings.is_empty() {
         problems.push(format!("warnings: {:?}", run.warnings));
@@ -134,8 +160,7 @@ fn assert_pushes_the_plan(
     plan_args: &[&str],
 ) -> Run {
     let run = simulate(g, workflow, event, world);
-    let refs = planned_refs(g, plan_args, world);
-    assert_none(release_problems(&run, &refs, &planned_platforms(g)), &run);
+    assert_none(release_problems(&run, &planned(g, plan_args, world)), &run);
     run
 }
 
@@ -178,13 +203,48 @@ fn a_tag_push_pushes_exactly_the_planned_release_refs() {
     assert_eq!(secrets, ["DOCKERHUB_TOKEN", "DOCKERHUB_USERNAME"]);
 }
 
-/// dify's tag `1.2.3`: three targets for two platforms, to GHCR (with the workflow's
-/// token) and Docker Hub, in one bake.
+/// dify's tag `1.2.3` (native layout): a prepare job, a build job per target and
+/// platform on that platform's runner pushing by digest, a merge job per target that
+/// tags the multi-platform image in GHCR (with the workflow's token) and Docker Hub, and
+/// its input-hash tag.
 #[test]
-fn a_tag_push_of_dify_pushes_three_images_to_both_registries() {
+fn a_tag_push_of_dify_builds_natively_and_merges_three_images() {
     let g = generate("dify");
     let world = world();
     let run = assert_pushes_the_plan(&g, DIFY, &Event::tag_push("1.2.3"), &world, &RELEASE);
+    let jobs: Vec<(&str, usize)> = ["prepare", "build", "merge"]
+        .iter()
+        .map(|j| (*j, run.job(j).len()))
+        .collect();
+    assert_eq!(
+        jobs,
+        [("prepare", 1), ("build", 6), ("merge", 3)],
+        "{}",
+        run.report()
+    );
+    for b in &run.builds {
+        assert_eq!(
+            b.platforms,
+            [format!("linux/{}", b.runner_arch)],
+            "a native build: {b:?}"
+        );
+        assert!(b.push_by_digest, "{b:?}");
+    }
+    for m in &run.manifests {
+        assert_eq!(m.sources.len(), 2, "one image per platform: {m:?}");
+    }
+    let planned = planned(&g, &RELEASE, &world);
+    let hash_tags: BTreeSet<String> = run
+        .image_refs()
+        .iter()
+        .filter_map(|r| r.rsplit_once(':'))
+        .filter(|(_, t)| planned.hash_tags.contains(*t))
+        .map(|(_, t)| t.to_string())
+        .collect();
+    assert_eq!(
+        hash_tags, planned.hash_tags,
+        "every target gets its input-hash tag"
+    );
     let registries: BTreeSet<&str> = run.logins.iter().map(|l| l.registry.as_str()).collect();
     assert_eq!(registries, BTreeSet::from(["docker.io", "ghcr.io"]));
     // A tag the workflow's filter does not take starts nothing.
@@ -257,7 +317,7 @@ fn comfyui_with_branch_and_pr() -> Generated {
 
 /// What a pull request must not do: log in, push, or read a secret in a step. It must
 /// build every planned target.
-fn pull_request_problems(run: &Run, platforms: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+fn pull_request_problems(run: &Run, planned: &Planned) -> Vec<String> {
     let mut problems = Vec::new();
     if !run.succeeded() {
         problems.push("the run failed".into());
@@ -292,30 +352,56 @@ fn pull_request_problems(run: &Run, platforms: &BTreeMap<String, Vec<String>>) -
         problems.push(format!("read secrets {secrets:?}"));
     }
     let built: BTreeSet<&String> = run.builds.iter().map(|b| &b.target).collect();
-    if built != platforms.keys().collect() {
-        problems.push(format!("built {built:?}, planned {:?}", platforms.keys()));
+    if built != planned.platforms.keys().collect() {
+        problems.push(format!(
+            "built {built:?}, planned {:?}",
+            planned.platforms.keys()
+        ));
     }
     problems
 }
 
-/// A pull request builds without logging in, pushing, or reading a secret in any step.
+/// dify with pull requests (native layout, `paths` filters from the build inputs).
+fn dify_with_pr() -> Generated {
+    generate_text(&spec_with(
+        "dify",
+        r#"    on "dispatch""#,
+        "    on \"dispatch\"\n    on \"pull-request\"",
+    ))
+}
+
+/// A pull request builds every target without logging in, pushing, or reading a secret
+/// in any step, in the single layout (comfyui-runpod) and the native one (dify, whose
+/// `paths` filter a pull request that changes only the README does not pass).
 ///
-/// Known gap of today's single-job workflow: the job's `env:` maps the namespace secret
+/// Known gap of today's workflows: the jobs' `env:` maps the namespace secret
 /// (`DOCKERHUB_USERNAME: ${{ secrets.DOCKERHUB_USERNAME }}`) for every event, so a pull
 /// request evaluates it too, where docs/ci.md promises that no registry secret is read.
-/// The last assertion pins that; the multi-job layout is to make the set empty.
+/// The last assertion pins that; making the set empty is the generator's work.
 #[test]
 fn a_pull_request_builds_without_login_push_or_secrets() {
-    let g = comfyui_with_branch_and_pr();
-    let run = simulate(
-        &g,
-        COMFYUI,
-        &Event::pull_request(7, "feature/x", "main"),
-        &world(),
-    );
-    assert_none(pull_request_problems(&run, &planned_platforms(&g)), &run);
-    let job_level: Vec<&String> = run.jobs.iter().flat_map(|j| &j.secrets_read).collect();
-    assert_eq!(job_level, ["DOCKERHUB_USERNAME"], "{}", run.report());
+    let pr = Event::pull_request(7, "feature/x", "main");
+    for (g, workflow, event) in [
+        (comfyui_with_branch_and_pr(), COMFYUI, pr.clone()),
+        (
+            dify_with_pr(),
+            DIFY,
+            pr.clone().with_changed_files(&["api/app.py"]),
+        ),
+    ] {
+        let run = simulate(&g, workflow, &event, &world());
+        let planned = planned(&g, &RELEASE, &world());
+        assert_none(pull_request_problems(&run, &planned), &run);
+        let job_level: BTreeSet<&String> = run.jobs.iter().flat_map(|j| &j.secrets_read).collect();
+        assert_eq!(
+            job_level,
+            BTreeSet::from([&"DOCKERHUB_USERNAME".to_string()]),
+            "{}",
+            run.report()
+        );
+    }
+    let readme_only = pr.with_changed_files(&["README.md"]);
+    assert!(!simulate(&dify_with_pr(), DIFY, &readme_only, &world()).triggered);
 }
 
 /// A push to `main` pushes exactly the branch refs of `specc plan --branch main`.
@@ -338,7 +424,7 @@ fn a_dispatch_on_a_feature_branch_pushes_no_release_tag() {
     let event = Event::dispatch("feature/x", &[("version", "v9.9.9")]);
     let branch = ["--branch", "feature/x", "--sha", SHA];
     let run = assert_pushes_the_plan(&g, COMFYUI, &event, &world, &branch);
-    let release = planned_refs(&g, &["--set-version", "9.9.9", "--sha", SHA], &world);
+    let release = planned(&g, &["--set-version", "9.9.9", "--sha", SHA], &world).refs;
     let pushed = run.registry.refs();
     let moved: Vec<&String> = pushed.intersection(&release).collect();
     assert!(
@@ -364,11 +450,11 @@ fn mutate(text: &str, from: &str, to: &str) -> String {
 fn simulation_catches_a_workflow_that_pushes_on_pull_requests() {
     let g = comfyui_with_branch_and_pr();
     let text = g.read(COMFYUI);
-    let platforms = planned_platforms(&g);
+    let planned = planned(&g, &RELEASE, &world());
     let event = Event::pull_request(7, "feature/x", "main");
     let everything = mutate(&text, "github.event_name != 'pull_request'", "true");
     let run = gha::run_text(&everything, g.dir.path(), &event, &world()).unwrap();
-    let problems = pull_request_problems(&run, &platforms).join("\n");
+    let problems = pull_request_problems(&run, &planned).join("\n");
     for want in ["logged in", "pushed", "read secrets"] {
         assert!(
             problems.contains(want),
@@ -378,7 +464,7 @@ fn simulation_catches_a_workflow_that_pushes_on_pull_requests() {
     }
     let pushing_build = mutate(&text, "push: false", "push: true");
     let run = gha::run_text(&pushing_build, g.dir.path(), &event, &world()).unwrap();
-    let problems = pull_request_problems(&run, &platforms).join("\n");
+    let problems = pull_request_problems(&run, &planned).join("\n");
     assert!(
         problems.contains("the run failed") && problems.contains("pushed"),
         "{problems}\n{}",
@@ -399,8 +485,7 @@ fn simulation_catches_a_release_that_pushes_the_wrong_tags() {
     let world = world();
     let text = mutate(&g.read(COMFYUI), "event=release\n", "event=branch\n");
     let run = gha::run_text(&text, g.dir.path(), &Event::tag_push("v1.2.3"), &world).unwrap();
-    let refs = planned_refs(&g, &RELEASE, &world);
-    let problems = release_problems(&run, &refs, &planned_platforms(&g)).join("\n");
+    let problems = release_problems(&run, &planned(&g, &RELEASE, &world)).join("\n");
     assert!(
         problems.contains("the registry holds"),
         "not caught: {}",
