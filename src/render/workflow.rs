@@ -456,9 +456,15 @@ fn render_one(
         if let Some(s) = &r.namespace_secret
             && !ctx.env.iter().any(|p| p.name == s.value.as_str())
         {
+            // A pull request's build falls back to the owner: no registry secret is read.
+            let value = if ctx.pull_request {
+                secret_unless_pr
+            } else {
+                secret
+            };
             ctx.env.push(Pair {
                 name: s.value.to_string(),
-                value: secret(s.value.as_str()),
+                value: value(s.value.as_str()),
             });
         }
         let Some(login) = &r.login else { continue };

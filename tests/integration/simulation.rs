@@ -57,6 +57,8 @@ struct Planned {
     refs: BTreeSet<String>,
     /// The input-hash tags (`specc-<hash>`) a native run pushes beside them.
     hash_tags: BTreeSet<String>,
+    /// Target -> its input-hash tag.
+    hash_tag_of: BTreeMap<String, String>,
     /// Target -> platforms.
     platforms: BTreeMap<String, BTreeSet<String>>,
 }
@@ -92,6 +94,10 @@ fn planned(g: &Generated, args: &[&str], world: &World) -> Planned {
         hash_tags: targets
             .iter()
             .filter_map(|t| t["hash_tag"].as_str().map(String::from))
+            .collect(),
+        hash_tag_of: targets
+            .iter()
+            .filter_map(|t| Some((t["name"].as_str()?.into(), t["hash_tag"].as_str()?.into())))
             .collect(),
         platforms: targets
             .iter()
@@ -252,6 +258,61 @@ fn a_tag_push_of_dify_builds_natively_and_merges_three_images() {
     assert!(!other.triggered, "{}", other.report());
 }
 
+/// A pre-release of dify (a dispatch on the default branch with version `1.3.0-rc.1`, the
+/// native layout) pushes `1.3.0-rc.1` and no `latest`: exactly what the plan lists.
+#[test]
+fn a_pre_release_of_dify_moves_no_latest() {
+    let g = generate("dify");
+    let world = world();
+    let event = Event::dispatch("main", &[("version", "1.3.0-rc.1")]);
+    let args = ["--set-version", "1.3.0-rc.1", "--sha", SHA];
+    let run = assert_pushes_the_plan(&g, DIFY, &event, &world, &args);
+    let latest: Vec<String> = run
+        .registry
+        .refs()
+        .into_iter()
+        .filter(|r| r.ends_with(":latest"))
+        .collect();
+    assert!(latest.is_empty(), "a pre-release moved {latest:?}");
+}
+
+/// A release whose dify-web inputs are unchanged (its `specc-<hash>` tag already in
+/// GHCR): dify-web gets no build job, and its merge tags the existing image; the other
+/// two targets are built for both platforms as usual.
+#[test]
+fn a_target_whose_hash_tag_exists_is_reused_not_rebuilt() {
+    let g = generate("dify");
+    let mut plan = planned(&g, &RELEASE, &world());
+    let web = &plan.hash_tag_of["dify-web"];
+    let existing = format!("ghcr.io/{}/dify-web:{web}", OWNER.to_lowercase());
+    let world = world().image(&existing);
+    let run = simulate(&g, DIFY, &Event::tag_push("1.2.3"), &world);
+    // Every planned ref, dify-web's from the image already there: only the others built.
+    plan.platforms.remove("dify-web");
+    assert_none(release_problems(&run, &plan), &run);
+    let built: BTreeSet<&str> = run.builds.iter().map(|b| b.target.as_str()).collect();
+    assert_eq!(
+        built,
+        BTreeSet::from(["dify-api", "dify-worker"]),
+        "{}",
+        run.report()
+    );
+    assert_eq!(run.job("build").len(), 4, "{}", run.report());
+    let merged: Vec<&Vec<String>> = run
+        .manifests
+        .iter()
+        .filter(|m| m.tags.iter().any(|t| t.contains("/dify-web:")))
+        .map(|m| &m.sources)
+        .collect();
+    // The merge's one source is the image found under the hash tag (by its digest).
+    let digest = world
+        .registry
+        .resolve(&existing)
+        .expect("the world has the image");
+    let source = format!("ghcr.io/{}/dify-web@{digest}", OWNER.to_lowercase());
+    assert_eq!(merged, [&vec![source]], "{}", run.report());
+}
+
 /// new-api: the smoke test runs the image built for it, Trivy scans it, then the push;
 /// the registry holds the planned refs and the registry cache.
 #[test]
@@ -373,11 +434,8 @@ fn dify_with_pr() -> Generated {
 /// A pull request builds every target without logging in, pushing, or reading a secret
 /// in any step, in the single layout (comfyui-runpod) and the native one (dify, whose
 /// `paths` filter a pull request that changes only the README does not pass).
-///
-/// Known gap of today's workflows: the jobs' `env:` maps the namespace secret
-/// (`DOCKERHUB_USERNAME: ${{ secrets.DOCKERHUB_USERNAME }}`) for every event, so a pull
-/// request evaluates it too, where docs/ci.md promises that no registry secret is read.
-/// The last assertion pins that; making the set empty is the generator's work.
+/// The jobs' namespace secret (`DOCKERHUB_USERNAME`) is empty on a pull request too: no
+/// registry secret is read anywhere, at job level either.
 #[test]
 fn a_pull_request_builds_without_login_push_or_secrets() {
     let pr = Event::pull_request(7, "feature/x", "main");
@@ -393,12 +451,7 @@ fn a_pull_request_builds_without_login_push_or_secrets() {
         let planned = planned(&g, &RELEASE, &world());
         assert_none(pull_request_problems(&run, &planned), &run);
         let job_level: BTreeSet<&String> = run.jobs.iter().flat_map(|j| &j.secrets_read).collect();
-        assert_eq!(
-            job_level,
-            BTreeSet::from([&"DOCKERHUB_USERNAME".to_string()]),
-            "{}",
-            run.report()
-        );
+        assert_eq!(job_level, BTreeSet::new(), "{}", run.report());
     }
     let readme_only = pr.with_changed_files(&["README.md"]);
     assert!(!simulate(&dify_with_pr(), DIFY, &readme_only, &world()).triggered);
