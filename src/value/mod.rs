@@ -7,6 +7,7 @@
 
 pub mod compose_field;
 pub mod cron;
+pub mod date;
 pub mod dockerfile;
 pub mod duration;
 pub mod ignore;
@@ -24,6 +25,7 @@ pub mod tag_template;
 pub mod version;
 
 pub use duration::{check_duration, parse_go_duration};
+pub use ref_glob::RefPattern;
 pub use version::{VersionParts, parse_version};
 
 /// A spec name: `[a-z0-9][a-z0-9_.-]*`, at most 63 characters.
