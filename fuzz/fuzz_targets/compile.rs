@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
             version: Some("2.0.0-rc.1".into()),
             branch: Some("feature/x".into()),
             sha: Some("0123456789abcdef".into()),
+            ..PlanOptions::default()
         },
     ] {
         let p = plan(&checked, &event);

@@ -7,7 +7,7 @@
 pub mod charts;
 pub mod targets;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use miette::{LabeledSpan, SourceSpan};
 use petgraph::algo::tarjan_scc;
@@ -16,7 +16,7 @@ use petgraph::visit::EdgeRef;
 
 use crate::diagnostics::{Error, and_also, plural, suggest};
 use crate::spec::*;
-use crate::value::{self, Placeholder};
+use crate::value;
 
 pub mod compose;
 mod context;
@@ -30,6 +30,7 @@ mod references;
 mod representable;
 mod runners;
 mod secrets;
+pub mod tags;
 mod values;
 
 /// A vertex of the dependency graph.
@@ -1045,116 +1046,6 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn tags(&mut self, ii: usize, image: &Image, variants: &[usize]) {
-        let spec = self.spec;
-        let version = &spec.project.version;
-        // Tag -> (variant, rule span), to find two variants pushing one tag.
-        let mut produced: BTreeMap<String, (usize, SourceSpan)> = BTreeMap::new();
-        for rule in &image.tags {
-            let t = &rule.template;
-            let placeholders: Vec<Placeholder> = t.value.placeholders().collect();
-            let uses_version = placeholders.iter().any(|p| p.is_version_part());
-            let uses_branch = placeholders.contains(&Placeholder::Branch);
-            let when = rule.when.value;
-            if uses_version && when != TagWhen::Release {
-                self.push(Error::InvalidTagTemplate {
-                    template: t.value.to_string(),
-                    span: rule.when.span,
-                    reason: "a branch push has no version".into(),
-                    help: "use `when=\"release\"` for version tags, or `{{branch}}`/`{{sha}}` on branches".into(),
-                });
-                continue;
-            }
-            if uses_branch && when == TagWhen::Release {
-                self.push(Error::InvalidTagTemplate {
-                    template: t.value.to_string(),
-                    span: t.span,
-                    reason: "a release has no branch".into(),
-                    help: "add `when=\"branch\"` to this tag rule".into(),
-                });
-                continue;
-            }
-            if let Some(part) = t.value.version_part()
-                && version.value.parts().is_none()
-            {
-                let (v, vspan) = (version.value.to_string(), version.span);
-                if !self
-                    .problems
-                    .iter()
-                    .any(|p| matches!(p, Error::InvalidVersion { .. }))
-                {
-                    self.push(Error::InvalidVersion {
-                        version: v,
-                        part: part.name().into(),
-                        span: vspan,
-                    });
-                }
-                continue;
-            }
-            let sample = value::tag::TagValues::sample(version.value.as_str());
-            let base = value::tag::render_tag(t.value.pieces(), &sample);
-            'variants: for &v in variants {
-                let variant = &spec.variants[v];
-                // A bad tag prefix or suffix has its own error.
-                if !affixes_are_valid(variant) {
-                    continue;
-                }
-                for tag in targets::TagAffixes::of(spec, image, v).apply(&base) {
-                    if let Err(reason) = value::check_tag(&tag) {
-                        let help = if tag.len() > 128 {
-                            "shorten the literal text of the rule or the variant's tag prefix/suffix".to_string()
-                        } else {
-                            let fixed = value::to_tag_text(t.value.as_str());
-                            format!(
-                                "write e.g. `tag \"{}\"`; tags hold letters, digits, `_`, `.` and `-`, and start with a letter, digit or `_`",
-                                if fixed.is_empty() { "latest" } else { &fixed }
-                            )
-                        };
-                        self.push(Error::InvalidTag {
-                            template: t.value.to_string(),
-                            tag,
-                            span: t.span,
-                            reason,
-                            help,
-                        });
-                        // One report per rule, not one per variant.
-                        break 'variants;
-                    }
-                    self.pushed.push(references::Pushed {
-                        image: ii,
-                        tag: tag.clone(),
-                        when,
-                        span: t.span,
-                    });
-                    match produced.get(&tag) {
-                        // Two variants of one name are reported as declared twice.
-                        Some((other, first))
-                            if *other != v
-                                && spec.variants[*other].name.value != variant.name.value =>
-                        {
-                            self.push(Error::TagCollision {
-                                tag: tag.clone(),
-                                image: image.name.value.clone(),
-                                first_variant: spec.variants[*other].name.value.clone(),
-                                second_variant: variant.name.value.clone(),
-                                first: (*first != t.span).then_some(*first),
-                                span: t.span,
-                                help: format!(
-                                    "give the variants different tag affixes, e.g. `variant {} tag-prefix=\"{}-\"`",
-                                    variant.name.value, variant.name.value
-                                ),
-                            });
-                        }
-                        Some(_) => {}
-                        None => {
-                            produced.insert(tag, (v, t.span));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// A spec image or an external reference: `Some(index)` for a spec image.
     fn image_or_reference(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
         let text = source.value.as_str();
@@ -1535,7 +1426,7 @@ impl<'s> Checker<'s> {
                         });
                     }
                     self.chart_image_namespace(ii, ci_image);
-                    self.chart_tag(ii, ci_image.image.span);
+                    self.chart_tag(ii, ci_image.registry.as_ref(), ci_image.image.span);
                 }
                 for (key, _) in ci_image.slots() {
                     self.values_key(key);
@@ -1550,7 +1441,7 @@ impl<'s> Checker<'s> {
                     self.graph
                         .edge(me.clone(), Vertex::Image(ii), EdgeKind::Feeds, img.span);
                     self.image_variant(ii, &rt.variant);
-                    self.chart_tag(ii, img.span);
+                    self.chart_tag(ii, None, img.span);
                 }
             }
             if let Some(push) = &chart.push {
@@ -1590,10 +1481,17 @@ impl<'s> Checker<'s> {
     }
 
     /// Helm values hold a literal tag: image `ii` must push, on a release, a tag that the
-    /// spec alone gives (at most the version; not the commit or the branch of a CI run).
-    fn chart_tag(&mut self, ii: usize, span: SourceSpan) {
+    /// spec alone gives (at most the version; not the commit or the branch of a CI run)
+    /// to `registry` (the chart's, or the image's first).
+    fn chart_tag(&mut self, ii: usize, registry: Option<&Text>, span: SourceSpan) {
         let image = &self.spec.images[ii];
-        let release = |r: &&crate::spec::TagRule| r.when.value != TagWhen::Branch;
+        let registry = registry.or(image.registries.first());
+        let release = |r: &&TagRule| {
+            r.when.value.applies_on(Event::Release)
+                && registry.is_none_or(|g| {
+                    r.registries.is_empty() || r.registries.iter().any(|x| x.value == g.value)
+                })
+        };
         let known = image
             .tags
             .iter()

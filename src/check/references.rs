@@ -8,14 +8,16 @@ use miette::SourceSpan;
 
 use super::Checker;
 use crate::diagnostics::Error;
-use crate::spec::{Image, TagWhen};
+use crate::spec::{Image, TagEvents};
 use crate::value::reference::Namespace;
 
-/// One tag an image pushes, from the rule at `span`, on the event `when`.
+/// One tag an image pushes, from the rule at `span`, on the events `when`, to the
+/// registries named (empty: to all of the image's).
 pub(super) struct Pushed {
     pub image: usize,
     pub tag: String,
-    pub when: TagWhen,
+    pub when: TagEvents,
+    pub registries: Vec<String>,
     pub span: SourceSpan,
 }
 
@@ -43,26 +45,27 @@ fn canonical_host(host: &str) -> String {
     }
 }
 
-/// True when a tag of event `a` and one of event `b` are pushed by one run.
-fn same_event(a: TagWhen, b: TagWhen) -> bool {
-    a == b || a == TagWhen::Always || b == TagWhen::Always
-}
-
 impl Checker<'_> {
     /// The repositories `image` is pushed to, as `check::targets` resolves them, keyed
-    /// by their canonical host.
-    fn repositories(&self, image: &Image) -> Vec<Repository> {
+    /// by their canonical host, with the name of their registry.
+    fn repositories(&self, image: &Image) -> Vec<(String, Repository)> {
         super::targets::repositories(self.spec, image)
             .into_iter()
-            .map(|r| Repository {
-                host: canonical_host(&r.host),
-                namespace: match &r.namespace {
-                    Namespace::Literal { value } => value.clone(),
-                    Namespace::FromCi { variable, .. } => {
-                        format!("<{}>", variable.as_deref().unwrap_or("github-owner"))
-                    }
-                },
-                path: r.path,
+            .map(|r| {
+                let registry = r.registry.clone();
+                (
+                    registry,
+                    Repository {
+                        host: canonical_host(&r.host),
+                        namespace: match &r.namespace {
+                            Namespace::Literal { value } => value.clone(),
+                            Namespace::FromCi { variable, .. } => {
+                                format!("<{}>", variable.as_deref().unwrap_or("github-owner"))
+                            }
+                        },
+                        path: r.path,
+                    },
+                )
             })
             .collect()
     }
@@ -71,16 +74,17 @@ impl Checker<'_> {
     pub(super) fn shared_references(&mut self) {
         let spec = self.spec;
         let pushed = std::mem::take(&mut self.pushed);
-        let repositories: Vec<Vec<Repository>> =
+        let repositories: Vec<Vec<(String, Repository)>> =
             spec.images.iter().map(|i| self.repositories(i)).collect();
         let mut first: HashMap<(&Repository, &str), Vec<&Pushed>> = HashMap::new();
         let mut reported: Vec<(usize, usize)> = Vec::new();
         for p in &pushed {
-            for repo in &repositories[p.image] {
+            let to = |r: &String| p.registries.is_empty() || p.registries.contains(r);
+            for (_, repo) in repositories[p.image].iter().filter(|(r, _)| to(r)) {
                 let earlier = first.entry((repo, p.tag.as_str())).or_default();
                 let other = earlier
                     .iter()
-                    .find(|o| o.image != p.image && same_event(o.when, p.when));
+                    .find(|o| o.image != p.image && o.when.overlap(p.when));
                 if let Some(o) = other
                     && !reported.contains(&(o.image, p.image))
                 {

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::plan::Event;
+use crate::value::date::UtcTime;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "specc",
@@ -46,6 +49,31 @@ pub enum Color {
     Never,
 }
 
+/// A kind of CI run (`specc plan --event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventArg {
+    Release,
+    Branch,
+    Pr,
+    Schedule,
+}
+
+impl EventArg {
+    pub fn event(self) -> Event {
+        match self {
+            EventArg::Release => Event::Release,
+            EventArg::Branch => Event::Branch,
+            EventArg::Pr => Event::Pr,
+            EventArg::Schedule => Event::Schedule,
+        }
+    }
+}
+
+/// `--date`: a day or a moment in UTC.
+fn parse_date(s: &str) -> Result<UtcTime, String> {
+    UtcTime::parse(s)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
     Dot,
@@ -85,12 +113,25 @@ pub enum Command {
         /// Plan for this version instead of the project's `version`.
         #[arg(long = "set-version", value_name = "VERSION")]
         version: Option<String>,
-        /// Plan a push to this branch instead of a release (tag rules for branches apply).
+        /// The kind of CI run to plan for (default: `release`; `branch` with --branch,
+        /// `pr` with --pr).
+        #[arg(long, value_enum)]
+        event: Option<EventArg>,
+        /// The branch of a branch push or scheduled run, for `{{branch}}` and `branch=`
+        /// filters (default: `GIT_BRANCH`, else `main`); alone, plans a branch push.
         #[arg(long)]
         branch: Option<String>,
-        /// The commit for `{{sha}}` tags (without it they show as `<sha>`).
+        /// The pull request's number, for `{{pr}}`; alone, plans a pull request.
+        #[arg(long, value_name = "N")]
+        pr: Option<u64>,
+        /// The commit, for `{{sha_long}}`; `{{sha}}` is its first 7 characters (default:
+        /// `GIT_SHA`, else `0000000`).
         #[arg(long)]
         sha: Option<String>,
+        /// The time of the run in UTC, for `{{date}}`: `YYYY-MM-DD` or
+        /// `YYYY-MM-DDTHH:MM:SSZ` (default: `SPECC_DATE`, else now).
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        date: Option<UtcTime>,
         /// Print only the targets whose input hash differs from the one at a git revision
         /// (JSON: a GitHub Actions matrix).
         ///

@@ -384,7 +384,7 @@ pub(crate) fn print_changed(changed: &Changed, json: bool) {
 
 /// The plan as aligned text, one block per target.
 pub(crate) fn plan_text(p: &Plan) -> String {
-    let mut out = format!("{} {} ({})\n", p.project, p.version, p.event);
+    let mut out = format!("{} {} ({})\n", p.project, p.version, p.event.name());
     for t in &p.targets {
         out.push_str(&format!("\ntarget {}\n", t.name));
         out.push_str(&format!(

@@ -166,8 +166,11 @@ pub fn run(cli: Cli) -> i32 {
             spec,
             json,
             version,
+            event,
             branch,
+            pr,
             sha,
+            date,
             changed,
             hashes,
             since,
@@ -175,8 +178,11 @@ pub fn run(cli: Cli) -> i32 {
         } => {
             let options = PlanOptions {
                 version,
+                event: event.map(|e| e.event()).or(pr.map(|_| plan::Event::Pr)),
                 branch,
+                pr,
                 sha,
+                date,
                 ..PlanOptions::default()
             };
             let reads = match (changed, hashes) {
@@ -284,7 +290,9 @@ impl Run {
         reads: TreeRead,
         out: Option<PathBuf>,
     ) -> i32 {
-        if let Err(e) = options::check_version(options.version.as_deref()) {
+        let given = options::check_version(options.version.as_deref())
+            .and_then(|()| options::check_event(&options));
+        if let Err(e) = given {
             self.printer.print(&e);
             return 2;
         }

@@ -290,6 +290,33 @@ pub enum Error {
         help: String,
     },
 
+    /// A `branch=` filter on a tag rule that also applies where there is no branch:
+    /// `tag "edge" branch="main"` (a release)
+    #[error("`branch=` filters branch pushes, but this rule also applies on {event}")]
+    #[diagnostic(code(specc::check::tag_branch_filter))]
+    TagBranchFilter {
+        /// "a release", "a pull request".
+        event: String,
+        #[label("{event} has no branch to compare")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    /// A tag rule of an image a workflow builds that the workflow cannot apply:
+    /// `tag "pr-{{pr}}" when="pr"`
+    #[error("workflow `{workflow}` cannot apply the tag rule `{template}`")]
+    #[diagnostic(code(specc::check::workflow_tag_rule))]
+    WorkflowTagRule {
+        template: String,
+        workflow: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     /// Two variants of one image push the same tag: `variant a tag-prefix=""` and `variant b tag-prefix=""`
     #[error(
         "tag `{tag}` of image `{image}` is produced by both variant `{first_variant}` and variant `{second_variant}`"

@@ -361,7 +361,7 @@ mod tests {
         );
         assert_eq!(
             choices(&["image", "tag"], Some("when")),
-            ["release", "branch", "always"]
+            ["release", "branch", "schedule", "pr", "always"]
         );
         assert!(children(&["stage"]).contains(&"copy".to_string()));
         assert!(properties(&["stage", "copy"]).contains(&"chown".to_string()));

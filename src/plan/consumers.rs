@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use super::runtime::RunEnv;
-use super::tags::TagTemplate;
 use super::target::{GpuPlan, Target};
 use crate::check::Checked;
 use crate::check::compose::service_profiles;
@@ -59,17 +58,22 @@ pub struct ChartImage {
 /// literal namespace, a tag without placeholders), else a local name no registry
 /// serves, which compose builds.
 fn compose_reference(project: &str, t: &Target) -> String {
-    let fixed: Vec<&TagTemplate> = t.release_tags.iter().filter(|x| x.is_fixed()).collect();
     let no_values = TagValues::new("", None, None);
-    let stable_repo = t
+    let fixed = |registry: Option<&str>| {
+        t.event_tags
+            .release
+            .iter()
+            .find(|x| x.is_fixed() && registry.is_none_or(|r| x.goes_to(r)))
+    };
+    let stable = t
         .repositories
         .iter()
-        .find(|r| matches!(r.namespace, super::Namespace::Literal { .. }))
-        .map(|r| r.resolve(|_| None))
-        .or_else(|| t.repositories.is_empty().then(|| t.path.clone()));
-    match (stable_repo, fixed.first()) {
-        (Some(repo), Some(tag)) => format!("{repo}:{}", tag.render(&no_values)),
-        _ => format!("localhost/{}/{}:local", project.to_lowercase(), t.name),
+        .filter(|r| matches!(r.namespace, super::Namespace::Literal { .. }))
+        .find_map(|r| Some((r.resolve(|_| None), fixed(Some(&r.registry))?)));
+    let local = || Some((t.path.clone(), fixed(None)?));
+    match stable.or_else(|| t.repositories.is_empty().then(local).flatten()) {
+        Some((repo, tag)) => format!("{repo}:{}", tag.render(&no_values)),
+        None => format!("localhost/{}/{}:local", project.to_lowercase(), t.name),
     }
 }
 
@@ -140,9 +144,10 @@ fn chart_reference(t: &Target, registry: Option<&str>, values: &TagValues) -> (S
     };
     let repository = repo.map_or_else(|| t.path.clone(), |r| r.resolve(|_| None));
     let tag = t
-        .release_tags
+        .event_tags
+        .release
         .iter()
-        .find(|x| x.is_known_from_spec())
+        .find(|x| x.is_known_from_spec() && repo.is_none_or(|r| x.goes_to(&r.registry)))
         .map_or_else(|| "latest".to_string(), |x| x.render(values));
     (repository, tag)
 }

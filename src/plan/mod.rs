@@ -1,6 +1,6 @@
 //! THE resolved model: a checked spec in, every fact the outputs need out. Per target
 //! (image x variant): its stages, platforms, build arguments, secrets, tag templates per
-//! event, the repositories it goes to (namespace as a typed rule) and the tags and
+//! event (release, branch push, pull request, scheduled run), the repositories it goes to (namespace as a typed rule) and the tags and
 //! references they give for one build; per compose service and chart value, the target
 //! and reference it uses. Every renderer reads these facts here and derives none.
 //!
@@ -26,7 +26,8 @@ pub use target::{CachePlan, CiArg, GpuPlan, RegistryTags, SecretPlan, Target, Ta
 
 use crate::check::Checked;
 use crate::check::targets::image_variants;
-use crate::spec::TagWhen;
+pub use crate::spec::Event;
+use crate::value::date::UtcTime;
 use crate::value::tag::{TagValues, tag_version};
 
 /// What CI event, version and environment the plan is for; default: a release of the
@@ -35,13 +36,32 @@ use crate::value::tag::{TagValues, tag_version};
 pub struct PlanOptions {
     /// Overrides the version (and `VERSION` in `env`).
     pub version: Option<String>,
-    /// Plans a push to this branch instead of a release.
+    /// The kind of run; default: a branch push when `branch` is given, else a release.
+    pub event: Option<Event>,
+    /// The branch of a branch push or scheduled run, for `{{branch}}` and `branch=`
+    /// filters; default: `GIT_BRANCH` in `env`, else `main` (see [`runtime::branch`]).
     pub branch: Option<String>,
-    /// The commit, for `{{sha}}` (shortened to 7 characters); default: `GIT_SHA` in
-    /// `env` (see [`runtime::sha`]).
+    /// The pull request's number, for `{{pr}}`; default: `0`.
+    pub pr: Option<u64>,
+    /// The commit, for `{{sha_long}}` and (its first 7 characters) `{{sha}}`; default:
+    /// `GIT_SHA` in `env` (see [`runtime::sha`]).
     pub sha: Option<String>,
+    /// The time of the run, for `{{date}}`; default: 1970-01-01T00:00:00Z (plan reads
+    /// no clock; `specc plan` passes the current time).
+    pub date: Option<UtcTime>,
     /// The run-time variables (see [`runtime`]).
     pub env: RunEnv,
+}
+
+impl PlanOptions {
+    /// The event planned for.
+    pub fn event(&self) -> Event {
+        self.event.unwrap_or(if self.branch.is_some() {
+            Event::Branch
+        } else {
+            Event::Release
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -49,8 +69,8 @@ pub struct Plan {
     pub project: String,
     /// The version tags use (one leading `v` dropped).
     pub version: String,
-    /// `release` or `branch`.
-    pub event: String,
+    /// `release`, `branch`, `pr` or `schedule`.
+    pub event: Event,
     pub targets: Vec<Target>,
     /// Per compose service, the image it runs, its profiles and GPUs.
     pub services: Vec<ServiceImage>,
@@ -59,6 +79,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// True when a scheduled run gets other tags than a branch push for some target
+    /// (a rule names `schedule` without `branch`): bake then has a list of its own for
+    /// it, and the workflow tells the two apart.
+    pub fn schedule_has_own_tags(&self) -> bool {
+        self.targets.iter().any(|t| t.event_tags.schedule_differs())
+    }
+
     /// The target called `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
@@ -79,16 +106,8 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
         .version
         .clone()
         .unwrap_or_else(|| runtime::version(&options.env, spec.project.version.value.as_str()));
-    let event = if options.branch.is_some() {
-        TagWhen::Branch
-    } else {
-        TagWhen::Release
-    };
-    let sha = options
-        .sha
-        .clone()
-        .unwrap_or_else(|| runtime::sha(&options.env));
-    let values = TagValues::new(&version, Some(&sha), options.branch.as_deref());
+    let event = options.event();
+    let values = values(options, &version, event);
     let build = target::Build {
         checked,
         env: &options.env,
@@ -106,13 +125,26 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
     Plan {
         project: spec.project.name.value.clone(),
         version: values.version.clone(),
-        event: match event {
-            TagWhen::Branch => "branch",
-            _ => "release",
-        }
-        .into(),
+        event,
         services: consumers::services(checked, &targets, &options.env),
         charts: consumers::charts(checked, &targets, &spec_values),
         targets,
     }
+}
+
+/// The placeholders' values on a run of `event`: a branch only where the run has one.
+fn values(options: &PlanOptions, version: &str, event: Event) -> TagValues {
+    let sha = options
+        .sha
+        .clone()
+        .unwrap_or_else(|| runtime::sha(&options.env));
+    let branch = event.has_branch().then(|| {
+        options
+            .branch
+            .clone()
+            .unwrap_or_else(|| runtime::branch(&options.env))
+    });
+    TagValues::new(version, Some(&sha), branch.as_deref())
+        .with_pr(options.pr.unwrap_or_default())
+        .with_date(options.date.unwrap_or_default())
 }

@@ -11,8 +11,15 @@
 //!   project name; lower-cased, as image references must be.
 //! - `REVISION`: the commit an image is built from (a build argument and label), empty
 //!   by default.
-//! - `GIT_SHA`: the commit `{{sha}}` shortens to 7 characters; `0000000` when unset or
-//!   empty.
+//! - `GIT_SHA`: the commit, which `{{sha_long}}` is and `{{sha}}` shortens to 7
+//!   characters; `0000000` when unset or empty.
+//! - `GIT_BRANCH`: the branch of a branch push or scheduled run, as named (`branch=`
+//!   filters match it; `{{branch}}` replaces the characters a tag cannot hold); `main`
+//!   when unset or empty.
+//! - `SPECC_EVENT`: the kind of run (`release`, `branch`, `schedule`); bake picks the
+//!   tags of that event.
+//! - `SPECC_DATE`: the time of the run in UTC, `YYYY-MM-DDTHH:MM:SSZ`, for `{{date}}`;
+//!   when unset or empty, now (`specc plan` reads the clock, bake calls `timestamp()`).
 //! - `from-ci` build arguments: the GitHub Actions variable (`GITHUB_SHA`, ...) when set
 //!   and not empty, else the spec's value.
 //! - `GITHUB_ACTIONS`: `true` in CI; a build secret read from a file locally is read
@@ -20,6 +27,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::value::date::UtcTime;
 use crate::value::interpolation;
 
 pub use crate::value::reference::OWNER_VARIABLE;
@@ -29,6 +37,14 @@ pub const VERSION_VARIABLE: &str = "VERSION";
 pub const REVISION_VARIABLE: &str = "REVISION";
 /// The commit `{{sha}}` shortens (the workflow sets it).
 pub const SHA_VARIABLE: &str = "GIT_SHA";
+/// The branch of a branch push or scheduled run (the workflow sets it).
+pub const BRANCH_VARIABLE: &str = "GIT_BRANCH";
+/// What the branch is when `GIT_BRANCH` is unset or empty.
+pub const BRANCH_DEFAULT: &str = "main";
+/// The kind of run bake gives tags for (the workflow sets it).
+pub const EVENT_VARIABLE: &str = "SPECC_EVENT";
+/// The time of the run, `YYYY-MM-DDTHH:MM:SSZ`, for `{{date}}` (the workflow sets it).
+pub const DATE_VARIABLE: &str = "SPECC_DATE";
 /// `true` when bake runs in GitHub Actions (which sets it in every step).
 pub const CI_VARIABLE: &str = "GITHUB_ACTIONS";
 /// What `{{sha}}` is when `GIT_SHA` is unset or empty: a local build still gets a tag.
@@ -78,6 +94,28 @@ pub fn sha(env: &RunEnv) -> String {
         .to_string()
 }
 
+/// The branch of a branch push or scheduled run: `GIT_BRANCH` when set and non-empty,
+/// else `main`.
+pub fn branch(env: &RunEnv) -> String {
+    env.non_empty(BRANCH_VARIABLE)
+        .unwrap_or(BRANCH_DEFAULT)
+        .to_string()
+}
+
+/// The time of the run: `SPECC_DATE` when set and non-empty (`None` when unset or
+/// empty); `Err` when it is not `YYYY-MM-DDTHH:MM:SSZ`, the one form bake can cut
+/// fields out of.
+pub fn date(env: &RunEnv) -> Result<Option<UtcTime>, String> {
+    let Some(text) = env.non_empty(DATE_VARIABLE) else {
+        return Ok(None);
+    };
+    match UtcTime::parse(text) {
+        Ok(t) if t.iso() == text => Ok(Some(t)),
+        Ok(_) => Err("expected the form `YYYY-MM-DDTHH:MM:SSZ`".into()),
+        Err(reason) => Err(reason),
+    }
+}
+
 /// Every run-time variable a spec's outputs read: `VERSION`, `REVISION`, the owner, each
 /// registry's `namespace-secret` variable, the GitHub variables of `from-ci` arguments
 /// (a build argument is that variable when it is set and not empty, else the spec's value),
@@ -88,6 +126,8 @@ pub fn names(spec: &crate::spec::Spec) -> Vec<String> {
         VERSION_VARIABLE,
         REVISION_VARIABLE,
         SHA_VARIABLE,
+        BRANCH_VARIABLE,
+        DATE_VARIABLE,
         OWNER_VARIABLE,
     ]
     .map(String::from)
@@ -133,8 +173,9 @@ mod tests {
             SHA_VARIABLE,
             CI_VARIABLE,
             OWNER_VARIABLE,
-            "GIT_BRANCH",
-            "SPECC_EVENT",
+            BRANCH_VARIABLE,
+            EVENT_VARIABLE,
+            DATE_VARIABLE,
         ] {
             assert!(known.contains(&v), "{v} is not in RUNTIME_VARIABLES");
         }

@@ -6,14 +6,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::runtime::{self, RunEnv};
-use super::tags::{self, TagTemplate};
+use super::tags::{self, EventTemplates, TagTemplate};
 use crate::check::Checked;
 use crate::check::targets::{
     TagAffixes, image_path, repositories, repository, target_name, variant_platforms,
 };
-use crate::spec::{
-    CacheKind, GpuCount, Image, InstructionKind, Mount, SecretSource, Spec, TagWhen,
-};
+use crate::spec::{CacheKind, Event, GpuCount, Image, InstructionKind, Mount, SecretSource, Spec};
 use crate::value::reference::Repository;
 use crate::value::tag::TagValues;
 
@@ -53,11 +51,9 @@ pub struct Target {
     pub image_index: usize,
     #[serde(skip)]
     pub variant_index: usize,
-    /// Tag templates of a release and of a branch push.
+    /// Tag templates of each event.
     #[serde(skip)]
-    pub release_tags: Vec<TagTemplate>,
-    #[serde(skip)]
-    pub branch_tags: Vec<TagTemplate>,
+    pub event_tags: EventTemplates,
     /// Where the image goes, with namespaces still as rules.
     #[serde(skip)]
     pub repositories: Vec<Repository>,
@@ -82,11 +78,8 @@ impl Target {
     }
 
     /// The tag templates of `event`.
-    pub fn templates(&self, event: TagWhen) -> &[TagTemplate] {
-        match event {
-            TagWhen::Branch => &self.branch_tags,
-            _ => &self.release_tags,
-        }
+    pub fn templates(&self, event: Event) -> &[TagTemplate] {
+        self.event_tags.on(event)
     }
 }
 
@@ -176,7 +169,7 @@ pub struct RegistryTags {
     pub registry: String,
     /// `host/namespace/repository`, the namespace resolved under the plan's environment.
     pub repository: String,
-    /// Full references, `repository:tag`.
+    /// Full references, `repository:tag` (the tags whose `registry=` lets them go here).
     pub refs: Vec<String>,
 }
 
@@ -187,7 +180,7 @@ pub(super) struct Build<'a> {
     /// The version tags and arguments use.
     pub version: &'a str,
     pub values: &'a TagValues,
-    pub event: TagWhen,
+    pub event: Event,
 }
 
 impl Build<'_> {
@@ -202,18 +195,15 @@ impl Build<'_> {
         let stages = super::build_order(self.checked, stage);
         let variant = &spec.variants[v];
         let affixes = TagAffixes::of(spec, image, v);
-        let release_tags = tags::templates(image, &affixes, TagWhen::Release);
-        let branch_tags = tags::templates(image, &affixes, TagWhen::Branch);
-        let this_event = match self.event {
-            TagWhen::Branch => &branch_tags,
-            _ => &release_tags,
-        };
-        let tags = tags::render_all(this_event, self.values);
+        let event_tags = EventTemplates::of(image, &affixes);
+        let this_event = event_tags.on(self.event);
+        let tags = tags::render_all(this_event, self.values, None);
         let repositories = repositories(spec, image);
         let registries = repositories
             .iter()
             .map(|r| {
                 let repository = r.resolve(|v| self.env.non_empty(v));
+                let tags = tags::render_all(this_event, self.values, Some(&r.registry));
                 RegistryTags {
                     registry: r.registry.clone(),
                     refs: tags.iter().map(|t| format!("{repository}:{t}")).collect(),
@@ -249,8 +239,7 @@ impl Build<'_> {
             hash: None,
             image_index: ii,
             variant_index: v,
-            release_tags,
-            branch_tags,
+            event_tags,
             repositories,
             path,
         })

@@ -1,6 +1,11 @@
 //! Checked spec and plan in, `docker-bake.hcl` out: variables CI can override, a target
 //! per image x variant with tags for every registry x tag rule, cache scopes per target,
 //! and groups `default`, `all`, one per variant and one per multi-variant image.
+//!
+//! Tags follow `SPECC_EVENT`: a release's, a branch push's and a scheduled run's lists,
+//! with `branch=` filters compared with `GIT_BRANCH`, each registry's list holding only
+//! the tags its `registry=` lets through, and `{{date}}` cut out of `SPECC_DATE` (or
+//! `timestamp()`). A pull request's tags are not in the file: no workflow pushes them.
 
 use std::collections::BTreeSet;
 
@@ -12,10 +17,11 @@ use crate::check::Checked;
 use crate::diagnostics::Error;
 use crate::plan::runtime;
 use crate::plan::tags::{ReleaseCondition, TagTemplate};
-use crate::plan::{CachePlan, Plan, Repository, Target as Planned};
+use crate::plan::{CachePlan, Event, Plan, Repository, Target as Planned};
 use crate::spec::{Image, Spec};
+use crate::value::date::{DateField, DateFormat};
 use crate::value::reference::Namespace;
-use crate::value::{Piece, Placeholder};
+use crate::value::{Piece, Placeholder, RefPattern};
 
 #[derive(Serialize)]
 struct Context {
@@ -53,18 +59,22 @@ struct Target {
     platforms: Vec<String>,
     args: Vec<Entry>,
     labels: Vec<Entry>,
-    tag_exprs: Vec<String>,
-    /// Some release tags can be left out at run time: the list goes through `compact`.
-    tags_conditional: bool,
-    /// Whether `SPECC_EVENT` chooses between release and branch tags.
-    by_event: bool,
-    /// Tags of a branch push (chosen by `SPECC_EVENT`); none when the image has no
-    /// branch rules, so a branch push never moves release tags.
-    branch_tag_exprs: Vec<String>,
+    /// The tag lists of each event `SPECC_EVENT` chooses from, the release's last.
+    tag_lists: Vec<TagList>,
     cache_from: Vec<String>,
     cache_to: Vec<String>,
     /// `secret` entries, as HCL expressions.
     secrets: Vec<String>,
+}
+
+/// The tags of one event: `SPECC_EVENT == "<event>" ? [...] : ...`, or the last list.
+#[derive(Serialize)]
+struct TagList {
+    /// `None` for the release's list, which ends the chain.
+    event: Option<String>,
+    /// Some tags can be left out at run time: the list goes through `compact`.
+    compact: bool,
+    exprs: Vec<String>,
 }
 
 /// The inside of an HCL string literal (without the quotes).
@@ -102,26 +112,54 @@ impl Exprs<'_> {
         )
     }
 
-    /// The HCL expression of one placeholder.
-    fn placeholder(&mut self, p: Placeholder) -> String {
+    /// The HCL expression of one placeholder (`{{date}}` is written by [`Self::date`]).
+    fn placeholder(&mut self, p: &Placeholder) -> String {
         let part = |n: u8, e: String| format!("regex_replace({e}, \"{VERSION_PARTS}\", \"${n}\")");
         match p {
             Placeholder::Version => self.version(),
             Placeholder::Major => part(1, self.version()),
             Placeholder::Minor => part(2, self.version()),
             Placeholder::Patch => part(3, self.version()),
-            Placeholder::Sha => {
-                let v = self.var(runtime::SHA_VARIABLE);
-                format!(
-                    "substr({v} != \"\" ? {v} : \"{}\", 0, 7)",
-                    runtime::SHA_DEFAULT
-                )
-            }
+            Placeholder::Sha => format!("substr({}, 0, 7)", self.sha()),
+            Placeholder::ShaLong => self.sha(),
             Placeholder::Branch => format!(
                 "regex_replace({}, \"[^A-Za-z0-9_.-]\", \"-\")",
-                self.var("GIT_BRANCH")
+                self.var(runtime::BRANCH_VARIABLE)
             ),
+            // No bake list holds a pull request's tags (`check` refuses `{{pr}}` on
+            // other events); a tag that reached here would be refused by buildx.
+            Placeholder::Pr => "\"<pr>\"".into(),
+            Placeholder::Date(_) => self.moment(),
         }
+    }
+
+    /// The commit: `GIT_SHA` when non-empty, else a zero commit.
+    fn sha(&mut self) -> String {
+        let v = self.var(runtime::SHA_VARIABLE);
+        format!("{v} != \"\" ? {v} : \"{}\"", runtime::SHA_DEFAULT)
+    }
+
+    /// The time of the run as `YYYY-MM-DDTHH:MM:SSZ`: `SPECC_DATE` when non-empty, else
+    /// now (buildx's `timestamp()`, RFC 3339 in UTC).
+    fn moment(&mut self) -> String {
+        let v = self.var(runtime::DATE_VARIABLE);
+        format!("{v} != \"\" ? {v} : timestamp()")
+    }
+
+    /// `{{date 'FORMAT'}}` as the inside of an HCL string: each field cut out of the
+    /// moment, the literal characters as they are.
+    fn date(&mut self, format: &DateFormat) -> String {
+        format
+            .fields()
+            .iter()
+            .map(|f| match (f, f.iso_range()) {
+                (DateField::Literal(c), _) => hcl_literal(&c.to_string()),
+                (_, Some((start, len))) => {
+                    format!("${{substr({}, {start}, {len})}}", self.moment())
+                }
+                (_, None) => String::new(),
+            })
+            .collect()
     }
 
     /// A tag template as the inside of an HCL string.
@@ -130,7 +168,8 @@ impl Exprs<'_> {
             .iter()
             .map(|p| match p {
                 Piece::Literal(s) => hcl_literal(s),
-                Piece::Placeholder(ph) => format!("${{{}}}", self.placeholder(*ph)),
+                Piece::Placeholder(Placeholder::Date(f)) => self.date(f),
+                Piece::Placeholder(ph) => format!("${{{}}}", self.placeholder(ph)),
             })
             .collect()
     }
@@ -171,27 +210,59 @@ impl Exprs<'_> {
         match condition {
             ReleaseCondition::NotPrerelease => prerelease,
             ReleaseCondition::NotPrereleaseNorMajorZero => {
-                let major = self.placeholder(Placeholder::Major);
+                let major = self.placeholder(&Placeholder::Major);
                 format!("{prerelease} || {major} == \"0\"")
             }
+        }
+    }
+
+    /// The HCL condition under which a `branch=` filter leaves a tag out: the branch
+    /// (`GIT_BRANCH`, as named) does not match the pattern.
+    fn filtered_out(&mut self, pattern: &RefPattern) -> String {
+        let branch = self.var(runtime::BRANCH_VARIABLE);
+        let negated = pattern.is_negated();
+        match pattern.literal() {
+            Some(name) => format!(
+                "{branch} {} \"{}\"",
+                if negated { "==" } else { "!=" },
+                hcl_literal(&name)
+            ),
+            None => format!(
+                "length(regexall(\"{}\", {branch})) {}",
+                hcl_literal(&pattern.regex()),
+                if negated { "> 0" } else { "== 0" }
+            ),
         }
     }
 
     /// Every reference of `templates` in each of the target's repositories (or its local
     /// name when it has none), as HCL list elements: a quoted string, or for a tag that
     /// can be left out, `CONDITION ? "" : "..."` (the list is then wrapped in `compact`).
+    /// A tag with `registry=` is listed only in those registries' repositories.
     fn refs(&mut self, t: &Planned, templates: &[TagTemplate]) -> Vec<String> {
-        let repos: Vec<String> = if t.repositories.is_empty() {
-            vec![hcl_literal(&t.path)]
+        let repos: Vec<(Option<&str>, String)> = if t.repositories.is_empty() {
+            vec![(None, hcl_literal(&t.path))]
         } else {
-            t.repositories.iter().map(|r| self.repository(r)).collect()
+            t.repositories
+                .iter()
+                .map(|r| (Some(r.registry.as_str()), self.repository(r)))
+                .collect()
         };
         let mut exprs: Vec<String> = Vec::new();
-        for repo in &repos {
-            for tag in templates {
+        for (registry, repo) in &repos {
+            for tag in templates
+                .iter()
+                .filter(|x| registry.is_none_or(|r| x.goes_to(r)))
+            {
                 let mut expr = format!("\"{repo}:{}\"", self.tag(tag));
-                if let Some(condition) = tag.condition() {
-                    expr = format!("{} ? \"\" : {expr}", self.left_out(condition));
+                let mut out: Vec<String> = tag
+                    .condition()
+                    .map(|c| self.left_out(c))
+                    .into_iter()
+                    .collect();
+                out.extend(tag.branch.as_ref().map(|b| self.filtered_out(b)));
+                if !out.is_empty() {
+                    expr = format!("{} ? \"\" : {expr}", out.join(" || "));
                 }
                 if !exprs.contains(&expr) {
                     exprs.push(expr);
@@ -199,6 +270,32 @@ impl Exprs<'_> {
             }
         }
         exprs
+    }
+
+    /// The tags of `event`, as one of the lists `SPECC_EVENT` chooses from (`last`: the
+    /// one chosen when no other is).
+    fn list(&mut self, t: &Planned, event: Event, last: bool) -> TagList {
+        let templates = t.templates(event);
+        TagList {
+            event: (!last).then(|| event.name().to_string()),
+            compact: templates
+                .iter()
+                .any(|x| x.condition().is_some() || x.branch.is_some()),
+            exprs: self.refs(t, templates),
+        }
+    }
+
+    /// A target's tag lists in `events` order, the last one chosen for any other value of
+    /// `SPECC_EVENT`.
+    fn tag_lists(&mut self, t: &Planned, events: &[Event]) -> Vec<TagList> {
+        if events.len() > 1 {
+            self.var(runtime::EVENT_VARIABLE);
+        }
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.list(t, *e, i + 1 == events.len()))
+            .collect()
     }
 }
 
@@ -217,13 +314,21 @@ pub fn render(
     };
     // Branch builds happen when an image has branch rules, or a workflow runs on branch
     // pushes or on dispatch (a dispatch on a branch other than the default one).
-    let by_event = plan.targets.iter().any(|t| !t.branch_tags.is_empty())
+    let by_event = plan.targets.iter().any(|t| !t.event_tags.branch.is_empty())
         || spec.workflows.iter().flat_map(|w| &w.triggers).any(|t| {
             matches!(
                 t.value,
                 crate::spec::Trigger::Push { .. } | crate::spec::Trigger::Dispatch
             )
         });
+    // A release's tags only when `SPECC_EVENT` says `release` (its default): any other
+    // run, a mistyped one too, never moves release tags. A file without branch builds
+    // holds a release's tags alone.
+    let events: &[Event] = match (plan.schedule_has_own_tags(), by_event) {
+        (true, _) => &[Event::Release, Event::Schedule, Event::Branch],
+        (false, true) => &[Event::Release, Event::Branch],
+        (false, false) => &[Event::Release],
+    };
     let mut targets = Vec::new();
     for planned in &plan.targets {
         let Some(dockerfile) = dockerfiles
@@ -233,11 +338,7 @@ pub fn render(
             continue;
         };
         let image = &spec.images[planned.image_index];
-        let tag_exprs = exprs.refs(planned, &planned.release_tags);
-        if by_event {
-            exprs.var("SPECC_EVENT");
-        }
-        let branch_tag_exprs = exprs.refs(planned, &planned.branch_tags);
+        let tag_lists = exprs.tag_lists(planned, events);
         let (cache_from, cache_to) = caches(&mut exprs, planned);
         targets.push(Target {
             name: planned.name.clone(),
@@ -247,10 +348,7 @@ pub fn render(
             platforms: planned.platforms.clone(),
             args: args(&mut exprs, planned),
             labels: labels(&mut exprs, spec, image),
-            tags_conditional: planned.release_tags.iter().any(|t| t.condition().is_some()),
-            tag_exprs,
-            by_event,
-            branch_tag_exprs,
+            tag_lists,
             cache_from,
             cache_to,
             secrets: secrets(&mut exprs, planned),
@@ -369,20 +467,21 @@ fn caches(exprs: &mut Exprs, planned: &Planned) -> (Vec<String>, Vec<String>) {
 
 /// A `variable` block for every run-time variable the expressions read. Defaults: the
 /// spec's version, `main` and a zero commit for branch tags, empty for the rest (an
-/// empty namespace variable falls back, as in `plan`).
+/// empty namespace variable falls back, as in `plan`; an empty `SPECC_DATE` is now).
 fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
     let order = [
         runtime::VERSION_VARIABLE,
         runtime::REVISION_VARIABLE,
-        "GIT_SHA",
-        "GIT_BRANCH",
-        "SPECC_EVENT",
+        runtime::SHA_VARIABLE,
+        runtime::BRANCH_VARIABLE,
+        runtime::EVENT_VARIABLE,
+        runtime::DATE_VARIABLE,
     ];
     let default = |name: &str| match name {
         runtime::VERSION_VARIABLE => spec.project.version.value.to_string(),
         runtime::SHA_VARIABLE => runtime::SHA_DEFAULT.into(),
-        "GIT_BRANCH" => "main".into(),
-        "SPECC_EVENT" => "release".into(),
+        runtime::BRANCH_VARIABLE => runtime::BRANCH_DEFAULT.into(),
+        runtime::EVENT_VARIABLE => "release".into(),
         _ => String::new(),
     };
     let fixed = order

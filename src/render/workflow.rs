@@ -15,7 +15,7 @@ use crate::check::targets::{
     default_variant, image_variants, target_name, workflow_images, workflow_layout,
 };
 use crate::diagnostics::Error;
-use crate::plan::{Namespace, Plan};
+use crate::plan::{Event, Namespace, Plan};
 use crate::spec::{LoginMethod, Registry, Spec, Trigger, Workflow, WorkflowLayout};
 use crate::value::tag::TagValues;
 
@@ -59,6 +59,12 @@ struct Context {
     /// bake-action's comma-separated lists (the version step picks one).
     release_list: String,
     branch_list: String,
+    /// Some target's scheduled runs have tags of their own: the version step then sets
+    /// `SPECC_EVENT=schedule` for them (else `branch`) and picks this list.
+    schedule_event: bool,
+    schedule_list: String,
+    /// Some pushed tag reads `{{date}}`: the version step fixes the time in `SPECC_DATE`.
+    dates: bool,
     /// The release list for a pre-release and for a 0.y.z version, when it is shorter.
     prerelease_list: Option<String>,
     major_zero_list: Option<String>,
@@ -315,6 +321,9 @@ fn render_one(
         targets_label: String::new(),
         release_list: String::new(),
         branch_list: String::new(),
+        schedule_event: false,
+        schedule_list: String::new(),
+        dates: false,
         prerelease_list: None,
         major_zero_list: None,
         build_only: Vec::new(),
@@ -392,32 +401,34 @@ fn render_one(
     }
     ctx.targets_label = ctx.targets.join(", ");
     ctx.build_only_label = ctx.build_only.join(", ");
-    // The targets that get at least one tag, by the plan's own rule for each kind of run.
-    let with_tags = |branch: bool, version: &str| {
+    // The targets that get at least one tag, by the plan's own rule for each kind of run
+    // (on any branch: `check` refuses a branch filter that can leave a target tagless).
+    let with_tags = |event: Event, version: &str| {
         let values = TagValues::new(version, None, None);
         ctx.targets
             .iter()
             .filter(|n| {
-                plan.target(n).is_some_and(|t| {
-                    let templates = if branch {
-                        &t.branch_tags
-                    } else {
-                        &t.release_tags
-                    };
-                    templates.iter().any(|x| x.applies(&values))
-                })
+                plan.target(n)
+                    .is_some_and(|t| t.templates(event).iter().any(|x| x.applies(&values)))
             })
             .cloned()
             .collect::<Vec<_>>()
             .join(",")
     };
-    ctx.release_list = with_tags(false, "1.0.0");
-    ctx.branch_list = with_tags(true, "1.0.0");
+    ctx.release_list = with_tags(Event::Release, "1.0.0");
+    ctx.branch_list = with_tags(Event::Branch, "1.0.0");
+    ctx.schedule_event = plan.schedule_has_own_tags();
+    ctx.schedule_list = with_tags(Event::Schedule, "1.0.0");
     // A pre-release or a 0.y.z release may leave a target without tags: pushing it would
     // fail ("tag is needed"), so the version step leaves it out then.
     let differs = |list: String| (list != ctx.release_list).then_some(list);
-    ctx.prerelease_list = differs(with_tags(false, "1.0.0-rc.1"));
-    ctx.major_zero_list = differs(with_tags(false, "0.1.0"));
+    ctx.prerelease_list = differs(with_tags(Event::Release, "1.0.0-rc.1"));
+    ctx.major_zero_list = differs(with_tags(Event::Release, "0.1.0"));
+    ctx.dates = ctx.targets.iter().filter_map(|n| plan.target(n)).any(|t| {
+        [Event::Release, Event::Branch, Event::Schedule]
+            .into_iter()
+            .any(|e| t.templates(e).iter().any(|x| x.reads_date()))
+    });
     ctx.build_only_list = ctx.build_only.join(",");
     ctx.pr_list = ctx.targets.join(",");
     ctx.push_env = secret_env(plan, &ctx.targets);

@@ -1499,37 +1499,7 @@ impl<'a> Decoder<'a> {
                     ignore.extend(c.rest_required(0, "a pattern", "ignore \"web/\" \"*.md\""));
                     c.finish("patterns");
                 }
-                "tag" => {
-                    let mut c = self.reader(child, &["when"]);
-                    let template = c.arg(0, "a tag template", "tag \"{{version}}\"");
-                    let when = match c.prop("when") {
-                        None => Spanned::new(TagWhen::Release, c.name_span()),
-                        Some(w) => {
-                            let value = match w.as_str() {
-                                "release" => Some(TagWhen::Release),
-                                "branch" => Some(TagWhen::Branch),
-                                "always" => Some(TagWhen::Always),
-                                _ => None,
-                            };
-                            match value {
-                                Some(v) => Spanned::new(v, w.span),
-                                None => {
-                                    self.choice(&w, "tag event", &["release", "branch", "always"]);
-                                    Spanned::new(TagWhen::Release, w.span)
-                                }
-                            }
-                        }
-                    };
-                    let span = c.span();
-                    c.finish("one argument, the tag template");
-                    tags.extend(template.and_then(|t| self.tag_template(t)).map(|template| {
-                        TagRule {
-                            template,
-                            when,
-                            span,
-                        }
-                    }));
-                }
+                "tag" => tags.extend(self.tag_rule(child)),
                 "cache" => {
                     let mut c = self.reader(child, &["registry"]);
                     let kind = c.arg(0, "a cache type", "cache \"gha\"");
@@ -1572,7 +1542,9 @@ impl<'a> Decoder<'a> {
                 let template = TagTemplate::parse(template).expect("a valid template");
                 tags.push(TagRule {
                     template: Spanned::new(template, span),
-                    when: Spanned::new(TagWhen::Release, span),
+                    when: Spanned::new(TagEvents::RELEASE, span),
+                    branch: None,
+                    registries: Vec::new(),
                     span,
                 });
             }
@@ -1592,6 +1564,71 @@ impl<'a> Decoder<'a> {
             caches,
             span,
         })
+    }
+
+    /// A `tag` child of an image: its template, events and filters.
+    fn tag_rule(&self, node: &'a KdlNode) -> Option<TagRule> {
+        let mut c = self.reader(node, &["when", "branch", "registry"]);
+        let template = c.arg(0, "a tag template", "tag \"{{version}}\"");
+        let when = match (c.prop_list("when"), c.prop("when")) {
+            (Some(list), Some(text)) => self.tag_events(&list, text.span),
+            _ => Spanned::new(TagEvents::RELEASE, c.name_span()),
+        };
+        let branch = c.prop("branch").and_then(|b| match RefPattern::parse(&b.value) {
+            Ok(p) => Some(Spanned::new(p, b.span)),
+            Err(reason) => {
+                self.push(Error::RefPattern {
+                    what: "branch".into(),
+                    value: b.value.clone(),
+                    span: b.span,
+                    reason,
+                    help: "write a branch name, or a pattern with `*`, `**`, `?`, `+`, `[a-z]` (a leading `!` negates it), e.g. `branch=\"main\"` or `branch=\"release/**\"`".into(),
+                });
+                None
+            }
+        });
+        let registries = c.prop_list("registry").unwrap_or_default();
+        let span = c.span();
+        c.finish("one argument, the tag template");
+        let template = template.and_then(|t| self.tag_template(t))?;
+        Some(TagRule {
+            template,
+            when,
+            branch,
+            registries,
+            span,
+        })
+    }
+
+    /// `when="branch schedule"`: the events named, each reported when unknown.
+    fn tag_events(&self, list: &[Text], span: SourceSpan) -> Spanned<TagEvents> {
+        if list.is_empty() {
+            self.push(Error::EmptyValue {
+                what: "`when`".into(),
+                span,
+                help: "name the events the tag is pushed on, e.g. `when=\"release\"` or `when=\"branch schedule\"`".into(),
+            });
+            return Spanned::new(TagEvents::RELEASE, span);
+        }
+        let mut events = Vec::new();
+        for name in list {
+            if name.value == "always" {
+                events.extend(TagEvents::ALWAYS.events());
+                continue;
+            }
+            let choices: Vec<&str> = Event::ALL
+                .iter()
+                .map(|e| e.name())
+                .chain(["always"])
+                .collect();
+            match Event::named(&name.value) {
+                Some(e) => events.push(e),
+                None => {
+                    self.choice(name, "tag event", &choices);
+                }
+            }
+        }
+        Spanned::new(TagEvents::of(&events), span)
     }
 
     fn service(&self, node: &'a KdlNode) -> Option<Service> {

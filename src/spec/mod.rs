@@ -21,6 +21,7 @@ pub use crate::value::duration::Duration;
 pub use crate::value::image_ref::{ImageRef, ImageSource};
 pub use crate::value::platform::Platform;
 pub use crate::value::port::PortMapping;
+pub use crate::value::ref_glob::RefPattern;
 pub use crate::value::secret::{SecretName, SecretProblem};
 pub use crate::value::tag_template::TagTemplate;
 pub use crate::value::version::Version;
@@ -434,17 +435,111 @@ pub struct Image {
 #[derive(Debug, Clone)]
 pub struct TagRule {
     pub template: Spanned<TagTemplate>,
-    pub when: Spanned<TagWhen>,
+    pub when: Spanned<TagEvents>,
+    /// `branch=`: pushed only on a branch whose name the pattern matches.
+    pub branch: Option<Spanned<RefPattern>>,
+    /// `registry=`: pushed only to these registries of the image (empty: to all).
+    pub registries: Vec<Text>,
     pub span: SourceSpan,
 }
 
-/// On which CI event a tag rule applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// The kind of CI run a plan, a bake file or a workflow step computes tags for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TagWhen {
+pub enum Event {
+    /// A version tag, a published release, or a manual dispatch on a tag or the default
+    /// branch.
     Release,
+    /// A push to a branch, or a manual dispatch on another branch.
     Branch,
-    Always,
+    /// A pull request.
+    Pr,
+    /// A scheduled run (on the default branch).
+    Schedule,
+}
+
+impl Event {
+    pub const ALL: [Event; 4] = [Event::Release, Event::Branch, Event::Pr, Event::Schedule];
+
+    /// The name `when=`, `specc plan --event` and `SPECC_EVENT` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Release => "release",
+            Event::Branch => "branch",
+            Event::Pr => "pr",
+            Event::Schedule => "schedule",
+        }
+    }
+
+    /// The event called `name`.
+    pub fn named(name: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// The run in words, for messages: "a release", "a pull request".
+    pub fn described(self) -> &'static str {
+        match self {
+            Event::Release => "a release",
+            Event::Branch => "a branch push",
+            Event::Pr => "a pull request",
+            Event::Schedule => "a scheduled run",
+        }
+    }
+
+    /// True when the run is on a branch, whose name `{{branch}}` and `branch=` read.
+    pub fn has_branch(self) -> bool {
+        matches!(self, Event::Branch | Event::Schedule)
+    }
+}
+
+/// The events a tag rule names in `when=` (`"branch schedule"`). `"always"` names every
+/// run that pushes: a release, a branch push and a scheduled run; a pull request, which
+/// no generated workflow pushes, is named on its own (`"always pr"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TagEvents {
+    bits: u8,
+}
+
+impl TagEvents {
+    pub const RELEASE: TagEvents = TagEvents::of(&[Event::Release]);
+    pub const ALWAYS: TagEvents = TagEvents::of(&[Event::Release, Event::Branch, Event::Schedule]);
+
+    pub const fn of(events: &[Event]) -> TagEvents {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < events.len() {
+            bits |= 1 << events[i] as u8;
+            i += 1;
+        }
+        TagEvents { bits }
+    }
+
+    /// The events named in `when=`.
+    pub fn named(self, e: Event) -> bool {
+        self.bits & (1 << e as u8) != 0
+    }
+
+    /// True when the rule gives tags on a run of `event`: the events it names, and a
+    /// scheduled run takes the rules of a branch push too (it runs on a branch, as
+    /// docker/metadata-action's `type=ref,event=branch` and `type=edge` do).
+    pub fn applies_on(self, event: Event) -> bool {
+        self.named(event) || (event == Event::Schedule && self.named(Event::Branch))
+    }
+
+    /// The events named in `when=` (`always` as release, branch and schedule).
+    pub fn named_events(self) -> impl Iterator<Item = Event> {
+        Event::ALL.into_iter().filter(move |e| self.named(*e))
+    }
+
+    /// The events the rule gives tags on, in [`Event::ALL`] order.
+    pub fn events(self) -> impl Iterator<Item = Event> {
+        Event::ALL.into_iter().filter(move |e| self.applies_on(*e))
+    }
+
+    /// True when two rules can give tags on one run.
+    pub fn overlap(self, other: TagEvents) -> bool {
+        self.events().any(|e| other.applies_on(e))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,10 +1,13 @@
-//! Command-line plan options (`--set-version`, `--branch`, `--sha`) checked against the
-//! spec, so that `specc plan` never shows references no registry accepts.
+//! Command-line plan options (`--set-version`, `--event`, `--branch`, `--pr`, `--sha`,
+//! `--date`) checked against each other and the spec, so that `specc plan` never shows
+//! references no registry accepts; the time of the run read from `SPECC_DATE` or the
+//! clock when not given.
 
 use miette::Diagnostic;
 
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{self, Event, Plan, PlanOptions};
 use crate::sync::source::Loaded;
+use crate::value::date::UtcTime;
 
 /// A plan option the spec cannot use (exit 2).
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -24,6 +27,48 @@ pub enum OptionError {
         help("give a semantic version, e.g. `--set-version 1.4.0` (a leading `v` is fine)")
     )]
     VersionParts { value: String, rule: String },
+    #[error("`SPECC_DATE={value}` is not a time specc can use: {reason}")]
+    #[diagnostic(
+        code(specc::usage::date),
+        help(
+            "set it as the workflow does, `date -u +%Y-%m-%dT%H:%M:%SZ` (e.g. `2024-01-02T03:04:05Z`), or unset it for now"
+        )
+    )]
+    Date { value: String, reason: String },
+}
+
+/// `--event`, `--branch` and `--pr` fit together: a branch only where the run has one,
+/// a pull request number exactly for a pull request.
+pub fn check_event(options: &PlanOptions) -> Result<(), OptionError> {
+    let event = options.event();
+    let problem = if options.branch.is_some() && !event.has_branch() {
+        Some((
+            format!(
+                "`--branch` names the branch of a branch push or scheduled run, not of {}",
+                event.described()
+            ),
+            "leave `--branch` out, or plan `--event branch` or `--event schedule`".to_string(),
+        ))
+    } else if options.pr.is_some() && event != Event::Pr {
+        Some((
+            format!(
+                "`--pr` is the number of a pull request, not of {}",
+                event.described()
+            ),
+            "leave `--pr` out, or plan `--event pr`".to_string(),
+        ))
+    } else if event == Event::Pr && options.pr.is_none() {
+        Some((
+            "`--event pr` needs the pull request's number".to_string(),
+            "add `--pr N`, e.g. `--pr 42`".to_string(),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((message, help)) => Err(OptionError::Arguments { message, help }),
+        None => Ok(()),
+    }
 }
 
 /// `--set-version VALUE` checked before the spec is read: it must be tag characters.
@@ -52,10 +97,21 @@ pub fn plan(s: &Loaded, options: &PlanOptions) -> Result<Plan, OptionError> {
 /// checked: what [`plan`] plans with, and what `plan --changed` hashes inputs under.
 pub fn resolve(s: &Loaded, options: &PlanOptions) -> Result<PlanOptions, OptionError> {
     let names = plan::runtime::names(&s.checked.spec);
-    let options = PlanOptions {
+    let mut options = PlanOptions {
         env: plan::RunEnv::from_process(names.iter().map(String::as_str)),
         ..options.clone()
     };
+    if options.date.is_none() {
+        let from_env = plan::runtime::date(&options.env).map_err(|reason| OptionError::Date {
+            value: options
+                .env
+                .get(plan::runtime::DATE_VARIABLE)
+                .unwrap_or_default()
+                .to_string(),
+            reason,
+        })?;
+        options.date = Some(from_env.unwrap_or_else(now));
+    }
     let version = options.version.clone().or_else(|| {
         options
             .env
@@ -72,6 +128,14 @@ pub fn resolve(s: &Loaded, options: &PlanOptions) -> Result<PlanOptions, OptionE
         });
     }
     Ok(options)
+}
+
+/// The current time, to the second.
+fn now() -> UtcTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    UtcTime::from_unix(secs)
 }
 
 /// The first tag rule that needs version parts when `version` has none (the generated

@@ -367,41 +367,58 @@ pub fn to_tag_text(s: &str) -> String {
 }
 
 /// A placeholder a tag template can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Placeholder {
     Version,
     Major,
     Minor,
     Patch,
+    /// The commit, 7 characters.
     Sha,
+    /// The whole commit (40 characters).
+    ShaLong,
     Branch,
+    /// The pull request's number.
+    Pr,
+    /// The time of the run in UTC, in a format (`{{date 'YYYYMMDD'}}`).
+    Date(date::DateFormat),
 }
 
 impl Placeholder {
+    /// The placeholders written as a bare name.
     pub const ALL: &'static [(&'static str, Placeholder)] = &[
         ("version", Placeholder::Version),
         ("major", Placeholder::Major),
         ("minor", Placeholder::Minor),
         ("patch", Placeholder::Patch),
         ("sha", Placeholder::Sha),
+        ("sha_long", Placeholder::ShaLong),
         ("branch", Placeholder::Branch),
+        ("pr", Placeholder::Pr),
     ];
 
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, p)| *p == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("version")
+    pub fn name(&self) -> &'static str {
+        match self {
+            Placeholder::Date(_) => "date",
+            _ => Self::ALL
+                .iter()
+                .find(|(_, p)| p == self)
+                .map(|(n, _)| *n)
+                .unwrap_or("version"),
+        }
     }
 
-    pub fn is_version_part(self) -> bool {
-        !matches!(self, Placeholder::Sha | Placeholder::Branch)
+    /// `{{version}}` and its parts: known from the version alone.
+    pub fn is_version_part(&self) -> bool {
+        matches!(
+            self,
+            Placeholder::Version | Placeholder::Major | Placeholder::Minor | Placeholder::Patch
+        )
     }
 
     /// `{{major}}`, `{{minor}}`, `{{patch}}`: a tag made of these (and literals) stays on
     /// the newest stable release; only `{{version}}` names a pre-release.
-    pub fn follows_stable(self) -> bool {
+    pub fn follows_stable(&self) -> bool {
         matches!(
             self,
             Placeholder::Major | Placeholder::Minor | Placeholder::Patch
@@ -442,16 +459,20 @@ pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
                 help: "close the placeholder with `}}`, e.g. `{{version}}`".into(),
             });
         };
-        let name = after[..close].trim();
-        let known: Vec<&str> = Placeholder::ALL.iter().map(|(n, _)| *n).collect();
-        match Placeholder::ALL.iter().find(|(n, _)| *n == name) {
-            Some((_, p)) => pieces.push(Piece::Placeholder(*p)),
-            None => {
+        let inner = &after[..close];
+        match placeholder(inner) {
+            Ok(p) => pieces.push(Piece::Placeholder(p)),
+            Err((start, len, reason, help)) => {
+                // An error inside the braces points at its part; else at the whole `{{...}}`.
+                let (start, len) = match start {
+                    Some(at) => (offset + open + 2 + at, len),
+                    None => (offset + open, close + 4),
+                };
                 return Err(TemplateError {
-                    start: offset + open,
-                    len: close + 4,
-                    reason: format!("unknown placeholder `{name}`"),
-                    help: crate::diagnostics::suggest("placeholders", name, known),
+                    start,
+                    len,
+                    reason,
+                    help,
                 });
             }
         }
@@ -480,6 +501,57 @@ pub fn parse_tag_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
         });
     }
     Ok(pieces)
+}
+
+/// Why the text between `{{` and `}}` is no placeholder: where inside it (`None`: the
+/// whole placeholder), how long, the reason and the help.
+type PlaceholderError = (Option<usize>, usize, String, String);
+
+/// The placeholder written `{{inner}}`: a name, or `date 'FORMAT'`.
+fn placeholder(inner: &str) -> Result<Placeholder, PlaceholderError> {
+    let name = inner.trim();
+    if let Some((_, p)) = Placeholder::ALL.iter().find(|(n, _)| *n == name) {
+        return Ok(p.clone());
+    }
+    let Some(args) = name
+        .strip_prefix("date")
+        .filter(|a| a.is_empty() || a.starts_with(' '))
+    else {
+        let mut known: Vec<&str> = Placeholder::ALL.iter().map(|(n, _)| *n).collect();
+        known.push("date");
+        return Err((
+            None,
+            0,
+            format!("unknown placeholder `{name}`"),
+            crate::diagnostics::suggest("placeholders", name, known),
+        ));
+    };
+    let fields = date::DateField::NAMED
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let help = format!(
+        "write e.g. `{{{{date 'YYYYMMDD'}}}}`: the fields {fields} (in UTC), separated by `-`, `_` or `.`"
+    );
+    let quoted = args.trim();
+    let format = quoted
+        .strip_prefix('\'')
+        .and_then(|q| q.strip_suffix('\''))
+        .filter(|f| !f.contains('\''));
+    let Some(format) = format else {
+        let reason = if quoted.contains(" tz=") || quoted.contains("tz=") {
+            "specc writes dates in UTC only: `tz=` is not supported".to_string()
+        } else {
+            "`date` takes one format in single quotes".to_string()
+        };
+        return Err((None, 0, reason, help));
+    };
+    // Offset of the format inside `inner`.
+    let at = inner.find('\'').map_or(0, |q| q + 1);
+    date::DateFormat::parse(format)
+        .map(Placeholder::Date)
+        .map_err(|e| (Some(at + e.start), e.len.max(1), e.reason, help))
 }
 
 /// A compose port: `[ip:][host[-host]:]container[-container][/tcp|udp|sctp]`.

@@ -16,6 +16,7 @@ pub const RUNTIME_VARIABLES: &[&str] = &[
     "GIT_SHA",
     "GIT_BRANCH",
     "SPECC_EVENT",
+    "SPECC_DATE",
     "GITHUB_ACTIONS",
     OWNER_VARIABLE,
 ];

@@ -3,8 +3,11 @@
 //! The version rule lives here, once: one leading `v` is dropped (`v1.2.3` is 1.2.3),
 //! and `{{major}}`/`{{minor}}`/`{{patch}}` are the parts of a `X.Y.Z[-pre][+build]`
 //! version; any other version gives each part as the whole version. A version with a
-//! `-pre` part is a pre-release.
+//! `-pre` part is a pre-release. `{{sha}}` is the commit's first 7 characters,
+//! `{{sha_long}}` the commit as given, `{{branch}}` the branch with every character a tag
+//! cannot hold replaced by `-`.
 
+use super::date::UtcTime;
 use super::version::{VersionParts, parse_version};
 use super::{Piece, Placeholder};
 
@@ -15,8 +18,17 @@ pub struct TagValues {
     pub major: String,
     pub minor: String,
     pub patch: String,
+    /// The commit as given (`{{sha_long}}`), and its first 7 characters (`{{sha}}`).
+    pub sha_long: String,
     pub sha: String,
+    /// The branch as a tag may hold it (`{{branch}}`).
     pub branch: String,
+    /// The branch as named, which `branch=` filters match; `None` when unknown (a
+    /// filtered tag then counts as one that may be pushed).
+    pub branch_name: Option<String>,
+    pub pr: String,
+    /// The time of the run, for `{{date}}`; `None` when unknown.
+    pub date: Option<UtcTime>,
     /// `X.Y.Z-pre[+build]`: release tags that follow the newest stable release
     /// (`latest`, `{{major}}.{{minor}}`) are not moved by it.
     pub prerelease: bool,
@@ -28,8 +40,9 @@ pub fn tag_version(version: &str) -> &str {
 }
 
 impl TagValues {
-    /// The values for `version`, a commit (shortened to 7 characters; `<sha>` when
-    /// unknown) and a branch (`<branch>` when unknown).
+    /// The values for `version`, a commit (shortened to 7 characters for `{{sha}}`;
+    /// `<sha>` when unknown) and a branch (`<branch>` when unknown); no pull request
+    /// (`<pr>`) and no date (`<date>`) until [`Self::with_pr`] and [`Self::with_date`].
     /// A version given at run time (`VERSION`) is text, so it is parsed here.
     pub fn new(version: &str, sha: Option<&str>, branch: Option<&str>) -> Self {
         let version = tag_version(version).to_string();
@@ -46,25 +59,58 @@ impl TagValues {
             minor: part(|v| &v.minor),
             patch: part(|v| &v.patch),
             version,
+            sha_long: sha.map_or_else(|| "<sha>".into(), str::to_string),
             sha: sha.map_or_else(|| "<sha>".into(), |s| s.chars().take(7).collect()),
             branch: branch.map_or_else(|| "<branch>".into(), sanitize_branch),
+            branch_name: branch.map(str::to_string),
+            pr: "<pr>".into(),
+            date: None,
         }
     }
 
-    /// Stand-in values for checking that a rule can produce valid tags.
+    /// The same values for pull request `number`.
+    pub fn with_pr(self, number: u64) -> Self {
+        TagValues {
+            pr: number.to_string(),
+            ..self
+        }
+    }
+
+    /// The same values at `time`.
+    pub fn with_date(self, time: UtcTime) -> Self {
+        TagValues {
+            date: Some(time),
+            ..self
+        }
+    }
+
+    /// Stand-in values for checking that a rule can produce valid tags: the longest a
+    /// commit (40 characters) and a pull request number (10 digits) can be.
     pub fn sample(version: &str) -> Self {
-        TagValues::new(version, Some("0a1b2c3"), Some("main"))
+        TagValues::new(
+            version,
+            Some("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"),
+            Some("main"),
+        )
+        .with_pr(4_294_967_295)
+        .with_date(UtcTime::parse("2024-01-02T03:04:05Z").unwrap_or_default())
     }
 
     /// The value of one placeholder.
-    pub fn get(&self, p: Placeholder) -> &str {
+    pub fn get(&self, p: &Placeholder) -> String {
         match p {
-            Placeholder::Version => &self.version,
-            Placeholder::Major => &self.major,
-            Placeholder::Minor => &self.minor,
-            Placeholder::Patch => &self.patch,
-            Placeholder::Sha => &self.sha,
-            Placeholder::Branch => &self.branch,
+            Placeholder::Version => self.version.clone(),
+            Placeholder::Major => self.major.clone(),
+            Placeholder::Minor => self.minor.clone(),
+            Placeholder::Patch => self.patch.clone(),
+            Placeholder::Sha => self.sha.clone(),
+            Placeholder::ShaLong => self.sha_long.clone(),
+            Placeholder::Branch => self.branch.clone(),
+            Placeholder::Pr => self.pr.clone(),
+            Placeholder::Date(format) => self
+                .date
+                .as_ref()
+                .map_or_else(|| "<date>".into(), |t| format.render(t)),
         }
     }
 }
@@ -87,8 +133,8 @@ pub fn render_tag(pieces: &[Piece], values: &TagValues) -> String {
     pieces
         .iter()
         .map(|p| match p {
-            Piece::Literal(s) => s.as_str(),
-            Piece::Placeholder(ph) => values.get(*ph),
+            Piece::Literal(s) => s.clone(),
+            Piece::Placeholder(ph) => values.get(ph),
         })
         .collect()
 }

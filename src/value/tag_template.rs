@@ -36,21 +36,16 @@ impl TagTemplate {
     }
 
     /// The placeholders the template reads, in order.
-    pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
+    pub fn placeholders(&self) -> impl Iterator<Item = &Placeholder> + '_ {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Placeholder(p) => Some(*p),
+            Piece::Placeholder(p) => Some(p),
             Piece::Literal(_) => None,
         })
     }
 
     /// The first of `{{major}}`, `{{minor}}`, `{{patch}}` it reads: a version without
     /// MAJOR.MINOR.PATCH parts cannot fill it.
-    pub fn version_part(&self) -> Option<Placeholder> {
-        self.placeholders().find(|p| {
-            matches!(
-                p,
-                Placeholder::Major | Placeholder::Minor | Placeholder::Patch
-            )
-        })
+    pub fn version_part(&self) -> Option<&Placeholder> {
+        self.placeholders().find(|p| p.follows_stable())
     }
 }

@@ -12,14 +12,16 @@
 //! - compose: each service's image, as the real `docker-compose config` resolves it (no
 //!   profile flag, and `--profile '*'`), equals the plan's `services[].image`, and is one
 //!   of its target's planned refs unless it is a `localhost/` local name;
-//! - Helm: the values' `repository` and `tag` at each chart key equal the plan's `charts[]`.
+//! - Helm: the values' `repository` and `tag` at each chart key equal the plan's `charts[]`;
+//! - bake again under `SPECC_EVENT` of a branch push (to `main` and to `feature/x`) and of
+//!   a scheduled run, against `specc plan --event ... --branch ...`.
 //!
 //! Workflows: each one runs in the simulation of `support::gha` (real bash, stand-in
 //! `docker`/`aws`/`helm` that evaluate the bake file as buildx does) for a tag push, a
-//! release, a dispatch on the default and on a feature branch, and a branch push; the run
-//! succeeds, and the registry then holds exactly the refs `specc plan --json
-//! --set-version/--branch --sha` gives under the same namespace (beside the input-hash
-//! tags `--hashes` names).
+//! release, a dispatch on the default and on a feature branch, a scheduled run and a
+//! branch push; the run succeeds, and the registry then holds exactly the refs `specc
+//! plan --json --set-version/--event/--branch --sha` gives under the same namespace and
+//! the run's `SPECC_DATE` (beside the input-hash tags `--hashes` names).
 //!
 //! The bundled specs and examples are checked under all twelve environments; the docs
 //! blocks and generated specs under four that take each `VERSION` and each namespace
@@ -55,6 +57,9 @@ const DEFAULT_CASES: u32 = 6;
 
 /// The commit every run is for.
 const SHA: &str = gha::SHA;
+/// The time every run is at (`SPECC_DATE`, which `plan` and bake both read; a
+/// workflow's version step sets its own, which the plan of that run then reads).
+const DATE: &str = "2024-02-29T23:59:58Z";
 /// Mixed-case values of the namespace variables.
 const USER: &str = "JaneDoe";
 /// The owner of the simulated runs' repository (`support::gha::Event`).
@@ -169,6 +174,7 @@ fn environments(namespace_vars: &[String], coverage: Coverage) -> Vec<Env> {
             if ns == "mixed" {
                 vars.insert("REVISION".into(), SHA.into());
             }
+            vars.insert("SPECC_DATE".into(), DATE.into());
             let name = format!(
                 "VERSION={} namespaces={ns}",
                 version.map_or("(unset)".to_string(), |v| format!("{v:?}"))
@@ -321,6 +327,44 @@ fn plan_in(dir: &Path, extra: &[&str], env: &BTreeMap<String, String>) -> Result
 // ---------------------------------------------------------------------------------------
 // The comparisons; each returns the mismatches it found
 // ---------------------------------------------------------------------------------------
+
+/// The bake file under `SPECC_EVENT` of a branch push (to `main`, which `branch=`
+/// filters often name, and to another branch) and of a scheduled run, against
+/// `specc plan --event ... --branch ...` under the same variables.
+fn compare_bake_events(dir: &Path, bake_text: &str) -> Vec<String> {
+    // A file that does not read SPECC_EVENT has no branch builds (no branch rules, no
+    // workflow pushing on branches): it holds a release's tags alone.
+    if !bake_text.contains("SPECC_EVENT") {
+        return Vec::new();
+    }
+    let runs = [
+        ("branch", "main"),
+        ("branch", "feature/x"),
+        ("schedule", "main"),
+    ];
+    let mut problems = Vec::new();
+    for (event, branch) in runs {
+        let env: BTreeMap<String, String> = [
+            ("SPECC_EVENT", event),
+            ("GIT_BRANCH", branch),
+            ("GIT_SHA", SHA),
+            ("SPECC_DATE", DATE),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let args = ["--event", event, "--branch", branch, "--sha", SHA];
+        match plan_in(dir, &args, &env) {
+            Ok(plan) => problems.extend(
+                compare_bake(bake_text, &env, &plan)
+                    .into_iter()
+                    .map(|p| format!("[{event} on {branch}] {p}")),
+            ),
+            Err(e) => problems.push(format!("[{event} on {branch}] {e}")),
+        }
+    }
+    problems
+}
 
 /// The bake file's targets under `env` against the plan made under the same `env`.
 fn compare_bake(bake_text: &str, env: &BTreeMap<String, String>, plan: &Plan) -> Vec<String> {
@@ -660,6 +704,16 @@ fn triggers(on: &Yaml) -> Vec<Trigger> {
             plan_args: branch_args("feature/x"),
         });
     }
+    if on.get("schedule").is_some() {
+        // A scheduled run is on the default branch.
+        out.push(Trigger {
+            what: "scheduled run on main".into(),
+            event: gha::Event::schedule(),
+            plan_args: ["--event", "schedule", "--branch", "main", "--sha", SHA]
+                .map(String::from)
+                .to_vec(),
+        });
+    }
     if let Some(branches) = push.and_then(|p| p.get("branches")) {
         let pattern = branches
             .as_sequence()
@@ -839,7 +893,12 @@ fn compare_pushed(
 ) -> Vec<String> {
     let mut args: Vec<&str> = t.plan_args.iter().map(String::as_str).collect();
     args.push("--hashes");
-    let plan = match plan_in(dir, &args, env) {
+    // The time the run's version step fixed (real `date`), which its tags read.
+    let mut env = env.clone();
+    if let Some(date) = run.calls.iter().find_map(|c| c.env.get("SPECC_DATE")) {
+        env.insert("SPECC_DATE".into(), date.clone());
+    }
+    let plan = match plan_in(dir, &args, &env) {
         Ok(p) => p,
         Err(e) => return vec![e],
     };
@@ -937,6 +996,9 @@ fn problems_in(dir: &Path, spec: &str, coverage: Coverage) -> Vec<String> {
             found.extend(compare_helm(&values, &plan));
         }
         problems.extend(found.into_iter().map(|p| format!("[{}] {p}", env.name)));
+    }
+    if let Some(b) = &bake_text {
+        problems.extend(compare_bake_events(dir, b));
     }
     problems.extend(compare_workflows(dir, spec, &found_outputs.workflows));
     problems

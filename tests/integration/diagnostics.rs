@@ -142,6 +142,13 @@ fixtures! {
     managed_ci_arg: "148-managed-ci-arg" => 1,
     unknown_ci_value: "149-unknown-ci-value" => 1,
     credential_labels_health_values: "150-credential-labels-health-values" => 1,
+    tag_events: "235-tag-events" => 1,
+    tag_placeholder_events: "236-tag-placeholder-events" => 1,
+    tag_date_format: "237-tag-date-format" => 1,
+    tag_registry_filter: "238-tag-registry-filter" => 1,
+    tag_branch_filter: "239-tag-branch-filter" => 1,
+    single_job_pr_rule: "240-single-job-pr-rule" => 1,
+    single_job_branch_filter: "241-single-job-branch-filter" => 1,
 }
 
 /// Fixtures that are about a spec file that does not exist: expected output, no `.kdl`.
@@ -179,6 +186,7 @@ const OUTSIDE_THE_SPEC: &[(&str, Scenario, i32)] = &[
     ),
     ("specc::drift::stale", spec_changed_since_generate, 1),
     ("specc::usage::arguments", unknown_option, 2),
+    ("specc::usage::date", bad_date_variable, 2),
 ];
 
 const SMALL_SPEC: &str = "project demo version=\"1.0.0\"\n\
@@ -202,6 +210,12 @@ fn generated(dir: &Path) {
 fn bad_set_version(dir: &Path) -> Run {
     std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
     run_in(&json_args(&["plan", "--set-version", "1.0/beta"]), dir)
+}
+
+/// `SPECC_DATE` that is not `YYYY-MM-DDTHH:MM:SSZ`, the one form bake reads.
+fn bad_date_variable(dir: &Path) -> Run {
+    std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
+    run_in_env(&json_args(&["plan"]), dir, &[("SPECC_DATE", "2024-01-02")])
 }
 
 fn unknown_option(dir: &Path) -> Run {
@@ -246,18 +260,9 @@ fn another_run_holds_the_folder(dir: &Path) -> Run {
     std::fs::write(dir.join("specc.kdl"), SMALL_SPEC).expect("write the spec");
     let held = std::fs::File::open(dir).expect("open the folder");
     held.lock().expect("hold the folder's lock");
-    let out = Command::new(env!("CARGO_BIN_EXE_specc"))
-        .args(json_args(&["generate"]))
-        .current_dir(dir)
-        .env("SPECC_LOCK_WAIT", "0")
-        .output()
-        .expect("the specc binary runs");
+    let run = run_in_env(&json_args(&["generate"]), dir, &[("SPECC_LOCK_WAIT", "0")]);
     drop(held);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run
 }
 
 fn changed_outside_git(dir: &Path) -> Run {
@@ -337,11 +342,17 @@ fn run(args: &[String]) -> Run {
 }
 
 fn run_in(args: &[String], cwd: &Path) -> Run {
+    run_in_env(args, cwd, &[])
+}
+
+/// [`run_in`] with the variables `env` set.
+fn run_in_env(args: &[String], cwd: &Path, env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_specc"))
         .args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().copied())
         .output()
         .expect("the specc binary runs");
     Run {

@@ -394,18 +394,23 @@ fn events() -> impl Strategy<Value = Vec<PlanOptions>> {
         Just("0".to_string()),
         weird_string(),
     ];
+    let event = proptest::option::of(proptest::sample::select(specc::plan::Event::ALL.to_vec()));
     (
         proptest::option::of(version),
         proptest::option::of(weird_string()),
         proptest::option::of(weird_string()),
+        (event, proptest::option::of(any::<u64>()), any::<u32>()),
     )
-        .prop_map(|(version, branch, sha)| {
+        .prop_map(|(version, branch, sha, (event, pr, seconds))| {
             vec![
                 PlanOptions::default(),
                 PlanOptions {
                     version,
+                    event,
                     branch,
+                    pr,
                     sha,
+                    date: Some(specc::value::date::UtcTime::from_unix(u64::from(seconds))),
                     ..PlanOptions::default()
                 },
             ]

@@ -546,3 +546,189 @@ chart demo {
     let values = g.read("charts/demo/values.yaml");
     assert!(values.contains("tag: \"1.0.0\""), "{values}");
 }
+
+/// A spec with every kind of tag condition: events, a branch filter, a registry filter,
+/// the long commit, the pull request number and a date.
+const CONDITIONS: &str = r#"project shop version="2.1.0"
+registry ghcr host="ghcr.io" namespace="acme"
+registry hub host="docker.io" namespace="acme"
+stage app from="alpine:3.20" {
+    cmd "true"
+}
+image shop stage=app registries="ghcr hub" {
+    tag "{{version}}"
+    tag "latest" registry="hub"
+    tag "{{branch}}" when="branch"
+    tag "edge" when="branch" branch="main"
+    tag "rc-{{branch}}" when="branch" branch="release/**"
+    tag "nightly-{{date 'YYYYMMDD-HHmm'}}" when="schedule"
+    tag "pr-{{pr}}" when="pr"
+    tag "sha-{{sha}}" when="always pr"
+    tag "{{sha_long}}" when="branch"
+}
+"#;
+
+const LONG_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Each registry's name and references, as `plan --json` lists them.
+type RegistryRefs = Vec<(String, Vec<String>)>;
+
+/// Each registry's references of target `shop` in `specc plan --json ARGS`.
+fn conditional_refs(repo: &crate::support::repo::Repo, args: &[&str]) -> RegistryRefs {
+    let mut all = vec!["plan", "--json"];
+    all.extend(args);
+    let out = repo.run(&all).success();
+    let planned: Value = serde_json::from_str(&out.stdout).unwrap();
+    target(&planned, "shop")["registries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["registry"].as_str().unwrap().to_string(),
+                strings(&r["refs"]),
+            )
+        })
+        .collect()
+}
+
+/// The tags of each event, as docker/metadata-action users expect them: `edge` only on
+/// `main`, `latest` only on Docker Hub, pull request and schedule tags only on their
+/// runs (a scheduled run takes the branch rules too).
+#[test]
+fn tag_conditions_give_each_event_its_tags() {
+    let repo = crate::support::repo::Repo::new().spec(CONDITIONS);
+    let both = |tags: &[&str], hub_only: &[&str]| {
+        let refs = |host: &str, extra: &[&str]| {
+            tags.iter()
+                .chain(extra)
+                .map(|t| format!("{host}/acme/shop:{t}"))
+                .collect::<Vec<_>>()
+        };
+        vec![
+            ("ghcr".to_string(), refs("ghcr.io", &[])),
+            ("hub".to_string(), refs("docker.io", hub_only)),
+        ]
+    };
+    let long = format!("sha-{}", &LONG_SHA[..7]);
+    let cases: Vec<(Vec<&str>, RegistryRefs)> = vec![
+        (
+            vec!["--sha", LONG_SHA],
+            vec![
+                (
+                    "ghcr".into(),
+                    vec![
+                        "ghcr.io/acme/shop:2.1.0".into(),
+                        format!("ghcr.io/acme/shop:{long}"),
+                    ],
+                ),
+                (
+                    "hub".into(),
+                    vec![
+                        "docker.io/acme/shop:2.1.0".into(),
+                        "docker.io/acme/shop:latest".into(),
+                        format!("docker.io/acme/shop:{long}"),
+                    ],
+                ),
+            ],
+        ),
+        (
+            vec!["--branch", "main", "--sha", LONG_SHA],
+            both(&["main", "edge", &long, LONG_SHA], &[]),
+        ),
+        (
+            vec![
+                "--event",
+                "branch",
+                "--branch",
+                "release/2.x",
+                "--sha",
+                LONG_SHA,
+            ],
+            both(&["release-2.x", "rc-release-2.x", &long, LONG_SHA], &[]),
+        ),
+        (
+            vec!["--branch", "feature/login", "--sha", LONG_SHA],
+            both(&["feature-login", &long, LONG_SHA], &[]),
+        ),
+        (
+            vec![
+                "--event",
+                "schedule",
+                "--branch",
+                "main",
+                "--sha",
+                LONG_SHA,
+                "--date",
+                "2024-02-29T23:59:58Z",
+            ],
+            both(
+                &["main", "edge", "nightly-20240229-2359", &long, LONG_SHA],
+                &[],
+            ),
+        ),
+        (
+            vec!["--pr", "42", "--sha", LONG_SHA],
+            both(&["pr-42", &long], &[]),
+        ),
+    ];
+    repo.run(&["generate"]).success();
+    let bake = repo.read_text("docker-bake.hcl");
+    for (args, expected) in cases {
+        assert_eq!(
+            conditional_refs(&repo, &args),
+            expected,
+            "specc plan {args:?}"
+        );
+        // The bake file gives the same under the variables the workflow sets (a pull
+        // request's tags are not in it: no workflow pushes them).
+        let option = |name: &str| {
+            args.iter()
+                .position(|a| *a == name)
+                .map(|i| args[i + 1].to_string())
+        };
+        let event = option("--event").unwrap_or_else(|| {
+            if option("--pr").is_some() {
+                "pr".into()
+            } else if option("--branch").is_some() {
+                "branch".into()
+            } else {
+                "release".into()
+            }
+        });
+        if event == "pr" {
+            continue;
+        }
+        let env = [
+            ("SPECC_EVENT", event),
+            ("GIT_SHA", LONG_SHA.to_string()),
+            ("GIT_BRANCH", option("--branch").unwrap_or_default()),
+            ("SPECC_DATE", option("--date").unwrap_or_default()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let targets = crate::support::bake::evaluated_targets(&bake, &env).unwrap();
+        let planned: Vec<String> = expected.into_iter().flat_map(|(_, refs)| refs).collect();
+        assert_eq!(targets["shop"].tags, planned, "bake under {env:?}");
+    }
+}
+
+/// `--event`, `--branch` and `--pr` that contradict each other are a usage error (exit
+/// 2), never a plan of some other event.
+#[test]
+fn plan_refuses_event_options_that_contradict_each_other() {
+    let repo = crate::support::repo::Repo::new().spec(CONDITIONS);
+    for args in [
+        &["--event", "pr"][..],
+        &["--event", "release", "--branch", "main"],
+        &["--pr", "4", "--event", "branch"],
+        &["--event", "pr", "--pr", "4", "--branch", "main"],
+    ] {
+        let mut all = vec!["plan"];
+        all.extend(args);
+        repo.run(&all)
+            .code(2)
+            .stderr_contains("specc::usage::arguments");
+    }
+}

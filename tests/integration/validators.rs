@@ -752,8 +752,8 @@ fn bake_checks_negative_control_missing_registry() {
     );
 }
 
-/// A branch-push conditional (`SPECC_EVENT == "branch" ? [...] : [...]`) is checked on
-/// both sides: breaking the branch side is caught.
+/// A conditional on the event (`SPECC_EVENT == "release" ? [...] : [...]`, a branch push's
+/// list last) is checked on both sides: breaking the branch side is caught.
 #[test]
 fn bake_checks_negative_control_branch_tags() {
     let outputs = generate_all();
@@ -763,18 +763,35 @@ fn bake_checks_negative_control_branch_tags() {
         let Ok(original) = std::fs::read_to_string(&path) else {
             continue;
         };
-        // No branch tags, or none yet (a dispatch-only workflow's empty branch list).
-        if !original.contains("SPECC_EVENT == \"branch\" ? [")
-            || original.contains("SPECC_EVENT == \"branch\" ? [\n  ]")
-        {
+        // The branch push's list: after the release's, which ends at the first list end
+        // followed by ` : ` (`compact` or not).
+        let Some(release_end) = original
+            .find("SPECC_EVENT == \"release\" ? ")
+            .and_then(|at| {
+                ["\n  ] : ", "\n  ]) : "]
+                    .iter()
+                    .filter_map(|end| original[at..].find(end))
+                    .min()
+                    .map(|end| at + end)
+            })
+        else {
+            continue;
+        };
+        let (head, branch_side) = original.split_at(release_end);
+        // No branch tags yet (a dispatch-only workflow's empty branch list).
+        let list_start = branch_side.find(" : ").map_or(0, |at| at + 3);
+        if branch_side[list_start..].starts_with("[\n  ]") {
             continue;
         }
         found = true;
-        // An `x` in front of the first branch-only value: the commit, else the branch name.
+        // An `x` in front of the first branch-side value: the commit, else the branch name.
         let text = ["substr(GIT_SHA", "regex_replace(GIT_BRANCH"]
             .iter()
-            .find(|v| original.contains(*v))
-            .map(|v| original.replacen(v, &format!("substr(\"x\", 0, 1)}}${{{v}"), 1))
+            .find(|v| branch_side.contains(*v))
+            .map(|v| {
+                let broken = branch_side.replacen(v, &format!("substr(\"x\", 0, 1)}}${{{v}"), 1);
+                format!("{head}{broken}")
+            })
             .unwrap_or_else(|| original.clone());
         assert_ne!(
             text, original,
@@ -879,6 +896,73 @@ fn zizmor_negative_control_unpinned_action() {
     std::fs::write(&file, text.replace(&pinned, "actions/checkout@v5")).expect("write");
     let out = zizmor(outputs.dir.path(), &[file]).assert_failure();
     assert!(out.stdout.contains("unpinned-uses"), "{out}");
+}
+
+/// Tag conditions change the version step: a scheduled run with tags of its own, a date
+/// fixed in `SPECC_DATE`, branch and registry filters. Every workflow validator accepts
+/// the workflow they give.
+#[test]
+fn workflow_with_tag_conditions_passes_every_workflow_validator() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = dir.path().join("specc.kdl");
+    std::fs::write(
+        &spec,
+        r#"project shop version="1.0.0"
+registry ghcr host="ghcr.io" {
+    login "github-token"
+}
+registry hub host="docker.io" namespace="acme" {
+    login "basic" username-secret=DOCKERHUB_USERNAME password-secret=DOCKERHUB_TOKEN
+}
+stage app from="alpine:3.20" {
+    cmd "true"
+}
+image shop stage=app registries="ghcr hub" {
+    tag "{{version}}"
+    tag "latest" registry="hub"
+    tag "{{branch}}" when="branch"
+    tag "edge" when="branch" branch="main"
+    tag "rc" when="branch" branch="release/**"
+    tag "nightly-{{date 'YYYYMMDD'}}" when="schedule"
+    tag "{{sha_long}}" when="always"
+}
+workflow release {
+    on "tag" pattern="v*"
+    on "push" branch="main"
+    on "push" branch="release/**"
+    on "schedule" cron="0 3 * * *"
+    on "dispatch"
+    on "pull-request"
+}
+"#,
+    )
+    .expect("write the spec");
+    let spec = spec.to_string_lossy();
+    let out = specc(&["generate", &spec]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workflow = dir.path().join(".github/workflows/release.yml");
+    let text = std::fs::read_to_string(&workflow).expect("the workflow");
+    for line in ["event=schedule", "SPECC_DATE=$(date -u"] {
+        assert!(
+            text.contains(line),
+            "the version step lacks `{line}`:\n{text}"
+        );
+    }
+    let files = [workflow];
+    let lint = actionlint(dir.path(), &files).assert_success();
+    assert!(lint.stdout.trim().is_empty(), "actionlint findings: {lint}");
+    workflow_schema(dir.path(), &files).assert_success();
+    let security = zizmor(dir.path(), &files).assert_success();
+    assert!(
+        security.stdout.contains("No findings to report"),
+        "zizmor: {security}"
+    );
+    let yaml = yamllint(dir.path(), &files).assert_success();
+    assert!(yaml.stdout.trim().is_empty(), "yamllint findings: {yaml}");
 }
 
 // ------------------------------------------------------------------ YAML

@@ -1151,7 +1151,7 @@ fn version_step_computes_the_version_parts_of_the_ref() {
         let env = version_env(&wf, &Event::tag("v1.2.3"));
         let expected: BTreeMap<String, String> = [
             ("GIT_BRANCH", "v1.2.3"),
-            ("GIT_SHA", &SHA[..7]),
+            ("GIT_SHA", SHA),
             ("REVISION", SHA),
             ("SPECC_EVENT", "release"),
             ("VERSION", "1.2.3"),

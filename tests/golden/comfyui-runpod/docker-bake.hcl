@@ -53,10 +53,10 @@ target "runpod-comfyui-custom" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:dev-${substr(GIT_SHA != "" ? GIT_SHA : "0000000", 0, 7)}"
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:v${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:latest"
-  ])
+  ]) : [
+    "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "runpod-comfyui-custom"))}/runpod-comfyui-custom:dev-${substr(GIT_SHA != "" ? GIT_SHA : "0000000", 0, 7)}"
+  ]
 }

@@ -50,13 +50,13 @@ target "dify-api" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-api:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-api:latest",
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-api:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-api:latest"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=gha,scope=dify-api"]
   cache-to   = ["type=gha,mode=max,scope=dify-api"]
 }
@@ -76,13 +76,13 @@ target "dify-worker" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-worker:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-worker:latest",
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-worker:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-worker:latest"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=gha,scope=dify-worker"]
   cache-to   = ["type=gha,mode=max,scope=dify-worker"]
 }
@@ -102,13 +102,13 @@ target "dify-web" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-web:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify")}/dify-web:latest",
     "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-web:${trimprefix(VERSION != "" ? VERSION : "1.9.2", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.9.2", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKERHUB_USERNAME != "" ? DOCKERHUB_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "dify"))}/dify-web:latest"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=gha,scope=dify-web"]
   cache-to   = ["type=gha,mode=max,scope=dify-web"]
 }

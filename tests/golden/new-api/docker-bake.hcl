@@ -45,13 +45,13 @@ target "new-api" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:v${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}-conversation",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.0.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:latest",
     "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:v${trimprefix(VERSION != "" ? VERSION : "1.0.0", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.0.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:conversation"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:buildcache-new-api"]
   cache-to   = ["type=registry,ref=docker.io/${lower(DOCKER_USERNAME != "" ? DOCKER_USERNAME : (GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "new-api"))}/new-api:buildcache-new-api,mode=max"]
 }

@@ -38,11 +38,11 @@ target "queue-agent" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:${trimprefix(VERSION != "" ? VERSION : "1.1.0", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "1.1.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "123456789012.dkr.ecr.us-east-1.amazonaws.com/sd-on-eks/queue-agent:latest"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=gha,scope=queue-agent"]
   cache-to   = ["type=gha,mode=max,scope=queue-agent"]
 }

@@ -189,6 +189,45 @@ fn substr(args: FuncArgs) -> Result<hcl::Value, String> {
     Ok(hcl::Value::String(chars[start..end].iter().collect()))
 }
 
+/// `regexall(pattern, s)`: go-cty's `RegexAllFunc` for a pattern without capture
+/// groups: the list of every match.
+fn regexall(args: FuncArgs) -> Result<hcl::Value, String> {
+    let (pattern, s) = (arg(&args, 0), arg(&args, 1));
+    let re = regex::Regex::new(pattern)
+        .map_err(|e| format!("regexall: invalid pattern `{pattern}`: {e}"))?;
+    if re.captures_len() > 1 {
+        return Err(format!(
+            "regexall: `{pattern}` has capture groups, whose results this evaluator does not model"
+        ));
+    }
+    Ok(hcl::Value::Array(
+        re.find_iter(s)
+            .map(|m| hcl::Value::String(m.as_str().to_string()))
+            .collect(),
+    ))
+}
+
+/// `length(list)`: go-cty's `LengthFunc` for a list.
+fn length(args: FuncArgs) -> Result<hcl::Value, String> {
+    let items = args[0]
+        .as_array()
+        .ok_or("length: the argument is not a list")?;
+    Ok(hcl::Value::from(items.len() as u64))
+}
+
+/// `timestamp()`: buildx's, the current time in UTC as RFC 3339. Comparisons with the
+/// plan fix `SPECC_DATE`, so that no test depends on the clock; a build whose tags are
+/// overridden (`--set T.tags=`) still evaluates them.
+fn timestamp(_: FuncArgs) -> Result<hcl::Value, String> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    Ok(hcl::Value::String(
+        specc::value::date::UtcTime::from_unix(secs).iso(),
+    ))
+}
+
 /// Declares the functions above in `ctx`.
 fn declare_stdlib(ctx: &mut Context) {
     use ParamType::String as S;
@@ -200,6 +239,9 @@ fn declare_stdlib(ctx: &mut Context) {
     let n = || ParamType::Number;
     ctx.declare_func("substr", FuncDef::new(substr, [S, n(), n()]));
     ctx.declare_func("compact", FuncDef::new(compact, [ParamType::array_of(S)]));
+    ctx.declare_func("regexall", FuncDef::new(regexall, [S, S]));
+    ctx.declare_func("length", FuncDef::new(length, [ParamType::array_of(S)]));
+    ctx.declare_func("timestamp", FuncDef::new(timestamp, []));
 }
 
 /// Go's `strconv.ParseBool`.

@@ -293,8 +293,20 @@ pub fn value_for(key: &str) -> BoxedStrategy<Value> {
             "{{nope}}",
             "{{",
             "a{{version}}{{version}}{{version}}{{version}}{{version}}{{version}}",
+            "pr-{{pr}}",
+            "{{sha_long}}",
+            "nightly-{{date 'YYYYMMDD'}}",
+            "{{date 'MMM'}}",
         ],
-        "when" => vec!["release", "branch", "always", "never"],
+        "when" => vec![
+            "release",
+            "branch",
+            "always",
+            "never",
+            "pr",
+            "schedule",
+            "branch schedule",
+        ],
         "port" => vec![
             "8080:80",
             "80",
@@ -383,7 +395,7 @@ pub fn value_for(key: &str) -> BoxedStrategy<Value> {
         "ignore" => vec!["models", "*.md", "!README.md", "**/__pycache__", "/x", "#c"],
         "on" => vec!["tag", "release", "dispatch", "push", "schedule", "pull"],
         "pattern" => vec!["v*", "*", "v[0-9]+"],
-        "branch" => vec!["main", "dev", "feature/x"],
+        "branch" => vec!["main", "dev", "feature/x", "release/**"],
         "cron" => vec!["0 0 * * *", "* *", "@daily"],
         "scan" => vec!["trivy", "scout", "clair"],
         "severity" => vec!["CRITICAL,HIGH", "LOW", "x"],
@@ -500,7 +512,7 @@ pub fn shape(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
             ],
             &["tag", "cache", "ignore"],
         ),
-        "tag" => (&["when"], &[]),
+        "tag" => (&["when", "branch", "registry"], &[]),
         "service" => (&["image", "variant"], SERVICE_CHILDREN),
         "depends-on" => (&["condition"], &[]),
         "workflow" => (&["name", "runner"], WORKFLOW_CHILDREN),
@@ -1327,6 +1339,8 @@ pub fn image(name: &'static str, d: &Declared) -> Strat<Node> {
         ("{{branch}}", Some("branch")),
         ("{{sha}}", Some("always")),
         ("edge", Some("always")),
+        ("{{sha_long}}", Some("branch schedule")),
+        ("nightly-{{date 'YYYYMMDD'}}", Some("schedule")),
     ])
     .prop_flat_map(|(template, when)| {
         build(

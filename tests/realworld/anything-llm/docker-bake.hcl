@@ -50,9 +50,11 @@ target "anythingllm" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "1.8.5", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
+  tags = SPECC_EVENT == "release" ? [
+  ] : compact([
     "docker.io/mintplexlabs/anythingllm:${regex_replace(GIT_BRANCH, "[^A-Za-z0-9_.-]", "-")}",
-    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "anything-llm")}/anythingllm:${regex_replace(GIT_BRANCH, "[^A-Za-z0-9_.-]", "-")}"
-  ] : [
-  ]
+    GIT_BRANCH != "arm64" ? "" : "docker.io/mintplexlabs/anythingllm:dev",
+    "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "anything-llm")}/anythingllm:${regex_replace(GIT_BRANCH, "[^A-Za-z0-9_.-]", "-")}",
+    GIT_BRANCH != "arm64" ? "" : "ghcr.io/${lower(GITHUB_REPOSITORY_OWNER != "" ? GITHUB_REPOSITORY_OWNER : "anything-llm")}/anythingllm:dev"
+  ])
 }

@@ -42,8 +42,7 @@ target "umami" {
     "org.opencontainers.image.version" = "${trimprefix(VERSION != "" ? VERSION : "2.19.0", "v")}"
     "org.opencontainers.image.revision" = "${REVISION}"
   }
-  tags = SPECC_EVENT == "branch" ? [
-  ] : compact([
+  tags = SPECC_EVENT == "release" ? compact([
     "docker.io/umamisoftware/umami:${trimprefix(VERSION != "" ? VERSION : "2.19.0", "v")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" || regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1") == "0" ? "" : "docker.io/umamisoftware/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
@@ -52,7 +51,8 @@ target "umami" {
     regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}.${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$2")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" || regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1") == "0" ? "" : "ghcr.io/umami-software/umami:${regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^([0-9]+)\\.([0-9]+)\\.([0-9]+)([-+].*)?$", "$1")}",
     regex_replace(trimprefix(VERSION != "" ? VERSION : "2.19.0", "v"), "^[0-9]+\\.[0-9]+\\.[0-9]+-.*$", "") == "" ? "" : "ghcr.io/umami-software/umami:latest"
-  ])
+  ]) : [
+  ]
   cache-from = ["type=gha,scope=umami"]
   cache-to   = ["type=gha,mode=max,scope=umami"]
 }
