@@ -88,7 +88,7 @@ impl Checker<'_> {
         for image in &spec.images {
             let patterns: Vec<&crate::spec::Text> =
                 spec.ignore.iter().chain(&image.ignore).collect();
-            let Some(target) = self.stage_index(&image.stage.value) else {
+            let Some(target) = self.spec.stage_index(&image.stage.value) else {
                 continue;
             };
             if patterns.is_empty() {
