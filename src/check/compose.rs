@@ -14,9 +14,8 @@ pub fn service_profiles(spec: &Spec, s: &Service) -> Vec<String> {
         return list.iter().map(|p| p.value.clone()).collect();
     }
     let Some(image) = spec
-        .images
-        .iter()
-        .find(|i| i.name.value == s.image.value.as_str())
+        .image_index(s.image.value.as_str())
+        .map(|ii| &spec.images[ii])
     else {
         return Vec::new();
     };
@@ -25,7 +24,7 @@ pub fn service_profiles(spec: &Spec, s: &Service) -> Vec<String> {
         return Vec::new();
     }
     let variant = match &s.variant {
-        Some(n) => spec.variants.iter().position(|v| v.name.value == n.value),
+        Some(n) => spec.variant_index(&n.value),
         None => default_variant(spec, &built),
     };
     match variant {
@@ -49,9 +48,8 @@ pub fn dependencies_across_profiles(spec: &Spec, problems: &mut Vec<Error>) {
         let mine = service_profiles(spec, s);
         for d in s.depends_on.iter().filter(|d| d.required) {
             let Some(target) = spec
-                .services
-                .iter()
-                .find(|x| x.name.value == d.service.value)
+                .service_index(&d.service.value)
+                .map(|x| &spec.services[x])
             else {
                 continue;
             };
@@ -92,11 +90,7 @@ pub fn pull_policies(spec: &Spec, problems: &mut Vec<Error>) {
         let Some(policy) = &s.fields.pull_policy else {
             continue;
         };
-        let spec_image = !s.image_expand
-            && spec
-                .images
-                .iter()
-                .any(|i| i.name.value == s.image.value.as_str());
+        let spec_image = !s.image_expand && spec.image_index(s.image.value.as_str()).is_some();
         if spec_image && !["build", "missing"].contains(&policy.as_str()) {
             problems.push(Error::InvalidServiceValue {
                 what: "pull-policy".into(),

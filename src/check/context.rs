@@ -88,7 +88,7 @@ impl Checker<'_> {
         for image in &spec.images {
             let patterns: Vec<&crate::spec::Text> =
                 spec.ignore.iter().chain(&image.ignore).collect();
-            let Some(target) = self.stage_index(&image.stage.value) else {
+            let Some(target) = self.spec.stage_index(&image.stage.value) else {
                 continue;
             };
             if patterns.is_empty() {
@@ -201,7 +201,10 @@ fn copies_git(source: &str) -> bool {
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    IgnoreRules::from_patterns([GIT]).excludes(&normal.join("/"))
+    // Compiled once: a spec with thousands of COPY sources would compile it per source.
+    static RULES: std::sync::LazyLock<IgnoreRules> =
+        std::sync::LazyLock::new(|| IgnoreRules::from_patterns([GIT]));
+    RULES.excludes(&normal.join("/"))
 }
 
 fn copies_git_error(keyword: &str, source: &Text, include_git: &Option<Spanned<bool>>) -> Error {

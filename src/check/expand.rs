@@ -92,14 +92,14 @@ impl<'s> Checker<'s> {
     /// The stages `stage` builds from, nearest first.
     pub(super) fn ancestors(&self, stage: &'s Stage) -> Vec<&'s Stage> {
         let mut chain: Vec<&Stage> = Vec::new();
-        let mut parent = self.stage_index(stage.from.value.as_str());
+        let mut parent = self.spec.stage_index(stage.from.value.as_str());
         while let Some(p) = parent {
             let p = &self.spec.stages[p];
             if p.name.value == stage.name.value || chain.iter().any(|s| s.name == p.name) {
                 break;
             }
             chain.push(p);
-            parent = self.stage_index(p.from.value.as_str());
+            parent = self.spec.stage_index(p.from.value.as_str());
         }
         chain
     }

@@ -16,7 +16,7 @@ impl Checker<'_> {
         let spec = self.spec;
         let mut reported = Vec::new();
         for image in &spec.images {
-            let Some(target) = self.stage_index(&image.stage.value) else {
+            let Some(target) = self.spec.stage_index(&image.stage.value) else {
                 continue;
             };
             let target = &spec.stages[target];

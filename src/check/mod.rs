@@ -150,14 +150,7 @@ pub fn check_file(spec: Spec, spec_file: Option<&str>) -> Result<Checked, Vec<Er
         graph: SpecGraph::default(),
         unresolved_stage: false,
         undefined: Vec::new(),
-        stage_names: HashMap::new(),
-        image_names: first_of_each(&spec.images, |i| &i.name),
-        variant_names: first_of_each(&spec.variants, |v| &v.name),
-        registry_names: first_of_each(&spec.registries, |r| &r.name),
     };
-    for (i, stage) in spec.stages.iter().enumerate() {
-        c.stage_names.entry(stage.name.as_str()).or_insert(i);
-    }
     c.run();
     let Checker {
         mut problems,
@@ -183,33 +176,10 @@ struct Checker<'s> {
     unresolved_stage: bool,
     /// Stages whose `from="$ARG"` has no value, and for which variants.
     undefined: Vec<(usize, Vec<usize>)>,
-    /// Stage name -> index of the first stage of that name (a linear search per reference
-    /// would make a spec with thousands of stages take quadratic time).
-    stage_names: HashMap<&'s str, usize>,
-    /// The same for images, variants and registries.
-    image_names: HashMap<&'s str, usize>,
-    variant_names: HashMap<&'s str, usize>,
-    registry_names: HashMap<&'s str, usize>,
     /// The spec's file name (outputs are written relative to its folder), when known.
     spec_file: Option<String>,
     /// Every tag each image pushes, for [`Self::shared_references`].
     pushed: Vec<references::Pushed>,
-}
-
-fn position<'a, T>(items: &'a [T], name: &str, key: impl Fn(&'a T) -> &'a Text) -> Option<usize> {
-    items.iter().position(|i| key(i).as_str() == name)
-}
-
-/// Name -> index of the first item of that name.
-fn first_of_each<'a, T>(
-    items: &'a [T],
-    key: impl Fn(&'a T) -> &'a Text,
-) -> HashMap<&'a str, usize> {
-    let mut names = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        names.entry(key(item).as_str()).or_insert(i);
-    }
-    names
 }
 
 /// True when a string cannot be a spec name, so it must mean an image reference.
@@ -246,19 +216,6 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn stage_index(&self, name: &str) -> Option<usize> {
-        self.stage_names.get(name).copied()
-    }
-    fn image_index(&self, name: &str) -> Option<usize> {
-        self.image_names.get(name).copied()
-    }
-    fn variant_index(&self, name: &str) -> Option<usize> {
-        self.variant_names.get(name).copied()
-    }
-    fn registry_index(&self, name: &str) -> Option<usize> {
-        self.registry_names.get(name).copied()
-    }
-
     fn unknown(&mut self, kind: &str, name: &Text, candidates: Vec<&str>, extra: &str) {
         let help = and_also(
             suggest(
@@ -278,7 +235,7 @@ impl<'s> Checker<'s> {
 
     /// Resolves a registry name, reporting it when unknown.
     fn registry(&mut self, name: &Text) -> Option<usize> {
-        let found = self.registry_index(&name.value);
+        let found = self.spec.registry_index(&name.value);
         if found.is_none() {
             let all = self
                 .spec
@@ -297,7 +254,7 @@ impl<'s> Checker<'s> {
     }
 
     fn variant(&mut self, name: &Text) -> Option<usize> {
-        let found = self.variant_index(&name.value);
+        let found = self.spec.variant_index(&name.value);
         if found.is_none() {
             let all: Vec<&str> = self
                 .spec
@@ -317,7 +274,7 @@ impl<'s> Checker<'s> {
     }
 
     fn image(&mut self, name: &Text) -> Option<usize> {
-        let found = self.image_index(&name.value);
+        let found = self.spec.image_index(&name.value);
         if found.is_none() {
             let all = self.spec.images.iter().map(|i| i.name.as_str()).collect();
             self.unknown("image", name, all, "");
@@ -387,7 +344,7 @@ impl<'s> Checker<'s> {
     fn registries(&mut self) {
         for r in &self.spec.registries {
             self.graph.vertex(Vertex::Registry(
-                self.registry_index(&r.name.value).unwrap_or(0),
+                self.spec.registry_index(&r.name.value).unwrap_or(0),
             ));
             let host = r.host.as_str();
             let ecr = value::ecr_region(host);
@@ -556,7 +513,7 @@ impl<'s> Checker<'s> {
         for (si, stage) in spec.stages.iter().enumerate() {
             let from = Text::new(stage.from.value.to_string(), stage.from.span);
             let from = &from;
-            if let Some(dep) = self.stage_index(&from.value) {
+            if let Some(dep) = self.spec.stage_index(&from.value) {
                 self.graph.edge(
                     Vertex::Stage(si),
                     Vertex::Stage(dep),
@@ -658,7 +615,7 @@ impl<'s> Checker<'s> {
             .filter(|a| a.name.value == arg)
             .filter_map(|a| a.value.as_ref());
         for value in values {
-            if let Some(dep) = self.stage_index(&value.value) {
+            if let Some(dep) = self.spec.stage_index(&value.value) {
                 let (me, base) = (Vertex::Stage(si), Vertex::Stage(dep));
                 self.graph.edge(me, base, EdgeKind::BuildsFrom, span);
             }
@@ -748,7 +705,7 @@ impl<'s> Checker<'s> {
     /// A `copy from=` (or a bind mount's `from=`): a stage, built first, or an image.
     fn copies_from(&mut self, si: usize, source: &Spanned<ImageSource>) {
         let from = &Text::new(source.value.to_string(), source.span);
-        if let Some(dep) = self.stage_index(&from.value) {
+        if let Some(dep) = self.spec.stage_index(&from.value) {
             self.graph.edge(
                 Vertex::Stage(si),
                 Vertex::Stage(dep),
@@ -858,7 +815,7 @@ impl<'s> Checker<'s> {
         for (ii, image) in spec.images.iter().enumerate() {
             let me = Vertex::Image(ii);
             self.graph.vertex(me.clone());
-            let target = self.stage_index(&image.stage.value);
+            let target = self.spec.stage_index(&image.stage.value);
             match target {
                 Some(s) => self.graph.edge(
                     me.clone(),
@@ -939,12 +896,12 @@ impl<'s> Checker<'s> {
         let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
         for (ii, image) in spec.images.iter().enumerate() {
             // A second image of one name is reported as declared twice.
-            if self.image_index(&image.name.value) != Some(ii) {
+            if self.spec.image_index(&image.name.value) != Some(ii) {
                 continue;
             }
             for v in targets::image_variants(spec, image) {
                 // So is a second variant of one name.
-                if self.variant_index(&spec.variants[v].name.value) != Some(v) {
+                if self.spec.variant_index(&spec.variants[v].name.value) != Some(v) {
                     continue;
                 }
                 let name = targets::target_name(spec, image, v);
@@ -1049,7 +1006,7 @@ impl<'s> Checker<'s> {
     /// A spec image or an external reference: `Some(index)` for a spec image.
     fn image_or_reference(&mut self, source: &Spanned<ImageSource>) -> Result<Option<usize>, ()> {
         let text = source.value.as_str();
-        if let Some(i) = self.image_index(text) {
+        if let Some(i) = self.spec.image_index(text) {
             return Ok(Some(i));
         }
         let value = &Text::new(text.to_string(), source.span);
@@ -1088,7 +1045,7 @@ impl<'s> Checker<'s> {
             return Err(()); // reported at decode
         };
         let sample = value::interpolation::sample(&pieces, "x");
-        if self.image_index(text).is_some() {
+        if self.spec.image_index(text).is_some() {
             self.push(Error::InvalidImageReference {
                 value: text.to_string(),
                 span: source.span,
@@ -1119,7 +1076,7 @@ impl<'s> Checker<'s> {
         let built: Vec<usize> = match &image.variants {
             Some(list) => list
                 .iter()
-                .filter_map(|v| self.variant_index(&v.value))
+                .filter_map(|v| self.spec.variant_index(&v.value))
                 .collect(),
             None => (0..self.spec.variants.len()).collect(),
         };
@@ -1191,7 +1148,7 @@ impl<'s> Checker<'s> {
             let deps = s.depends_on.iter().map(|d| &d.service);
             self.unique_keys("dependency", deps, "keep one of them");
             for d in &s.depends_on {
-                match position(&spec.services, &d.service.value, |s| &s.name) {
+                match spec.service_index(&d.service.value) {
                     Some(di) => self.graph.edge(
                         me.clone(),
                         Vertex::Service(di),
@@ -1343,7 +1300,7 @@ impl<'s> Checker<'s> {
                 }
             }
             for c in &w.charts {
-                match position(&spec.charts, &c.value, |c| &c.name) {
+                match spec.chart_index(&c.value) {
                     Some(ci) => {
                         self.graph
                             .edge(me.clone(), Vertex::Chart(ci), EdgeKind::Packages, c.span);
@@ -1529,7 +1486,10 @@ impl<'s> Checker<'s> {
             None => image.registries.first(),
         };
         let Some(name) = name else { return };
-        let Some(registry) = spec.registries.iter().find(|r| r.name.value == name.value) else {
+        let Some(registry) = spec
+            .registry_index(&name.value)
+            .map(|r| &spec.registries[r])
+        else {
             return;
         };
         if registry.namespace.is_some() {
@@ -1640,7 +1600,7 @@ impl<'s> Checker<'s> {
         let mut used = HashSet::new();
         for (ii, image) in self.spec.images.iter().enumerate() {
             let _ = ii;
-            if let Some(t) = self.stage_index(&image.stage.value) {
+            if let Some(t) = self.spec.stage_index(&image.stage.value) {
                 used.extend(reachable_stages(&self.graph, t));
             }
         }
@@ -1651,7 +1611,7 @@ impl<'s> Checker<'s> {
         // With no images at all, every stage is "unused": say so once per stage anyway.
         for (i, s) in self.spec.stages.iter().enumerate() {
             // A second stage of one name has its own error (declared twice).
-            let duplicate = self.stage_index(&s.name.value) != Some(i);
+            let duplicate = self.spec.stage_index(&s.name.value) != Some(i);
             if !used.contains(&i) && !duplicate {
                 self.push(Error::UnusedStage {
                     name: s.name.value.clone(),

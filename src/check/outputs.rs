@@ -166,7 +166,7 @@ impl Checker<'_> {
         let dir = &setting.value;
         for (ii, image) in spec.images.iter().enumerate() {
             // An image declared twice has its own error.
-            if self.image_index(&image.name.value) != Some(ii) {
+            if self.spec.image_index(&image.name.value) != Some(ii) {
                 continue;
             }
             // The folder setting, when the spec writes one, is what places the file.
@@ -263,7 +263,7 @@ impl Checker<'_> {
         match &image.variants {
             Some(list) => list
                 .iter()
-                .filter_map(|v| self.variant_index(&v.value))
+                .filter_map(|v| self.spec.variant_index(&v.value))
                 .collect(),
             None => (0..self.spec.variants.len()).collect(),
         }

@@ -10,7 +10,7 @@ pub fn image_variants(spec: &Spec, image: &Image) -> Vec<usize> {
     match &image.variants {
         Some(list) => list
             .iter()
-            .filter_map(|n| spec.variants.iter().position(|v| v.name.value == n.value))
+            .filter_map(|n| spec.variant_index(&n.value))
             .collect(),
         None => (0..spec.variants.len()).collect(),
     }
@@ -35,7 +35,7 @@ pub fn workflow_images(spec: &Spec, w: &Workflow) -> Vec<usize> {
     match &w.images {
         Some(list) => list
             .iter()
-            .filter_map(|n| spec.images.iter().position(|i| i.name.value == n.value))
+            .filter_map(|n| spec.image_index(&n.value))
             .collect(),
         None => (0..spec.images.len()).collect(),
     }
@@ -164,7 +164,7 @@ pub fn repositories(spec: &Spec, image: &Image) -> Vec<Repository> {
     image
         .registries
         .iter()
-        .filter_map(|r| spec.registries.iter().find(|x| x.name.value == r.value))
+        .filter_map(|r| spec.registry_index(&r.value).map(|x| &spec.registries[x]))
         .map(|r| repository(spec, r, image))
         .collect()
 }

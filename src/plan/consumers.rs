@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::index::Index;
 use super::runtime::RunEnv;
 use super::target::{GpuPlan, Target};
 use crate::check::Checked;
@@ -78,20 +79,22 @@ fn compose_reference(project: &str, t: &Target) -> String {
 }
 
 /// The image of every compose service, in spec order.
-pub fn services(checked: &Checked, targets: &[Target], env: &RunEnv) -> Vec<ServiceImage> {
+pub(super) fn services(
+    checked: &Checked,
+    targets: &[Target],
+    index: &Index,
+    env: &RunEnv,
+) -> Vec<ServiceImage> {
     let spec = &checked.spec;
     spec.services
         .iter()
         .map(|s| {
             let target = spec
-                .images
-                .iter()
-                .position(|i| !s.image_expand && i.name.value == s.image.value.as_str())
+                .image_index(s.image.value.as_str())
+                .filter(|_| !s.image_expand)
                 .and_then(|ii| {
                     let v = variant_of(checked, ii, s.variant.as_ref().map(|t| t.as_str()))?;
-                    targets
-                        .iter()
-                        .find(|t| t.image_index == ii && t.variant_index == v)
+                    index.build(targets, ii, v)
                 });
             ServiceImage {
                 name: s.name.value.clone(),
@@ -129,7 +132,7 @@ fn external(s: &crate::spec::Service, env: &RunEnv) -> String {
 fn variant_of(checked: &Checked, ii: usize, named: Option<&str>) -> Option<usize> {
     let spec = &checked.spec;
     match named {
-        Some(n) => spec.variants.iter().position(|v| v.name.value == n),
+        Some(n) => spec.variant_index(n),
         None => default_variant(spec, &image_variants(spec, &spec.images[ii])),
     }
 }
@@ -157,14 +160,16 @@ fn text(t: &Option<crate::spec::Text>) -> Option<String> {
 }
 
 /// Every image value of every chart: its `image` entries, then its runtimes' images.
-pub fn charts(checked: &Checked, targets: &[Target], values: &TagValues) -> Vec<ChartImage> {
+pub(super) fn charts(
+    checked: &Checked,
+    targets: &[Target],
+    index: &Index,
+    values: &TagValues,
+) -> Vec<ChartImage> {
     let spec = &checked.spec;
     let find = |image: &str, variant: Option<&str>| {
-        let ii = spec.images.iter().position(|i| i.name.value == image)?;
-        let v = variant_of(checked, ii, variant)?;
-        targets
-            .iter()
-            .find(|t| t.image_index == ii && t.variant_index == v)
+        let ii = spec.image_index(image)?;
+        index.build(targets, ii, variant_of(checked, ii, variant)?)
     };
     let mut out = Vec::new();
     for chart in &spec.charts {

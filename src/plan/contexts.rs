@@ -2,9 +2,13 @@
 //! lives on disk. For each target, the files its COPY/ADD instructions can reach are
 //! walked in sorted order, files excluded by the context's `.dockerignore` are skipped,
 //! and so are specc's own outputs (the Dockerfile's body is hashed on its own), so that a
-//! hash is the same before and after `generate`; each remaining file's path and bytes
-//! feed one blake3 digest. A context that is, or passes through, a symbolic link gives
-//! no files: nothing outside the repository is read.
+//! hash is the same before and after `generate`; each remaining file's path and the
+//! digest of its bytes feed one blake3 digest. A context that is, or passes through, a
+//! symbolic link gives no files: nothing outside the repository is read.
+//!
+//! One run reads each thing once, however many targets (images, variants) need it: a
+//! `.dockerignore` text is compiled once, a source is walked once per `.dockerignore`
+//! (skipping folders it excludes entirely, unread), and a file is hashed once.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -32,13 +36,28 @@ pub trait Contexts {
     ) -> String;
 }
 
-/// Contexts on disk, relative to the output root.
+/// Contexts on disk, relative to the output root. It remembers what it read for the
+/// rest of the run: build it once per run, not once per target.
 pub struct FsContexts {
     root: PathBuf,
-    /// `.dockerignore` text -> its compiled rules: globs are compiled once per context,
-    /// not once per target.
-    ignores: RefCell<HashMap<String, Rc<IgnoreRules>>>,
+    /// `.dockerignore` text -> its compiled rules and the walks made under them.
+    ignores: RefCell<HashMap<String, Rc<Ignore>>>,
+    /// File -> the digest of its bytes (`None`: unreadable).
+    files: RefCell<HashMap<PathBuf, Option<blake3::Hash>>>,
 }
+
+/// One `.dockerignore`'s rules, and per (context folder, source) the files they keep.
+struct Ignore {
+    rules: IgnoreRules,
+    walks: RefCell<HashMap<(PathBuf, String), Walk>>,
+}
+
+/// What one walk keeps, sorted by path.
+type Walk = Rc<Vec<Kept>>;
+
+/// A file a walk keeps: its path relative to the context and the digest of its bytes
+/// (`None`: unreadable).
+type Kept = (String, Option<blake3::Hash>);
 
 impl FsContexts {
     /// Build contexts under `root` (the output root).
@@ -46,15 +65,53 @@ impl FsContexts {
         FsContexts {
             root: root.into(),
             ignores: RefCell::default(),
+            files: RefCell::default(),
         }
     }
 
-    fn rules(&self, ignore: &str) -> Rc<IgnoreRules> {
+    fn ignore(&self, text: &str) -> Rc<Ignore> {
         let mut cache = self.ignores.borrow_mut();
-        let rules = cache
-            .entry(ignore.to_string())
-            .or_insert_with(|| Rc::new(IgnoreRules::from_text(ignore)));
-        Rc::clone(rules)
+        let ignore = cache.entry(text.to_string()).or_insert_with(|| {
+            Rc::new(Ignore {
+                rules: IgnoreRules::from_text(text),
+                walks: RefCell::default(),
+            })
+        });
+        Rc::clone(ignore)
+    }
+
+    /// The files under `dir` that `source` reaches and `ignore` keeps, sorted by path:
+    /// walked and hashed once per run.
+    fn kept(&self, ignore: &Ignore, dir: &Path, source: &str) -> Walk {
+        let key = (dir.to_path_buf(), source.to_string());
+        if let Some(files) = ignore.walks.borrow().get(&key) {
+            return Rc::clone(files);
+        }
+        let mut files: Vec<Kept> = reached(dir, source, &ignore.rules)
+            .into_iter()
+            .map(|f| {
+                let digest = self.file_digest(dir.join(&f));
+                (f, digest)
+            })
+            .collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let files = Rc::new(files);
+        ignore.walks.borrow_mut().insert(key, Rc::clone(&files));
+        files
+    }
+
+    /// The digest of the bytes of `path`, read once per run.
+    fn file_digest(&self, path: PathBuf) -> Option<blake3::Hash> {
+        if let Some(known) = self.files.borrow().get(&path) {
+            return *known;
+        }
+        let digest = std::fs::File::open(&path).ok().and_then(|mut f| {
+            let mut h = blake3::Hasher::new();
+            h.update_reader(&mut f).ok()?;
+            Some(h.finalize())
+        });
+        self.files.borrow_mut().insert(path, digest);
+        digest
     }
 }
 
@@ -103,8 +160,15 @@ fn context_dir(root: &Path, context: &str) -> Option<PathBuf> {
     Some(dir)
 }
 
-/// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`.
-fn reached(dir: &Path, source: &str) -> Vec<String> {
+/// `path` under `dir`, relative to it and `/`-separated.
+fn relative(dir: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(dir).ok()?;
+    Some(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// Files under `dir` reached by `source` (a path, a folder or a glob), relative to `dir`,
+/// that `rules` keep. Folders `rules` exclude with everything below them are not walked.
+fn reached(dir: &Path, source: &str, rules: &IgnoreRules) -> Vec<String> {
     let source = source.trim_start_matches("./").trim_end_matches('/');
     let under = |start: PathBuf| {
         walkdir::WalkDir::new(start)
@@ -112,12 +176,13 @@ fn reached(dir: &Path, source: &str) -> Vec<String> {
             .follow_links(false)
             .sort_by_file_name()
             .into_iter()
+            .filter_entry(|e| {
+                !e.file_type().is_dir() || relative(dir, e.path()).is_none_or(|r| !rules.prunes(&r))
+            })
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
-            .filter_map(|e| {
-                let rel = e.path().strip_prefix(dir).ok()?;
-                Some(rel.to_string_lossy().replace('\\', "/"))
-            })
+            .filter_map(|e| relative(dir, e.path()))
+            .filter(|f| !rules.excludes(f))
     };
     let all = || under(dir.to_path_buf());
     if source.is_empty() || source == "." {
@@ -173,21 +238,22 @@ impl Contexts for FsContexts {
         let found = context_dir(&self.root, context);
         let dir = found.clone().unwrap_or_else(|| self.root.join(context));
         let context = context.trim_start_matches("./").trim_end_matches('/');
-        let rules = self.rules(ignore);
-        let mut files: Vec<String> = Vec::new();
-        for s in sources.iter().filter(|_| found.is_some()) {
-            if s.contains("://") {
-                continue; // a URL: its text is hashed below, its bytes are not ours
-            }
-            files.extend(
-                reached(&dir, s)
-                    .into_iter()
-                    .filter(|f| !rules.excludes(f))
-                    .filter(|f| !generated.contains(&crate::value::repo_path::join(context, f))),
-            );
-        }
-        files.sort();
-        files.dedup();
+        let ignore = self.ignore(ignore);
+        let walks: Vec<Walk> = sources
+            .iter()
+            .filter(|_| found.is_some())
+            // A URL: its text is hashed below, its bytes are not ours.
+            .filter(|s| !s.contains("://"))
+            .map(|s| self.kept(&ignore, &dir, s))
+            .collect();
+        let mut files: Vec<&Kept> = walks
+            .iter()
+            .flat_map(|w| w.iter())
+            .filter(|(f, _)| !generated.contains(&crate::value::repo_path::join(context, f)))
+            .collect();
+        // Each walk is sorted already: a stable sort merges the runs.
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
         let mut h = blake3::Hasher::new();
         for s in sources {
             h.update(s.as_bytes()).update(b"\0");
@@ -195,17 +261,17 @@ impl Contexts for FsContexts {
         if found.is_none() {
             h.update(b"<no context folder>");
         }
-        for f in &files {
-            h.update(f.as_bytes()).update(b"\0");
-            match std::fs::read(dir.join(f)) {
-                Ok(bytes) => {
-                    h.update(&(bytes.len() as u64).to_le_bytes()).update(&bytes);
-                }
-                Err(_) => {
-                    h.update(b"<unreadable>");
-                }
+        // One buffer, hashed at once: many small updates cost more than the bytes.
+        let mut listing = Vec::new();
+        for (f, digest) in files {
+            listing.extend_from_slice(f.as_bytes());
+            listing.push(0);
+            match digest {
+                Some(d) => listing.extend_from_slice(d.as_bytes()),
+                None => listing.extend_from_slice(b"<unreadable>"),
             }
         }
+        h.update(&listing);
         h.finalize().to_hex().to_string()
     }
 }
@@ -214,28 +280,64 @@ impl Contexts for FsContexts {
 mod tests {
     use super::*;
 
+    /// The digest one run (a new reader) gives.
+    fn digest(root: &Path, context: &str, sources: &[&str], ignore: &str) -> String {
+        digest_generated(root, context, sources, ignore, &BTreeSet::new())
+    }
+
+    fn digest_generated(
+        root: &Path,
+        context: &str,
+        sources: &[&str],
+        ignore: &str,
+        generated: &BTreeSet<String>,
+    ) -> String {
+        let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+        FsContexts::new(root).digest(context, &sources, ignore, generated)
+    }
+
     #[test]
     fn digest_follows_reached_files() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("app/sub")).unwrap();
-        std::fs::write(dir.path().join("app/a.py"), "a").unwrap();
-        std::fs::write(dir.path().join("app/sub/b.py"), "b").unwrap();
-        std::fs::write(dir.path().join("other.txt"), "x").unwrap();
-        let c = FsContexts::new(dir.path().to_path_buf());
-        let sources = vec!["app".to_string()];
-        let none = BTreeSet::new();
-        let before = c.digest(".", &sources, "", &none);
-        std::fs::write(dir.path().join("other.txt"), "changed").unwrap();
-        assert_eq!(before, c.digest(".", &sources, "", &none), "unreached file");
-        std::fs::write(dir.path().join("app/sub/b.py"), "changed").unwrap();
-        assert_ne!(before, c.digest(".", &sources, "", &none), "reached file");
-        let ignored = c.digest(".", &sources, "app/sub\n", &none);
-        std::fs::write(dir.path().join("app/sub/b.py"), "again").unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("app/sub")).unwrap();
+        std::fs::write(root.join("app/a.py"), "a").unwrap();
+        std::fs::write(root.join("app/sub/b.py"), "b").unwrap();
+        std::fs::write(root.join("other.txt"), "x").unwrap();
+        let before = digest(root, ".", &["app"], "");
+        std::fs::write(root.join("other.txt"), "changed").unwrap();
+        assert_eq!(before, digest(root, ".", &["app"], ""), "unreached file");
+        std::fs::write(root.join("app/sub/b.py"), "changed").unwrap();
+        assert_ne!(before, digest(root, ".", &["app"], ""), "reached file");
+        let ignored = digest(root, ".", &["app"], "app/sub\n");
+        std::fs::write(root.join("app/sub/b.py"), "again").unwrap();
         assert_eq!(
             ignored,
-            c.digest(".", &sources, "app/sub\n", &none),
+            digest(root, ".", &["app"], "app/sub\n"),
             "ignored file"
         );
+    }
+
+    #[test]
+    fn one_run_reads_each_file_once_and_keeps_each_ignore_file_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("app/sub")).unwrap();
+        std::fs::write(root.join("app/a.py"), "a").unwrap();
+        std::fs::write(root.join("app/sub/b.py"), "b").unwrap();
+        let run = FsContexts::new(root);
+        let sources = vec!["app".to_string()];
+        let none = BTreeSet::new();
+        // Two targets of one run, with different `.dockerignore` files: each its own.
+        let all = run.digest(".", &sources, "", &none);
+        let some = run.digest(".", &sources, "app/sub\n", &none);
+        assert_eq!(all, digest(root, ".", &["app"], ""));
+        assert_eq!(some, digest(root, ".", &["app"], "app/sub\n"));
+        assert_ne!(all, some);
+        // A file is read once per run: the run's later targets see what its first saw.
+        std::fs::write(root.join("app/a.py"), "changed").unwrap();
+        assert_eq!(all, run.digest(".", &sources, "", &none));
+        assert_ne!(all, digest(root, ".", &["app"], ""));
     }
 
     #[cfg(unix)]
@@ -249,38 +351,104 @@ mod tests {
         std::fs::write(victim.join("secret"), "s1").unwrap();
         std::os::unix::fs::symlink(&victim, repo.join("app")).unwrap();
         std::os::unix::fs::symlink(&victim, repo.join("real/inner")).unwrap();
-        let c = FsContexts::new(repo.clone());
-        let none = BTreeSet::new();
-        let sources = vec![".".to_string()];
         for context in ["app", "./app/", "real/inner", "app/sub", "../victim"] {
-            let before = c.digest(context, &sources, "", &none);
+            let before = digest(&repo, context, &["."], "");
             std::fs::write(victim.join("secret"), "s2").unwrap();
             assert_eq!(
                 before,
-                c.digest(context, &sources, "", &none),
+                digest(&repo, context, &["."], ""),
                 "{context}: a file outside the repository reached the hash"
             );
             std::fs::write(victim.join("secret"), "s1").unwrap();
         }
         // A real folder is still read.
         std::fs::write(repo.join("real/a"), "a").unwrap();
-        let before = c.digest("real", &sources, "", &none);
+        let before = digest(&repo, "real", &["."], "");
         std::fs::write(repo.join("real/a"), "b").unwrap();
-        assert_ne!(before, c.digest("real", &sources, "", &none));
+        assert_ne!(before, digest(&repo, "real", &["."], ""));
     }
 
     #[test]
     fn digest_skips_generated_files() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("api")).unwrap();
-        std::fs::write(dir.path().join("api/a.py"), "a").unwrap();
-        let c = FsContexts::new(dir.path().to_path_buf());
-        let sources = vec![".".to_string()];
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("api")).unwrap();
+        std::fs::write(root.join("api/a.py"), "a").unwrap();
         let generated: BTreeSet<String> = ["api/.dockerignore".to_string()].into();
-        let before = c.digest("api", &sources, "", &generated);
+        let before = digest_generated(root, "api", &["."], "", &generated);
         // A later `generate` finds its own output in the context: same digest.
-        std::fs::write(dir.path().join("api/.dockerignore"), "x").unwrap();
-        assert_eq!(before, c.digest("./api/", &sources, "", &generated));
-        assert_ne!(before, c.digest("api", &sources, "", &BTreeSet::new()));
+        std::fs::write(root.join("api/.dockerignore"), "x").unwrap();
+        assert_eq!(
+            before,
+            digest_generated(root, "./api/", &["."], "", &generated)
+        );
+        assert_ne!(before, digest(root, "api", &["."], ""));
+    }
+
+    /// Files a `!` pattern brings back from an excluded folder are still hashed.
+    #[test]
+    fn an_exception_inside_an_excluded_folder_is_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("node_modules/pkg")).unwrap();
+        std::fs::write(root.join("node_modules/pkg/keep.js"), "k").unwrap();
+        std::fs::write(root.join("node_modules/pkg/other.js"), "o").unwrap();
+        let ignores = [
+            "node_modules\n!node_modules/pkg/keep.js\n",
+            "**/node_modules\n!**/keep.js\n",
+            "*\n!node_modules/**/keep.js\n",
+        ];
+        for (i, ignore) in ignores.into_iter().enumerate() {
+            let before = digest(root, ".", &["."], ignore);
+            std::fs::write(root.join("node_modules/pkg/other.js"), format!("o{i}")).unwrap();
+            assert_eq!(before, digest(root, ".", &["."], ignore), "{ignore:?}");
+            std::fs::write(root.join("node_modules/pkg/keep.js"), format!("k{i}")).unwrap();
+            assert_ne!(before, digest(root, ".", &["."], ignore), "{ignore:?}");
+        }
+    }
+
+    use crate::value::ignore::tests::{NAMES, ignore_text, path};
+    use proptest::prelude::*;
+
+    const SOURCES: &[&str] = &[".", "a", "b/keep", "*", "a/*", "**/keep", "./a/", "a/../b"];
+
+    /// Writes each of `files` (a file where a folder is in the way is left out).
+    fn tree(root: &Path, files: &[String]) {
+        for f in files {
+            let path = root.join(f);
+            if let Some(parent) = path.parent()
+                && std::fs::create_dir_all(parent).is_ok()
+                && !path.exists()
+            {
+                std::fs::write(&path, f).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 128,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The walk that skips excluded folders keeps exactly the files a walk of every
+        /// folder, filtered by the same rules, keeps.
+        #[test]
+        fn a_pruned_walk_keeps_what_a_full_walk_keeps(
+            files in prop::collection::vec(path(NAMES, 4), 1..24),
+            text in ignore_text(),
+            source in prop::sample::select(SOURCES),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            tree(dir.path(), &files);
+            let rules = IgnoreRules::from_text(&text);
+            let pruned = reached(dir.path(), source, &rules);
+            let full: Vec<String> = reached(dir.path(), source, &IgnoreRules::default())
+                .into_iter()
+                .filter(|f| !rules.excludes(f))
+                .collect();
+            prop_assert_eq!(pruned, full, "{:?} with {:?}", text, source);
+        }
     }
 }

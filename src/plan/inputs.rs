@@ -27,11 +27,7 @@ pub(crate) fn input_hashes(
     let mut hashes = BTreeMap::new();
     for target in &plan.targets {
         let image = &spec.images[target.image_index];
-        let Some(stage) = spec
-            .stages
-            .iter()
-            .position(|s| s.name.value == image.stage.value)
-        else {
+        let Some(stage) = spec.stage_index(&image.stage.value) else {
             continue;
         };
         {
@@ -54,7 +50,7 @@ pub(crate) fn input_hashes(
             let dockerfile = dockerfile_of(ii, v).unwrap_or_default();
             let context = &image.context.value;
             let mut h = blake3::Hasher::new();
-            h.update(b"specc-input-v2\0");
+            h.update(b"specc-input-v3\0");
             h.update(dockerfile_body(&dockerfile).as_bytes())
                 .update(b"\0");
             for (k, val) in &target.args {

@@ -12,6 +12,7 @@ pub(crate) mod inputs;
 
 mod build_order;
 mod consumers;
+mod index;
 pub mod runtime;
 pub mod tags;
 mod target;
@@ -76,6 +77,9 @@ pub struct Plan {
     pub services: Vec<ServiceImage>,
     /// Per chart image value, the reference it holds.
     pub charts: Vec<ChartImage>,
+    /// Targets and services by name (see [`Plan::target`]).
+    #[serde(skip)]
+    index: index::Index,
 }
 
 impl Plan {
@@ -84,11 +88,6 @@ impl Plan {
     /// it, and the workflow tells the two apart.
     pub fn schedule_has_own_tags(&self) -> bool {
         self.targets.iter().any(|t| t.event_tags.schedule_differs())
-    }
-
-    /// The target called `name`.
-    pub fn target(&self, name: &str) -> Option<&Target> {
-        self.targets.iter().find(|t| t.name == name)
     }
 
     /// Gives each target its entry of `hashes` (target name -> input hash).
@@ -122,12 +121,16 @@ pub fn plan(checked: &Checked, options: &PlanOptions) -> Plan {
         }
     }
     let spec_values = TagValues::new(spec.project.version.value.as_str(), None, None);
+    let index = index::Index::of(&targets);
+    let services = consumers::services(checked, &targets, &index, &options.env);
+    let charts = consumers::charts(checked, &targets, &index, &spec_values);
     Plan {
         project: spec.project.name.value.clone(),
         version: values.version.clone(),
         event,
-        services: consumers::services(checked, &targets, &options.env),
-        charts: consumers::charts(checked, &targets, &spec_values),
+        index: index.with_services(&services),
+        services,
+        charts,
         targets,
     }
 }

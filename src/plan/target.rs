@@ -188,10 +188,7 @@ impl Build<'_> {
     pub fn target(&self, ii: usize, v: usize) -> Option<Target> {
         let spec = &self.checked.spec;
         let image = &spec.images[ii];
-        let stage = spec
-            .stages
-            .iter()
-            .position(|s| s.name.value == image.stage.value)?;
+        let stage = spec.stage_index(&image.stage.value)?;
         let stages = super::build_order(self.checked, stage);
         let variant = &spec.variants[v];
         let affixes = TagAffixes::of(spec, image, v);
@@ -348,10 +345,7 @@ fn caches(spec: &Spec, image: &Image, name: &str) -> Vec<CachePlan> {
             }),
             CacheKind::Registry => {
                 let registry = c.registry.as_ref()?;
-                let r = spec
-                    .registries
-                    .iter()
-                    .find(|r| r.name.value == registry.value)?;
+                let r = &spec.registries[spec.registry_index(&registry.value)?];
                 Some(CachePlan::Registry {
                     repository: repository(spec, r, image),
                     tag: format!("buildcache-{name}"),

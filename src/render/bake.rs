@@ -7,13 +7,14 @@
 //! the tags its `registry=` lets through, and `{{date}}` cut out of `SPECC_DATE` (or
 //! `timestamp()`). A pull request's tags are not in the file: no workflow pushes them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, escape, header, relative_path, render_template};
 use crate::check::Checked;
+use crate::check::targets::image_variants;
 use crate::diagnostics::Error;
 use crate::plan::runtime;
 use crate::plan::tags::{ReleaseCondition, TagTemplate};
@@ -509,6 +510,8 @@ fn variables(spec: &Spec, used: &BTreeSet<String>) -> Vec<Variable> {
 /// never takes the name of a target.
 fn groups(spec: &Spec, plan: &Plan, targets: &[Target]) -> Vec<Group> {
     let all: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    // A set beside the list: a search of the list per target is quadratic.
+    let defined: HashSet<&str> = all.iter().map(String::as_str).collect();
     let mut groups = vec![
         Group {
             name: "default".into(),
@@ -523,7 +526,7 @@ fn groups(spec: &Spec, plan: &Plan, targets: &[Target]) -> Vec<Group> {
     let members = |keep: &dyn Fn(&Planned) -> bool| -> Vec<String> {
         plan.targets
             .iter()
-            .filter(|t| keep(t) && all.contains(&t.name))
+            .filter(|t| keep(t) && defined.contains(t.name.as_str()))
             .map(|t| t.name.clone())
             .collect()
     };
@@ -536,15 +539,24 @@ fn groups(spec: &Spec, plan: &Plan, targets: &[Target]) -> Vec<Group> {
         }
     }
     for (ii, image) in spec.images.iter().enumerate() {
-        if plan.targets.iter().filter(|t| t.image_index == ii).count() > 1 {
+        let planned: Vec<&Planned> = image_variants(spec, image)
+            .into_iter()
+            .filter_map(|v| plan.target_of(ii, v))
+            .collect();
+        if planned.len() > 1 {
             groups.push(Group {
                 name: image.name.value.replace('.', "_"),
-                targets: members(&|t| t.image_index == ii),
+                targets: planned
+                    .iter()
+                    .filter(|t| defined.contains(t.name.as_str()))
+                    .map(|t| t.name.clone())
+                    .collect(),
             });
         }
     }
     let mut seen = BTreeSet::new();
-    groups
-        .retain(|g| !g.targets.is_empty() && !all.contains(&g.name) && seen.insert(g.name.clone()));
+    groups.retain(|g| {
+        !g.targets.is_empty() && !defined.contains(g.name.as_str()) && seen.insert(g.name.clone())
+    });
     groups
 }

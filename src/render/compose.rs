@@ -320,7 +320,8 @@ pub fn render(
                 volumes.insert(name.to_string());
             }
         }
-        if let Some(planned) = plan.services.iter().find(|x| x.name == s.name.value) {
+        let planned = plan.service(&s.name.value);
+        if let Some(planned) = planned {
             // An interpolated reference is the spec's text: compose resolves it.
             service.image_expr = if s.image_expand {
                 super::escape::yaml(s.image.value.as_str())
@@ -335,11 +336,7 @@ pub fn render(
                 capabilities: g.capabilities.clone(),
             });
         }
-        let target = plan
-            .services
-            .iter()
-            .find(|x| x.name == s.name.value)
-            .and_then(|x| plan.target(x.target.as_deref()?));
+        let target = planned.and_then(|x| plan.target(x.target.as_deref()?));
         if let Some(planned) = target
             && let Some(dockerfile) = dockerfiles
                 .by_target

@@ -328,10 +328,7 @@ fn render_variant(
 ) -> Option<String> {
     let spec = &checked.spec;
     let img = &spec.images[image];
-    let target = spec
-        .stages
-        .iter()
-        .position(|s| s.name.value == img.stage.value)?;
+    let target = spec.stage_index(&img.stage.value)?;
     let variant = &spec.variants[v];
     let built = image_variants(spec, img);
     // This variant's own value: a plain `docker build` of its file must use the base the

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::dockerfile::Dockerfiles;
 use super::{RenderOptions, Rendered, header, join, relative_path, render_template};
+use crate::check::targets::image_variants;
 use crate::check::{Checked, reachable_stages};
 use crate::diagnostics::Error;
 use crate::spec::InstructionKind;
@@ -69,6 +70,8 @@ pub struct Ignores {
     pub files: Vec<Rendered>,
     /// (image, variant) -> the path of the ignore file its build reads.
     pub by_target: HashMap<(usize, usize), String>,
+    /// Path -> its index in `files`.
+    index: HashMap<String, usize>,
 }
 
 impl Ignores {
@@ -76,30 +79,28 @@ impl Ignores {
     pub fn text_of(&self, ii: usize, v: usize) -> String {
         self.by_target
             .get(&(ii, v))
-            .and_then(|path| self.files.iter().find(|f| &f.path == path))
-            .map(|f| f.contents.clone())
+            .and_then(|path| self.index.get(path))
+            .map(|&i| self.files[i].contents.clone())
             .unwrap_or_default()
     }
 }
 
-/// True when `pattern` alone would exclude `source` (a COPY/ADD source, relative to the
-/// context), read by the same matcher as the input hash and BuildKit.
-fn hides(pattern: &str, source: &str) -> bool {
-    IgnoreRules::from_patterns([pattern]).excludes(source)
+/// True when `pattern` alone would exclude one of `sources` (COPY/ADD sources, relative to
+/// the context), read by the same matcher as the input hash and BuildKit. The pattern is
+/// compiled once for all sources: compiling a glob costs far more than matching one.
+fn hides_any(pattern: &str, sources: &BTreeSet<String>) -> bool {
+    let rules = IgnoreRules::from_patterns([pattern]);
+    sources.iter().any(|s| rules.excludes(s))
 }
 
 /// The COPY/ADD sources (without `from=`) that image `ii` reads from its context.
-fn image_sources(checked: &Checked, ii: usize) -> Vec<String> {
+fn image_sources(checked: &Checked, ii: usize) -> BTreeSet<String> {
     let spec = &checked.spec;
     let image = &spec.images[ii];
-    let Some(target) = spec
-        .stages
-        .iter()
-        .position(|s| s.name.value == image.stage.value)
-    else {
-        return Vec::new();
+    let Some(target) = spec.stage_index(&image.stage.value) else {
+        return BTreeSet::new();
     };
-    let mut sources = Vec::new();
+    let mut sources = BTreeSet::new();
     for s in reachable_stages(&checked.graph, target) {
         for ins in &spec.stages[s].instructions {
             match &ins.kind {
@@ -118,9 +119,14 @@ fn image_sources(checked: &Checked, ii: usize) -> Vec<String> {
 
 /// The sections of one ignore file for `context`, whose builds copy `sources`, with the
 /// spec's patterns `user` (in order).
-fn sections(checked: &Checked, context: &str, sources: &[String], user: &[&str]) -> Vec<Section> {
+fn sections(
+    checked: &Checked,
+    context: &str,
+    sources: &BTreeSet<String>,
+    user: &[&str],
+) -> Vec<Section> {
     let out = &checked.spec.output;
-    let needed = |p: &str| !sources.iter().any(|s| hides(p, s));
+    let needed = |p: &str| !hides_any(p, sources);
     let mut sections: Vec<Section> = DEFAULTS
         .iter()
         .map(|(title, patterns)| Section {
@@ -196,9 +202,9 @@ pub fn render(
     let top: Vec<&str> = spec.ignore.iter().map(|p| p.value.as_str()).collect();
     let mut by_target = HashMap::new();
     // Context -> the COPY/ADD sources that read from it.
-    let mut contexts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut contexts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // Per-Dockerfile ignore file -> its context, sources and the image's patterns.
-    let mut own: BTreeMap<String, (String, Vec<String>, Vec<&str>)> = BTreeMap::new();
+    let mut own: BTreeMap<String, (String, BTreeSet<String>, Vec<&str>)> = BTreeMap::new();
     for (ii, image) in spec.images.iter().enumerate() {
         let context = &image.context.value;
         let sources = image_sources(checked, ii);
@@ -211,11 +217,9 @@ pub fn render(
         } else {
             join(context, ".dockerignore")
         };
-        let variants: BTreeSet<usize> = dockerfiles
-            .by_target
-            .keys()
-            .filter(|(i, _)| *i == ii)
-            .map(|(_, v)| *v)
+        let variants: BTreeSet<usize> = image_variants(spec, image)
+            .into_iter()
+            .filter(|v| dockerfiles.by_target.contains_key(&(ii, *v)))
             .collect();
         for v in variants {
             let path = match (&image.ignore[..], dockerfiles.by_target.get(&(ii, v))) {
@@ -258,5 +262,14 @@ pub fn render(
         emit(path, sections(checked, &context, &sources, &user));
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ignores { files, by_target }
+    let index = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.clone(), i))
+        .collect();
+    Ignores {
+        files,
+        by_target,
+        index,
+    }
 }

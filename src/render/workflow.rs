@@ -267,7 +267,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn registry<'s>(spec: &'s Spec, name: &str) -> Option<&'s Registry> {
-    spec.registries.iter().find(|r| r.name.value == name)
+    spec.registry_index(name).map(|r| &spec.registries[r])
 }
 
 /// The chart folder: its `path`, or `<output charts>/<name>`.
@@ -362,6 +362,7 @@ fn render_one(
             registries.push(r);
         }
     }
+    let mut ecr_seen = BTreeSet::new();
     for &ii in &images {
         let image = &spec.images[ii];
         for v in image_variants(spec, image) {
@@ -382,7 +383,9 @@ fn render_one(
         {
             add_registry(r, &mut registries);
         }
-        let planned = plan.targets.iter().filter(|t| t.image_index == ii);
+        let planned = image_variants(spec, image)
+            .into_iter()
+            .filter_map(|v| plan.target_of(ii, v));
         for repo in planned.flat_map(|t| &t.repositories) {
             let Some(r) = registry(spec, &repo.registry) else {
                 continue;
@@ -390,7 +393,7 @@ fn render_one(
             if crate::value::ecr_region(&r.host.value).is_some()
                 && let (Some(name), Some(LoginMethod::Aws { region, .. })) =
                     (repo.name_in_registry(), r.login.as_ref().map(|l| &l.method))
-                && !ctx.ecr_repositories.iter().any(|e| e.repository == name)
+                && ecr_seen.insert(name.clone())
             {
                 ctx.ecr_repositories.push(EcrRepository {
                     region: region.value.clone(),
@@ -448,7 +451,7 @@ fn render_one(
     let charts: Vec<&crate::spec::Chart> = w
         .charts
         .iter()
-        .filter_map(|n| spec.charts.iter().find(|c| c.name.value == n.value))
+        .filter_map(|n| spec.chart_index(&n.value).map(|c| &spec.charts[c]))
         .collect();
     for c in &charts {
         if let Some(r) = c
@@ -526,14 +529,10 @@ fn render_one(
         check_targets.extend(ctx.targets.iter().chain(&ctx.build_only).cloned());
     }
     for t in &w.smoke_tests {
-        if let Some(ii) = spec
-            .images
-            .iter()
-            .position(|i| i.name.value == t.image.value)
-        {
+        if let Some(ii) = spec.image_index(&t.image.value) {
             let built = image_variants(spec, &spec.images[ii]);
             let v = match &t.variant {
-                Some(n) => spec.variants.iter().position(|v| v.name.value == n.value),
+                Some(n) => spec.variant_index(&n.value),
                 None => default_variant(spec, &built),
             };
             if let Some(v) = v {
@@ -546,17 +545,14 @@ fn render_one(
     }
     for target in check_targets {
         let smoke = w.smoke_tests.iter().find(|t| {
-            spec.images
-                .iter()
-                .position(|i| i.name.value == t.image.value)
-                .is_some_and(|ii| {
-                    let built = image_variants(spec, &spec.images[ii]);
-                    let v = match &t.variant {
-                        Some(n) => spec.variants.iter().position(|v| v.name.value == n.value),
-                        None => default_variant(spec, &built),
-                    };
-                    v.is_some_and(|v| target_name(spec, &spec.images[ii], v) == target)
-                })
+            spec.image_index(&t.image.value).is_some_and(|ii| {
+                let built = image_variants(spec, &spec.images[ii]);
+                let v = match &t.variant {
+                    Some(n) => spec.variant_index(&n.value),
+                    None => default_variant(spec, &built),
+                };
+                v.is_some_and(|v| target_name(spec, &spec.images[ii], v) == target)
+            })
         });
         let smoke = smoke.map(|t| {
             let host_port = t.port.as_ref().map(|p| p.value.host_port().to_string());
@@ -610,7 +606,7 @@ fn render_one(
         let image = d
             .image
             .as_ref()
-            .and_then(|n| spec.images.iter().find(|i| i.name.value == n.value))
+            .and_then(|n| spec.image_index(&n.value).map(|i| &spec.images[i]))
             .or_else(|| {
                 images
                     .iter()
@@ -625,10 +621,7 @@ fn render_one(
             }),
         ) = (image, r.login.as_ref().map(|l| &l.method))
         {
-            let ii = spec
-                .images
-                .iter()
-                .position(|i| i.name.value == image.name.value);
+            let ii = spec.image_index(&image.name.value);
             let repository = plan
                 .targets
                 .iter()

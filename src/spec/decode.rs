@@ -403,7 +403,7 @@ impl<'a> Decoder<'a> {
                 span: SourceSpan::from((0, 0)),
             });
         }
-        Some(Spec {
+        let mut spec = Spec {
             project: project?,
             output: output.map(|(o, _)| o).unwrap_or_else(Output::defaults),
             args,
@@ -417,7 +417,10 @@ impl<'a> Decoder<'a> {
             networks,
             workflows,
             charts,
-        })
+            names: Default::default(),
+        };
+        spec.names = super::names::Names::of(&spec);
+        Some(spec)
     }
 
     fn unique<'n>(&self, kind: &str, names: impl Iterator<Item = &'n Text>) {

@@ -9,6 +9,7 @@
 //! does not parse where the value is meant as one).
 
 mod decode;
+mod names;
 mod reader;
 
 pub use decode::{
@@ -67,6 +68,9 @@ pub struct Spec {
     pub networks: Vec<Network>,
     pub workflows: Vec<Workflow>,
     pub charts: Vec<Chart>,
+    /// Name -> index per kind, built when the spec is decoded (nothing changes a spec
+    /// after that): read it with [`Spec::stage_index`] and its siblings.
+    names: names::Names,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,10 @@
 //! renamed into place, the lock last. A failure in the first phase
 //! leaves every previous output and the lock untouched; each rename is atomic, so no file
 //! is ever half-written. Unchanged files are not touched (their mtime is kept).
+//!
+//! Nothing is synced to disk (no fsync per file, none per folder): the outputs can all be
+//! generated again, and after a power loss specc finds any file that did not reach the
+//! disk by its hash. The reasons are in `docs/durability.md`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -137,8 +141,9 @@ pub fn apply(
     Ok(applied)
 }
 
-/// `contents` in a new temporary file (`.specc-tmp-*`) in the folder of `rel`, flushed
-/// to disk; its folders are created without following a link.
+/// `contents` in a new temporary file (`.specc-tmp-*`) in the folder of `rel` (written,
+/// not synced: see the module's header); its folders are created without following a
+/// link.
 fn stage(root: &Path, rel: &str, contents: &str) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = confine::create_dirs(root, rel)?;
     let mut builder = tempfile::Builder::new();
@@ -149,7 +154,6 @@ fn stage(root: &Path, rel: &str, contents: &str) -> std::io::Result<tempfile::Na
         .permissions(<std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666));
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(contents.as_bytes())?;
-    tmp.as_file().sync_all()?;
     Ok(tmp)
 }
 

@@ -180,8 +180,10 @@ pub fn compare(
             new: Some(f.contents.clone()),
         });
     }
+    let generated: std::collections::HashSet<&str> =
+        files.iter().map(|f| f.path.as_str()).collect();
     for (path, hashes) in known {
-        if files.iter().any(|f| &f.path == path) || (trust.keep)(path) {
+        if generated.contains(path.as_str()) || (trust.keep)(path) {
             continue;
         }
         let refuse = |reason: String| SyncError::LockEntry {
