@@ -83,10 +83,16 @@ fn action_helper(
     Ok(())
 }
 
-/// The template registry, built once per process.
-fn registry() -> &'static Handlebars<'static> {
-    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
+/// The registry holding template `name` alone, compiled on its first use and kept for the
+/// process: a spec compiles only the templates of the outputs it has (the workflow
+/// template alone costs more to compile than rendering a typical spec's Dockerfiles).
+fn registry(name: &str) -> Option<&'static Handlebars<'static>> {
+    static REGISTRIES: [OnceLock<Handlebars<'static>>; TEMPLATES.len()] =
+        [const { OnceLock::new() }; TEMPLATES.len()];
+    let index = TEMPLATES.iter().position(|(n, _)| *n == name)?;
+    Some(REGISTRIES[index].get_or_init(|| {
+        let (name, text) = TEMPLATES[index];
+        trace(&format!("compile template {name}"));
         let mut h = Handlebars::new();
         h.set_strict_mode(true);
         h.register_escape_fn(handlebars::no_escape);
@@ -97,23 +103,23 @@ fn registry() -> &'static Handlebars<'static> {
         h.register_helper("gha", Box::new(gha_helper));
         h.register_helper("json", Box::new(json_helper));
         h.register_helper("action", Box::new(action_helper));
-        for (name, text) in TEMPLATES {
-            h.register_template_string(name, *text)
-                .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
-        }
+        h.register_template_string(name, text)
+            .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
         h
-    })
+    }))
 }
 
 /// Renders template `name` with `context`; a failure here is a bug in specc.
 fn render_template(name: &str, path: &str, context: &impl Serialize) -> Result<String, Error> {
-    registry()
+    let error = |reason: String| Error::InvalidOutput {
+        path: path.to_string(),
+        format: name.to_string(),
+        reason,
+    };
+    registry(name)
+        .ok_or_else(|| error(format!("no embedded template is named {name}")))?
         .render(name, context)
-        .map_err(|e| Error::InvalidOutput {
-            path: path.to_string(),
-            format: name.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| error(e.to_string()))
 }
 
 /// The comment lines every generated file starts with.
@@ -268,5 +274,17 @@ pub fn render_with(
 pub fn trace(what: &str) {
     if std::env::var_os("SPECC_TRACE").is_some() {
         eprintln!("specc-trace: {what}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_embedded_template_compiles() {
+        // Each is compiled on first use only: this is where a broken one shows up.
+        for (name, _) in super::TEMPLATES {
+            assert!(super::registry(name).is_some(), "{name}");
+        }
+        assert!(super::registry("no such template").is_none());
     }
 }
