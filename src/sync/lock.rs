@@ -3,8 +3,10 @@
 //! It records specc's version, the spec (relative to the output root) and its hash, the
 //! templates' hash and the blake3 of every output: nothing about build contexts, so a
 //! change to application source never makes the lock stale. `generate` reads it to tell
-//! hand-edited files and stale outputs apart; `check` reads it to skip rendering when
-//! nothing changed.
+//! hand-edited files and stale outputs apart; `check` and `generate` read it to answer
+//! without parsing the spec when nothing changed ([`crate::sync::fast`]), so it also
+//! records the little such a run must know of the spec: its compose file, and whether
+//! the spec must be parsed on every run anyway.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,10 +20,11 @@ use crate::sync::layout::Layout;
 use crate::sync::source::Loaded;
 
 /// The format version this specc writes.
-pub const LOCK_VERSION: u32 = 2;
+pub const LOCK_VERSION: u32 = 3;
 
 /// The oldest format version this specc reads (version 1 also held per-target input
-/// hashes, which are ignored: the next `generate` writes version 2).
+/// hashes, which are ignored; versions 1 and 2 lack what a run that does not parse the
+/// spec needs: the next `generate` writes version 3).
 const OLDEST_READ: u32 = 1;
 
 const HEADER: &str = "# specc.lock: what `specc generate` wrote and from which spec.\n# Generated; do not edit by hand. Commit it with the outputs.\n\n";
@@ -35,6 +38,14 @@ pub struct Lock {
     pub spec: String,
     pub spec_hash: String,
     pub templates_hash: String,
+    /// The compose file the spec writes, when it has services: a run that does not parse
+    /// the spec still warns about the compose files beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
+    /// Why every run must parse the spec even when nothing changed (it prints warnings,
+    /// reads the user's charts, or keeps the lock where a run does not look first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_parse: Option<String>,
     /// Output path (relative to the output root) -> blake3 of its bytes.
     pub outputs: BTreeMap<String, String>,
 }
@@ -47,16 +58,25 @@ pub fn hash(bytes: &[u8]) -> String {
 impl Lock {
     /// The lock for `files` generated from the spec `s` laid out as `layout`.
     pub fn new(s: &Loaded, layout: &Layout, files: &[Rendered]) -> Lock {
+        let outputs = files
+            .iter()
+            .map(|f| (f.path.clone(), hash(f.contents.as_bytes())))
+            .collect();
+        Lock::for_outputs(s, layout, outputs)
+    }
+
+    /// The lock for outputs with these hashes (path -> blake3), generated from the spec
+    /// `s` laid out as `layout`.
+    pub fn for_outputs(s: &Loaded, layout: &Layout, outputs: BTreeMap<String, String>) -> Lock {
         Lock {
             version: LOCK_VERSION,
             specc: env!("CARGO_PKG_VERSION").into(),
             spec: layout.spec.clone(),
             spec_hash: hash(s.text.as_bytes()),
             templates_hash: templates_hash(),
-            outputs: files
-                .iter()
-                .map(|f| (f.path.clone(), hash(f.contents.as_bytes())))
-                .collect(),
+            compose: crate::sync::existing::compose_file(&s.checked.spec).map(String::from),
+            always_parse: always_parse(s),
+            outputs,
         }
     }
 
@@ -93,29 +113,65 @@ impl Lock {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
-    /// True when the spec, its place, specc, the templates and every output on disk still
-    /// match this lock: then nothing needs rendering. Build contexts are never read.
-    pub fn is_fresh(&self, s: &Loaded, layout: &Layout) -> bool {
+    /// True when the spec (its `text`), its place, specc, the templates and every output
+    /// on disk still match this lock, and no interrupted run left a journal: then nothing
+    /// needs rendering. Build contexts are never read.
+    pub fn is_fresh(&self, text: &str, layout: &Layout, lock_rel: &str) -> bool {
         let on_disk = |path: &str| {
-            crate::sync::confine::read(&layout.root, path)
+            confine::read(&layout.root, path)
                 .ok()
-                .and_then(crate::sync::confine::OnDisk::bytes)
+                .and_then(OnDisk::bytes)
         };
         self.version == LOCK_VERSION
             && self.specc == env!("CARGO_PKG_VERSION")
             && self.spec == layout.spec
-            && self.spec_hash == hash(s.text.as_bytes())
+            && self.spec_hash == hash(text.as_bytes())
             && self.templates_hash == templates_hash()
+            // A journal may name files the lock does not (to remove): only rendering tells.
+            && matches!(confine::read(&layout.root, &Journal::path(lock_rel)), Ok(OnDisk::Missing))
             && self
                 .outputs
                 .iter()
-                // A lock is untrusted: an entry must also hold specc's header.
+                // A lock is untrusted: an entry must also hold specc's header, and be
+                // neither the spec nor the lock.
                 .all(|(path, h)| {
-                    on_disk(path).is_some_and(|b| {
-                        hash(&b) == *h && crate::sync::compare::looks_generated(&b)
-                    })
+                    path != lock_rel
+                        && !crate::sync::clash::is_the_spec(layout, path)
+                        && on_disk(path).is_some_and(|b| {
+                            hash(&b) == *h && crate::sync::compare::looks_generated(&b)
+                        })
                 })
     }
+}
+
+/// Why a run must parse the spec `s` even when its lock is fresh, if it must: what it
+/// prints or checks on every run depends on more than the lock records.
+fn always_parse(s: &Loaded) -> Option<String> {
+    let spec = &s.checked.spec;
+    if !s.checked.warnings.is_empty() {
+        return Some("the spec has warnings, which every run prints".into());
+    }
+    if let Some(path) = spec
+        .charts
+        .iter()
+        .filter(|c| c.overlay())
+        .find_map(|c| c.path.as_ref())
+    {
+        return Some(format!(
+            "every run checks the spec against the chart at `{}`",
+            path.value
+        ));
+    }
+    let default = default_path();
+    (spec.output.lock.value.trim_start_matches("./") != default).then(|| {
+        format!("the lock is not at `{default}`, where a run looks before it parses the spec")
+    })
+}
+
+/// Where a run looks for the lock before it has parsed the spec: the `output` setting's
+/// default.
+pub fn default_path() -> String {
+    crate::spec::Output::defaults().lock.value
 }
 
 /// The lock at `rel` under `root` and its text (`None`: there is no lock yet). It is read
@@ -215,6 +271,8 @@ mod tests {
             spec: "specs/x.kdl".into(),
             spec_hash: hash(b"spec"),
             templates_hash: hash(b"t"),
+            compose: Some("compose.yaml".into()),
+            always_parse: None,
             outputs,
         };
         let text = lock.to_text();
@@ -235,6 +293,8 @@ mod tests {
                 spec: "specc.kdl".into(),
                 spec_hash: "s".into(),
                 templates_hash: "t".into(),
+                compose: None,
+                always_parse: None,
                 outputs: BTreeMap::from([("a".to_string(), "h".to_string())]),
             }
         );
