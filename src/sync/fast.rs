@@ -16,6 +16,7 @@
 
 use crate::render::trace;
 use crate::sync::apply::{Applied, clean_temporaries};
+use crate::sync::confine;
 use crate::sync::layout::Layout;
 use crate::sync::lock::{self, Journal, Lock};
 use crate::sync::{InSync, existing, runlock};
@@ -61,15 +62,17 @@ fn fresh(text: &str, layout: &Layout) -> Option<Lock> {
         return None;
     }
     let lock_path = lock::default_path();
-    let (lock, lock_text) = lock::read(&layout.root, &lock_path).ok()??;
-    let usable = lock.always_parse.is_none()
-        && lock.to_text() == lock_text
-        && lock.is_fresh(text, layout, &lock_path);
+    let bytes = confine::read(&layout.root, &lock_path).ok()?.bytes()?;
+    let lock = Lock::parse_written(std::str::from_utf8(&bytes).ok()?)?;
+    let usable = lock.always_parse.is_none() && lock.is_fresh(text, layout, &lock_path);
     usable.then_some(lock)
 }
 
 /// The warnings a full run gives about files beside the outputs.
 fn warnings(lock: &Lock, layout: &Layout) -> Vec<crate::sync::SyncWarning> {
+    if lock.compose.is_none() {
+        return Vec::new();
+    }
     // A fresh lock comes with no journal: what specc wrote is what the lock lists.
     let known = super::known(Some(lock), &Journal::default());
     existing::compose_shadows(lock.compose.as_deref(), layout, &known)

@@ -85,32 +85,36 @@ impl Lock {
         format!("{HEADER}{body}")
     }
 
+    /// The lock `text` is, when it is exactly what [`Lock::to_text`] writes for it (a lock
+    /// reformatted by hand, or of another format, is `None`). The usual layout is read
+    /// line by line, without a TOML parser, which was most of the cost of a no-op run on a
+    /// large lock; whatever that reading makes of the text, comparing it written back
+    /// with the text is what decides.
+    pub fn parse_written(text: &str) -> Option<Lock> {
+        let lock = read_written(text).or_else(|| toml::from_str(text).ok())?;
+        (lock.to_text() == text).then_some(lock)
+    }
+
     pub fn parse(text: &str) -> Result<Lock, String> {
-        // The format version first: a lock of another version may lack fields of this one,
-        // and "missing field" would hide the real reason.
+        let error = match toml::from_str::<Lock>(text) {
+            Ok(lock) => return unsupported(lock.version, Some(&lock.specc)).map_or(Ok(lock), Err),
+            Err(e) => e.to_string().trim_end().to_string(),
+        };
+        // A lock of another format version may lack fields of this one, and "missing
+        // field" would hide the real reason. (Read only on failure: a TOML parse is most
+        // of what reading a lock costs.)
         #[derive(Deserialize)]
         struct Version {
             version: Option<u32>,
             specc: Option<String>,
         }
-        if let Ok(Version {
-            version: Some(version),
-            specc,
-        }) = toml::from_str::<Version>(text)
-            && !(OLDEST_READ..=LOCK_VERSION).contains(&version)
-        {
-            let by = specc.map_or(String::new(), |v| format!(", written by specc {v},"));
-            let hint = if version > LOCK_VERSION {
-                "; upgrade specc"
-            } else {
-                ""
-            };
-            return Err(format!(
-                "lock format version {version}{by} is not supported: this specc {} reads versions {OLDEST_READ} to {LOCK_VERSION} and writes version {LOCK_VERSION}{hint}",
-                env!("CARGO_PKG_VERSION")
-            ));
+        match toml::from_str::<Version>(text) {
+            Ok(Version {
+                version: Some(version),
+                specc,
+            }) => Err(unsupported(version, specc.as_deref()).unwrap_or(error)),
+            _ => Err(error),
         }
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
     /// True when the spec (its `text`), its place, specc, the templates and every output
@@ -136,12 +140,84 @@ impl Lock {
                 // neither the spec nor the lock.
                 .all(|(path, h)| {
                     path != lock_rel
-                        && !crate::sync::clash::is_the_spec(layout, path)
                         && on_disk(path).is_some_and(|b| {
                             hash(&b) == *h && crate::sync::compare::looks_generated(&b)
                         })
+                        && !names_the_spec(layout, path)
                 })
     }
+}
+
+/// True when `path`, an output read through [`confine`] (so no component of it is a
+/// symbolic link, and the root is canonical), is the spec file: then the lexical
+/// comparison is the one [`crate::sync::clash::is_the_spec`] makes by resolving links on
+/// disk, without a `readlink` per component of every output.
+fn names_the_spec(layout: &Layout, path: &str) -> bool {
+    let name = layout.spec_path.file_name().and_then(|n| n.to_str());
+    name.is_some_and(|n| path.ends_with(n))
+        && confine::check(path)
+            .is_ok_and(|parts| layout.root.join(parts.join("/")) == layout.spec_path)
+}
+
+/// The lock in `text` when it is laid out as [`Lock::to_text`] lays it out and holds no
+/// character a TOML string would escape; `None` for anything else.
+fn read_written(text: &str) -> Option<Lock> {
+    let mut lines = text.strip_prefix(HEADER)?.lines();
+    let mut fields = BTreeMap::new();
+    for line in lines.by_ref().take_while(|l| !l.is_empty()) {
+        let (key, value) = line.split_once(" = ")?;
+        fields.insert(key, value);
+    }
+    if lines.next()? != "[outputs]" {
+        return None;
+    }
+    let mut outputs = BTreeMap::new();
+    for line in lines {
+        let (key, value) = line.split_once(" = ")?;
+        let key = plain_string(key).or_else(|| {
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .then_some(key)
+        })?;
+        outputs.insert(key.to_string(), plain_string(value)?.to_string());
+    }
+    let version = fields.remove("version")?.parse().ok()?;
+    let mut take = |key: &str| fields.remove(key).and_then(plain_string).map(String::from);
+    let lock = Lock {
+        version,
+        specc: take("specc")?,
+        spec: take("spec")?,
+        spec_hash: take("spec-hash")?,
+        templates_hash: take("templates-hash")?,
+        compose: take("compose"),
+        always_parse: take("always-parse"),
+        outputs,
+    };
+    fields.is_empty().then_some(lock)
+}
+
+/// The contents of a TOML basic string `"..."` that needs no escape.
+fn plain_string(quoted: &str) -> Option<&str> {
+    let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    let plain = |b: &u8| *b >= b' ' && !matches!(*b, b'"' | b'\\' | 0x7f);
+    inner.as_bytes().iter().all(plain).then_some(inner)
+}
+
+/// Why this specc cannot read a lock of format `version` (written by specc `by`), if so.
+fn unsupported(version: u32, by: Option<&str>) -> Option<String> {
+    if (OLDEST_READ..=LOCK_VERSION).contains(&version) {
+        return None;
+    }
+    let by = by.map_or(String::new(), |v| format!(", written by specc {v},"));
+    let hint = if version > LOCK_VERSION {
+        "; upgrade specc"
+    } else {
+        ""
+    };
+    Some(format!(
+        "lock format version {version}{by} is not supported: this specc {} reads versions {OLDEST_READ} to {LOCK_VERSION} and writes version {LOCK_VERSION}{hint}",
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
 /// Why a run must parse the spec `s` even when its lock is fresh, if it must: what it
@@ -279,6 +355,47 @@ mod tests {
         assert_eq!(Lock::parse(&text).unwrap(), lock);
         // Keys come sorted, so the file diffs well: `a` (a bare key) before `"b file"`.
         assert!(text.find("\na = ").unwrap() < text.find("\"b file\"").unwrap());
+    }
+
+    fn sample(paths: &[&str]) -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            specc: "0.1.0".into(),
+            spec: "specs/x.kdl".into(),
+            spec_hash: hash(b"spec"),
+            templates_hash: hash(b"t"),
+            compose: Some("deploy/compose.yaml".into()),
+            always_parse: Some("the spec has warnings, which every run prints".into()),
+            outputs: paths
+                .iter()
+                .map(|p| (p.to_string(), hash(p.as_bytes())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_written_lock_is_read_back_as_it_was_and_nothing_else_is() {
+        // Paths a TOML string writes as they are, and paths it must escape (read by the
+        // TOML parser instead).
+        for paths in [
+            &["a", "docker/x.Dockerfile", "b file", ".dockerignore"][..],
+            &["say \"hi\"", "back\\slash", "tab\there", "ünïcode/ß"],
+        ] {
+            let lock = sample(paths);
+            let text = lock.to_text();
+            assert_eq!(Lock::parse_written(&text), Some(lock.clone()), "{text}");
+            assert_eq!(Lock::parse(&text), Ok(lock.clone()));
+            // The same lock written otherwise is not what specc writes.
+            for other in [
+                text.replace("\n\n[outputs]", "\n[outputs]"),
+                text.replace('\n', "\r\n"),
+                text.replacen("version = 3", "version = 03", 1),
+                format!("{text}\n"),
+                text.replace(HEADER, ""),
+            ] {
+                assert_eq!(Lock::parse_written(&other), None, "{other}");
+            }
+        }
     }
 
     #[test]
