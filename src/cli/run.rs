@@ -10,7 +10,7 @@ use crate::cli::args::{Cli, Color, Command, GraphFormat, MessageFormat};
 use crate::cli::print::{
     Printer, plan_text, print_applied, print_changed, print_diffs, print_in_sync,
 };
-use crate::sync::source::{Loaded, is_stdin, load, locate};
+use crate::sync::source::{Loaded, Source, is_stdin, locate, read};
 use crate::sync::{Failure, Layout, changed, options};
 use crate::{PlanOptions, diagram, plan};
 
@@ -247,7 +247,12 @@ impl Run {
                 "pass the spec's path, or add `--spec-only` to check only the spec read from standard input",
             );
         }
-        self.with_layout(spec, out, spec_only, |s, layout| {
+        let fast = |source: &Source, layout: &Layout| {
+            let in_sync = crate::sync::fast::check(&source.text, layout)?;
+            print_in_sync(&self.printer, &source.name, &in_sync);
+            Some(self.warned(&in_sync.warnings))
+        };
+        self.with_layout(spec, out, spec_only, fast, |s, layout| {
             let Some(layout) = layout else {
                 return self.report_spec_ok(s);
             };
@@ -268,7 +273,12 @@ impl Run {
                 "pass the spec's path: every output names its spec and the command that regenerates it",
             );
         }
-        self.with_layout(spec, out, false, |s, layout| {
+        let fast = |source: &Source, layout: &Layout| {
+            let done = crate::sync::fast::generate(&source.text, layout)?;
+            print_applied(&self.printer, &source.name, &done);
+            Some(self.warned(&done.warnings))
+        };
+        self.with_layout(spec, out, false, fast, |s, layout| {
             let Some(layout) = layout else {
                 return self.stdin_refused("`generate`", "pass the spec's path");
             };
@@ -305,42 +315,48 @@ impl Run {
             );
         }
         let spec_only = reads == TreeRead::None;
-        self.with_layout(spec, out, spec_only, |s, layout| {
-            let (mut p, resolved) = match options::plan(s, &options)
-                .and_then(|p| Ok((p, options::resolve(s, &options)?)))
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    self.printer.print(&e);
-                    return 2;
-                }
-            };
-            match (&reads, layout) {
-                (TreeRead::Changed(since), Some(layout)) => {
-                    return match changed::changed(s, layout, &p, &resolved, since) {
-                        Ok(c) => {
-                            print_changed(&c, json);
-                            0
-                        }
-                        Err(f) => self.failed(f),
-                    };
-                }
-                (TreeRead::Hashes, Some(layout)) => {
-                    match changed::current_hashes(s, layout, &resolved) {
-                        Ok(hashes) => p.set_input_hashes(&hashes),
-                        Err(f) => return self.failed(f),
+        self.with_layout(
+            spec,
+            out,
+            spec_only,
+            |_, _| None,
+            |s, layout| {
+                let (mut p, resolved) = match options::plan(s, &options)
+                    .and_then(|p| Ok((p, options::resolve(s, &options)?)))
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.printer.print(&e);
+                        return 2;
                     }
+                };
+                match (&reads, layout) {
+                    (TreeRead::Changed(since), Some(layout)) => {
+                        return match changed::changed(s, layout, &p, &resolved, since) {
+                            Ok(c) => {
+                                print_changed(&c, json);
+                                0
+                            }
+                            Err(f) => self.failed(f),
+                        };
+                    }
+                    (TreeRead::Hashes, Some(layout)) => {
+                        match changed::current_hashes(s, layout, &resolved) {
+                            Ok(hashes) => p.set_input_hashes(&hashes),
+                            Err(f) => return self.failed(f),
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            if json {
-                let text = serde_json::to_string_pretty(&p).expect("a plan serializes");
-                outln!("{text}");
-            } else {
-                out!("{}", plan_text(&p));
-            }
-            0
-        })
+                if json {
+                    let text = serde_json::to_string_pretty(&p).expect("a plan serializes");
+                    outln!("{text}");
+                } else {
+                    out!("{}", plan_text(&p));
+                }
+                0
+            },
+        )
     }
 
     /// Prints the warnings of a sync command that succeeded; its exit code (1 when there
@@ -397,12 +413,14 @@ impl Run {
         2
     }
 
-    /// [`Run::with_spec`], with the outputs' layout unless `spec_only`.
+    /// [`Run::with_spec`], with the outputs' layout unless `spec_only`. `fast` may answer
+    /// from the spec's text and layout before the spec is parsed (`None`: it cannot).
     fn with_layout(
         &self,
         spec: Option<PathBuf>,
         out: Option<PathBuf>,
         spec_only: bool,
+        fast: impl FnOnce(&Source, &Layout) -> Option<i32>,
         then: impl FnOnce(&Loaded, Option<&Layout>) -> i32,
     ) -> i32 {
         if let Some(dir) = &out
@@ -413,29 +431,50 @@ impl Run {
             });
             return 2;
         }
-        self.with_spec(spec, |s| {
-            let Some(path) = s.path.as_deref().filter(|_| !spec_only) else {
-                return then(s, None);
-            };
-            match Layout::new(path, out.as_deref()) {
-                Ok(layout) => then(s, Some(&layout)),
-                Err(e) => {
-                    self.printer.print(&e);
-                    2
-                }
+        let source = match self.read(spec) {
+            Ok(source) => source,
+            Err(code) => return code,
+        };
+        let layout = (source.path.as_deref())
+            .filter(|_| !spec_only)
+            .map(|path| Layout::new(path, out.as_deref()));
+        if let Some(Ok(layout)) = &layout
+            && let Some(code) = fast(&source, layout)
+        {
+            return code;
+        }
+        // The spec's problems come first, then a layout that cannot be made.
+        self.compiled(source, |s| match layout {
+            None => then(s, None),
+            Some(Ok(layout)) => then(s, Some(&layout)),
+            Some(Err(e)) => {
+                self.printer.print(&e);
+                2
             }
         })
     }
 
     /// Finds, reads and compiles the spec, prints its diagnostics, and runs `then` on success.
     fn with_spec(&self, spec: Option<PathBuf>, then: impl FnOnce(&Loaded) -> i32) -> i32 {
-        let loaded = match locate(spec.as_deref()).map_err(Ok).and_then(|p| load(&p)) {
+        match self.read(spec) {
+            Ok(source) => self.compiled(source, then),
+            Err(code) => code,
+        }
+    }
+
+    /// Finds and reads the spec; the exit code when it cannot, its error printed.
+    fn read(&self, spec: Option<PathBuf>) -> Result<Source, i32> {
+        locate(spec.as_deref()).and_then(|p| read(&p)).map_err(|e| {
+            self.printer.print(&e);
+            2
+        })
+    }
+
+    /// Compiles the spec, prints its diagnostics, and runs `then` on success.
+    fn compiled(&self, source: Source, then: impl FnOnce(&Loaded) -> i32) -> i32 {
+        let loaded = match source.compile() {
             Ok(loaded) => loaded,
-            Err(Ok(e)) => {
-                self.printer.print(&e);
-                return 2;
-            }
-            Err(Err(diagnostics)) => {
+            Err(diagnostics) => {
                 self.printer.print(&diagnostics);
                 return 1;
             }

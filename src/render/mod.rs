@@ -85,10 +85,16 @@ fn action_helper(
     Ok(())
 }
 
-/// The template registry, built once per process.
-fn registry() -> &'static Handlebars<'static> {
-    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
+/// The registry holding template `name` alone, compiled on its first use and kept for the
+/// process: a spec compiles only the templates of the outputs it has (the workflow
+/// template alone costs more to compile than rendering a typical spec's Dockerfiles).
+fn registry(name: &str) -> Option<&'static Handlebars<'static>> {
+    static REGISTRIES: [OnceLock<Handlebars<'static>>; TEMPLATES.len()] =
+        [const { OnceLock::new() }; TEMPLATES.len()];
+    let index = TEMPLATES.iter().position(|(n, _)| *n == name)?;
+    Some(REGISTRIES[index].get_or_init(|| {
+        let (name, text) = TEMPLATES[index];
+        trace(&format!("compile template {name}"));
         let mut h = Handlebars::new();
         h.set_strict_mode(true);
         h.register_escape_fn(handlebars::no_escape);
@@ -99,23 +105,23 @@ fn registry() -> &'static Handlebars<'static> {
         h.register_helper("gha", Box::new(gha_helper));
         h.register_helper("json", Box::new(json_helper));
         h.register_helper("action", Box::new(action_helper));
-        for (name, text) in TEMPLATES {
-            h.register_template_string(name, *text)
-                .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
-        }
+        h.register_template_string(name, text)
+            .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e}"));
         h
-    })
+    }))
 }
 
 /// Renders template `name` with `context`; a failure here is a bug in specc.
 fn render_template(name: &str, path: &str, context: &impl Serialize) -> Result<String, Error> {
-    registry()
+    let error = |reason: String| Error::InvalidOutput {
+        path: path.to_string(),
+        format: name.to_string(),
+        reason,
+    };
+    registry(name)
+        .ok_or_else(|| error(format!("no embedded template is named {name}")))?
         .render(name, context)
-        .map_err(|e| Error::InvalidOutput {
-            path: path.to_string(),
-            format: name.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| error(e.to_string()))
 }
 
 /// The comment lines every generated file starts with.
@@ -154,15 +160,39 @@ pub struct TargetInputs {
 pub fn templates_hash() -> String {
     let mut h = blake3::Hasher::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for (name, text) in TEMPLATES {
-        h.update(name.as_bytes())
-            .update(b"\0")
-            .update(text.as_bytes());
-    }
+    h.update(&TEMPLATES_DIGEST.to_le_bytes());
     for action in actions::ACTIONS {
         h.update(action.uses().as_bytes()).update(b"\0");
     }
     h.finalize().to_hex().to_string()
+}
+
+/// The templates' names and texts digested when specc is compiled: they are part of the
+/// binary, and hashing 26 KB on every run was a tenth of a no-op check.
+const TEMPLATES_DIGEST: u64 = digest(TEMPLATES);
+
+/// A 64-bit FNV-1a digest of `templates` (name, NUL, text, for each in order).
+const fn digest(templates: &[(&str, &str)]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < templates.len() {
+        h = fnv1a(h, templates[i].0.as_bytes());
+        h = fnv1a(h, b"\0");
+        h = fnv1a(h, templates[i].1.as_bytes());
+        i += 1;
+    }
+    h
+}
+
+/// `h` extended with `bytes` by FNV-1a.
+const fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
 }
 
 /// Renders every output of the spec, in a fixed order, without reading build contexts
@@ -270,5 +300,29 @@ pub fn render_with(
 pub fn trace(what: &str) {
     if std::env::var_os("SPECC_TRACE").is_some() {
         eprintln!("specc-trace: {what}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_embedded_template_compiles() {
+        // Each is compiled on first use only: this is where a broken one shows up.
+        for (name, _) in super::TEMPLATES {
+            assert!(super::registry(name).is_some(), "{name}");
+        }
+        assert!(super::registry("no such template").is_none());
+    }
+
+    #[test]
+    fn the_templates_digest_changes_with_any_template() {
+        assert_eq!(super::digest(super::TEMPLATES), super::TEMPLATES_DIGEST);
+        for i in 0..super::TEMPLATES.len() {
+            let (name, text) = super::TEMPLATES[i];
+            let edited = format!("{text} ");
+            let mut templates = super::TEMPLATES.to_vec();
+            templates[i] = (name, &edited);
+            assert_ne!(super::digest(&templates), super::TEMPLATES_DIGEST, "{name}");
+        }
     }
 }

@@ -71,24 +71,27 @@ pub fn check(rel: &str) -> Result<Vec<&str>, Refused> {
 /// `rel` under `root`, checked lexically and then on disk: no component that exists is a
 /// symbolic link. The last component may be missing (so may folders before it).
 pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
+    walk(root, rel).map(|(path, _)| path)
+}
+
+/// [`resolve`], with what `symlink_metadata` found at the last component (an error when
+/// nothing is there).
+fn walk(root: &Path, rel: &str) -> Result<(PathBuf, std::io::Result<std::fs::Metadata>), Refused> {
     let parts = check(rel)?;
     let mut path = root.to_path_buf();
-    let mut exists = true;
+    let mut last = Err(std::io::ErrorKind::NotFound.into());
     for (i, part) in parts.iter().enumerate() {
         path.push(part);
-        if !exists {
+        if i > 0 && last.is_err() {
+            // Nothing there (or not readable): nothing below it can be a link either.
             continue;
         }
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(Refused::Link(parts[..=i].join("/")));
-            }
-            Ok(_) => {}
-            // Nothing there (or not readable): nothing below it can be a link either.
-            Err(_) => exists = false,
+        last = std::fs::symlink_metadata(&path);
+        if last.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Refused::Link(parts[..=i].join("/")));
         }
     }
-    Ok(path)
+    Ok((path, last))
 }
 
 /// What [`read`] found at a path.
@@ -113,13 +116,14 @@ impl OnDisk {
 
 /// The regular file at `rel` under `root`, never through a symbolic link.
 pub fn read(root: &Path, rel: &str) -> Result<OnDisk, Refused> {
-    let path = resolve(root, rel)?;
-    Ok(read_resolved(&path))
+    let (path, found) = walk(root, rel)?;
+    Ok(read_resolved(&path, found))
 }
 
-/// The regular file at `path` (already [`resolve`]d), if it is still the one found.
-fn read_resolved(path: &Path) -> OnDisk {
-    let before = match std::fs::symlink_metadata(path) {
+/// The regular file at `path` (already [`resolve`]d, `found` there), if it is still the
+/// one found.
+fn read_resolved(path: &Path, found: std::io::Result<std::fs::Metadata>) -> OnDisk {
+    let before = match found {
         Ok(m) => m,
         Err(e)
             if matches!(
@@ -145,7 +149,8 @@ fn read_resolved(path: &Path) -> OnDisk {
         Ok(after) if same_file(&before, &after) => {}
         _ => return OnDisk::Other("it changed while being read".into()),
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file and one byte more: one read fills it, one more sees its end.
+    let mut bytes = Vec::with_capacity(before.len().min(MAX_OUTPUT_BYTES) as usize + 1);
     match (&mut file)
         .take(MAX_OUTPUT_BYTES + 1)
         .read_to_end(&mut bytes)

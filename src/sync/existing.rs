@@ -69,14 +69,18 @@ pub fn is_foreign(entry: &Entry) -> bool {
     entry.status == Status::Foreign
 }
 
-/// Warnings for compose files beside the generated one that specc did not write: which
-/// file plain `docker compose` reads in that folder, and what to do.
-pub fn compose_shadows(s: &Loaded, layout: &Layout, known: &Known) -> Vec<SyncWarning> {
-    let spec = &s.checked.spec;
-    if spec.services.is_empty() {
+/// The compose file `spec` writes, as the lock names it: `None` without services.
+pub fn compose_file(spec: &crate::spec::Spec) -> Option<&str> {
+    (!spec.services.is_empty()).then(|| spec.output.compose.value.trim_start_matches("./"))
+}
+
+/// Warnings for compose files beside the generated one (`compose`, see [`compose_file`])
+/// that specc did not write: which file plain `docker compose` reads in that folder, and
+/// what to do.
+pub fn compose_shadows(compose: Option<&str>, layout: &Layout, known: &Known) -> Vec<SyncWarning> {
+    let Some(generated) = compose else {
         return Vec::new();
-    }
-    let generated = spec.output.compose.value.trim_start_matches("./");
+    };
     let (folder, own) = match generated.rsplit_once('/') {
         Some((d, f)) => (format!("{d}/"), f),
         None => (String::new(), generated),

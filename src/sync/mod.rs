@@ -12,6 +12,7 @@ pub mod compare;
 pub mod confine;
 pub mod error;
 pub mod existing;
+pub mod fast;
 pub mod layout;
 pub mod lock;
 pub mod options;
@@ -164,7 +165,8 @@ pub fn generate(s: &Loaded, layout: &Layout, force: bool) -> Result<Applied, Fai
             entries: blocked,
         });
     }
-    let warnings = existing::compose_shadows(s, layout, &known_before);
+    let compose = existing::compose_file(&s.checked.spec);
+    let warnings = existing::compose_shadows(compose, layout, &known_before);
     let lock = lock::Lock::new(s, layout, &files);
     if let Some(old) = &old {
         journal.record(old);
@@ -212,13 +214,16 @@ pub fn check(s: &Loaded, layout: &Layout) -> Result<InSync, Failure> {
     };
     let journal = lock::Journal::read(&layout.root, &lock_name);
     let known = known(lock.as_ref(), &journal);
-    let warnings = existing::compose_shadows(s, layout, &known);
+    let compose = existing::compose_file(&s.checked.spec);
+    let warnings = existing::compose_shadows(compose, layout, &known);
     // The lock knows nothing of the user's charts, which a user edits apart from the
     // spec: their keys are checked on every run.
     let reads_charts = s.checked.spec.charts.iter().any(|c| c.overlay());
-    if let Some(lock) = &lock
+    if let (Some(lock), Some(text)) = (&lock, &lock_text)
         && !reads_charts
-        && lock.is_fresh(s, layout)
+        // The lock as this run would write it, byte for byte, for the outputs it lists.
+        && *text == lock::Lock::for_outputs(s, layout, lock.outputs.clone()).to_text()
+        && lock.is_fresh(&s.text, layout, &lock_name)
     {
         trace("check: fast path, outputs match the lock");
         return Ok(InSync {

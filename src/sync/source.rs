@@ -73,15 +73,40 @@ pub fn locate(given: Option<&Path>) -> Result<PathBuf, SyncError> {
 /// Reads and compiles the spec at `path` (`-`: standard input). `Err(Ok(..))`: it cannot
 /// be read; `Err(Err(..))`: it has problems.
 pub fn load(path: &Path) -> Result<Loaded, Result<SyncError, Diagnostics>> {
-    let (name, text) = read_spec(path).map_err(Ok)?;
-    match crate::compile(&name, &text) {
-        Err(diagnostics) => Err(Err(diagnostics)),
-        Ok(checked) => Ok(Loaded {
-            path: (!is_stdin(path)).then(|| path.to_path_buf()),
-            name,
-            text,
+    read(path).map_err(Ok)?.compile().map_err(Err)
+}
+
+/// A spec read but not yet compiled: what a run that can answer from the lock alone
+/// needs (see [`crate::sync::fast`]).
+pub struct Source {
+    /// The spec file (`None`: read from standard input).
+    pub path: Option<PathBuf>,
+    /// The name diagnostics give it: the path as given (or found), or `<stdin>`.
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads the spec at `path` (`-`: standard input).
+pub fn read(path: &Path) -> Result<Source, SyncError> {
+    let (name, text) = read_spec(path)?;
+    Ok(Source {
+        path: (!is_stdin(path)).then(|| path.to_path_buf()),
+        name,
+        text,
+    })
+}
+
+impl Source {
+    /// Parses and checks the spec.
+    pub fn compile(self) -> Result<Loaded, Diagnostics> {
+        crate::render::trace("parse");
+        let checked = crate::compile(&self.name, &self.text)?;
+        Ok(Loaded {
+            path: self.path,
+            name: self.name,
+            text: self.text,
             checked,
-        }),
+        })
     }
 }
 

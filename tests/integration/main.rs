@@ -13,6 +13,7 @@ mod dockerignore;
 mod docs;
 mod example_hello;
 mod expand;
+mod fast_path;
 mod golden;
 mod helm;
 mod hostile_fs;

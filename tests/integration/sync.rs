@@ -152,10 +152,13 @@ fn first_generate_writes_every_output_and_a_lock_of_their_hashes() {
         Some(blake3_hex(SPEC.as_bytes()).as_str())
     );
     assert_eq!(lock["specc"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    // What a run that does not parse the spec needs: the compose file it warns beside.
+    assert_eq!(lock["compose"].as_str(), Some("compose.yaml"));
     // Nothing about build contexts: a source change never makes the lock stale.
     assert_eq!(
         lock.keys().map(String::as_str).collect::<Vec<_>>(),
         [
+            "compose",
             "outputs",
             "spec",
             "spec-hash",
